@@ -1,0 +1,6 @@
+"""jcnrc: a declarative topology compiler for Juniper's cloud-native router on Kubernetes.
+
+The pipeline, one module per stage: load -> check -> plan -> render -> write.
+"""
+
+__version__ = "0.1.0"

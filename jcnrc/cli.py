@@ -1,0 +1,362 @@
+"""The command line: the outer edge where files are read and written and exit codes decided.
+
+Exit codes: 0 success, 1 problems in the intent (or a difference found by --check/verify),
+2 usage errors (missing file, bad option, unwritable output). Never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from jcnrc import __version__
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
+
+app = typer.Typer(
+    name="jcnrc",
+    help="Compile one YAML intent into a complete Juniper cloud-native router (Platter / JCNR) deployment.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Layout(str, Enum):
+    tree = "tree"
+    single = "single"
+
+
+class Target(str, Enum):
+    platter = "platter"
+    jcnr = "jcnr"
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _use_color(stream) -> bool:
+    import os
+
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        _err(f"jcnrc: error: {path}: no such file")
+        raise typer.Exit(EXIT_USAGE)
+    if not path.is_file():
+        _err(f"jcnrc: error: {path}: not a file")
+        raise typer.Exit(EXIT_USAGE)
+
+
+def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False) -> bool:
+    """Print diagnostics; True when the run must fail."""
+    from jcnrc import diagnostics as diag
+
+    located = result.located()
+    failing = any(item.diagnostic.is_error or warnings_as_errors for item in located)
+    if fmt == Format.json:
+        typer.echo(diag.to_json(located), nl=False)
+        return failing
+    color = _use_color(sys.stderr)
+    for item in located:
+        if quiet and not item.diagnostic.is_error:
+            continue
+        _err(diag.format_text(item, color=color))
+        _err("")
+    if located and not quiet:
+        _err(f"{result.source.file}: {diag.summary(located)}")
+    return failing
+
+
+def _options(templates: Optional[Path], layout: Layout, target: Optional[Target], with_secrets: bool):
+    from jcnrc.pipeline import Options
+
+    if templates is not None and not templates.is_dir():
+        _err(f"jcnrc: error: --templates {templates}: not a folder")
+        raise typer.Exit(EXIT_USAGE)
+    return Options(templates=templates, layout=layout.value, target=target.value if target else None, with_secrets=with_secrets)
+
+
+def _compile(file: Path, options):
+    from jcnrc.pipeline import compile_intent
+
+    _require_file(file)
+    try:
+        return compile_intent(file, options, display_name=str(file))
+    except OSError as exc:
+        _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def build(
+    file: Path = typer.Argument(..., help="The intent file (YAML)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder. Default: out/<metadata.name>."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="A folder of templates that override the built-in ones."),
+    target: Optional[Target] = typer.Option(None, "--target", help="Router generation; overrides `target:` in the intent."),
+    layout: Layout = typer.Option(Layout.tree, "--layout", help="tree: one object per file; single: one manifest.yaml."),
+    with_secrets: bool = typer.Option(False, "--with-secrets", help="Write a Secret with real values (and a .gitignore for it)."),
+    check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when the output folder is stale."),
+    locked: bool = typer.Option(False, "--locked", help="Fail instead of updating the allocation lock file."),
+    validate: bool = typer.Option(False, "--validate", help="Validate every object against Kubernetes' schemas."),
+    kube_version: str = typer.Option("1.32", "--kube-version", help="Kubernetes version for --validate."),
+    allow_symlink_output: bool = typer.Option(False, "--allow-symlink-output", help="Write through an output folder that is a symlink."),
+    fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics format."),
+    warnings_as_errors: bool = typer.Option(False, "--warnings-as-errors", help="Fail on warnings too."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print errors only."),
+) -> None:
+    """Check the intent and compile it into every artifact, written atomically."""
+    from jcnrc import write as writer
+
+    result = _compile(file, _options(templates, layout, target, with_secrets))
+    if report(result, fmt, warnings_as_errors, quiet) or result.files is None:
+        raise typer.Exit(EXIT_PROBLEMS)
+    out_dir = out or Path("out") / result.plan.name
+    if validate and not _validate_manifests(result.files, kube_version):
+        raise typer.Exit(EXIT_PROBLEMS)
+    if check_only:
+        changes = writer.plan_changes(result.files, out_dir)
+        stale_lock = result.lock_changed
+        if changes or stale_lock:
+            typer.echo(writer.unified_diff(result.files, out_dir, changes), nl=False)
+            if stale_lock:
+                _err(f"jcnrc: the lock file {result.lock_path} is out of date")
+            _err(f"jcnrc: {out_dir} is stale: {len(changes)} file(s) differ; run `jcnrc build {file}`")
+            raise typer.Exit(EXIT_PROBLEMS)
+        if not quiet:
+            _err(f"jcnrc: {out_dir} is up to date")
+        return
+    if locked and result.lock_changed:
+        _err(f"jcnrc: error: the lock file {result.lock_path} would change and --locked was given")
+        raise typer.Exit(EXIT_PROBLEMS)
+    try:
+        changes = writer.write_tree(result.files, out_dir, allow_symlink=allow_symlink_output)
+    except writer.WriteError as exc:
+        _err(f"jcnrc: error: {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    if result.lock_changed:
+        result.lock_path.write_text(result.lock.to_json(), encoding="utf-8")
+    if not quiet:
+        _err(f"jcnrc: wrote {out_dir} ({len(result.files)} files, {len(changes)} changed)")
+
+
+def _validate_manifests(files: dict[str, str], kube_version: str) -> bool:
+    from jcnrc import validate_output
+
+    try:
+        problems = validate_output.validate_files(files, kube_version)
+    except validate_output.ValidationUnavailable as exc:
+        _err(f"jcnrc: error: {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    for problem in problems:
+        _err(f"{problem.source}: {problem.path or '<object>'}: {problem.message}")
+    return not problems
+
+
+@app.command(name="check")
+def check_command(
+    files: list[Path] = typer.Argument(..., help="Intent files."),
+    target: Optional[Target] = typer.Option(None, "--target", help="Check for this router generation."),
+    fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics format."),
+    warnings_as_errors: bool = typer.Option(False, "--warnings-as-errors", help="Fail on warnings too."),
+) -> None:
+    """Check intents without writing anything."""
+    from jcnrc import diagnostics as diag
+    from jcnrc.pipeline import Options, analyse
+
+    failing = False
+    all_located = []
+    for file in files:
+        _require_file(file)
+        try:
+            result = analyse(file, Options(target=target.value if target else None), display_name=str(file))
+        except OSError as exc:
+            _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
+            raise typer.Exit(EXIT_USAGE)
+        if fmt == Format.json:
+            located = result.located()
+            all_located += located
+            failing |= any(i.diagnostic.is_error or warnings_as_errors for i in located)
+        else:
+            failing |= report(result, fmt, warnings_as_errors)
+    if fmt == Format.json:
+        typer.echo(diag.to_json(all_located), nl=False)
+    raise typer.Exit(EXIT_PROBLEMS if failing else EXIT_OK)
+
+
+@app.command()
+def diff(
+    file: Path = typer.Argument(..., help="The intent file."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder. Default: out/<metadata.name>."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help="Template override folder."),
+    target: Optional[Target] = typer.Option(None, "--target", help="Router generation."),
+    layout: Layout = typer.Option(Layout.tree, "--layout", help="Output layout."),
+) -> None:
+    """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
+    from jcnrc import write as writer
+
+    result = _compile(file, _options(templates, layout, target, False))
+    if report(result, Format.text, False) or result.files is None:
+        raise typer.Exit(EXIT_PROBLEMS)
+    out_dir = out or Path("out") / result.plan.name
+    typer.echo(writer.unified_diff(result.files, out_dir), nl=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the intent format."""
+    from jcnrc.schema import schema_text
+
+    typer.echo(schema_text(), nl=False)
+
+
+@app.command()
+def routes(
+    file: Path = typer.Argument(..., help="The intent file."),
+    node: str = typer.Option(..., "--node", help="Kubernetes node name."),
+    vrf: Optional[str] = typer.Option(None, "--vrf", help="Only this VRF."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+) -> None:
+    """Print the routing state NODE must show: BGP sessions, EVPN Type-5 routes, kernel VRF routes."""
+    from jcnrc import escape
+    from jcnrc import routes as expected
+    from jcnrc.render import Templates
+
+    result = _analysed(file)
+    plan = result.plan
+    _require_name(node, [n.name for n in plan.nodes], "node")
+    if vrf is not None:
+        _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
+    state = expected.node_state(plan, node, vrf)
+    if fmt == Format.json:
+        typer.echo(escape.to_json(expected.to_data(state), indent=2))
+    else:
+        typer.echo(Templates(None).render("common/node-state.txt.j2", state=state), nl=False)
+
+
+def _analysed(file: Path):
+    from jcnrc.pipeline import analyse
+
+    _require_file(file)
+    try:
+        result = analyse(file, display_name=str(file))
+    except OSError as exc:
+        _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_USAGE)
+    if report(result, Format.text, False, quiet=True) or result.plan is None:
+        raise typer.Exit(EXIT_PROBLEMS)
+    return result
+
+
+def _require_name(name: str, valid: list[str], what: str) -> None:
+    from jcnrc.diagnostics import did_you_mean
+
+    if name not in valid:
+        hint = did_you_mean(name, valid)
+        _err(f"jcnrc: error: no {what} named `{name}`" + (f"; {hint}" if hint else ""))
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def explain(
+    file: Path = typer.Argument(..., help="The intent file."),
+    a: str = typer.Argument(..., help="A pod or VRF."),
+    b: str = typer.Argument(..., help="Another pod or VRF."),
+) -> None:
+    """Explain in words whether A reaches B and why (route targets both ways)."""
+    from jcnrc import reach
+
+    plan = _analysed(file).plan
+    names = [p.name for p in plan.pods] + [v.name for v in plan.vrfs]
+    _require_name(a, names, "pod or VRF")
+    _require_name(b, names, "pod or VRF")
+    typer.echo(reach.explain(plan, a, b), nl=False)
+
+
+@app.command()
+def verify(
+    file: Path = typer.Argument(..., help="The intent file."),
+    node: str = typer.Option(..., "--node", help="The node the captures come from."),
+    captures: list[Path] = typer.Argument(..., help="Captured output of show route / show bgp summary / ip route."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+) -> None:
+    """Compare captured router and kernel output of NODE with the expected state; exit 1 on any difference."""
+    from jcnrc import verify as verifier
+
+    plan = _analysed(file).plan
+    _require_name(node, [n.name for n in plan.nodes], "node")
+    texts = {}
+    for capture in captures:
+        _require_file(capture)
+        texts[str(capture)] = capture.read_text(encoding="utf-8", errors="replace")
+    findings = verifier.verify(plan, node, texts)
+    if fmt == Format.json:
+        typer.echo(json.dumps([f.to_data() for f in findings], indent=2, sort_keys=True))
+    else:
+        for finding in findings:
+            typer.echo(finding.text())
+        problems = [f for f in findings if f.is_problem]
+        typer.echo(f"{node}: {len(problems)} difference(s)" if problems else f"{node}: matches the intent")
+    raise typer.Exit(EXIT_PROBLEMS if any(f.is_problem for f in findings) else EXIT_OK)
+
+
+@app.command()
+def init(
+    folder: Path = typer.Argument(Path("."), help="Where to write topology.yaml."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing topology.yaml."),
+) -> None:
+    """Write a commented starter intent with the editor schema modeline."""
+    from jcnrc.render import Templates
+
+    target = folder / "topology.yaml"
+    if target.exists() and not force:
+        _err(f"jcnrc: error: {target} exists; use --force to overwrite")
+        raise typer.Exit(EXIT_USAGE)
+    folder.mkdir(parents=True, exist_ok=True)
+    target.write_text(Templates(None).render("init/topology.yaml.j2"), encoding="utf-8")
+    _err(f"jcnrc: wrote {target}; edit it, then run `jcnrc check {target}`")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"jcnrc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Print the version."),
+) -> None:
+    """jcnrc: a declarative topology compiler for Juniper's cloud-native router."""
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("jcnrc: interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the promise is "never a traceback"
+        _err(f"jcnrc: internal error: {type(exc).__name__}: {exc}")
+        _err("this is a bug in jcnrc; please report it with the intent file that caused it")
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Escaping per target language, used as template filters. Nothing is ever escaped by hand.
+
+- YAML scalars are written plain only when both a YAML 1.1 reader (PyYAML, older kubectl
+  paths) and a YAML 1.2 reader (ruamel, kyaml) resolve them to the same string; otherwise they
+  are quoted. The resolvers are ruamel.yaml's own, so "reads the same under 1.1 and 1.2" is
+  decided by real parsers, not by a hand-made list of special words.
+- JSON comes from ``json.dumps`` with sorted keys.
+- Shell words come from ``shlex.quote``.
+- Junos identifiers are checked against a strict pattern (names are validated upstream, this is
+  the last line of defence), and Junos strings are double-quoted with backslash escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from functools import lru_cache
+from typing import Any
+
+_PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./:@+=-]*$")
+_JUNOS_IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/*<>-]*$")
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class EscapeError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def _resolvers():
+    from ruamel.yaml.resolver import VersionedResolver
+
+    return VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2))
+
+
+@lru_cache(maxsize=65536)
+def _plain_is_string(text: str) -> bool:
+    from ruamel.yaml.nodes import ScalarNode
+
+    for resolver in _resolvers():
+        if resolver.resolve(ScalarNode, text, (True, False)) != _STR_TAG:
+            return False
+    return True
+
+
+def yaml_scalar(value: Any) -> str:
+    """One YAML scalar for a value: strings stay strings for every reader, numbers stay numbers."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        raise EscapeError("floats are not written by jcnrc")
+    text = str(value)
+    if _PLAIN_SAFE.match(text) and not text.endswith(":") and _plain_is_string(text):
+        return text
+    return yaml_quoted(text)
+
+
+def yaml_quoted(text: str) -> str:
+    """Single quotes when the text is printable on one line (JSON reads best that way), else JSON-style double quotes."""
+    if text.isprintable() and "\n" not in text:
+        return "'" + text.replace("'", "''") + "'"
+    # JSON string escapes are valid YAML double-quoted escapes in both 1.1 and 1.2.
+    return json.dumps(text, ensure_ascii=True)
+
+
+def yaml_string(value: Any) -> str:
+    """Always a string, also for numbers: ConfigMap data and env values must be strings."""
+    return yaml_scalar(str(value)) if not isinstance(value, str) else yaml_scalar(value)
+
+
+def yaml_block(text: str, indent: int) -> str:
+    """A literal block scalar (`|`) for multi-line text, indented by `indent` spaces."""
+    if not text or any(not (ch.isprintable() or ch in "\n\t") for ch in text) or "\r" in text:
+        return yaml_quoted(text)
+    if any(line != line.rstrip(" \t") for line in text.split("\n")):
+        # Trailing blanks are lost by some editors and linters; quote to keep the value exact.
+        return yaml_quoted(text)
+    indicator = "|"
+    if text[0] in " \n":
+        indicator += "2"
+    if not text.endswith("\n"):
+        indicator += "-"
+    elif text.endswith("\n\n"):
+        indicator += "+"
+    pad = " " * indent
+    body = "\n".join(pad + line if line else "" for line in text.rstrip("\n").split("\n"))
+    trailing = "\n" * (len(text) - len(text.rstrip("\n")) - 1) if text.endswith("\n") else ""
+    return f"{indicator}\n{body}{trailing}"
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    if indent is None:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, sort_keys=True, indent=indent, ensure_ascii=False)
+
+
+def shell_word(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+def junos_identifier(value: Any) -> str:
+    text = str(value)
+    if not _JUNOS_IDENTIFIER.match(text):
+        raise EscapeError(f"{text!r} is not safe as a Junos identifier")
+    return text
+
+
+def junos_string(value: Any) -> str:
+    text = str(value)
+    if any(not ch.isprintable() for ch in text):
+        raise EscapeError(f"{text!r} holds control characters")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,71 @@
+"""The topology as a directed graph: what is placed where, and who learns whose routes.
+
+Vertices are tuples ``(kind, name)`` with kind in node, vrf, pod, attachment, subnet, target.
+Edges carry a ``relation``:
+
+- pod -placed-on-> node, attachment -of-> pod, attachment -member-of-> vrf,
+  attachment -advertises-> subnet
+- vrf -exports-> target -imported-by-> vrf: a route of VRF A reaches VRF B's table exactly
+  when a path A -> target -> B exists
+- worker -peers-with-> master (iBGP to every route reflector)
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+
+def build(nodes, vrfs, pods) -> nx.DiGraph:
+    g = nx.DiGraph()
+    masters = [n for n in nodes if n.role == "master"]
+    for node in nodes:
+        g.add_node(("node", node.name), role=node.role, address=node.address)
+    for node in nodes:
+        if node.role == "worker":
+            for master in masters:
+                g.add_edge(("node", node.name), ("node", master.name), relation="peers-with")
+    for vrf in vrfs:
+        g.add_node(("vrf", vrf.name), vni=vrf.vni)
+        for target in vrf.exports:
+            g.add_edge(("vrf", vrf.name), ("target", target), relation="exports")
+        for target in vrf.imports:
+            g.add_edge(("target", target), ("vrf", vrf.name), relation="imported-by")
+    for pod in pods:
+        g.add_node(("pod", pod.name), node=pod.node)
+        g.add_edge(("pod", pod.name), ("node", pod.node), relation="placed-on")
+        for attachment in pod.attachments:
+            vertex = ("attachment", attachment.key)
+            g.add_node(vertex, interface=attachment.interface)
+            g.add_edge(vertex, ("pod", pod.name), relation="of")
+            g.add_edge(vertex, ("vrf", attachment.vrf), relation="member-of")
+            for link in attachment.links:
+                g.add_edge(vertex, ("subnet", link.subnet), relation="advertises")
+    return g
+
+
+def of_kind(g: nx.DiGraph, kind: str) -> list[str]:
+    return sorted(name for k, name in g.nodes if k == kind)
+
+
+def route_sources(g: nx.DiGraph, vrf: str) -> set[str]:
+    """VRFs whose routes VRF `vrf` installs (itself included when it imports its own export)."""
+    sources: set[str] = set()
+    for target in g.predecessors(("vrf", vrf)):
+        if target[0] != "target":
+            continue
+        sources.update(name for kind, name in g.predecessors(target) if kind == "vrf")
+    return sources
+
+
+def attachments_of_pod(g: nx.DiGraph, pod: str) -> list[str]:
+    return sorted(name for kind, name in g.predecessors(("pod", pod)) if kind == "attachment")
+
+
+def vrf_of_attachment(g: nx.DiGraph, key: str) -> str:
+    return next(name for kind, name in g.successors(("attachment", key)) if kind == "vrf")
+
+
+def shared_targets(g: nx.DiGraph, exporter: str, importer: str) -> list[str]:
+    exported = {t for k, t in g.successors(("vrf", exporter)) if k == "target"}
+    imported = {t for k, t in g.predecessors(("vrf", importer)) if k == "target"}
+    return sorted(exported & imported)

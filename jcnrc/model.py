@@ -1,0 +1,447 @@
+"""The intent model: the single source of truth for the topology file format.
+
+The JSON Schema in ``schemas/topology.schema.json`` and ``docs/intent.md`` are generated
+from these classes. Field descriptions here are what editors show on hover, so they are
+written for the network engineer, not for the Python reader.
+
+Only structure, types and per-field syntax are checked here. Everything that needs to look
+at more than one field (roles, uniqueness, overlaps, reachability) lives in ``check.py``,
+so that all such errors are reported together, each with its own code.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Interface, IPv6Network
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    StrictStr,
+    Tag,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from jcnrc import names
+
+
+def _require_text(value: Any) -> Any:
+    """Refuse numbers where an address is expected: pydantic would read 167772160 as 10.0.0.0."""
+    if isinstance(value, (IPv4Address, IPv4Network, IPv4Interface, IPv6Network, IPv6Interface)):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected an address written as text, e.g. 10.240.0.4")
+    return value
+
+
+def _strict_network(value: Any) -> Any:
+    """A pool or subnet must be written as its network address: 1.1.0.0/16, not 1.1.3.7/16."""
+    value = _require_text(value)
+    if isinstance(value, str) and "/" in value:
+        from ipaddress import ip_interface
+
+        try:
+            iface = ip_interface(value)
+        except ValueError:
+            return value
+        if iface.ip != iface.network.network_address:
+            raise ValueError(f"host bits are set; the network is {iface.network}")
+    return value
+
+
+Ipv4Addr = Annotated[IPv4Address, BeforeValidator(_require_text)]
+Ipv4Net = Annotated[IPv4Network, BeforeValidator(_strict_network)]
+Ipv6Net = Annotated[IPv6Network, BeforeValidator(_strict_network)]
+Ipv4Iface = Annotated[IPv4Interface, BeforeValidator(_require_text)]
+Ipv6Iface = Annotated[IPv6Interface, BeforeValidator(_require_text)]
+
+KubeName = Annotated[
+    StrictStr,
+    Field(
+        pattern=names.DNS1123_LABEL,
+        max_length=63,
+        json_schema_extra={
+            "patternErrorMessage": "lower-case letters, digits and '-', starting and ending with a letter or digit (DNS-1123 label)"
+        },
+    ),
+]
+NodeName = Annotated[
+    StrictStr,
+    Field(
+        pattern=names.DNS1123_SUBDOMAIN,
+        max_length=253,
+        json_schema_extra={
+            "patternErrorMessage": "a Kubernetes node name: lower-case DNS labels separated by dots (DNS-1123 subdomain)"
+        },
+    ),
+]
+VrfName = Annotated[
+    StrictStr,
+    Field(
+        pattern=names.VRF_NAME,
+        max_length=names.VRF_NAME_MAX,
+        json_schema_extra={
+            "patternErrorMessage": "letters, digits, '-' and '_', starting with a letter (it becomes a Junos routing-instance and a NAD name)"
+        },
+    ),
+]
+InterfaceName = Annotated[
+    StrictStr,
+    Field(
+        pattern=names.LINUX_IFNAME,
+        max_length=15,
+        json_schema_extra={
+            "patternErrorMessage": "a Linux interface name: at most 15 characters, letters, digits, '-', '_' or '.'"
+        },
+    ),
+]
+ImageRef = Annotated[
+    StrictStr,
+    Field(
+        pattern=names.IMAGE_REFERENCE,
+        max_length=names.IMAGE_REFERENCE_MAX,
+        json_schema_extra={"patternErrorMessage": "a container image reference such as registry.example.com/crpd:23.2R1"},
+    ),
+]
+RouteTargetText = Annotated[
+    StrictStr,
+    Field(
+        pattern=names.ROUTE_TARGET,
+        json_schema_extra={
+            "patternErrorMessage": "a route target: ASN:N, IPv4:N or 4-byte ASN, optionally prefixed by 'target:' (e.g. \"11:11\")"
+        },
+    ),
+]
+MacAddress = Annotated[
+    StrictStr,
+    Field(
+        pattern=names.MAC_ADDRESS,
+        json_schema_extra={"patternErrorMessage": "a MAC address such as 02:00:00:00:01:01"},
+    ),
+]
+
+
+class IntentModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=False)
+
+
+class Metadata(IntentModel):
+    """Names the topology."""
+
+    model_config = ConfigDict(title="metadata")
+
+    name: KubeName = Field(
+        description="Name of the topology. It names the output folder and the `app.kubernetes.io/part-of` label.",
+        examples=["aks-evpn-type5"],
+    )
+    namespace: KubeName = Field(
+        "default",
+        description="Namespace of the NetworkAttachmentDefinitions and application pods. "
+        "Platform objects (cRPD DaemonSets, ConfigMaps, Secret) go to `kube-system` (Platter) or `jcnr` (JCNR).",
+        examples=["default"],
+    )
+
+
+class Bgp(IntentModel):
+    """BGP transport settings shared by all cRPD instances."""
+
+    model_config = ConfigDict(title="bgp")
+
+    listenPort: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="TCP port cRPD listens on for BGP. Set it (e.g. 178) when the primary CNI (Calico) already uses 179.",
+        examples=[178],
+    )
+    connectPort: StrictInt | None = Field(
+        None, ge=1, le=65535, description="TCP port cRPD connects to on its peers.", examples=[178]
+    )
+
+
+class SegmentRouting(IntentModel):
+    """Segment-routing node indexes written to each node's `node-<name>.json`."""
+
+    model_config = ConfigDict(title="segmentRouting")
+
+    srgbStart: StrictInt = Field(400000, ge=16, le=1048575, description="First label of the SR global block.")
+    srgbRange: StrictInt = Field(4000, ge=1, le=1048575, description="Size of the SR global block (`index-range`).")
+    ipv4IndexBase: StrictInt = Field(2000, ge=0, description="`srIPv4NodeIndex` of the first node; later nodes count up.")
+    ipv6IndexBase: StrictInt = Field(3000, ge=0, description="`srIPv6NodeIndex` of the first node; later nodes count up.")
+
+
+class VniRange(IntentModel):
+    """Range from which VNIs are allocated to VRFs that do not give one."""
+
+    model_config = ConfigDict(title="vniRange")
+
+    first: StrictInt = Field(10000, ge=1, le=16777215, description="First VNI handed out.")
+    last: StrictInt = Field(19999, ge=1, le=16777215, description="Last VNI handed out.")
+
+
+class Cluster(IntentModel):
+    """The Kubernetes cluster and its underlay."""
+
+    model_config = ConfigDict(title="cluster")
+
+    provider: Literal["aks", "eks", "kubeadm"] = Field(
+        description="Where the cluster runs. Drives provider defaults such as the kubeconfig path the CNI uses "
+        "and how pod subnets are exempted from NAT.",
+        examples=["aks"],
+        json_schema_extra={
+            "markdownEnumDescriptions": [
+                "Azure Kubernetes Service: iptables NAT exemptions, kubeconfig `/etc/kubernetes/kubelet.conf` installed by node preparation",
+                "Amazon EKS: aws-node `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS` instead of iptables, kubeconfig `/var/lib/kubelet/kubeconfig`",
+                "kubeadm or kubespray: iptables NAT exemptions, kubeconfig `/etc/kubernetes/kubelet.conf`",
+            ]
+        },
+    )
+    asn: StrictInt = Field(
+        ge=1, le=4294967295, description="iBGP autonomous system of every cRPD instance (`local-as`).", examples=[64512]
+    )
+    nodeSubnet: Ipv4Net = Field(
+        description="Underlay subnet holding every node address. The route reflector accepts BGP sessions from it.",
+        examples=["10.240.0.0/16"],
+    )
+    podCidr: Ipv4Net = Field(description="Pod range of the primary CNI.", examples=["10.244.0.0/16"])
+    serviceCidr: Ipv4Net = Field(description="Service range of the cluster.", examples=["10.0.0.0/16"])
+    underlayMtu: StrictInt = Field(
+        1500,
+        ge=1280,
+        le=9216,
+        description="MTU of the node network. Overlay attachments default to this minus the 50 bytes VXLAN adds.",
+        examples=[1500],
+    )
+    kubeConfig: StrictStr | None = Field(
+        None,
+        pattern=r"^/[^\s;'\"`$\\]*$",
+        description="Path on every node of the kubeconfig the Platter CNI reads. Default from the provider profile.",
+        examples=["/etc/kubernetes/kubelet.conf"],
+    )
+    bgp: Bgp = Field(default_factory=Bgp, description="BGP transport settings.")
+    segmentRouting: SegmentRouting = Field(default_factory=SegmentRouting, description="SR node indexes.")
+    vniRange: VniRange = Field(default_factory=VniRange, description="Range for VNIs that jcnrc allocates.")
+
+
+class Images(IntentModel):
+    """Container images."""
+
+    model_config = ConfigDict(title="images")
+
+    platter: ImageRef = Field(description="Platter CNI image (the `install-cni` init container).", examples=["platter.azurecr.io/platter:latest"])
+    crpd: ImageRef = Field(description="cRPD image.", examples=["platter.azurecr.io/crpd:latest"])
+    nodePrep: ImageRef = Field(
+        "docker.io/library/alpine:3.20",
+        description="Image of the node-preparation DaemonSet (needs a shell; iptables is installed from it when missing).",
+    )
+
+
+class Node(IntentModel):
+    """A Kubernetes node that runs cRPD."""
+
+    model_config = ConfigDict(title="node")
+
+    name: NodeName = Field(description="Kubernetes node name, exactly as `kubectl get nodes` prints it.", examples=["aks-agentpool-23733201-vmss000000"])
+    address: Ipv4Addr = Field(description="The node's InternalIP in `cluster.nodeSubnet`.", examples=["10.240.0.4"])
+    role: Literal["master", "worker"] = Field(
+        description="`master`: BGP route reflector, carries no pods. `worker`: runs application pods and peers with every master.",
+        examples=["worker"],
+    )
+    isoLoopback: StrictStr | None = Field(
+        None,
+        pattern=names.ISO_NET,
+        description="ISO NET of the node (`isoLoopbackAddr`). Default: derived from the node address.",
+        examples=["49.0004.0102.4000.0004.00"],
+    )
+    ipv6Loopback: StrictStr | None = Field(
+        None, description="IPv6 loopback (`ipv6LoopbackAddr`). Default: `abcd::<node address>`.", examples=["abcd::10.240.0.4"]
+    )
+
+
+class RouteTargetPolicy(IntentModel):
+    """Asymmetric route targets, for hub and spoke or shared services."""
+
+    model_config = ConfigDict(title="routeTargetPolicy", populate_by_name=True)
+
+    import_: list[RouteTargetText] = Field(
+        alias="import", min_length=1, description="Targets whose routes this VRF installs.", examples=[["65000:1"]]
+    )
+    export: list[RouteTargetText] = Field(min_length=1, description="Targets this VRF attaches to its routes.", examples=[["65000:2"]])
+
+
+def _route_target_shape(value: Any) -> str:
+    return "policy" if isinstance(value, dict) else "text"
+
+
+RouteTarget = Annotated[
+    Annotated[RouteTargetText, Tag("text")] | Annotated[RouteTargetPolicy, Tag("policy")],
+    Discriminator(_route_target_shape),
+]
+
+
+class Vrf(IntentModel):
+    """A routing instance stretched over the cluster with EVPN Type-5 over VXLAN."""
+
+    model_config = ConfigDict(title="vrf")
+
+    name: VrfName = Field(description="VRF name: the Junos routing-instance and the NetworkAttachmentDefinition `<name>-net`.", examples=["blue"])
+    routeTarget: RouteTarget | None = Field(
+        None,
+        description="Route target for import and export, or `{import: [...], export: [...]}`. Default: `<asn>:<vni>`.",
+        examples=["11:11", "target:64512:10002", {"import": ["65000:1"], "export": ["65000:2"]}],
+    )
+    vni: StrictInt | None = Field(None, ge=1, le=16777215, description="VXLAN network identifier. Default: allocated from `cluster.vniRange`.", examples=[10002])
+    ipv4Pool: Ipv4Net | None = Field(None, description="IPv4 range of the VRF's pod link subnets.", examples=["1.1.0.0/16"])
+    ipv6Pool: Ipv6Net | None = Field(None, description="IPv6 range of the VRF's pod link subnets.", examples=["abcd::1.1.0.0/112"])
+    ipv4LinkPrefix: StrictInt = Field(30, ge=8, le=30, description="Prefix length of allocated IPv4 link subnets.")
+    ipv6LinkPrefix: StrictInt = Field(126, ge=64, le=126, description="Prefix length of allocated IPv6 link subnets.")
+    routeDistinguisherId: StrictInt | None = Field(
+        None, ge=1, le=65535, description="`<n>` of the route distinguisher `<node address>:<n>`. Default: allocated, first VRF 1."
+    )
+
+
+class Attachment(IntentModel):
+    """One pod interface in a VRF."""
+
+    model_config = ConfigDict(title="attachment")
+
+    vrf: VrfName = Field(description="The VRF this interface joins.", examples=["blue"])
+    interface: InterfaceName | None = Field(None, description="Interface name inside the pod. Default: `net1`, `net2`, ...", examples=["net1"])
+    ipv4: Ipv4Iface | None = Field(
+        None,
+        description="Pod address with the prefix length of its link subnet. The gateway is the subnet's first host. Default: allocated.",
+        examples=["1.1.11.2/30"],
+    )
+    ipv6: Ipv6Iface | None = Field(None, description="IPv6 pod address with its link prefix length. Default: allocated.", examples=["abcd::1.1.11.2/126"])
+    mac: MacAddress | None = Field(None, description="MAC of the pod interface. Default: a stable locally administered unicast MAC.")
+    mtu: StrictInt | None = Field(None, ge=576, le=9216, description="Interface MTU. Default: `cluster.underlayMtu` minus 50.")
+
+
+class Pod(IntentModel):
+    """An application pod with interfaces in VRFs."""
+
+    model_config = ConfigDict(title="pod")
+
+    name: KubeName = Field(description="Pod name.", examples=["ubuntu-du11"])
+    node: NodeName = Field(description="Worker node the pod is pinned to.", examples=["aks-agentpool-23733201-vmss000001"])
+    image: ImageRef = Field(description="Container image.", examples=["ubuntu:20.04"])
+    command: list[StrictStr] = Field(
+        default_factory=lambda: ["sleep", "infinity"],
+        description="Container command. Default keeps the pod running for tests.",
+    )
+    networks: list[Attachment] = Field(min_length=1, description="Interfaces of the pod in VRFs.")
+
+
+class SecretSource(IntentModel):
+    """Where a secret value comes from at build time: exactly one of `env` or `file`."""
+
+    model_config = ConfigDict(title="secretSource")
+
+    env: StrictStr | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the value.",
+        examples=["CRPD_ROOT_PASSWORD"],
+    )
+    file: StrictStr | None = Field(
+        None,
+        pattern=r"^[^\x00-\x1f'\"`$\\]+$",
+        description="File holding the value, relative to the intent file.",
+        examples=["crpd-license.txt"],
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> SecretSource:
+        if (self.env is None) == (self.file is None):
+            raise PydanticCustomError("secret_source", "give exactly one of `env` or `file`")
+        return self
+
+
+def _refuse_inline_secret(value: Any) -> Any:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "inline_secret",
+            "a secret value must not be written in the intent; reference it with `env:` or `file:`",
+        )
+    return value
+
+
+SecretRef = Annotated[SecretSource, BeforeValidator(_refuse_inline_secret)]
+
+
+class ExternalSecretStore(IntentModel):
+    """Where External Secrets Operator reads the values from."""
+
+    model_config = ConfigDict(title="externalSecretStore")
+
+    kind: Literal["SecretStore", "ClusterSecretStore"] = Field("ClusterSecretStore", description="Kind of the store.")
+    name: KubeName = Field(description="Name of the store.", examples=["vault"])
+    rootPasswordKey: StrictStr = Field(description="Remote key of the root password.", examples=["jcnr/root-password"])
+    crpdLicenseKey: StrictStr = Field(description="Remote key of the cRPD licence.", examples=["jcnr/crpd-license"])
+
+
+class Secrets(IntentModel):
+    """Credentials of cRPD. Values never appear in the intent itself."""
+
+    model_config = ConfigDict(title="secrets")
+
+    mode: Literal["reference", "external-secrets", "sops", "inline"] = Field(
+        "reference",
+        description="`reference`: no value in the output, create the Secret out of band. "
+        "`external-secrets`: an ExternalSecret. `sops`: an encrypted Secret (needs `sops`). `inline`: values written, git-ignored.",
+    )
+    rootPassword: SecretRef = Field(description="Root password of cRPD.", examples=[{"env": "CRPD_ROOT_PASSWORD"}])
+    crpdLicense: SecretRef = Field(description="cRPD licence.", examples=[{"file": "crpd-license.txt"}])
+    store: ExternalSecretStore | None = Field(None, description="Store for `mode: external-secrets`.")
+
+
+class Expectation(IntentModel):
+    """A reachability assertion: exactly one of `reach` or `isolate`."""
+
+    model_config = ConfigDict(title="expectation")
+
+    reach: list[StrictStr] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="Two pods (or VRFs) that must reach each other, both ways.",
+        examples=[["ubuntu-du11", "ubuntu-du22"]],
+    )
+    isolate: list[StrictStr] | None = Field(
+        None,
+        min_length=2,
+        max_length=2,
+        description="Two pods (or VRFs) that must not reach each other in either direction.",
+        examples=[["red-pod", "blue-pod"]],
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_assertion(self) -> Expectation:
+        if (self.reach is None) == (self.isolate is None):
+            raise PydanticCustomError("expectation_kind", "give exactly one of `reach` or `isolate`")
+        return self
+
+
+class Topology(IntentModel):
+    """A jcnrc intent: one cluster, its cRPD nodes, VRFs and pods."""
+
+    model_config = ConfigDict(title="jcnrc topology")
+
+    apiVersion: Literal["jcnrc/v1"] = Field(description="Format version of this file.", examples=["jcnrc/v1"])
+    kind: Literal["Topology"] = Field(description="Always `Topology`.")
+    metadata: Metadata = Field(description="Name and namespace.")
+    target: Literal["platter", "jcnr"] = Field(
+        "platter", description="Router generation to emit: `platter` (2021 kernel data plane) or `jcnr` (23.x/24.x Helm chart)."
+    )
+    cluster: Cluster = Field(description="The cluster and its underlay.")
+    images: Images = Field(description="Images of the Platter CNI, cRPD and the node-preparation DaemonSet.")
+    nodes: list[Node] = Field(min_length=1, description="Nodes that run cRPD.")
+    vrfs: list[Vrf] = Field(default_factory=list, description="VRFs.")
+    pods: list[Pod] = Field(default_factory=list, description="Application pods.")
+    secrets: Secrets = Field(description="cRPD credentials, by reference.")
+    expect: list[Expectation] = Field(default_factory=list, description="Reachability the build must prove.")
