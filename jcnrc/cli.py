@@ -314,6 +314,47 @@ def verify(
     raise typer.Exit(EXIT_PROBLEMS if any(f.is_problem for f in findings) else EXIT_OK)
 
 
+class GraphFormat(str, Enum):
+    mermaid = "mermaid"
+    dot = "dot"
+    svg = "svg"
+    png = "png"
+
+
+@app.command()
+def graph(
+    file: Path = typer.Argument(..., help="The intent file."),
+    fmt: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="mermaid and dot are text; svg and png need Graphviz."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output."),
+    vrf: Optional[str] = typer.Option(None, "--vrf", help="Only this VRF."),
+    node: Optional[str] = typer.Option(None, "--node", help="Only this node."),
+) -> None:
+    """Draw the topology: nodes by role, pods, VRF attachments, route-target import/export, BGP sessions."""
+    from jcnrc import diagram
+
+    plan = _analysed(file).plan
+    if vrf is not None:
+        _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
+    if node is not None:
+        _require_name(node, [n.name for n in plan.nodes], "node")
+    try:
+        drawing = diagram.render(plan, fmt.value, vrf=vrf, node=node)
+    except diagram.GraphvizMissing as exc:
+        _err(f"jcnrc: error: {exc}")
+        raise typer.Exit(EXIT_USAGE)
+    if output is None:
+        if isinstance(drawing, bytes):
+            sys.stdout.buffer.write(drawing)
+        else:
+            typer.echo(drawing, nl=False)
+        return
+    if isinstance(drawing, bytes):
+        output.write_bytes(drawing)
+    else:
+        output.write_text(drawing, encoding="utf-8")
+    _err(f"jcnrc: wrote {output}")
+
+
 @app.command()
 def init(
     folder: Path = typer.Argument(Path("."), help="Where to write topology.yaml."),

@@ -22,6 +22,8 @@ from jcnrc.plan import Plan
 from jcnrc.rules import VXLAN_OVERHEAD
 
 MANIFESTS = "manifests"
+# Namespaces every cluster has; any other namespace of the intent gets a Namespace object.
+BUILT_IN_NAMESPACES = frozenset({"default", "kube-system"})
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,8 @@ def _render_platter(plan: Plan, options: RenderOptions, templates: Templates) ->
         manifests.append(Manifest(f"{kind}-{name}.yaml", text))
         return text
 
+    if plan.namespace not in BUILT_IN_NAMESPACES:
+        manifest("namespace", plan.namespace, "common/namespace.yaml.j2", namespace_name=plan.namespace)
     crpd_config = templates.render("platter/crpd-config.tmpl.j2", **ctx)
     node_configs = {n.name: templates.render("platter/node-config.json.j2", **ctx, node=n) for n in plan.nodes}
     manifest("serviceaccount", "crpd", "platter/serviceaccount.yaml.j2")

@@ -1,0 +1,159 @@
+"""The rendered artifacts, read back by their real consumers: Kubernetes' schemas, the CNI spec,
+kustomize, shellcheck, and two YAML readers (PyYAML = YAML 1.1, ruamel = YAML 1.2)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml as pyyaml
+from ruamel.yaml import YAML
+
+from conftest import EXAMPLES
+from jcnrc import kubeschema
+from jcnrc.validate_output import manifest_objects
+from jcnrc.write import write_tree
+
+SHELLCHECK = shutil.which("shellcheck") or str(Path(__file__).resolve().parent.parent / ".venv/bin/shellcheck")
+ASSUMED = [("Secret", "kube-system", "platter-secrets"), ("Secret", "jcnr", "jcnr-secrets")]
+
+
+def yaml_files(files):
+    return {path: text for path, text in files.items() if path.endswith((".yaml", ".yml"))}
+
+
+@pytest.mark.parametrize("kube_version", ["1.28", "1.32"])
+def test_every_object_validates_strictly_against_kubernetes_schemas(compiled_examples, kube_version):
+    for name, result in compiled_examples.items():
+        objects, sources = manifest_objects(result.files)
+        assert objects, name
+        problems = kubeschema.validate_objects(objects, kube_version, sources=sources, assume_present=ASSUMED)
+        assert problems == [], f"{name}: {problems[:5]}"
+
+
+def test_yaml_reads_the_same_under_yaml_1_1_and_1_2(compiled_examples):
+    ruamel = YAML(typ="safe", pure=True)
+    for name, result in compiled_examples.items():
+        for path, text in yaml_files(result.files).items():
+            old = list(pyyaml.safe_load_all(text))
+            new = list(ruamel.load_all(text))
+            assert old == new, f"{name}:{path} reads differently under YAML 1.1 and 1.2"
+
+
+def test_configmap_and_env_values_are_strings(compiled_examples):
+    for name, result in compiled_examples.items():
+        objects, sources = manifest_objects(result.files)
+        for obj, source in zip(objects, sources):
+            for key, value in (obj.get("data") or {}).items():
+                assert isinstance(value, str), f"{source}: data.{key}"
+            for container in _containers(obj):
+                for env in container.get("env", []):
+                    if "value" in env:
+                        assert isinstance(env["value"], str), f"{source}: env {env['name']}"
+
+
+def _containers(obj):
+    spec = obj.get("spec") or {}
+    pod_spec = (spec.get("template") or {}).get("spec") or spec
+    return list(pod_spec.get("initContainers", [])) + list(pod_spec.get("containers", []))
+
+
+def _objects_of_kind(result, kind):
+    objects, _ = manifest_objects(result.files)
+    return [o for o in objects if o["kind"] == kind]
+
+
+def test_nad_config_is_a_cni_config_with_string_args(compiled_examples):
+    for name, result in compiled_examples.items():
+        for nad in _objects_of_kind(result, "NetworkAttachmentDefinition"):
+            config = json.loads(nad["spec"]["config"])
+            assert config["cniVersion"] == "0.4.0"
+            assert config["name"] == nad["metadata"]["name"]
+            assert config["type"] == "platter"
+            assert config["kubeConfig"].startswith("/")
+            args = config["args"]
+            assert set(args) == {"applyGroups", "vrfName", "vrfTarget", "vxlanVNI"}
+            assert all(isinstance(v, str) for v in args.values()), args
+            assert args["applyGroups"] == "evpn-type5"
+            assert nad["spec"]["config"] == json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def test_pod_annotations_name_existing_nads_with_valid_addresses(compiled_examples):
+    for name, result in compiled_examples.items():
+        nads = {n["metadata"]["name"]: json.loads(n["spec"]["config"]) for n in _objects_of_kind(result, "NetworkAttachmentDefinition")}
+        macs = []
+        for pod in _objects_of_kind(result, "Pod"):
+            networks = json.loads(pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"])
+            assert isinstance(networks, list) and networks
+            for element in networks:
+                assert element["name"] in nads
+                args = element["cni-args"]
+                assert args["dataplane"] == "linux"
+                macs.append(args["mac"])
+                first_octet = int(args["mac"].split(":")[0], 16)
+                assert first_octet & 0b11 == 0b10, "locally administered unicast"
+                for family, config in args["ipConfig"].items():
+                    iface = ipaddress.ip_interface(config["address"])
+                    assert str(iface.network.network_address + 1) == config["gateway"]
+                    assert iface.ip not in (iface.network.network_address, iface.network.network_address + 1)
+                    assert any(iface.network.subnet_of(ipaddress.ip_network(r)) for r in config["routes"])
+        assert len(macs) == len(set(macs)), f"{name}: duplicate MACs"
+
+
+def test_every_script_passes_shellcheck(compiled_examples, tmp_path):
+    scripts = []
+    for name, result in compiled_examples.items():
+        for path, text in result.files.items():
+            if path.endswith(".sh"):
+                scripts.append((f"{name}/{path}", text))
+        for cm in _objects_of_kind(result, "ConfigMap"):
+            for key, text in (cm.get("data") or {}).items():
+                if key.endswith(".sh"):
+                    scripts.append((f"{name}/configmap/{key}", text))
+    assert scripts
+    for index, (label, text) in enumerate(scripts):
+        assert text.startswith("#!/bin/sh\n") and "set -eu" in text, label
+        script = tmp_path / f"script{index}.sh"
+        script.write_text(text)
+        run = subprocess.run([SHELLCHECK, "--shell=sh", str(script)], capture_output=True, text=True)
+        assert run.returncode == 0, f"{label}:\n{run.stdout}{run.stderr}"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kubectl_kustomize_renders_every_example(compiled_examples, tmp_path):
+    for name, result in compiled_examples.items():
+        out = tmp_path / name
+        write_tree(result.files, out)
+        run = subprocess.run(["kubectl", "kustomize", str(out)], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        kinds = [doc["kind"] for doc in pyyaml.safe_load_all(run.stdout) if doc]
+        objects, _ = manifest_objects(result.files)
+        assert sorted(kinds) == sorted(o["kind"] for o in objects)
+
+
+def test_no_secret_material_in_default_output(compiled_examples):
+    for name, result in compiled_examples.items():
+        assert not any("/secret-" in path for path in result.files), name
+        for obj in manifest_objects(result.files)[0]:
+            assert obj["kind"] != "Secret", name
+        example = result.files["secrets.example.env"]
+        for line in example.splitlines():
+            if line and not line.startswith("#"):
+                assert line.endswith("="), f"{name}: secrets.example.env holds a value: {line!r}"
+
+
+def test_kustomization_lists_every_manifest_in_apply_order(compiled_examples):
+    for name, result in compiled_examples.items():
+        listed = pyyaml.safe_load(result.files["manifests/kustomization.yaml"])["resources"]
+        present = sorted(p.removeprefix("manifests/") for p in result.files if p.startswith("manifests/") and not p.endswith("kustomization.yaml"))
+        assert sorted(listed) == present
+        kinds = [path.split("-", 1)[0] for path in listed]
+        order = ["namespace", "serviceaccount", "clusterrole", "clusterrolebinding", "configmap", "secret", "externalsecret",
+                 "daemonset", "networkattachmentdefinition", "pod"]
+        ranks = [order.index(kind) for kind in kinds]
+        assert ranks == sorted(ranks), f"{name}: {kinds}"
+        assert pyyaml.safe_load(result.files["kustomization.yaml"])["resources"] == ["manifests"]
