@@ -339,7 +339,7 @@ def graph(
         _require_name(node, [n.name for n in plan.nodes], "node")
     try:
         drawing = diagram.render(plan, fmt.value, vrf=vrf, node=node)
-    except diagram.GraphvizMissing as exc:
+    except diagram.GraphvizError as exc:
         _err(f"jcnrc: error: {exc}")
         raise typer.Exit(EXIT_USAGE)
     if output is None:

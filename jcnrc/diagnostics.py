@@ -23,6 +23,9 @@ class Related:
     message: str
     path: Path
     at: Literal["key", "value"] = "value"
+    # Set only when the other place is known by position alone (the loader's duplicate keys).
+    line: int | None = None
+    column: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Diagnostic:
     # Set only for problems found before a path exists (YAML syntax errors).
     line: int | None = None
     column: int | None = None
+    # Characters the caret underlines; None: the key, scalar or quoted string at the position.
+    span: int | None = None
 
     @property
     def is_error(self) -> bool:
@@ -52,13 +57,22 @@ def warning(code: str, message: str, path: Path = (), **kwargs) -> Diagnostic:
     return Diagnostic(code=code, message=message, path=path, severity="warning", **kwargs)
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A hint naming the closest candidate, in the words a reader expects."""
-    shortlist = difflib.get_close_matches(word, list(candidates), n=6, cutoff=0.6)
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate a reader most likely meant, or None when nothing is close."""
+    pool = list(candidates)
+    lowered = {c.lower(): c for c in pool}
+    if word.lower() in lowered:
+        return lowered[word.lower()]  # only the case differs: `Master` for `master`
+    shortlist = difflib.get_close_matches(word, pool, n=6, cutoff=0.6)
     if not shortlist:
         return None
-    best = min(shortlist, key=lambda candidate: (edit_distance(word, candidate), candidate))
-    return f"did you mean `{best}`?"
+    return min(shortlist, key=lambda candidate: (edit_distance(word, candidate), candidate))
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A hint naming the closest candidate, in the words a reader expects."""
+    best = closest(word, candidates)
+    return f"did you mean `{best}`?" if best is not None else None
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -95,22 +109,52 @@ def sort_key(item: Located) -> tuple:
 
 
 def format_text(item: Located, color: bool = False) -> str:
+    """`FILE:LINE:COL: error[CODE]: message`, the source line with a caret under the place, notes, help."""
     d = item.diagnostic
     bold, red, yellow, blue, reset = ("\033[1m", "\033[31m", "\033[33m", "\033[34m", "\033[0m") if color else ("",) * 5
     sev_color = red if d.is_error else yellow
     lines = [f"{bold}{item.file}:{item.line}:{item.column}: {sev_color}{d.severity}[{d.code}]{reset}{bold}: {d.message}{reset}"]
     if item.source_line:
+        shown = printable(item.source_line)
         gutter = str(item.line)
         pad = " " * len(gutter)
-        caret_pad = " " * _display_width(item.source_line[: max(item.column - 1, 0)])
+        caret_pad = " " * _display_width(shown[: max(item.column - 1, 0)])
+        carets = "^" * (d.span or token_width(shown, item.column))
         lines.append(f"{blue}{pad} |{reset}")
-        lines.append(f"{blue}{gutter} |{reset} {item.source_line}")
-        lines.append(f"{blue}{pad} |{reset} {caret_pad}{sev_color}^{reset}")
+        lines.append(f"{blue}{gutter} |{reset} {shown}")
+        lines.append(f"{blue}{pad} |{reset} {caret_pad}{sev_color}{carets}{reset}")
     for related, line, column in item.related:
         lines.append(f"{blue}note{reset}: {related.message} at {item.file}:{line}:{column}")
     if d.help:
         lines.append(f"{blue}help{reset}: {d.help}")
     return "\n".join(lines)
+
+
+def printable(text: str) -> str:
+    """The source line as it is safe to print: control characters would move the cursor or beep."""
+    return "".join(c if c == "\t" or c.isprintable() else "\ufffd" for c in text)
+
+
+def token_width(line: str, column: int) -> int:
+    """How many characters the caret underlines: the key, scalar or quoted string starting at `column`."""
+    start = max(column - 1, 0)
+    if start >= len(line):
+        return 1
+    first = line[start]
+    if first in "\"'":
+        end = line.find(first, start + 1)
+        return (end - start + 1) if end > start else len(line) - start
+    if first in "{[-":
+        return 1  # a whole mapping or list: point at where it opens
+    end = start
+    while end < len(line):
+        char = line[end]
+        if char in ",}]" or (char == "#" and end > start and line[end - 1] == " "):
+            break
+        if char == ":" and (end + 1 == len(line) or line[end + 1] == " "):
+            break
+        end += 1
+    return max(len(line[start:end].rstrip()), 1)
 
 
 def _display_width(text: str) -> int:
@@ -162,6 +206,101 @@ def locate(diagnostics: Iterable[Diagnostic], source) -> list[Located]:
             line, column = d.line, d.column or 1
         else:
             line, column = source.position(d.path, d.at)
-        related = tuple((r, *source.position(r.path, r.at)) for r in d.related)
+        related = tuple((r, r.line, r.column or 1) if r.line is not None else (r, *source.position(r.path, r.at))
+                        for r in d.related)
         located.append(Located(d, source.file, line, column, source.source_line(line), related))
     return sorted(located, key=sort_key)
+
+
+# --- the catalogue of codes ----------------------------------------------------------------------
+# One entry per code any stage emits. docs/diagnostics.md is generated from it (with an example
+# message per code taken from the corpus of bad intents under tests/corpus/), and a test checks
+# that every code used in jcnrc/ is listed here.
+
+@dataclass(frozen=True)
+class CodeInfo:
+    severity: Severity
+    title: str
+    meaning: str
+
+
+CODES: dict[str, CodeInfo] = {
+    # YAML (load.py)
+    "JCN001": CodeInfo("error", "YAML syntax error", "The file is not valid YAML: a missing colon, an unclosed bracket or quote, bad indentation."),
+    "JCN002": CodeInfo("error", "duplicate key", "A mapping holds the same key twice; YAML parsers disagree on which one wins, so jcnrc refuses both. The note names the first one."),
+    "JCN003": CodeInfo("error", "tab indentation", "A line is indented with a tab; YAML allows only spaces."),
+    "JCN004": CodeInfo("error", "not UTF-8", "The file is not UTF-8 text."),
+    "JCN005": CodeInfo("error", "empty file", "The file holds nothing but whitespace and comments."),
+    "JCN006": CodeInfo("error", "top level is not a mapping", "The document is a list or a scalar; an intent is a mapping that starts with `apiVersion`."),
+    "JCN007": CodeInfo("error", "several documents", "The file holds more than one YAML document (`---`); an intent is one document."),
+    "JCN008": CodeInfo("error", "resource limit", "The file is too large, nests too deeply, or expands (through aliases) to too many nodes."),
+    "JCN009": CodeInfo("error", "control character", "The file contains a control character (such as NUL) that YAML does not allow."),
+    # structure (structure.py, from the model)
+    "JCN101": CodeInfo("error", "unknown key", "A key that the format does not have: misspelt (the help names the closest key) or at the wrong indentation."),
+    "JCN102": CodeInfo("error", "missing required key", "A required key is absent. All missing keys of one mapping are reported together, at the mapping's key."),
+    "JCN103": CodeInfo("error", "wrong type", "A value has the wrong type: text where a number is expected or the reverse (`vni: \"10002\"`, `address: 167772160`), a scalar where a mapping or list is expected."),
+    "JCN104": CodeInfo("error", "not one of the allowed values", "A value must be one of a fixed set (`role`, `provider`, `mode`, ...)."),
+    "JCN105": CodeInfo("error", "out of range", "A number is outside its range: VNI 1..16777215, ASN 1..4294967295, MTU, ports, an empty `vniRange`."),
+    "JCN106": CodeInfo("error", "invalid text", "A text value does not have the required form (paths, environment variable names)."),
+    "JCN107": CodeInfo("error", "invalid address", "An address, network or address/prefix is malformed, or a pool is written with host bits set."),
+    "JCN109": CodeInfo("error", "exactly one of", "A mapping needs exactly one of two keys: `env` or `file` for a secret, `reach` or `isolate` for an expectation."),
+    "JCN110": CodeInfo("error", "wrong number of items", "A list is empty or has the wrong length (`nodes`, `networks`, `reach`)."),
+    # names and syntax
+    "JCN201": CodeInfo("error", "invalid Kubernetes name", "Object names are DNS-1123 labels (lower-case letters, digits, '-', at most 63); node names are DNS-1123 subdomains."),
+    "JCN202": CodeInfo("error", "invalid interface name", "A Linux interface name is 1 to 15 bytes, without '/' or whitespace."),
+    "JCN203": CodeInfo("error", "invalid image reference", "An image reference is `[registry/]path[:tag][@sha256:digest]` with a lower-case path."),
+    "JCN204": CodeInfo("error", "invalid route target", "A route target is `ASN2:N32`, `ASN4:N16` or `IPv4:N16`, optionally prefixed by `target:`; each part within its range."),
+    "JCN205": CodeInfo("error", "invalid VRF name", "A VRF name is at most 31 lower-case letters, digits and '-', starting with a letter."),
+    "JCN206": CodeInfo("error", "invalid MAC address", "A MAC is six hex pairs separated by ':' and must be unicast (even first octet)."),
+    "JCN207": CodeInfo("error", "invalid ISO NET", "An ISO loopback is an ISO NET such as `49.0004.0102.4000.0004.00`."),
+    # roles and references
+    "JCN301": CodeInfo("error", "no master", "No node has `role: master`, so there is no BGP route reflector (the AKS walkthrough's `DESIRED 0`)."),
+    "JCN302": CodeInfo("error", "no worker", "No node has `role: worker`, so no pod can attach to a VRF."),
+    "JCN303": CodeInfo("error", "unknown node", "A pod names a node that is not in `nodes`; the help names the closest node."),
+    "JCN304": CodeInfo("error", "pod on a master", "A pod is placed on a master; masters are route reflectors and carry no VRFs."),
+    "JCN305": CodeInfo("error", "unknown VRF", "An attachment names a VRF that is not in `vrfs`; the help names the closest VRF."),
+    "JCN306": CodeInfo("error", "unknown pod or VRF in expect", "An `expect` entry names something that is neither a pod nor a VRF."),
+    # uniqueness
+    "JCN401": CodeInfo("error", "duplicate node name", "Two nodes have the same name; the note names the first."),
+    "JCN402": CodeInfo("error", "duplicate node address", "Two nodes have the same address."),
+    "JCN403": CodeInfo("error", "duplicate VRF name", "Two VRFs have the same name."),
+    "JCN404": CodeInfo("error", "duplicate VNI", "Two VRFs have the same VNI and the same route targets: they are one network written twice."),
+    "JCN405": CodeInfo("error", "duplicate pod name", "Two pods have the same name."),
+    "JCN406": CodeInfo("error", "duplicate interface name", "Two interfaces of one pod have the same name (explicit, or the default `netN`)."),
+    "JCN407": CodeInfo("error", "duplicate MAC", "Two pod interfaces have the same MAC address."),
+    "JCN408": CodeInfo("error", "duplicate route distinguisher", "Two VRFs have the same `routeDistinguisherId`."),
+    # addresses
+    "JCN501": CodeInfo("error", "node address outside nodeSubnet", "A node address is not a host address of `cluster.nodeSubnet`."),
+    "JCN502": CodeInfo("error", "pod address outside pool", "A pod address is outside its VRF's pool of that family."),
+    "JCN503": CodeInfo("error", "address family mismatch", "An IPv6 value is written where IPv4 is expected, or the reverse (`ipv4: abcd::2/126`)."),
+    "JCN504": CodeInfo("error", "reserved link address", "A pod address is the network, gateway (first host) or broadcast address of its link subnet."),
+    "JCN505": CodeInfo("error", "overlapping link subnets", "Two link subnets overlap in one VRF, or in VRFs whose routes meet in one table through their route targets."),
+    "JCN506": CodeInfo("error", "pool overlaps a cluster range", "A VRF pool overlaps `nodeSubnet`, `podCidr` or `serviceCidr`, which breaks the node's own routing."),
+    "JCN507": CodeInfo("error", "address without pool", "An attachment gives an address of a family for which its VRF has no pool."),
+    "JCN508": CodeInfo("error", "exhausted", "Allocation ran out: a VRF pool has no free link subnet, `cluster.vniRange` no free VNI, or no route distinguisher number is left."),
+    "JCN509": CodeInfo("error", "link subnet too small", "A pod address's prefix leaves no room for the gateway and the pod (/31, /32, /127, /128)."),
+    "JCN510": CodeInfo("error", "SR index outside the SRGB", "A node's segment-routing index does not fit `cluster.segmentRouting.srgbRange`."),
+    "JCN511": CodeInfo("error", "default route target does not fit", "With a 4-byte AS and a VNI above 65535 the default target `<asn>:<vni>` is invalid; write `routeTarget`."),
+    "JCN512": CodeInfo("error", "duplicate node identity", "Two nodes end up with the same ISO system ID or IPv6 loopback."),
+    "JCN520": CodeInfo("warning", "unreadable lock file", "The allocation lock file next to the intent cannot be read and is ignored."),
+    # MTU
+    "JCN601": CodeInfo("error", "MTU does not fit the underlay", "An attachment MTU is larger than `cluster.underlayMtu` minus the 50 bytes VXLAN adds."),
+    "JCN602": CodeInfo("error", "MTU too small for IPv6", "An interface with an IPv6 address has an MTU below 1280; Linux disables IPv6 on it."),
+    # route targets and reachability
+    "JCN701": CodeInfo("error", "same route targets, different VNIs", "Two VRFs import and export the same targets (they exchange all routes) but use different VNIs."),
+    "JCN702": CodeInfo("error", "same VNI, different route targets", "Two VRFs share a VNI, and so a VXLAN segment, but have different route targets."),
+    "JCN703": CodeInfo("error", "expected reachability fails", "An `expect: reach` pair does not reach each other both ways with these route targets."),
+    "JCN704": CodeInfo("error", "expected isolation fails", "An `expect: isolate` pair can reach each other in at least one direction."),
+    # secrets
+    "JCN801": CodeInfo("error", "inline secret", "A secret value is written in the intent; reference it with `env:` or `file:`."),
+    "JCN802": CodeInfo("error", "external secrets without a store", "`secrets.mode: external-secrets` needs `secrets.store`."),
+    "JCN803": CodeInfo("error", "secret value unavailable", "In `inline` mode (or with `--with-secrets`) the environment variable is unset or the file unreadable."),
+    # rendering
+    "JCN900": CodeInfo("error", "rendering failed", "A template (usually one given with `--templates`) failed to render."),
+    # warnings
+    "JCN910": CodeInfo("warning", "VRF without pods", "A VRF has no pod attachments; it produces a NetworkAttachmentDefinition nothing uses."),
+    "JCN911": CodeInfo("warning", "worker without pods", "A worker runs none of the intent's pods."),
+    "JCN912": CodeInfo("warning", "pool much larger than demand", "A VRF pool is more than 1024 times larger than its attachments need (and larger than a /16)."),
+    "JCN913": CodeInfo("warning", "attachments without addresses", "A VRF has no pool, so its attachments without written addresses get none and advertise no route."),
+    "JCN915": CodeInfo("warning", "secret store ignored", "`secrets.store` is set but `secrets.mode` is not `external-secrets`."),
+}

@@ -8,11 +8,15 @@ documents, a top level that is not a mapping, resource limits — becomes a diag
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
-from jcnrc.diagnostics import Diagnostic, Path, error
+from ruamel.yaml.comments import merge_attrib
+
+from jcnrc.diagnostics import Diagnostic, Path, Related, error
 
 
 @dataclass(frozen=True)
@@ -40,29 +44,67 @@ class SourceMap:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
 
     def position(self, path: Path, at: str = "value") -> tuple[int, int]:
-        if self.root is None or not hasattr(self.root, "lc"):
+        start = _node_start(self.root)
+        if start is None:
             return (1, 1)
+        line, col = start
         node = self.root
-        line, col = node.lc.line, node.lc.col
         for index, part in enumerate(path):
             last = index == len(path) - 1
-            if isinstance(node, dict) and not isinstance(part, int) and part in node:
-                line, col = node.lc.key(part) if (last and at == "key") else node.lc.value(part)
-                node = node[part]
+            entry = None
+            if isinstance(node, dict) and not isinstance(part, int) and _original_key(node, part) is not None:
+                key = _original_key(node, part)
+                entry = _entry_position(node, key, "key" if (last and at == "key") else "value")
+                child = node[key]
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                line, col = node.lc.item(part)
-                node = node[part]
+                entry = _item_position(node, part)
+                child = node[part]
             elif isinstance(node, dict) and isinstance(part, int):
                 # A map whose items are addressed by position (rare); stay on the map.
                 continue
-            else:
-                # Missing key: point at the mapping that should hold it, stop here.
+            if entry is None:
+                # Missing key (or a node without a position): point at the enclosing node, stop here.
                 break
-            if not hasattr(node, "lc"):
+            line, col = entry[0] + 1, entry[1] + 1
+            node = child
+            if not hasattr(node, "lc") and not last:
                 # Scalars carry no position of their own; the parent's entry is the position.
-                if not last:
-                    break
-        return (line + 1, col + 1)
+                break
+        return (line, col)
+
+
+def _item_position(sequence: Any, index: int) -> tuple[int, int] | None:
+    try:
+        line, col = sequence.lc.item(index)
+    except (KeyError, TypeError, AttributeError):
+        return None
+    return None if line is None or col is None else (line, col)
+
+
+def _original_key(mapping: Any, key: str) -> Any:
+    """The key as ruamel holds it: `to_plain` turned `7:` into "7"."""
+    if key in mapping:
+        return key
+    for original in mapping:
+        if not isinstance(original, str) and _plain_key(original) == key:
+            return original
+    return None
+
+
+def _entry_position(mapping: Any, key: Any, at: str) -> tuple[int, int] | None:
+    """(line, col), 0-based, of a key or its value, also for keys that arrive through a `<<: *anchor` merge."""
+    lc = getattr(mapping, "lc", None)
+    if lc is None:
+        return None
+    if key in lc.data:
+        return lc.key(key) if at == "key" else lc.value(key)
+    for merged in getattr(mapping, merge_attrib, None) or ():
+        if isinstance(merged, dict) and key in merged:
+            found = _entry_position(merged, key, at)
+            if found is not None:
+                return found
+    # Merged through a chain we cannot follow: the mapping itself is the closest place.
+    return (lc.line, lc.col) if lc.line is not None else None
 
 
 @dataclass
@@ -98,15 +140,21 @@ def load_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Loaded
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        return _fail(name, [], error("JCN004", f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
-                                     line=line, column=column, help="save the file as UTF-8"))
+        shown = _LINE_BREAK.split(raw.decode("utf-8", errors="replace"))
+        return _fail(name, shown, error("JCN004", f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+                                        line=line, column=column, span=1, help="save the file as UTF-8"))
     if text.startswith("\ufeff"):
         text = text[1:]
-    lines = text.splitlines()
+    # Split where the YAML parser counts lines (CR LF, LF, CR); str.splitlines() would also split
+    # on form feeds and U+2028 and shift every position after them.
+    lines = _LINE_BREAK.split(text)
     source = SourceMap(name, lines)
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in lines):
-        return Loaded(None, source, [error("JCN005", "the file is empty", line=1, column=1,
+        return Loaded(None, source, [error("JCN005", "the file is empty", line=1, column=1, span=1,
                                            help="start from `jcnrc init`, which writes a commented example")], digest)
+    forbidden = _control_character(text)
+    if forbidden:
+        return Loaded(None, source, [forbidden], digest)
     tabs = _tab_indentation(lines)
     if tabs:
         return Loaded(None, source, tabs, digest)
@@ -117,13 +165,30 @@ def _fail(name: str, lines: list[str], diagnostic: Diagnostic) -> Loaded:
     return Loaded(None, SourceMap(name, lines), [diagnostic])
 
 
+_LINE_BREAK = re.compile("\r\n|\r|\n")
+# Everything YAML 1.2 calls printable (section 5.1); the rest is refused by the parser with
+# a character offset only, so it is found here with a line and a column.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _control_character(text: str) -> Diagnostic | None:
+    found = _NOT_PRINTABLE.search(text)
+    if found is None:
+        return None
+    offset = found.start()
+    before = _LINE_BREAK.split(text[:offset])
+    line, column = len(before), len(before[-1]) + 1
+    return error("JCN009", f"the file contains the control character U+{ord(found.group()):04X}, which YAML does not allow",
+                 line=line, column=column, span=1, help="delete it; it is often left behind by copying from a terminal or a PDF")
+
+
 def _tab_indentation(lines: list[str]) -> list[Diagnostic]:
     found = []
     for number, line in enumerate(lines, start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
             found.append(error("JCN003", "a tab is used for indentation; YAML allows only spaces",
-                               line=number, column=indent.index("\t") + 1, help="replace the tab with spaces"))
+                               line=number, column=indent.index("\t") + 1, span=1, help="replace the tab with spaces"))
     return found
 
 
@@ -135,26 +200,32 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str) -> Loaded:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
-        documents = list(yaml.load_all(text))
+        with warnings.catch_warnings():
+            # A reused anchor is legal YAML (the later one wins); ruamel would print a warning.
+            warnings.simplefilter("ignore")
+            documents = list(yaml.load_all(text))
     except DuplicateKeyError as exc:
-        return Loaded(None, source, [_duplicate_key(exc)], digest)
+        return Loaded(None, source, [_duplicate_key(exc, text)], digest)
     except MarkedYAMLError as exc:
-        return Loaded(None, source, [_syntax_error(exc)], digest)
+        return Loaded(None, source, [_syntax_error(exc, source.lines)], digest)
     except YAMLError as exc:
         return Loaded(None, source, [error("JCN001", f"YAML error: {exc}", line=1, column=1)], digest)
     except RecursionError:
         return Loaded(None, source, [error("JCN008", f"the document nests too deeply (limit {limits.max_depth})", line=1, column=1)], digest)
+    except Exception as exc:  # noqa: BLE001 - the parser raises plain errors on some malformed input; never a traceback
+        return Loaded(None, source, [error("JCN001", f"YAML error: the parser gave up ({type(exc).__name__}: {exc})",
+                                           line=1, column=1, help="check the file for unusual YAML (tags, complex keys)")], digest)
     documents = [d for d in documents if d is not None] or [None]
     if len(documents) > 1:
-        second = documents[1]
-        line = second.lc.line + 1 if hasattr(second, "lc") else 1
+        line, column = _second_document_position(yaml, text)
         return Loaded(None, source, [error("JCN007", f"the file holds {len(documents)} YAML documents; an intent is one document",
-                                           line=line, column=1, help="keep one topology per file, without `---` separators")], digest)
+                                           line=line, column=column, help="keep one topology per file, without `---` separators")], digest)
     root = documents[0]
     if not isinstance(root, dict):
-        kind = "a list" if isinstance(root, list) else f"a {type(root).__name__}" if root is not None else "nothing"
+        kind = "a list" if isinstance(root, list) else f"a {_scalar_kind(root)}" if root is not None else "nothing"
+        line, column = _node_start(root) or _first_content(source.lines)
         return Loaded(None, source, [error("JCN006", f"the top level of an intent must be a mapping, found {kind}",
-                                           line=1, column=1, help="start with `apiVersion: jcnrc/v1`")], digest)
+                                           line=line, column=column, help="start with `apiVersion: jcnrc/v1`")], digest)
     source.root = root
     problem = _check_limits(root, limits)
     if problem:
@@ -162,17 +233,82 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str) -> Loaded:
     return Loaded(to_plain(root), source, [], digest)
 
 
-def _duplicate_key(exc) -> Diagnostic:
+def _node_start(node: Any) -> tuple[int, int] | None:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None or lc.col is None:
+        return None
+    return lc.line + 1, lc.col + 1
+
+
+def _scalar_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def _first_content(lines: list[str]) -> tuple[int, int]:
+    for number, text in enumerate(lines, start=1):
+        stripped = text.strip()
+        if stripped and not stripped.startswith("#"):
+            return number, len(text) - len(text.lstrip()) + 1
+    return 1, 1
+
+
+def _second_document_position(yaml, text: str) -> tuple[int, int]:
+    """Where the second non-empty document starts: its `---` marker, or its first node."""
+    from ruamel.yaml.events import DocumentStartEvent, ScalarEvent
+
+    seen = 0
+    start = None
+    expect_root = False
+    for event in yaml.parse(text):
+        if isinstance(event, DocumentStartEvent):
+            start, expect_root = event, True
+            continue
+        if not expect_root:
+            continue
+        expect_root = False
+        empty = isinstance(event, ScalarEvent) and event.tag is None and event.value in ("", "~", "null", "Null", "NULL")
+        if empty:
+            continue
+        seen += 1
+        if seen == 2:
+            mark = start.start_mark if getattr(start, "explicit", False) else event.start_mark
+            return mark.line + 1, mark.column + 1
+    return 1, 1
+
+
+def _duplicate_key(exc, text: str) -> Diagnostic:
     mark = exc.problem_mark
-    first = exc.context_mark
     key = _quoted_key(exc.problem)
+    first = _first_occurrence(text, key.strip("`"), exc.context_mark, mark) if key else None
+    related = (Related("first defined", (), line=first[0], column=first[1]),) if first else ()
     return error(
         "JCN002",
         f"duplicate key {key}" if key else "duplicate key",
         line=mark.line + 1,
         column=mark.column + 1,
-        help=f"the key is first defined at line {first.line + 1}, column {first.column + 1}; keep one of them",
+        related=related,
+        help="keep one of them: YAML tools disagree on which one wins",
     )
+
+
+def _first_occurrence(text: str, key: str, mapping_start, duplicate) -> tuple[int, int] | None:
+    """Where `key` first appears between the start of its mapping (ruamel's context mark) and the duplicate."""
+    if mapping_start is None or duplicate is None:
+        return None
+    pattern = re.compile(r"(?<![\w.-])[\"']?" + re.escape(key) + r"[\"']?\s*:")
+    for found in pattern.finditer(text, mapping_start.index, duplicate.index):
+        before = _LINE_BREAK.split(text[: found.start()])
+        line, column = len(before), len(before[-1]) + 1
+        # In a block mapping the keys share a column; a match elsewhere belongs to a nested mapping.
+        if column == duplicate.column + 1 or mapping_start.line == duplicate.line:
+            return line, column
+    return None
 
 
 def _quoted_key(problem: str | None) -> str:
@@ -183,13 +319,63 @@ def _quoted_key(problem: str | None) -> str:
     return ""
 
 
-def _syntax_error(exc) -> Diagnostic:
-    mark = exc.problem_mark or exc.context_mark
+# Contexts in which the parser notices a mistake later than it was made (at the next line,
+# or at the end of the file); the construct it was reading is where the mistake is.
+_OPENED_AT_CONTEXT = ("while parsing a flow mapping", "while parsing a flow sequence", "while scanning a simple key")
+
+
+def _syntax_error(exc, lines: list[str]) -> Diagnostic:
     problem = (exc.problem or "invalid YAML").strip()
     context = (exc.context or "").strip()
+    noticed = exc.problem_mark or exc.context_mark
+    line, column = ((noticed.line + 1, noticed.column + 1) if noticed else (1, 1))
+    unclosed_quote = "quoted scalar" in context and "end of stream" in problem
+    if exc.context_mark is not None and (context in _OPENED_AT_CONTEXT or unclosed_quote):
+        line, column = exc.context_mark.line + 1, exc.context_mark.column + 1
+    hint = _syntax_help(problem, context, unclosed_quote)
+    keyless = _key_without_colon(lines, line) if "mapping values are not allowed" in problem else None
+    if keyless is not None:
+        line, column = keyless
+        hint = "a key needs a colon and a space: `key: value`; without it this line runs on into the next"
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
-    return error("JCN001", message, line=(mark.line + 1) if mark else 1, column=(mark.column + 1) if mark else 1,
-                 help="check indentation, colons and quotes on this line and the one before")
+    if noticed is not None and (line, column) != (noticed.line + 1, noticed.column + 1):
+        hint += f" (the parser noticed it at line {noticed.line + 1}, column {noticed.column + 1})"
+    return error("JCN001", message, line=line, column=column, help=hint)
+
+
+def _key_without_colon(lines: list[str], line: int) -> tuple[int, int] | None:
+    """`asn 64512` as the first key of a mapping: YAML reads it as text that continues on the next
+    line and only complains at the next colon. The line before, at the same indentation and
+    without a colon of its own, is the mistake."""
+    if not 1 < line <= len(lines):
+        return None
+    current = lines[line - 1]
+    previous = lines[line - 2]
+    indent = len(current) - len(current.lstrip(" "))
+    body = previous.split(" #", 1)[0].strip()
+    if not body or body.startswith(("#", "-", "{", "[")) or ":" in body:
+        return None
+    if len(previous) - len(previous.lstrip(" ")) != indent:
+        return None
+    return line - 1, indent + 1
+
+
+def _syntax_help(problem: str, context: str, unclosed_quote: bool) -> str:
+    if "flow mapping" in context:
+        return "this `{` is never closed: add the `}`"
+    if "flow sequence" in context:
+        return "this `[` is never closed: add the `]`"
+    if "simple key" in context:
+        return "a key needs a colon and a space: `key: value`"
+    if unclosed_quote:
+        return "this quote is never closed"
+    if "mapping values are not allowed" in problem:
+        return "quote a value that contains ': ', or check the indentation of this line"
+    if "<block end>" in problem:
+        return "check the indentation of this line against the lines above it"
+    if "undefined alias" in problem:
+        return "define the anchor (`&name`) before the alias (`*name`) that uses it"
+    return "check indentation, colons and quotes on this line and the one before"
 
 
 def _check_limits(root: Any, limits: Limits) -> Diagnostic | None:
@@ -198,7 +384,7 @@ def _check_limits(root: Any, limits: Limits) -> Diagnostic | None:
 
     def size(node: Any, depth: int) -> int:
         if depth > limits.max_depth:
-            raise _TooDeep()
+            raise _TooDeep(node)
         if not isinstance(node, (dict, list)):
             return 1
         known = sizes.get(id(node))
@@ -215,8 +401,10 @@ def _check_limits(root: Any, limits: Limits) -> Diagnostic | None:
 
     try:
         size(root, 0)
-    except _TooDeep:
-        return error("JCN008", f"the document nests deeper than {limits.max_depth} levels", line=1, column=1)
+    except _TooDeep as deep:
+        line, column = deep.position()
+        return error("JCN008", f"the document nests deeper than {limits.max_depth} levels", line=line, column=column,
+                     help="an intent nests a few levels; this looks like generated or corrupted input")
     except _TooLarge:
         return error("JCN008", f"the document expands to more than {limits.max_nodes} nodes (YAML aliases?)", line=1, column=1,
                      help="an intent needs no deeply repeated aliases; write the values out")
@@ -224,7 +412,12 @@ def _check_limits(root: Any, limits: Limits) -> Diagnostic | None:
 
 
 class _TooDeep(Exception):
-    pass
+    def __init__(self, node: Any) -> None:
+        super().__init__()
+        self.node = node
+
+    def position(self) -> tuple[int, int]:
+        return _node_start(self.node) or (1, 1)
 
 
 class _TooLarge(Exception):
@@ -249,5 +442,14 @@ def to_plain(node: Any) -> Any:
     return node
 
 
-def _plain_key(key: Any) -> Any:
-    return str(key) if isinstance(key, str) else key
+def _plain_key(key: Any) -> str:
+    """Every key of an intent is a name; `7:` or `true:` become text so they are reported as unknown keys."""
+    if isinstance(key, str):
+        return str(key)
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, (tuple, list)):
+        return "[" + ", ".join(_plain_key(k) for k in key) + "]"
+    return str(key)

@@ -11,10 +11,11 @@ so that all such errors are reported together, each with its own code.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Interface, IPv6Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network, ip_interface
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,6 +24,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     Tag,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -35,7 +37,7 @@ def _require_text(value: Any) -> Any:
     if isinstance(value, (IPv4Address, IPv4Network, IPv4Interface, IPv6Network, IPv6Interface)):
         return value
     if not isinstance(value, str):
-        raise ValueError("expected an address written as text, e.g. 10.240.0.4")
+        raise PydanticCustomError("address_type", "expected an address written as text, e.g. 10.240.0.4")
     return value
 
 
@@ -43,22 +45,75 @@ def _strict_network(value: Any) -> Any:
     """A pool or subnet must be written as its network address: 1.1.0.0/16, not 1.1.3.7/16."""
     value = _require_text(value)
     if isinstance(value, str) and "/" in value:
-        from ipaddress import ip_interface
-
         try:
             iface = ip_interface(value)
         except ValueError:
             return value
         if iface.ip != iface.network.network_address:
-            raise ValueError(f"host bits are set; the network is {iface.network}")
+            raise PydanticCustomError("host_bits", "host bits are set; the network is {network}", {"network": str(iface.network)})
     return value
 
 
-Ipv4Addr = Annotated[IPv4Address, BeforeValidator(_require_text)]
-Ipv4Net = Annotated[IPv4Network, BeforeValidator(_strict_network)]
-Ipv6Net = Annotated[IPv6Network, BeforeValidator(_strict_network)]
-Ipv4Iface = Annotated[IPv4Interface, BeforeValidator(_require_text)]
-Ipv6Iface = Annotated[IPv6Interface, BeforeValidator(_require_text)]
+def _no_zone_id(value: Any) -> Any:
+    """Python accepts RFC 4007 zone ids (`abcd::1%eth0`); an intent's addresses are global, and the
+    text after '%' would be dropped or copied into the output unchecked."""
+    value = _require_text(value)
+    if isinstance(value, str) and "%" in value:
+        raise PydanticCustomError("ip_zone_id", "an IPv6 zone id (`%...`) has no place in an intent address")
+    return value
+
+
+def _ipv6_text(value: str) -> str:
+    """Keep the text as written (it is copied into node-config verbatim) but insist it is IPv6."""
+    _no_zone_id(value)
+    try:
+        IPv6Address(value)
+    except ValueError:
+        raise PydanticCustomError("ip_v6_address", "value is not a valid IPv6 address") from None
+    return value
+
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_IPV6 = r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*"
+
+
+def _text_schema(fmt: str, pattern: str, message: str) -> WithJsonSchema:
+    """Editors do not know pydantic's address formats; a pattern lets them flag typos while typing."""
+    return WithJsonSchema({"type": "string", "format": fmt, "pattern": pattern, "patternErrorMessage": message})
+
+
+Ipv4Addr = Annotated[
+    IPv4Address,
+    BeforeValidator(_require_text),
+    _text_schema("ipv4", f"^{_IPV4}$", "an IPv4 address such as 10.240.0.4"),
+]
+Ipv4Net = Annotated[
+    IPv4Network,
+    BeforeValidator(_strict_network),
+    _text_schema("ipv4network", f"^{_IPV4}/(3[0-2]|[12]?[0-9])$", "an IPv4 network with its prefix length, such as 10.240.0.0/16"),
+]
+Ipv6Net = Annotated[
+    IPv6Network,
+    BeforeValidator(_strict_network),
+    BeforeValidator(_no_zone_id),
+    _text_schema("ipv6network", f"^{_IPV6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$", "an IPv6 network with its prefix length, such as abcd::1.1.0.0/112"),
+]
+Ipv4Iface = Annotated[
+    IPv4Interface,
+    BeforeValidator(_require_text),
+    _text_schema("ipv4interface", f"^{_IPV4}/(3[0-2]|[12]?[0-9])$", "an IPv4 address with the prefix length of its link subnet, such as 1.1.11.2/30"),
+]
+Ipv6Iface = Annotated[
+    IPv6Interface,
+    BeforeValidator(_no_zone_id),
+    _text_schema("ipv6interface", f"^{_IPV6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$", "an IPv6 address with the prefix length of its link subnet, such as abcd::1.1.11.2/126"),
+]
+Ipv6Text = Annotated[
+    StrictStr,
+    AfterValidator(_ipv6_text),
+    _text_schema("ipv6", f"^{_IPV6}$", "an IPv6 address such as abcd::10.240.0.4"),
+]
 
 KubeName = Annotated[
     StrictStr,
@@ -66,7 +121,8 @@ KubeName = Annotated[
         pattern=names.DNS1123_LABEL,
         max_length=63,
         json_schema_extra={
-            "patternErrorMessage": "lower-case letters, digits and '-', starting and ending with a letter or digit (DNS-1123 label)"
+            "patternErrorMessage": "a Kubernetes name: at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit (DNS-1123 label)"
         },
     ),
 ]
@@ -74,9 +130,10 @@ NodeName = Annotated[
     StrictStr,
     Field(
         pattern=names.DNS1123_SUBDOMAIN,
-        max_length=253,
+        max_length=names.DNS1123_SUBDOMAIN_MAX,
         json_schema_extra={
-            "patternErrorMessage": "a Kubernetes node name: lower-case DNS labels separated by dots (DNS-1123 subdomain)"
+            "patternErrorMessage": "a Kubernetes node name: lower-case DNS labels (letters, digits, '-') separated by dots "
+            "(DNS-1123 subdomain)"
         },
     ),
 ]
@@ -86,7 +143,8 @@ VrfName = Annotated[
         pattern=names.VRF_NAME,
         max_length=names.VRF_NAME_MAX,
         json_schema_extra={
-            "patternErrorMessage": "letters, digits, '-' and '_', starting with a letter (it becomes a Junos routing-instance and a NAD name)"
+            "patternErrorMessage": "at most 31 lower-case letters, digits and '-', starting with a letter "
+            "(it becomes a Junos routing-instance and a NAD name)"
         },
     ),
 ]
@@ -94,9 +152,9 @@ InterfaceName = Annotated[
     StrictStr,
     Field(
         pattern=names.LINUX_IFNAME,
-        max_length=15,
+        max_length=names.LINUX_IFNAME_MAX,
         json_schema_extra={
-            "patternErrorMessage": "a Linux interface name: at most 15 characters, letters, digits, '-', '_' or '.'"
+            "patternErrorMessage": "a Linux interface name: at most 15 letters, digits, '-', '_' or '.'; no '/' and no spaces"
         },
     ),
 ]
@@ -105,7 +163,9 @@ ImageRef = Annotated[
     Field(
         pattern=names.IMAGE_REFERENCE,
         max_length=names.IMAGE_REFERENCE_MAX,
-        json_schema_extra={"patternErrorMessage": "a container image reference such as registry.example.com/crpd:23.2R1"},
+        json_schema_extra={
+            "patternErrorMessage": "a container image reference such as registry.example.com/crpd:23.2R1 (lower-case repository path)"
+        },
     ),
 ]
 RouteTargetText = Annotated[
@@ -126,8 +186,15 @@ MacAddress = Annotated[
 ]
 
 
+def _key_as_title(name: str, info: Any) -> str:
+    """Editors show the title on hover: the key as written in the file (`routeTarget`), not `Routetarget`."""
+    return info.alias or name
+
+
 class IntentModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=False)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, use_attribute_docstrings=False, field_title_generator=_key_as_title
+    )
 
 
 class Metadata(IntentModel):
@@ -169,10 +236,16 @@ class SegmentRouting(IntentModel):
 
     model_config = ConfigDict(title="segmentRouting")
 
-    srgbStart: StrictInt = Field(400000, ge=16, le=1048575, description="First label of the SR global block.")
-    srgbRange: StrictInt = Field(4000, ge=1, le=1048575, description="Size of the SR global block (`index-range`).")
-    ipv4IndexBase: StrictInt = Field(2000, ge=0, description="`srIPv4NodeIndex` of the first node; later nodes count up.")
-    ipv6IndexBase: StrictInt = Field(3000, ge=0, description="`srIPv6NodeIndex` of the first node; later nodes count up.")
+    srgbStart: StrictInt = Field(400000, ge=16, le=1048575, description="First label of the SR global block.", examples=[400000])
+    srgbRange: StrictInt = Field(
+        4000, ge=1, le=1048575, description="Size of the SR global block (`index-range`).", examples=[4000]
+    )
+    ipv4IndexBase: StrictInt = Field(
+        2000, ge=0, description="`srIPv4NodeIndex` of the first node; later nodes count up.", examples=[2000]
+    )
+    ipv6IndexBase: StrictInt = Field(
+        3000, ge=0, description="`srIPv6NodeIndex` of the first node; later nodes count up.", examples=[3000]
+    )
 
 
 class VniRange(IntentModel):
@@ -180,8 +253,8 @@ class VniRange(IntentModel):
 
     model_config = ConfigDict(title="vniRange")
 
-    first: StrictInt = Field(10000, ge=1, le=16777215, description="First VNI handed out.")
-    last: StrictInt = Field(19999, ge=1, le=16777215, description="Last VNI handed out.")
+    first: StrictInt = Field(10000, ge=1, le=16777215, description="First VNI handed out.", examples=[10000])
+    last: StrictInt = Field(19999, ge=1, le=16777215, description="Last VNI handed out.", examples=[19999])
 
 
 class Cluster(IntentModel):
@@ -202,14 +275,18 @@ class Cluster(IntentModel):
         },
     )
     asn: StrictInt = Field(
-        ge=1, le=4294967295, description="iBGP autonomous system of every cRPD instance (`local-as`).", examples=[64512]
+        ge=1, le=4294967295, description="iBGP autonomous system of every cRPD instance (`local-as`), 1 to 4294967295.", examples=[64512]
     )
     nodeSubnet: Ipv4Net = Field(
         description="Underlay subnet holding every node address. The route reflector accepts BGP sessions from it.",
         examples=["10.240.0.0/16"],
     )
-    podCidr: Ipv4Net = Field(description="Pod range of the primary CNI.", examples=["10.244.0.0/16"])
-    serviceCidr: Ipv4Net = Field(description="Service range of the cluster.", examples=["10.0.0.0/16"])
+    podCidr: Ipv4Net = Field(
+        description="Pod range of the primary CNI. VRF pools must not overlap it.", examples=["10.244.0.0/16"]
+    )
+    serviceCidr: Ipv4Net = Field(
+        description="Service range of the cluster. VRF pools must not overlap it.", examples=["10.0.0.0/16"]
+    )
     underlayMtu: StrictInt = Field(
         1500,
         ge=1280,
@@ -219,13 +296,21 @@ class Cluster(IntentModel):
     )
     kubeConfig: StrictStr | None = Field(
         None,
-        pattern=r"^/[^\s;'\"`$\\]*$",
+        pattern=names.NODE_PATH,
         description="Path on every node of the kubeconfig the Platter CNI reads. Default from the provider profile.",
         examples=["/etc/kubernetes/kubelet.conf"],
+        json_schema_extra={
+            "patternErrorMessage": "an absolute path without spaces, quotes, ';', '$', backslashes, control characters "
+            "or '.'/'..' components"
+        },
     )
-    bgp: Bgp = Field(default_factory=Bgp, description="BGP transport settings.")
-    segmentRouting: SegmentRouting = Field(default_factory=SegmentRouting, description="SR node indexes.")
-    vniRange: VniRange = Field(default_factory=VniRange, description="Range for VNIs that jcnrc allocates.")
+    bgp: Bgp = Field(default_factory=Bgp, description="BGP transport settings.", examples=[{"listenPort": 178, "connectPort": 178}])
+    segmentRouting: SegmentRouting = Field(
+        default_factory=SegmentRouting, description="SR node indexes.", examples=[{"srgbStart": 400000, "srgbRange": 4000}]
+    )
+    vniRange: VniRange = Field(
+        default_factory=VniRange, description="Range for VNIs that jcnrc allocates.", examples=[{"first": 10000, "last": 19999}]
+    )
 
 
 class Images(IntentModel):
@@ -233,11 +318,14 @@ class Images(IntentModel):
 
     model_config = ConfigDict(title="images")
 
-    platter: ImageRef = Field(description="Platter CNI image (the `install-cni` init container).", examples=["platter.azurecr.io/platter:latest"])
+    platter: ImageRef = Field(
+        description="Platter CNI image (the `install-cni` init container).", examples=["platter.azurecr.io/platter:latest"]
+    )
     crpd: ImageRef = Field(description="cRPD image.", examples=["platter.azurecr.io/crpd:latest"])
     nodePrep: ImageRef = Field(
         "docker.io/library/alpine:3.20",
         description="Image of the node-preparation DaemonSet (needs a shell; iptables is installed from it when missing).",
+        examples=["docker.io/library/alpine:3.20"],
     )
 
 
@@ -246,19 +334,28 @@ class Node(IntentModel):
 
     model_config = ConfigDict(title="node")
 
-    name: NodeName = Field(description="Kubernetes node name, exactly as `kubectl get nodes` prints it.", examples=["aks-agentpool-23733201-vmss000000"])
+    name: NodeName = Field(
+        description="Kubernetes node name, exactly as `kubectl get nodes` prints it.", examples=["aks-agentpool-23733201-vmss000000"]
+    )
     address: Ipv4Addr = Field(description="The node's InternalIP in `cluster.nodeSubnet`.", examples=["10.240.0.4"])
     role: Literal["master", "worker"] = Field(
         description="`master`: BGP route reflector, carries no pods. `worker`: runs application pods and peers with every master.",
         examples=["worker"],
+        json_schema_extra={
+            "markdownEnumDescriptions": [
+                "BGP route reflector; carries no application pods",
+                "runs application pods and peers with every master",
+            ]
+        },
     )
     isoLoopback: StrictStr | None = Field(
         None,
         pattern=names.ISO_NET,
         description="ISO NET of the node (`isoLoopbackAddr`). Default: derived from the node address.",
         examples=["49.0004.0102.4000.0004.00"],
+        json_schema_extra={"patternErrorMessage": "an ISO NET: 49, an area, a 3-group system ID and .00, e.g. 49.0004.0102.4000.0004.00"},
     )
-    ipv6Loopback: StrictStr | None = Field(
+    ipv6Loopback: Ipv6Text | None = Field(
         None, description="IPv6 loopback (`ipv6LoopbackAddr`). Default: `abcd::<node address>`.", examples=["abcd::10.240.0.4"]
     )
 
@@ -289,19 +386,30 @@ class Vrf(IntentModel):
 
     model_config = ConfigDict(title="vrf")
 
-    name: VrfName = Field(description="VRF name: the Junos routing-instance and the NetworkAttachmentDefinition `<name>-net`.", examples=["blue"])
+    name: VrfName = Field(
+        description="VRF name: the Junos routing-instance and the NetworkAttachmentDefinition `<name>-net`.", examples=["blue"]
+    )
     routeTarget: RouteTarget | None = Field(
         None,
-        description="Route target for import and export, or `{import: [...], export: [...]}`. Default: `<asn>:<vni>`.",
+        description="Route target for import and export, or `{import: [...], export: [...]}`. Default: `<asn>:<vni>`. "
+        "Forms: `ASN2:N32` (`11:11`), `ASN4:N16` (`4200000000:7`), `IPv4:N16` (`10.0.0.1:5`), each optionally "
+        "prefixed by `target:`. Quote it: YAML reads some unquoted forms as numbers.",
         examples=["11:11", "target:64512:10002", {"import": ["65000:1"], "export": ["65000:2"]}],
     )
-    vni: StrictInt | None = Field(None, ge=1, le=16777215, description="VXLAN network identifier. Default: allocated from `cluster.vniRange`.", examples=[10002])
+    vni: StrictInt | None = Field(
+        None, ge=1, le=16777215, description="VXLAN network identifier, 1 to 16777215. Default: allocated from `cluster.vniRange`.",
+        examples=[10002],
+    )
     ipv4Pool: Ipv4Net | None = Field(None, description="IPv4 range of the VRF's pod link subnets.", examples=["1.1.0.0/16"])
     ipv6Pool: Ipv6Net | None = Field(None, description="IPv6 range of the VRF's pod link subnets.", examples=["abcd::1.1.0.0/112"])
-    ipv4LinkPrefix: StrictInt = Field(30, ge=8, le=30, description="Prefix length of allocated IPv4 link subnets.")
-    ipv6LinkPrefix: StrictInt = Field(126, ge=64, le=126, description="Prefix length of allocated IPv6 link subnets.")
+    ipv4LinkPrefix: StrictInt = Field(
+        30, ge=8, le=30, description="Prefix length of allocated IPv4 link subnets (gateway, pod, and for /30 the broadcast).",
+        examples=[30],
+    )
+    ipv6LinkPrefix: StrictInt = Field(126, ge=64, le=126, description="Prefix length of allocated IPv6 link subnets.", examples=[126])
     routeDistinguisherId: StrictInt | None = Field(
-        None, ge=1, le=65535, description="`<n>` of the route distinguisher `<node address>:<n>`. Default: allocated, first VRF 1."
+        None, ge=1, le=65535, description="`<n>` of the route distinguisher `<node address>:<n>`. Default: allocated, first VRF 1.",
+        examples=[1],
     )
 
 
@@ -310,16 +418,28 @@ class Attachment(IntentModel):
 
     model_config = ConfigDict(title="attachment")
 
-    vrf: VrfName = Field(description="The VRF this interface joins.", examples=["blue"])
-    interface: InterfaceName | None = Field(None, description="Interface name inside the pod. Default: `net1`, `net2`, ...", examples=["net1"])
+    vrf: VrfName = Field(description="The VRF this interface joins (a `name` from `vrfs`).", examples=["blue"])
+    interface: InterfaceName | None = Field(
+        None, description="Interface name inside the pod. Default: `net1`, `net2`, ...", examples=["net1"]
+    )
     ipv4: Ipv4Iface | None = Field(
         None,
-        description="Pod address with the prefix length of its link subnet. The gateway is the subnet's first host. Default: allocated.",
+        description="Pod address with the prefix length of its link subnet, inside the VRF's `ipv4Pool`. "
+        "The gateway is the subnet's first host. Default: allocated.",
         examples=["1.1.11.2/30"],
     )
-    ipv6: Ipv6Iface | None = Field(None, description="IPv6 pod address with its link prefix length. Default: allocated.", examples=["abcd::1.1.11.2/126"])
-    mac: MacAddress | None = Field(None, description="MAC of the pod interface. Default: a stable locally administered unicast MAC.")
-    mtu: StrictInt | None = Field(None, ge=576, le=9216, description="Interface MTU. Default: `cluster.underlayMtu` minus 50.")
+    ipv6: Ipv6Iface | None = Field(
+        None, description="IPv6 pod address with its link prefix length, inside the VRF's `ipv6Pool`. Default: allocated.",
+        examples=["abcd::1.1.11.2/126"],
+    )
+    mac: MacAddress | None = Field(
+        None, description="MAC of the pod interface (unicast). Default: a stable locally administered unicast MAC.",
+        examples=["02:00:00:00:01:01"],
+    )
+    mtu: StrictInt | None = Field(
+        None, ge=576, le=9216, description="Interface MTU; at most `cluster.underlayMtu` minus 50. Default: `cluster.underlayMtu` minus 50.",
+        examples=[1450],
+    )
 
 
 class Pod(IntentModel):
@@ -328,13 +448,16 @@ class Pod(IntentModel):
     model_config = ConfigDict(title="pod")
 
     name: KubeName = Field(description="Pod name.", examples=["ubuntu-du11"])
-    node: NodeName = Field(description="Worker node the pod is pinned to.", examples=["aks-agentpool-23733201-vmss000001"])
+    node: NodeName = Field(description="Worker node the pod is pinned to (a `name` from `nodes`).", examples=["aks-agentpool-23733201-vmss000001"])
     image: ImageRef = Field(description="Container image.", examples=["ubuntu:20.04"])
     command: list[StrictStr] = Field(
         default_factory=lambda: ["sleep", "infinity"],
         description="Container command. Default keeps the pod running for tests.",
+        examples=[["sleep", "infinity"]],
     )
-    networks: list[Attachment] = Field(min_length=1, description="Interfaces of the pod in VRFs.")
+    networks: list[Attachment] = Field(
+        min_length=1, description="Interfaces of the pod in VRFs.", examples=[[{"vrf": "blue", "ipv4": "1.1.11.2/30"}]]
+    )
 
 
 class SecretSource(IntentModel):
@@ -344,15 +467,20 @@ class SecretSource(IntentModel):
 
     env: StrictStr | None = Field(
         None,
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        pattern=names.ENV_VARIABLE,
         description="Environment variable holding the value.",
         examples=["CRPD_ROOT_PASSWORD"],
+        json_schema_extra={"patternErrorMessage": "an environment variable name: letters, digits and '_', not starting with a digit"},
     )
     file: StrictStr | None = Field(
         None,
-        pattern=r"^[^\x00-\x1f'\"`$\\]+$",
+        pattern=names.SECRET_FILE,
         description="File holding the value, relative to the intent file.",
         examples=["crpd-license.txt"],
+        json_schema_extra={
+            "patternErrorMessage": "a path relative to the intent file, inside its folder (no leading '/', no '..'), "
+            "without quotes, '$', backquotes, backslashes or control characters"
+        },
     )
 
     @model_validator(mode="after")
@@ -379,10 +507,18 @@ class ExternalSecretStore(IntentModel):
 
     model_config = ConfigDict(title="externalSecretStore")
 
-    kind: Literal["SecretStore", "ClusterSecretStore"] = Field("ClusterSecretStore", description="Kind of the store.")
+    kind: Literal["SecretStore", "ClusterSecretStore"] = Field(
+        "ClusterSecretStore", description="Kind of the store.", examples=["ClusterSecretStore"]
+    )
     name: KubeName = Field(description="Name of the store.", examples=["vault"])
-    rootPasswordKey: StrictStr = Field(description="Remote key of the root password.", examples=["jcnr/root-password"])
-    crpdLicenseKey: StrictStr = Field(description="Remote key of the cRPD licence.", examples=["jcnr/crpd-license"])
+    rootPasswordKey: StrictStr = Field(
+        pattern=names.STORE_KEY, description="Remote key of the root password.", examples=["jcnr/root-password"],
+        json_schema_extra={"patternErrorMessage": "a remote key without control characters or line breaks"},
+    )
+    crpdLicenseKey: StrictStr = Field(
+        pattern=names.STORE_KEY, description="Remote key of the cRPD licence.", examples=["jcnr/crpd-license"],
+        json_schema_extra={"patternErrorMessage": "a remote key without control characters or line breaks"},
+    )
 
 
 class Secrets(IntentModel):
@@ -394,10 +530,23 @@ class Secrets(IntentModel):
         "reference",
         description="`reference`: no value in the output, create the Secret out of band. "
         "`external-secrets`: an ExternalSecret. `sops`: an encrypted Secret (needs `sops`). `inline`: values written, git-ignored.",
+        examples=["reference"],
+        json_schema_extra={
+            "markdownEnumDescriptions": [
+                "no value in the output; create the Secret out of band (`create-secrets.sh`)",
+                "an ExternalSecret that External Secrets Operator fills from `store`",
+                "a Secret encrypted with `sops`",
+                "values read from `env`/`file` at build time and written to a git-ignored Secret",
+            ]
+        },
     )
     rootPassword: SecretRef = Field(description="Root password of cRPD.", examples=[{"env": "CRPD_ROOT_PASSWORD"}])
     crpdLicense: SecretRef = Field(description="cRPD licence.", examples=[{"file": "crpd-license.txt"}])
-    store: ExternalSecretStore | None = Field(None, description="Store for `mode: external-secrets`.")
+    store: ExternalSecretStore | None = Field(
+        None,
+        description="Store for `mode: external-secrets`.",
+        examples=[{"name": "vault", "rootPasswordKey": "jcnr/root-password", "crpdLicenseKey": "jcnr/crpd-license"}],
+    )
 
 
 class Expectation(IntentModel):
@@ -433,15 +582,40 @@ class Topology(IntentModel):
     model_config = ConfigDict(title="jcnrc topology")
 
     apiVersion: Literal["jcnrc/v1"] = Field(description="Format version of this file.", examples=["jcnrc/v1"])
-    kind: Literal["Topology"] = Field(description="Always `Topology`.")
-    metadata: Metadata = Field(description="Name and namespace.")
+    kind: Literal["Topology"] = Field(description="Always `Topology`.", examples=["Topology"])
+    metadata: Metadata = Field(description="Name and namespace.", examples=[{"name": "aks-evpn-type5", "namespace": "default"}])
     target: Literal["platter", "jcnr"] = Field(
-        "platter", description="Router generation to emit: `platter` (2021 kernel data plane) or `jcnr` (23.x/24.x Helm chart)."
+        "platter",
+        description="Router generation to emit: `platter` (2021 kernel data plane) or `jcnr` (23.x/24.x Helm chart).",
+        examples=["platter"],
     )
-    cluster: Cluster = Field(description="The cluster and its underlay.")
-    images: Images = Field(description="Images of the Platter CNI, cRPD and the node-preparation DaemonSet.")
-    nodes: list[Node] = Field(min_length=1, description="Nodes that run cRPD.")
-    vrfs: list[Vrf] = Field(default_factory=list, description="VRFs.")
-    pods: list[Pod] = Field(default_factory=list, description="Application pods.")
-    secrets: Secrets = Field(description="cRPD credentials, by reference.")
-    expect: list[Expectation] = Field(default_factory=list, description="Reachability the build must prove.")
+    cluster: Cluster = Field(
+        description="The cluster and its underlay.",
+        examples=[{"provider": "aks", "asn": 64512, "nodeSubnet": "10.240.0.0/16", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16"}],
+    )
+    images: Images = Field(
+        description="Images of the Platter CNI, cRPD and the node-preparation DaemonSet.",
+        examples=[{"platter": "platter.azurecr.io/platter:latest", "crpd": "platter.azurecr.io/crpd:latest"}],
+    )
+    nodes: list[Node] = Field(
+        min_length=1,
+        description="Nodes that run cRPD: at least one `master` (route reflector) and one `worker`.",
+        examples=[[{"name": "node-0", "address": "10.240.0.4", "role": "master"}, {"name": "node-1", "address": "10.240.0.5", "role": "worker"}]],
+    )
+    vrfs: list[Vrf] = Field(
+        default_factory=list,
+        description="VRFs.",
+        examples=[[{"name": "blue", "routeTarget": "11:11", "vni": 10002, "ipv4Pool": "1.1.0.0/16"}]],
+    )
+    pods: list[Pod] = Field(
+        default_factory=list,
+        description="Application pods.",
+        examples=[[{"name": "pod-1", "node": "node-1", "image": "ubuntu:20.04", "networks": [{"vrf": "blue"}]}]],
+    )
+    secrets: Secrets = Field(
+        description="cRPD credentials, by reference.",
+        examples=[{"rootPassword": {"env": "CRPD_ROOT_PASSWORD"}, "crpdLicense": {"file": "crpd-license.txt"}}],
+    )
+    expect: list[Expectation] = Field(
+        default_factory=list, description="Reachability the build must prove.", examples=[[{"reach": ["pod-1", "pod-2"]}]]
+    )

@@ -4,17 +4,27 @@ These patterns are deliberately narrow: a name that passes them is safe as a pat
 a YAML plain scalar, a JSON string and a Junos identifier without any escaping, which is
 what makes injection through names impossible by construction. Values that are not names
 (commands, images) are escaped by the render filters instead.
+
+The ``*_problem`` functions say in words *why* a text fails its pattern, so that a diagnostic
+reads "contains upper-case letters" instead of echoing a regular expression.
 """
+
+from __future__ import annotations
 
 import re
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# Each dot-separated label is itself at most 63 characters (the whole name at most 253).
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+DNS1123_SUBDOMAIN_MAX = 253
 # Junos routing-instance names allow more, but the VRF name also becomes the NAD name
 # `<vrf>-net` (DNS-1123) and a kernel VRF device; lower-case keeps all three valid.
 VRF_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 VRF_NAME_MAX = 31
+# Linux refuses names longer than IFNAMSIZ-1 = 15 bytes, containing '/', ':' or whitespace,
+# and the names '.' and '..'. jcnrc is narrower still: the name also lands in Junos and JSON.
 LINUX_IFNAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$"
+LINUX_IFNAME_MAX = 15
 MAC_ADDRESS = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 ISO_NET = r"^49(\.[0-9a-fA-F]{4}){1,4}(\.[0-9a-fA-F]{4}){3}\.00$"
 # registry/path:tag@digest, as the distribution reference grammar allows (simplified: no
@@ -26,11 +36,28 @@ IMAGE_REFERENCE = (
 )
 IMAGE_REFERENCE_MAX = 255
 # Route targets: ASN2:N32, ASN4:N16 (optionally with the Junos 'L' suffix), IPv4:N16,
-# each with or without the 'target:' prefix. Ranges are checked in check.py.
+# each with or without the 'target:' prefix. Ranges are checked by routetarget.parse.
 ROUTE_TARGET = r"^(target:)?([0-9]{1,10}L?|[0-9]{1,3}(\.[0-9]{1,3}){3}):[0-9]{1,10}$"
+ENV_VARIABLE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# Characters no path of an intent may hold: C0 and C1 controls, DEL, Unicode line and paragraph
+# separators, and bidi controls that make a terminal show something else than the file holds.
+_UNSAFE = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+# A path relative to the intent file that stays inside its folder (no leading '/', no '..'
+# component): inline mode copies the file into a Secret, so it must not reach outside. No
+# quotes, '$', backquotes or backslashes: it is written into shell scripts (quoted) and must
+# not need escaping to be read.
+SECRET_FILE = r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^" + _UNSAFE + r"'\"`$\\]+$"
+# An absolute path on the node, without whitespace, shell metacharacters or `.`/`..` components:
+# node preparation copies the kubeconfig there, and the NADs name the same path.
+NODE_PATH = r"^(?!(?:.*/)?\.\.?(?:/|$))/[^\s;'\"`$\\" + _UNSAFE + r"]*$"
+# Remote keys of an external secret store: any printable text.
+STORE_KEY = r"^[^" + _UNSAFE + r"]+$"
 
 _dns_label = re.compile(DNS1123_LABEL)
 _dns_subdomain = re.compile(DNS1123_SUBDOMAIN)
+_vrf = re.compile(VRF_NAME)
+_ifname = re.compile(LINUX_IFNAME)
+_image = re.compile(IMAGE_REFERENCE)
 
 
 def is_dns1123_label(text: str) -> bool:
@@ -38,4 +65,149 @@ def is_dns1123_label(text: str) -> bool:
 
 
 def is_dns1123_subdomain(text: str) -> bool:
-    return len(text) <= 253 and bool(_dns_subdomain.match(text)) and all(len(p) <= 63 for p in text.split("."))
+    return len(text) <= DNS1123_SUBDOMAIN_MAX and bool(_dns_subdomain.match(text))
+
+
+def _shown(chars: set[str]) -> str:
+    return ", ".join(repr(c) for c in sorted(chars)[:5])
+
+
+# Each *_problem function completes the sentence `"<text>" ...`: it returns a predicate such as
+# "contains upper-case letters", or None when the text is valid.
+
+def label_problem(text: str, max_length: int = 63) -> str | None:
+    """Why `text` is not a DNS-1123 label (Kubernetes object names), or None when it is one."""
+    if not text:
+        return "is empty"
+    if len(text) > max_length:
+        return f"is {len(text)} characters long; the limit is {max_length}"
+    if any(c.isupper() for c in text):
+        return "contains upper-case letters"
+    bad = {c for c in text if not (c.isascii() and (c.islower() or c.isdigit() or c == "-"))}
+    if bad:
+        return f"contains {_shown(bad)}"
+    if text[0] == "-" or text[-1] == "-":
+        return "starts or ends with '-'"
+    return None
+
+
+def subdomain_problem(text: str) -> str | None:
+    """Why `text` is not a DNS-1123 subdomain (Kubernetes node names), or None."""
+    if not text:
+        return "is empty"
+    if len(text) > DNS1123_SUBDOMAIN_MAX:
+        return f"is {len(text)} characters long; the limit is {DNS1123_SUBDOMAIN_MAX}"
+    for label in text.split("."):
+        if not label:
+            return "has an empty label (two dots in a row, or a dot at either end)"
+        if len(label) > 63:
+            return f"has a label of {len(label)} characters; each dot-separated label is at most 63"
+        problem = label_problem(label)
+        if problem:
+            return problem
+    return None
+
+
+def vrf_problem(text: str) -> str | None:
+    """Why `text` cannot name a VRF, or None."""
+    if not text:
+        return "is empty"
+    if len(text) > VRF_NAME_MAX:
+        return f"is {len(text)} characters long; the limit is {VRF_NAME_MAX}"
+    problem = label_problem(text, max_length=VRF_NAME_MAX)
+    if problem:
+        return problem
+    if not text[0].isalpha():
+        return "starts with a digit; a VRF name starts with a letter"
+    return None if _vrf.match(text) else "is not a lower-case name starting with a letter"
+
+
+def interface_problem(text: str) -> str | None:
+    """Why `text` is not a usable Linux interface name, or None."""
+    size = len(text.encode("utf-8"))
+    if not text:
+        return "is empty"
+    if size > LINUX_IFNAME_MAX:
+        return f"is {size} bytes long; Linux allows at most {LINUX_IFNAME_MAX}"
+    if "/" in text:
+        return "contains '/', which Linux refuses in interface names"
+    if any(c.isspace() for c in text):
+        return "contains whitespace, which Linux refuses in interface names"
+    if text in (".", ".."):
+        return "is reserved by Linux"
+    bad = {c for c in text if not (c.isascii() and (c.isalnum() or c in "_.-"))}
+    if bad:
+        return f"contains {_shown(bad)}"
+    return None if _ifname.match(text) else "starts with '.' or '-'"
+
+
+def image_problem(text: str) -> str | None:
+    """Why `text` is not a container image reference, or None."""
+    if not text:
+        return "is empty"
+    if len(text) > IMAGE_REFERENCE_MAX:
+        return f"is {len(text)} characters long; the limit is {IMAGE_REFERENCE_MAX}"
+    if any(c.isspace() for c in text):
+        return "contains whitespace"
+    if "://" in text:
+        return "has a URL scheme; an image reference has none"
+    if any(c.isupper() for c in _repository_part(text)):
+        return "has upper-case letters in the repository path; only the registry host and the tag may"
+    if text.endswith(":") or text.endswith("@"):
+        return "ends with an empty tag or digest"
+    if "@" in text and not re.search(r"@sha256:[0-9a-f]{64}$", text):
+        return "has a malformed digest; it is `@sha256:` and 64 lower-case hex digits"
+    return None if _image.match(text) else "is not of the form [registry/]path[:tag][@sha256:digest]"
+
+
+def _unsafe_characters(text: str) -> str | None:
+    bad = sorted({c for c in text if not c.isprintable() or c in "\u2028\u2029"})
+    if not bad:
+        return None
+    return "contains the control character " + ", ".join(f"U+{ord(c):04X}" for c in bad[:3])
+
+
+def _dot_components(text: str) -> bool:
+    return any(part in (".", "..") for part in text.split("/"))
+
+
+def node_path_problem(text: str) -> str | None:
+    """Why `text` is not a usable absolute path on a node, or None."""
+    if not text.startswith("/"):
+        return "is not an absolute path (it must start with '/')"
+    unsafe = _unsafe_characters(text)
+    if unsafe:
+        return unsafe
+    if _dot_components(text):
+        return "has a '.' or '..' component; write the path without them"
+    bad = sorted({c for c in text if c in " \t;'\"`$\\"})
+    if bad:
+        return f"contains {_shown(set(bad))}"
+    return None
+
+
+def secret_file_problem(text: str) -> str | None:
+    """Why `text` cannot name a secret file next to the intent, or None."""
+    if not text:
+        return "is empty"
+    if text.startswith("/"):
+        return "is an absolute path; secret files are named relative to the intent file and stay in its folder"
+    if ".." in text.split("/"):
+        return "climbs out of the intent's folder with '..'"
+    unsafe = _unsafe_characters(text)
+    if unsafe:
+        return unsafe
+    bad = sorted({c for c in text if c in "'\"`$\\"})
+    if bad:
+        return f"contains {_shown(set(bad))}"
+    return None
+
+
+def _repository_part(text: str) -> str:
+    """The path part of an image reference: without registry host, tag and digest."""
+    body = text.split("@", 1)[0]
+    first, slash, rest = body.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        body = rest
+    path, colon, tag = body.rpartition(":")
+    return path if colon and "/" not in tag else body

@@ -8,14 +8,14 @@ never compute addresses or identifiers themselves. It also carries the topology 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 import networkx as nx
 
 from jcnrc import graph as topology_graph
 from jcnrc import reach, routetarget
 from jcnrc.allocate import Allocation, Lock, allocate, attachment_key
-from jcnrc.diagnostics import Diagnostic, error
+from jcnrc.diagnostics import Diagnostic, Related, error
 from jcnrc.model import Topology
 from jcnrc.providers import Profile, profile
 from jcnrc.rules import VXLAN_OVERHEAD, interface_name
@@ -36,6 +36,11 @@ class PlannedNode:
     @property
     def is_master(self) -> bool:
         return self.role == "master"
+
+    def route_distinguisher(self, vrf: PlannedVrf) -> str:
+        """`<node address>:<n>`, exactly as the cRPD config writes it: `route-distinguisher {{$rid}}:<n>`
+        where $rid is the IPv4 loopback Platter reads from node-<name>.json."""
+        return f"{self.ipv4_loopback}:{vrf.rd_number}"
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,22 @@ class Plan:
     def vrf(self, name: str) -> PlannedVrf:
         return self._vrfs_by_name()[name]
 
+    def pod(self, name: str) -> PlannedPod:
+        return self._pods_by_name()[name]
+
+    def has_pod(self, name: str) -> bool:
+        return name in self._pods_by_name()
+
+    def has_vrf(self, name: str) -> bool:
+        return name in self._vrfs_by_name()
+
+    def _pods_by_name(self) -> dict[str, PlannedPod]:
+        cached = self.__dict__.get("_pod_index")
+        if cached is None:
+            cached = {p.name: p for p in self.pods}
+            object.__setattr__(self, "_pod_index", cached)
+        return cached
+
     def _nodes_by_name(self) -> dict[str, PlannedNode]:
         cached = self.__dict__.get("_node_index")
         if cached is None:
@@ -156,7 +177,7 @@ def plan(topology: Topology, previous_lock: Lock | None = None) -> Planned:
     if any(d.is_error for d in diagnostics):
         return Planned(None, diagnostics)
     nodes, node_problems = _plan_nodes(topology, allocation)
-    diagnostics += node_problems + _default_target_problems(topology, allocation)
+    diagnostics += node_problems + _node_identity_problems(topology, nodes) + _default_target_problems(topology, allocation)
     if any(d.is_error for d in diagnostics):
         return Planned(None, diagnostics)
     vrfs = tuple(_plan_vrf(topology, allocation, vrf) for vrf in topology.vrfs)
@@ -196,17 +217,9 @@ def iso_from_address(address: IPv4Address, area: str = "0004") -> str:
 
 def _plan_nodes(topology: Topology, allocation: Allocation) -> tuple[tuple[PlannedNode, ...], list[Diagnostic]]:
     sr = topology.cluster.segmentRouting
-    problems: list[Diagnostic] = []
     planned = []
-    for position, node in enumerate(topology.nodes):
+    for node in topology.nodes:
         index = allocation.node_index[node.name]
-        v4, v6 = sr.ipv4IndexBase + index, sr.ipv6IndexBase + index
-        for family, value in (("IPv4", v4), ("IPv6", v6)):
-            if value >= sr.srgbRange:
-                problems.append(error(
-                    "JCN510", f"node `{node.name}` gets SR {family} index {value}, outside the SRGB index range 0..{sr.srgbRange - 1}",
-                    ("nodes", position, "name"),
-                    help="raise `cluster.segmentRouting.srgbRange` or lower the index bases"))
         planned.append(PlannedNode(
             name=node.name,
             address=str(node.address),
@@ -215,10 +228,68 @@ def _plan_nodes(topology: Topology, allocation: Allocation) -> tuple[tuple[Plann
             iso_loopback=node.isoLoopback or iso_from_address(node.address),
             ipv4_loopback=str(node.address),
             ipv6_loopback=node.ipv6Loopback or f"abcd::{node.address}",
-            sr_ipv4_index=v4,
-            sr_ipv6_index=v6,
+            sr_ipv4_index=sr.ipv4IndexBase + index,
+            sr_ipv6_index=sr.ipv6IndexBase + index,
         ))
-    return tuple(planned), problems
+    nodes = tuple(planned)
+    return nodes, _sr_index_problems(topology, nodes)
+
+
+def _sr_index_problems(topology: Topology, nodes: tuple[PlannedNode, ...]) -> list[Diagnostic]:
+    """Node SIDs must fit the SRGB and be unique across both families (one error per cause, not per node)."""
+    sr = topology.cluster.segmentRouting
+    problems = []
+    for family, attribute in (("IPv4", "sr_ipv4_index"), ("IPv6", "sr_ipv6_index")):
+        beyond = [(position, n) for position, n in enumerate(nodes) if getattr(n, attribute) >= sr.srgbRange]
+        if beyond:
+            position, first = beyond[0]
+            problems.append(error(
+                "JCN510", f"{len(beyond)} node(s) get an SR {family} index outside the SRGB index range 0..{sr.srgbRange - 1}, "
+                f"the first is `{first.name}` with {getattr(first, attribute)}", ("nodes", position, "name"),
+                help=f"raise `cluster.segmentRouting.srgbRange` to at least {max(getattr(n, attribute) for n in nodes) + 1} "
+                     "or lower the index bases"))
+    ipv4_owner = {n.sr_ipv4_index: (position, n) for position, n in enumerate(nodes)}
+    clash = next(((ipv4_owner[n.sr_ipv6_index], n) for n in nodes if n.sr_ipv6_index in ipv4_owner), None)
+    if clash:
+        (position, ipv4_node), ipv6_node = clash
+        span = max(n.index for n in nodes) + 1
+        problems.append(error(
+            "JCN510", f"SR index {ipv4_node.sr_ipv4_index} is both the IPv4 index of node `{ipv4_node.name}` and the IPv6 "
+            f"index of node `{ipv6_node.name}`: the IPv4 and IPv6 index ranges overlap", ("nodes", position, "name"),
+            help=f"{len(nodes)} nodes use node indexes 0..{span - 1}: keep `ipv4IndexBase` and `ipv6IndexBase` "
+                 f"at least {span} apart"))
+    return problems
+
+
+def iso_system_id(net: str) -> str:
+    """The system ID of an ISO NET: the three groups before the selector (49.0004.0102.4000.0004.00 -> 0102.4000.0004)."""
+    return ".".join(net.split(".")[-4:-1]).lower()
+
+
+def _node_identity_problems(topology: Topology, nodes: tuple[PlannedNode, ...]) -> list[Diagnostic]:
+    """IS-IS needs one system ID per node and the loopbacks must differ: an explicit value may
+    collide with another node's derived one, which no per-field rule can see."""
+    problems = []
+    seen: dict[tuple[str, str], int] = {}
+    for position, node in enumerate(nodes):
+        for what, field_name, value in (("ISO system ID", "isoLoopback", iso_system_id(node.iso_loopback)),
+                                        ("IPv6 loopback", "ipv6Loopback", _normal_ipv6(node.ipv6_loopback))):
+            first = seen.setdefault((what, value), position)
+            if first != position:
+                written = getattr(topology.nodes[position], field_name) is not None
+                problems.append(error(
+                    "JCN512", f"node `{node.name}` has the same {what} {value} as node `{nodes[first].name}`",
+                    ("nodes", position, field_name if written else "address"),
+                    related=(Related(f"node `{nodes[first].name}` is defined here", ("nodes", first, "name")),),
+                    help=f"give each node its own `{field_name}`, or leave it out to derive it from the node address"))
+    return problems
+
+
+def _normal_ipv6(text: str) -> str:
+    try:
+        return IPv6Address(text).compressed
+    except ValueError:  # not an address: compare the text as written
+        return text
 
 
 def _default_target_problems(topology: Topology, allocation: Allocation) -> list[Diagnostic]:

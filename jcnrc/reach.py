@@ -1,8 +1,12 @@
 """Reachability between pods and VRFs, proved on the graph, and the `expect:` assertions.
 
-A pod interface in VRF A reaches one in VRF B when A installs B's prefix (A imports a target
-that B exports) *and* B installs A's prefix, so that the reply finds its way back. Everything is
-decided per VRF pair, so the cost grows with VRFs and targets, never with pods squared.
+A pod interface in VRF A can send to one in VRF B when A's table holds B's prefix: B's VRF
+exports a target that A's VRF imports, and B has an address to advertise. A *reaches* B when
+that holds in both directions, so that replies find their way back; when it holds in one
+direction only, the path is one-way (packets arrive, connections never complete).
+
+Everything is decided per pair of endpoints named in an assertion, from the VRFs' targets:
+the cost grows with assertions, VRFs and targets, never with pods squared.
 """
 
 from __future__ import annotations
@@ -14,24 +18,73 @@ from jcnrc.diagnostics import Diagnostic, error
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """One side of a question: a pod interface, or a whole VRF."""
+
+    name: str  # as written: a pod or a VRF
+    vrf: str
+    interface: str | None = None  # pods only
+    node: str | None = None
+    node_address: str | None = None
+    prefixes: tuple[str, ...] | None = None  # the link subnets it advertises; None for a whole VRF
+
+    @property
+    def is_pod(self) -> bool:
+        return self.interface is not None
+
+    @property
+    def advertises(self) -> bool:
+        return self.prefixes is None or bool(self.prefixes)
+
+    def label(self, qualified: bool = False) -> str:
+        if not self.is_pod:
+            return f"VRF {self.name}"
+        return f"{self.name}/{self.interface}" if qualified else self.name
+
+
+@dataclass(frozen=True)
 class Direction:
-    source_vrf: str  # whose prefixes travel
-    dest_vrf: str  # whose table installs them
-    targets: tuple[str, ...]  # targets that carry them; empty means no path
+    """Can `sender` send to `receiver`? Only if the sender's table holds the receiver's prefix."""
+
+    sender: Endpoint
+    receiver: Endpoint
+    targets: tuple[str, ...]  # exported by the receiver's VRF and imported by the sender's
+
+    @property
+    def source_vrf(self) -> str:
+        """Whose prefixes travel."""
+        return self.receiver.vrf
+
+    @property
+    def dest_vrf(self) -> str:
+        """Whose table installs them."""
+        return self.sender.vrf
+
+    @property
+    def local(self) -> bool:
+        """Same VRF on the same node: the prefix is in the table without any import."""
+        return (self.sender.is_pod and self.receiver.is_pod and self.sender.vrf == self.receiver.vrf
+                and self.sender.node == self.receiver.node)
 
     @property
     def ok(self) -> bool:
-        return bool(self.targets)
+        return (bool(self.targets) or self.local) and self.receiver.advertises
 
 
 @dataclass(frozen=True)
 class Verdict:
-    a: str
-    b: str
-    a_vrf: str
-    b_vrf: str
-    forward: Direction  # a's table has b's routes: a can send to b
-    backward: Direction  # b's table has a's routes: b can answer
+    a: Endpoint
+    b: Endpoint
+    forward: Direction  # a can send to b
+    backward: Direction  # b can send to a (the replies)
+
+    @property
+    def a_vrf(self) -> str:
+        return self.a.vrf
+
+    @property
+    def b_vrf(self) -> str:
+        return self.b.vrf
 
     @property
     def reachable(self) -> bool:
@@ -46,28 +99,36 @@ class Verdict:
         return not self.forward.ok and not self.backward.ok
 
 
-def _direction(g, source_vrf: str, dest_vrf: str) -> Direction:
-    return Direction(source_vrf, dest_vrf, tuple(tg.shared_targets(g, source_vrf, dest_vrf)))
+def endpoints(plan, name: str) -> list[Endpoint]:
+    """Every VRF interface of a pod, or the VRF itself when `name` is a VRF."""
+    if plan.has_pod(name):
+        pod = plan.pod(name)
+        node = plan.node(pod.node)
+        return [Endpoint(name, a.vrf, a.interface, node.name, node.address, tuple(link.subnet for link in a.links))
+                for a in pod.attachments]
+    if plan.has_vrf(name):
+        return [Endpoint(name, name)]
+    raise KeyError(name)
 
 
 def endpoint_vrfs(plan, name: str) -> list[str]:
     """The VRFs of a pod's interfaces, or [name] when name is a VRF."""
-    g = plan.graph
-    if ("pod", name) in g:
-        return sorted({tg.vrf_of_attachment(g, key) for key in tg.attachments_of_pod(g, name)})
-    if ("vrf", name) in g:
-        return [name]
-    raise KeyError(name)
+    return sorted({e.vrf for e in endpoints(plan, name)})
+
+
+def _direction(plan, sender: Endpoint, receiver: Endpoint) -> Direction:
+    return Direction(sender, receiver, tuple(tg.shared_targets(plan.graph, receiver.vrf, sender.vrf)))
 
 
 def verdicts(plan, a: str, b: str) -> list[Verdict]:
-    g = plan.graph
     found = []
-    for a_vrf in endpoint_vrfs(plan, a):
-        for b_vrf in endpoint_vrfs(plan, b):
-            found.append(Verdict(a, b, a_vrf, b_vrf, _direction(g, b_vrf, a_vrf), _direction(g, a_vrf, b_vrf)))
+    for one in endpoints(plan, a):
+        for other in endpoints(plan, b):
+            found.append(Verdict(one, other, _direction(plan, one, other), _direction(plan, other, one)))
     return found
 
+
+# --- expect: ----------------------------------------------------------------------------------
 
 def check_expectations(plan) -> list[Diagnostic]:
     problems = []
@@ -76,66 +137,155 @@ def check_expectations(plan) -> list[Diagnostic]:
             a, b = expectation.reach
             results = verdicts(plan, a, b)
             if not any(v.reachable for v in results):
-                problems.append(error("JCN703", f"`{a}` and `{b}` must reach each other, but they do not: {why_not(results)}",
-                                      ("expect", index, "reach"), help=_fix_hint(results)))
+                closest = _closest(results)
+                problems.append(error(
+                    "JCN703", f"`{a}` and `{b}` must reach each other, but {why_not(plan, closest)}",
+                    ("expect", index, "reach"), help=fix_hint(plan, closest)))
         else:
             a, b = expectation.isolate
             leaking = [v for v in verdicts(plan, a, b) if not v.isolated]
             if leaking:
-                problems.append(error("JCN704", f"`{a}` and `{b}` must be isolated, but {leak_reason(leaking[0])}",
-                                      ("expect", index, "isolate"),
-                                      help="remove the shared route target from one side's import or export list"))
+                problems.append(error(
+                    "JCN704", f"`{a}` and `{b}` must be isolated, but {leak_reason(leaking[0])}",
+                    ("expect", index, "isolate"), help=isolation_hint(leaking[0])))
     return problems
 
 
-def why_not(results: list[Verdict]) -> str:
-    if not results:
+def _closest(results: list[Verdict]) -> Verdict | None:
+    """The pair that comes nearest to working (one-way beats isolated): its fix is the smallest."""
+    return min(results, key=lambda v: (not v.one_way, v.a.label(True), v.b.label(True)), default=None)
+
+
+def why_not(plan, v: Verdict | None) -> str:
+    if v is None:
         return "one of them has no VRF interface"
-    v = results[0]
-    parts = []
-    if not v.forward.ok:
-        parts.append(f"VRF `{v.a_vrf}` imports no target that VRF `{v.b_vrf}` exports")
-    if not v.backward.ok:
-        parts.append(f"VRF `{v.b_vrf}` imports no target that VRF `{v.a_vrf}` exports")
-    return " and ".join(parts)
+    if not (v.a.is_pod or v.b.is_pod):
+        where = ""
+    elif v.a.vrf == v.b.vrf:
+        where = f" (both in VRF `{v.a.vrf}`)"
+    else:
+        where = f" (VRF `{v.a.vrf}` and VRF `{v.b.vrf}`)"
+    if v.one_way:
+        working, broken = (v.forward, v.backward) if v.forward.ok else (v.backward, v.forward)
+        return (f"the path is one-way{where}: `{working.sender.name}` can send to `{working.receiver.name}`, "
+                f"but {_missing_link(plan, broken)}, so `{broken.sender.name}` cannot answer")
+    return f"neither can send to the other{where}: {_missing_link(plan, v.forward)}; and {_missing_link(plan, v.backward)}"
+
+
+def _missing_link(plan, d: Direction) -> str:
+    if (d.targets or d.local) and not d.receiver.advertises:
+        return (f"`{d.receiver.label(True)}` has no address in VRF `{d.receiver.vrf}`, so it advertises no route "
+                f"(VRF `{d.receiver.vrf}` has no pool)")
+    exported = ", ".join(plan.vrf(d.source_vrf).exports)
+    imported = ", ".join(plan.vrf(d.dest_vrf).imports) or "nothing"
+    return (f"VRF `{d.dest_vrf}` imports no target that VRF `{d.source_vrf}` exports "
+            f"(`{d.source_vrf}` exports {exported}; `{d.dest_vrf}` imports {imported})")
 
 
 def leak_reason(v: Verdict) -> str:
-    if v.forward.ok:
-        return f"VRF `{v.a_vrf}` imports {', '.join(v.forward.targets)}, which VRF `{v.b_vrf}` exports"
-    return f"VRF `{v.b_vrf}` imports {', '.join(v.backward.targets)}, which VRF `{v.a_vrf}` exports"
+    d = v.forward if v.forward.ok else v.backward
+    if not d.targets:
+        return f"both are in VRF `{d.dest_vrf}` on node `{d.sender.node}`, so they share one table"
+    if d.source_vrf == d.dest_vrf:
+        return f"both are in VRF `{d.dest_vrf}`, which imports its own target {', '.join(d.targets)}"
+    return (f"VRF `{d.dest_vrf}` imports {', '.join(d.targets)}, which VRF `{d.source_vrf}` exports, "
+            f"so `{d.sender.name}` has a route to `{d.receiver.name}`")
 
 
-def _fix_hint(results: list[Verdict]) -> str | None:
-    if not results:
+def fix_hint(plan, v: Verdict | None) -> str | None:
+    if v is None:
         return None
-    v = results[0]
-    if v.one_way:
-        missing = v.backward if v.forward.ok else v.forward
-        return f"the path is one-way: let VRF `{missing.dest_vrf}` import a target that VRF `{missing.source_vrf}` exports"
-    return f"give VRFs `{v.a_vrf}` and `{v.b_vrf}` a common route target in both directions"
+    prefix = "the path is one-way: " if v.one_way else ""
+    return prefix + _fixes(plan, v)
 
+
+def _fixes(plan, v: Verdict) -> str:
+    hints = []
+    for d in (v.forward, v.backward):
+        if d.ok:
+            continue
+        if d.targets or d.local:  # the route would be there; the receiver has nothing to advertise
+            hints.append(f"give VRF `{d.receiver.vrf}` an address pool (or `{d.receiver.label(True)}` an address)")
+        else:
+            exported = plan.vrf(d.source_vrf).exports
+            choice = exported[0] if len(exported) == 1 else "one of " + ", ".join(exported)
+            hints.append(f"let VRF `{d.dest_vrf}` import {choice}")
+    return "; and ".join(hints)
+
+
+def isolation_hint(v: Verdict) -> str:
+    d = v.forward if v.forward.ok else v.backward
+    if not d.targets or d.source_vrf == d.dest_vrf:
+        return "put one of them in another VRF"
+    return f"remove {', '.join(d.targets)} from VRF `{d.dest_vrf}`'s imports or from VRF `{d.source_vrf}`'s exports"
+
+
+# --- jcnrc explain ----------------------------------------------------------------------------
 
 def explain(plan, a: str, b: str) -> str:
     """In words: how a's traffic gets to b and back, or which link is missing."""
+    results = verdicts(plan, a, b)
+    if not results:
+        return f"{a} and {b}: no VRF interfaces to compare\n"
+    qualified = len(results) > 1
     lines = []
-    for v in verdicts(plan, a, b):
-        lines.append(f"{a} (VRF {v.a_vrf}) -> {b} (VRF {v.b_vrf}):")
-        lines.append("  " + _direction_text(plan, v.forward, sender=a, receiver=b))
-        lines.append("  " + _direction_text(plan, v.backward, sender=b, receiver=a))
-        state = "reachable both ways" if v.reachable else "ONE-WAY only" if v.one_way else "isolated"
-        lines.append(f"  verdict: {state}")
-    if not lines:
-        lines.append(f"{a} and {b}: no VRF interfaces to compare")
+    for v in results:
+        if lines:
+            lines.append("")
+        lines.append(f"{_where(v.a, qualified)} and {_where(v.b, qualified)}: {_state(v)}")
+        lines.append("  " + _direction_text(plan, v.forward))
+        lines.append("  " + _direction_text(plan, v.backward))
+        if not v.reachable:
+            lines.append(f"  {'to make it two-way' if v.one_way else 'to connect them'}: {_fixes(plan, v)}")
     return "\n".join(lines) + "\n"
 
 
-def _direction_text(plan, d: Direction, sender: str, receiver: str) -> str:
-    # d.dest_vrf installs d.source_vrf's prefixes: that is what lets `sender` send to `receiver`.
-    if d.ok:
-        return (f"{sender} -> {receiver}: VRF {d.dest_vrf} imports {', '.join(d.targets)}, exported by VRF {d.source_vrf}, "
-                f"so {receiver}'s prefixes are in {d.dest_vrf}.evpn.0")
-    exported = ", ".join(plan.vrf(d.source_vrf).exports)
-    imported = ", ".join(plan.vrf(d.dest_vrf).imports)
-    return (f"{sender} -> {receiver}: no route. VRF {d.source_vrf} exports {exported}; "
-            f"VRF {d.dest_vrf} imports only {imported}")
+def _where(e: Endpoint, qualified: bool) -> str:
+    if not e.is_pod:
+        return f"VRF {e.name}"
+    return f"{e.label(qualified)} (VRF {e.vrf}, node {e.node})"
+
+
+def _state(v: Verdict) -> str:
+    a, b = v.a.label(), v.b.label()
+    if v.reachable:
+        return "reachable both ways"
+    if v.one_way:
+        sender, receiver = (a, b) if v.forward.ok else (b, a)
+        return f"ONE-WAY: {sender} can send to {receiver}, but {receiver} has no route back, so replies are lost"
+    return "isolated: neither has a route to the other"
+
+
+def _direction_text(plan, d: Direction) -> str:
+    sender, receiver = d.sender.label(), d.receiver.label()
+    table = f"{d.dest_vrf}.evpn.0" + (f" on {d.sender.node}" if d.sender.is_pod else "")
+    if not d.targets and not d.local:
+        exported = ", ".join(plan.vrf(d.source_vrf).exports)
+        imported = ", ".join(plan.vrf(d.dest_vrf).imports) or "nothing"
+        return (f"{sender} -> {receiver}: no route. VRF {d.source_vrf} exports {exported}, but VRF {d.dest_vrf} "
+                f"imports only {imported}, so {table} holds no route to {receiver}")
+    if not d.receiver.advertises:
+        return (f"{sender} -> {receiver}: no route. {receiver} has no address on {d.receiver.interface}, "
+                f"so it advertises nothing into VRF {d.source_vrf}")
+    if d.receiver.is_pod:
+        plural = "es" if len(d.receiver.prefixes) > 1 else ""
+        what = f"{receiver}'s prefix{plural} {' and '.join(d.receiver.prefixes)}"
+    else:
+        what = f"VRF {d.source_vrf}'s prefixes"
+    if d.targets:
+        text = (f"{sender} -> {receiver}: yes. VRF {d.dest_vrf} imports {', '.join(d.targets)}, which VRF {d.source_vrf} "
+                f"exports, so {table} holds {what}")
+    else:
+        text = f"{sender} -> {receiver}: yes. Both are in VRF {d.dest_vrf} on {d.sender.node}, so {table} holds {what}"
+    return text + _path_text(plan, d)
+
+
+def _path_text(plan, d: Direction) -> str:
+    """The data path: EVPN Type-5 carries the receiver VRF's VNI in the route, so that is the VXLAN VNI."""
+    vni = plan.vrf(d.source_vrf).vni
+    if not (d.sender.is_pod and d.receiver.is_pod):
+        return f"; packets travel in VXLAN VNI {vni}"
+    if d.sender.node == d.receiver.node:
+        return f"; both are on {d.sender.node}, so packets stay on the node"
+    return (f"; packets leave {d.sender.node} ({d.sender.node_address}) in VXLAN VNI {vni} "
+            f"to {d.receiver.node} ({d.receiver.node_address})")

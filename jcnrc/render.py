@@ -42,7 +42,8 @@ class RenderOptions:
     intent_file: str = "topology.yaml"
     intent_digest: str = ""
     version: str = ""
-    state_detail_limit: int = 2000
+    # Above this many routes over all nodes, node states list only local routes (see routes.node_state).
+    state_detail_limit: int = 20000
     extra: dict = field(default_factory=dict)
 
 
@@ -124,7 +125,7 @@ def render(plan: Plan, options: RenderOptions | None = None) -> dict[str, str]:
 
 
 def common_context(plan: Plan, options: RenderOptions) -> dict:
-    from jcnrc import routes
+    from jcnrc import diagram, routes
 
     membership = routes.vrfs_on_node(plan)
     pools = nat_pools(plan, membership)
@@ -134,6 +135,7 @@ def common_context(plan: Plan, options: RenderOptions) -> dict:
         "sr": plan.topology.cluster.segmentRouting,
         "default_mtu": plan.underlay_mtu - VXLAN_OVERHEAD,
         "pod_routes": pod_routes(plan),
+        "leaking_vrfs": leaking_vrfs(plan),
         "kernel_modules": KERNEL_MODULES,
         "node_config_map": "platter-node-config",
         "eks_snat_exclusions": sorted({p for node_pools in pools.values() for p in node_pools}, key=_network_sort_key),
@@ -145,6 +147,7 @@ def common_context(plan: Plan, options: RenderOptions) -> dict:
         "secret_values": options.secret_values,
         "vrfs_on_node": {node: sorted(vrfs) for node, vrfs in membership.items()},
         "nat_pools": pools,
+        "diagram": diagram.render(plan, "mermaid", template_folder=options.templates),
     }
 
 
@@ -164,6 +167,13 @@ def pod_routes(plan: Plan) -> dict[str, dict[str, list[str]]]:
             "ipv6": sorted({v.ipv6_pool for v in sources if v.ipv6_pool}, key=_network_sort_key),
         }
     return result
+
+
+def leaking_vrfs(plan: Plan) -> set[str]:
+    """VRFs that install another VRF's routes: on one node that takes `routing-options auto-export`."""
+    from jcnrc import graph as tg
+
+    return {v.name for v in plan.vrfs if tg.route_sources(plan.graph, v.name) - {v.name}}
 
 
 def nat_pools(plan: Plan, membership: dict[str, set[str]]) -> dict[str, list[str]]:
@@ -272,10 +282,16 @@ def _edge_files(plan: Plan, options: RenderOptions, templates: Templates, ctx: d
     membership = routes.vrfs_on_node(plan)
     states = {}
     for node in plan.nodes:
-        state = routes.node_state(plan, node.name, origins=origins, membership=membership)
+        state = routes.node_state(plan, node.name, origins=origins, membership=membership,
+                                  detail_limit=options.state_detail_limit)
         states[node.name] = state
         files[f"state/{node.name}.json"] = escape.to_json(routes.to_data(state), indent=2) + "\n"
         files[f"state/{node.name}.txt"] = templates.render("common/node-state.txt.j2", state=state)
+    if any(not state.complete for state in states.values()):
+        # Big topologies: every VRF's routes once, instead of on every node that carries it.
+        for vrf in plan.vrfs:
+            files[f"state/vrfs/{vrf.name}.json"] = escape.to_json(
+                routes.vrf_routes_to_data(routes.vrf_routes(plan, vrf.name, origins)), indent=2) + "\n"
     manifest_order = ctx.get("manifest_order", [])
     files["README.md"] = templates.render("common/README.md.j2", **{**ctx, "manifest_order": manifest_order}, states=states)
     return files

@@ -4,19 +4,31 @@ Three views, each in the notation of the command an engineer would run on the no
 - ``show bgp summary``: one iBGP session per route reflector (on a master: one per worker);
 - ``show route table <vrf>.evpn.0``: EVPN Type-5 routes, ``5:<rd>::0::<prefix>::<len>/248``;
 - ``ip route show table <vrf table>``: VXLAN encap routes towards the other nodes, and the
-  connected link subnets of local pods.
+  connected link subnet and host route of every local pod.
 
-The VRF tables of every node that carries a VRF hold the same prefixes, so the work is grouped
-per VRF once (``vrf_routes``) and each node only adds its point of view.
+Every node that carries a VRF holds the same prefixes in it, so the prefixes are grouped per
+VRF once (``OriginIndex``) and each node only adds its point of view. For big topologies the
+full per-node listing is quadratic (every node lists every route of every VRF it carries), so
+``node_state(..., detail_limit=N)`` switches to a compact form when all nodes together would
+list more than N routes: each node lists the routes it originates, the route counts, and the
+names of the VRFs whose routes it installs; the routes of each VRF are then listed once, by
+``vrf_routes``. Output stays linear in attachments.
+
+Kernel routes for IPv6 prefixes (``ip -6 route``) are an inference: cRPD programs every route
+of the VRF into the kernel VRF table, and the walkthrough only shows the IPv4 side.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from ipaddress import ip_address, ip_network
 
 from jcnrc import graph as tg
 from jcnrc.capture import format_type5
+
+# Platter installs the pod host routes with this kernel protocol number (walkthrough: `proto 22`).
+CRPD_KERNEL_PROTO = 22
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,70 @@ class Origin:
     gateway: str
     pod: str
     interface: str
+    pod_ip: str = ""
+    # Derived once per prefix (parsing addresses is the expensive part of listing routes):
+    rd: str = ""  # <node address>:<VRF's RD number>
+    text: str = ""  # the Type-5 NLRI in Junos notation
+    order: tuple = ()  # where Junos lists it in <vrf>.evpn.0
+    kernel_order: tuple = ()  # where `ip route` lists the prefix
+    host_order: tuple = ()  # and the pod's host route
+
+
+def _origin(plan, attachment, node, family: str, link) -> Origin:
+    rd = node.route_distinguisher(plan.vrf(attachment.vrf))
+    net = ip_network(link.subnet)
+    host = ip_address(link.pod_ip)
+    return Origin(attachment.vrf, node.name, node.ipv4_loopback, link.subnet, family, link.gateway, attachment.pod,
+                  attachment.interface, link.pod_ip, rd, format_type5(rd, net),
+                  order=(net.version, _rd_order(rd), int(net.network_address), net.prefixlen),
+                  kernel_order=(net.version, int(net.network_address), net.prefixlen),
+                  host_order=(host.version, int(host), host.max_prefixlen))
+
+
+class OriginIndex(dict):
+    """VRF name -> its advertised prefixes, plus the lookups every node needs, computed once.
+
+    A plain ``dict`` of the same shape is accepted wherever an index is; it is wrapped.
+    """
+
+    def __init__(self, plan, by_vrf: dict[str, list[Origin]] | None = None) -> None:
+        super().__init__(by_vrf or {})
+        self._graph = plan.graph
+        self._by_node: dict[tuple[str, str], list[Origin]] = defaultdict(list)
+        for origins in self.values():
+            for origin in origins:
+                self._by_node[(origin.vrf, origin.node)].append(origin)
+        self._sources: dict[str, tuple[str, ...]] = {}
+        self._listing: tuple[int, int] | None = None  # (id of the membership map, size)
+
+    def sources(self, vrf: str) -> tuple[str, ...]:
+        """VRFs whose routes VRF `vrf` installs, sorted."""
+        if vrf not in self._sources:
+            self._sources[vrf] = tuple(sorted(tg.route_sources(self._graph, vrf)))
+        return self._sources[vrf]
+
+    def on_node(self, vrf: str, node: str) -> list[Origin]:
+        return self._by_node.get((vrf, node), [])
+
+    def table_sources(self, vrf: str) -> tuple[str, ...]:
+        """VRFs with routes in `<vrf>.evpn.0`: the imported ones, and the VRF itself, whose
+        routes originated on the node are in its table whatever it imports."""
+        sources = self.sources(vrf)
+        return sources if vrf in sources else tuple(sorted((*sources, vrf)))
+
+    def listing_size(self, membership: dict[str, set[str]]) -> int:
+        """How many routes the states of all nodes list in full: what `detail_limit` bounds."""
+        if self._listing is None or self._listing[0] != id(membership):
+            size = sum(self.table_size(vrf, node) for node, vrfs in membership.items() for vrf in vrfs)
+            self._listing = (id(membership), size)
+        return self._listing[1]
+
+    def table_size(self, vrf: str, node: str) -> int:
+        """How many Type-5 routes `<vrf>.evpn.0` holds on `node`."""
+        size = sum(len(self.get(source, ())) for source in self.sources(vrf))
+        if vrf not in self.sources(vrf):
+            size += len(self.on_node(vrf, node))
+        return size
 
 
 @dataclass(frozen=True)
@@ -46,6 +122,8 @@ class ExpectedRoute:
     vni: int
     route_targets: tuple[str, ...]
     learned_from: tuple[str, ...]
+    family: str = "ipv4"
+    origin_pod: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,25 +137,41 @@ class ExpectedSession:
 @dataclass(frozen=True)
 class ExpectedKernelRoute:
     vrf: str
-    prefix: str
-    kind: str  # encap (remote, over VXLAN) or connected (a local pod link)
+    prefix: str  # a network, or a bare address for a host route (as `ip route` prints them)
+    kind: str  # encap (remote, over VXLAN), connected (a local pod link) or host (the local pod)
     vni: int | None
-    src: str
+    src: str | None
     dst: str | None
+    family: str = "ipv4"
+    via: str | None = None
 
     @property
     def text(self) -> str:
         if self.kind == "encap":
             return f"{self.prefix} encap ip id {self.vni} src {self.src} dst {self.dst}"
-        return f"{self.prefix} dev <veth> proto kernel scope link src {self.src}"
+        if self.kind == "host":
+            return f"{self.prefix} via {self.via} dev <veth> proto {CRPD_KERNEL_PROTO}"
+        return f"{self.prefix} dev <veth> proto kernel scope link" + (f" src {self.src}" if self.src else "")
 
 
 @dataclass(frozen=True)
 class VrfTable:
     vrf: str
     table: str
-    routes: tuple[ExpectedRoute, ...]
-    kernel: tuple[ExpectedKernelRoute, ...]
+    routes: tuple[ExpectedRoute, ...]  # all of them, or only those originated here when not complete
+    kernel: tuple[ExpectedKernelRoute, ...]  # likewise
+    sources: tuple[str, ...] = ()  # VRFs whose routes this table installs
+    route_count: int = 0  # routes the table holds in all
+    kernel_count: int = 0
+    complete: bool = True
+
+    @property
+    def kernel_ipv4(self) -> tuple[ExpectedKernelRoute, ...]:
+        return tuple(k for k in self.kernel if k.family == "ipv4")
+
+    @property
+    def kernel_ipv6(self) -> tuple[ExpectedKernelRoute, ...]:
+        return tuple(k for k in self.kernel if k.family == "ipv6")
 
 
 @dataclass(frozen=True)
@@ -88,17 +182,47 @@ class NodeState:
     asn: int
     sessions: tuple[ExpectedSession, ...]
     tables: tuple[VrfTable, ...]
+    vrf_filter: str | None = None  # only this VRF's table was asked for
+
+    @property
+    def complete(self) -> bool:
+        return all(t.complete for t in self.tables)
 
 
-def origins_by_vrf(plan) -> dict[str, list[Origin]]:
+@dataclass(frozen=True)
+class AdvertisedRoute:
+    """A VRF's route as every node that installs it sees it (the compact form's shared list)."""
+
+    text: str
+    rd: str
+    prefix: str
+    family: str
+    origin_node: str
+    protocol_next_hop: str
+    pod: str
+    interface: str
+
+
+@dataclass(frozen=True)
+class VrfRoutes:
+    vrf: str
+    vni: int
+    route_targets: tuple[str, ...]
+    routes: tuple[AdvertisedRoute, ...]
+
+
+# --- computing ---------------------------------------------------------------------------
+
+def origins_by_vrf(plan) -> OriginIndex:
     found: dict[str, list[Origin]] = defaultdict(list)
     for attachment in plan.attachments:
         node = plan.node(attachment.node)
         for family, link in (("ipv4", attachment.ipv4), ("ipv6", attachment.ipv6)):
             if link is not None:
-                found[attachment.vrf].append(Origin(attachment.vrf, node.name, node.address, link.subnet, family,
-                                                    link.gateway, attachment.pod, attachment.interface))
-    return found
+                found[attachment.vrf].append(_origin(plan, attachment, node, family, link))
+    for origins in found.values():
+        origins.sort(key=lambda o: o.order)
+    return OriginIndex(plan, found)
 
 
 def vrfs_on_node(plan) -> dict[str, set[str]]:
@@ -115,51 +239,104 @@ def sessions(plan, node_name: str) -> tuple[ExpectedSession, ...]:
     return tuple(ExpectedSession(p.address, p.name, plan.asn, role) for p in peers if p.name != node.name)
 
 
-def node_state(plan, node_name: str, vrf_filter: str | None = None, origins=None, membership=None) -> NodeState:
+def node_state(plan, node_name: str, vrf_filter: str | None = None, origins=None, membership=None,
+               detail_limit: int | None = None) -> NodeState:
+    """What `node_name` must show.
+
+    `origins` and `membership` (from `origins_by_vrf` and `vrfs_on_node`) may be passed in to
+    share them between nodes. With `detail_limit`, when the states of all nodes together would
+    list more Type-5 routes than that, every node gets the compact form (see the module
+    docstring), so all state files of one build have the same shape; None lists everything."""
     node = plan.node(node_name)
-    origins = origins if origins is not None else origins_by_vrf(plan)
+    if origins is None:
+        origins = origins_by_vrf(plan)
+    elif not isinstance(origins, OriginIndex):
+        origins = OriginIndex(plan, origins)
     membership = membership if membership is not None else vrfs_on_node(plan)
-    tables = []
-    for vrf_name in sorted(membership.get(node_name, ())):
-        if vrf_filter and vrf_name != vrf_filter:
-            continue
-        tables.append(_vrf_table(plan, node, vrf_name, origins))
-    return NodeState(node.name, node.address, node.role, plan.asn, sessions(plan, node_name), tuple(tables))
+    names = sorted(v for v in membership.get(node_name, ()) if not vrf_filter or v == vrf_filter)
+    compact = detail_limit is not None and origins.listing_size(membership) > detail_limit
+    tables = tuple(_vrf_table(plan, node, name, origins, compact) for name in names)
+    return NodeState(node.name, node.address, node.role, plan.asn, sessions(plan, node_name), tables, vrf_filter)
 
 
-def _vrf_table(plan, node, vrf_name: str, origins: dict[str, list[Origin]]) -> VrfTable:
+def _vrf_table(plan, node, vrf_name: str, origins: OriginIndex, compact: bool) -> VrfTable:
     table = f"{vrf_name}.evpn.0"
     masters = tuple(m.address for m in plan.masters)
-    routes = []
-    kernel = []
-    for source_vrf in sorted(tg.route_sources(plan.graph, vrf_name)):
+    routes: list[ExpectedRoute] = []
+    local_routes = local_kernel = 0
+    imported = origins.sources(vrf_name)
+    listed: list[tuple[Origin, object]] = []
+    for source_vrf in origins.table_sources(vrf_name):
         source = plan.vrf(source_vrf)
-        for origin in origins.get(source_vrf, ()):
-            local = origin.node == node.name
-            rd = f"{origin.node_address}:{source.rd_number}"
-            routes.append(ExpectedRoute(
-                table=table,
-                text=format_type5(rd, origin.prefix),
-                rd=rd,
-                prefix=origin.prefix,
-                protocol="EVPN" if local else "BGP",
-                origin_vrf=source_vrf,
-                origin_node=origin.node,
-                protocol_next_hop=origin.node_address,
-                vni=source.vni,
-                route_targets=source.exports,
-                learned_from=() if local else masters,
-            ))
-            if origin.family != "ipv4":
-                continue
-            if local and source_vrf == vrf_name:
-                kernel.append(ExpectedKernelRoute(vrf_name, origin.prefix, "connected", None, origin.gateway, None))
-            elif not local:
-                kernel.append(ExpectedKernelRoute(vrf_name, origin.prefix, "encap", source.vni, node.address, origin.node_address))
-    # Junos lists IPv4 prefixes first, then by route distinguisher and prefix.
-    routes.sort(key=lambda r: (":" in r.prefix, r.text))
-    kernel.sort(key=lambda k: (k.kind, k.prefix))
-    return VrfTable(vrf_name, table, tuple(routes), tuple(kernel))
+        everywhere = source_vrf in imported and not compact
+        chosen = origins.get(source_vrf, ()) if everywhere else origins.on_node(source_vrf, node.name)
+        listed.extend((origin, source) for origin in chosen)
+    listed.sort(key=lambda pair: pair[0].order)  # Junos order; each VRF's list is already sorted
+    kernel_keyed: list[tuple[tuple, ExpectedKernelRoute]] = []
+    for origin, source in listed:
+        local = origin.node == node.name
+        local_routes += local
+        routes.append(_route(table, source, origin, local, masters))
+        found = _kernel_routes(vrf_name, source, origin, local, node)
+        local_kernel += len(found) if local else 0
+        kernel_keyed.extend(((origin.host_order if k.kind == "host" else origin.kernel_order), k) for k in found)
+    kernel_keyed.sort(key=lambda pair: pair[0])
+    kernel = [k for _, k in kernel_keyed]
+    route_count = origins.table_size(vrf_name, node.name)
+    # Remote routes each give one encap route; local ones were counted above.
+    kernel_count = len(kernel) if not compact else local_kernel + (route_count - local_routes)
+    return VrfTable(vrf_name, table, tuple(routes), tuple(kernel), imported, route_count, kernel_count, complete=not compact)
+
+
+def _route(table: str, source, origin: Origin, local: bool, masters: tuple[str, ...]) -> ExpectedRoute:
+    return ExpectedRoute(
+        table=table,
+        text=origin.text,
+        rd=origin.rd,
+        prefix=origin.prefix,
+        protocol="EVPN" if local else "BGP",
+        origin_vrf=source.name,
+        origin_node=origin.node,
+        protocol_next_hop=origin.node_address,
+        vni=source.vni,
+        route_targets=source.exports,
+        learned_from=() if local else masters,
+        family=origin.family,
+        origin_pod=origin.pod,
+    )
+
+
+def _kernel_routes(vrf_name: str, source, origin: Origin, local: bool, node) -> list[ExpectedKernelRoute]:
+    if not local:
+        return [ExpectedKernelRoute(vrf_name, origin.prefix, "encap", source.vni, node.ipv4_loopback,
+                                    origin.node_address, origin.family)]
+    if source.name != vrf_name:
+        # Another VRF's pod on this same node: no VXLAN hop; what the kernel shows depends
+        # on cRPD's local route leaking, so nothing is asserted.
+        return []
+    connected_src = origin.gateway if origin.family == "ipv4" else None
+    return [
+        ExpectedKernelRoute(vrf_name, origin.prefix, "connected", None, connected_src, None, origin.family),
+        ExpectedKernelRoute(vrf_name, origin.pod_ip, "host", None, None, None, origin.family, via=origin.pod_ip),
+    ]
+
+
+def _rd_order(rd: str) -> tuple:
+    administrator, _, number = rd.rpartition(":")
+    try:
+        admin_key = (0, int(ip_address(administrator)))
+    except ValueError:
+        admin_key = (1, int(administrator.rstrip("L") or 0))
+    return admin_key, int(number)
+
+
+def vrf_routes(plan, vrf_name: str, origins: OriginIndex | None = None) -> VrfRoutes:
+    """Every route VRF `vrf_name` advertises, once: what compact node states refer to."""
+    origins = origins if origins is not None else origins_by_vrf(plan)
+    vrf = plan.vrf(vrf_name)
+    routes = tuple(AdvertisedRoute(o.text, o.rd, o.prefix, o.family, o.node, o.node_address, o.pod, o.interface)
+                   for o in origins.get(vrf_name, ()))  # already in Junos order
+    return VrfRoutes(vrf.name, vrf.vni, vrf.exports, routes)
 
 
 # --- presentation ------------------------------------------------------------------------
@@ -170,57 +347,56 @@ def to_data(state: NodeState) -> dict:
         "address": state.address,
         "role": state.role,
         "asn": state.asn,
+        "complete": state.complete,
         "bgpSessions": [
             {"peer": s.peer, "peerNode": s.peer_node, "asn": s.asn, "peerRole": s.peer_role, "state": "Established"}
             for s in state.sessions
         ],
-        "tables": [
+        "tables": [_table_data(t) for t in state.tables],
+    }
+
+
+def _table_data(t: VrfTable) -> dict:
+    return {
+        "vrf": t.vrf,
+        "table": t.table,
+        "complete": t.complete,
+        "installsRoutesOf": list(t.sources),
+        "routeCount": t.route_count,
+        "kernelRouteCount": t.kernel_count,
+        "evpnRoutes": [
             {
-                "vrf": t.vrf,
-                "table": t.table,
-                "evpnRoutes": [
-                    {
-                        "route": r.text,
-                        "rd": r.rd,
-                        "prefix": r.prefix,
-                        "protocol": r.protocol,
-                        "originVrf": r.origin_vrf,
-                        "originNode": r.origin_node,
-                        "protocolNextHop": r.protocol_next_hop,
-                        "vni": r.vni,
-                        "routeTargets": list(r.route_targets),
-                        "learnedFrom": list(r.learned_from),
-                    }
-                    for r in t.routes
-                ],
-                "kernelRoutes": [
-                    {"text": k.text, "prefix": k.prefix, "kind": k.kind, "vni": k.vni, "src": k.src, "dst": k.dst}
-                    for k in t.kernel
-                ],
+                "route": r.text,
+                "rd": r.rd,
+                "prefix": r.prefix,
+                "family": r.family,
+                "protocol": r.protocol,
+                "originVrf": r.origin_vrf,
+                "originNode": r.origin_node,
+                "originPod": r.origin_pod,
+                "protocolNextHop": r.protocol_next_hop,
+                "vni": r.vni,
+                "routeTargets": list(r.route_targets),
+                "learnedFrom": list(r.learned_from),
             }
-            for t in state.tables
+            for r in t.routes
+        ],
+        "kernelRoutes": [
+            {"text": k.text, "prefix": k.prefix, "family": k.family, "kind": k.kind, "vni": k.vni, "src": k.src,
+             "dst": k.dst, "via": k.via}
+            for k in t.kernel
         ],
     }
 
 
-def to_text(state: NodeState) -> str:
-    lines = [f"# Expected routing state of {state.node} ({state.address}, {state.role}), AS {state.asn}", ""]
-    lines.append("show bgp summary: sessions that must be Establ")
-    for s in state.sessions:
-        lines.append(f"  {s.peer:<15} AS {s.asn}  {s.peer_role} {s.peer_node}")
-    if not state.sessions:
-        lines.append("  (none)")
-    for t in state.tables:
-        lines.append("")
-        lines.append(f"show route table {t.table}: {len(t.routes)} destinations")
-        for r in t.routes:
-            origin = "local" if r.protocol == "EVPN" else f"from {', '.join(r.learned_from)}"
-            lines.append(f"  {r.text}")
-            lines.append(f"      {r.protocol}, {origin}, protocol next hop {r.protocol_next_hop}, VNI {r.vni}, {' '.join(r.route_targets)}")
-        lines.append("")
-        lines.append(f"ip route show table <{t.vrf} table>:")
-        for k in t.kernel:
-            lines.append(f"  {k.text}")
-        if not t.kernel:
-            lines.append("  (none)")
-    return "\n".join(lines) + "\n"
+def vrf_routes_to_data(routes: VrfRoutes) -> dict:
+    return {
+        "vrf": routes.vrf,
+        "vni": routes.vni,
+        "routeTargets": list(routes.route_targets),
+        "routes": [
+            {"route": r.text, "rd": r.rd, "prefix": r.prefix, "family": r.family, "originNode": r.origin_node,
+             "protocolNextHop": r.protocol_next_hop, "pod": r.pod, "interface": r.interface}
+            for r in routes.routes
+        ],
+    }

@@ -2,7 +2,8 @@
 
 Rules see the intent items with their original list positions, so that a rule can still run
 when other items failed structure checking (all errors in one run), and every diagnostic
-points at the item it is about. Overlap checks sort and sweep, never compare all pairs.
+points at the item it is about. Every rule is linear in the size of the intent: lookups go
+through dicts, overlap checks sort and sweep, nothing compares all pairs.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from jcnrc import routetarget
 from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, warning
 from jcnrc.model import Attachment, Cluster, Expectation, Node, Pod, Secrets, Vrf
 
 VXLAN_OVERHEAD = 50
+IPV6_MIN_MTU = 1280  # RFC 8200: Linux turns IPv6 off on an interface with a smaller MTU
+
+ROUTE_TARGET_FORMS = ("valid forms: 2-byte AS:32-bit number (11:11), 4-byte AS:16-bit number (4200000000:7), "
+                      "IPv4:16-bit number (10.0.0.1:5)")
 
 
 @dataclass
@@ -34,6 +39,23 @@ class Intent:
     # elsewhere is not reported again as "unknown node".
     written_names: dict[str, set[str]] = field(default_factory=dict)
     complete: bool = True
+    _names: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _hints: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+
+    def names(self, kind: str) -> set[str]:
+        """Valid and written names of `nodes`, `vrfs` or `pods`: the candidates for a did-you-mean."""
+        if kind not in self._names:
+            items = {"nodes": self.nodes, "vrfs": self.vrfs, "pods": self.pods}[kind]
+            self._names[kind] = {item.name for _, item in items} | self.written_names.get(kind, set())
+        return self._names[kind]
+
+    def hint(self, kind: str, word: str, what: str) -> str:
+        """A did-you-mean among the `kind` names, else the list of them; memoised, because thousands of
+        pods may name the same missing node and each fuzzy match scans every name."""
+        key = (kind, word)
+        if key not in self._hints:
+            self._hints[key] = did_you_mean(word, self.names(kind)) or _defined(what, self.names(kind))
+        return self._hints[key]
 
 
 def interface_name(attachment: Attachment, position: int) -> str:
@@ -42,7 +64,8 @@ def interface_name(attachment: Attachment, position: int) -> str:
 
 def run(intent: Intent) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for rule in (_roles, _node_rules, _vrf_rules, _pod_rules, _overlaps, _route_target_conflicts, _expectations, _secret_rules, _usage_warnings):
+    for rule in (_roles, _node_rules, _vrf_rules, _pod_rules, _overlaps, _route_target_conflicts, _expectations,
+                 _secret_rules, _usage_warnings):
         found.extend(rule(intent))
     return found
 
@@ -74,19 +97,29 @@ def _node_rules(intent: Intent) -> Iterator[Diagnostic]:
         if node.address not in subnet:
             yield error("JCN501", f"node address {node.address} is outside `cluster.nodeSubnet` {subnet}",
                         ("nodes", i, "address"), help="use the node's InternalIP (`kubectl get nodes -o wide`) or fix `nodeSubnet`")
-        elif node.address in (subnet.network_address, subnet.broadcast_address):
+        elif subnet.prefixlen < 31 and node.address in (subnet.network_address, subnet.broadcast_address):
             yield error("JCN501", f"node address {node.address} is the network or broadcast address of {subnet}",
-                        ("nodes", i, "address"))
+                        ("nodes", i, "address"), help="use the node's InternalIP (`kubectl get nodes -o wide`)")
 
 
 # --- VRFs ------------------------------------------------------------------------------------
 
-def targets_of(vrf: Vrf) -> tuple[frozenset[str], frozenset[str]] | None:
-    """(import, export) in canonical `target:A:B` form; None when derived later from the VNI."""
+Targets = tuple[frozenset[str], frozenset[str]]  # (import, export), canonical `target:A:B`
+
+
+def targets_of(vrf: Vrf, cluster: Cluster | None = None) -> Targets | None:
+    """The VRF's (import, export) targets.
+
+    Without `routeTarget` the build derives `<asn>:<vni>`; that is known here only when the VNI
+    is written (and the cluster valid). None when the targets are not known before allocation.
+    """
     spec = vrf.routeTarget
-    if spec is None:
-        return None
     try:
+        if spec is None:
+            if cluster is None or vrf.vni is None:
+                return None
+            one = frozenset({routetarget.parse(f"{cluster.asn}:{vrf.vni}").junos})
+            return one, one
         if isinstance(spec, str):
             one = frozenset({routetarget.parse(spec).junos})
             return one, one
@@ -103,11 +136,11 @@ def _vrf_rules(intent: Intent) -> Iterator[Diagnostic]:
     for i, vrf in intent.vrfs:
         yield from _route_target_syntax(i, vrf)
         yield from _pool_rules(intent, i, vrf)
-    vni_rangeless = intent.cluster is None
-    if not vni_rangeless:
+    if intent.cluster is not None:
         rng = intent.cluster.vniRange
         if rng.first > rng.last:
-            yield error("JCN105", f"`cluster.vniRange` is empty: first {rng.first} is after last {rng.last}", ("cluster", "vniRange"))
+            yield error("JCN105", f"`cluster.vniRange` is empty: first {rng.first} is after last {rng.last}",
+                        ("cluster", "vniRange", "last"), help="swap the two, or widen the range")
 
 
 def _route_target_syntax(i: int, vrf: Vrf) -> Iterator[Diagnostic]:
@@ -121,8 +154,7 @@ def _route_target_syntax(i: int, vrf: Vrf) -> Iterator[Diagnostic]:
         try:
             routetarget.parse(text)
         except routetarget.RouteTargetError as exc:
-            yield error("JCN204", f"route target {text!r} is invalid: {exc}", path,
-                        help="valid forms: 2-byte AS:32-bit number (11:11), 4-byte AS:16-bit number (4200000000:7), IPv4:16-bit number (10.0.0.1:5)")
+            yield error("JCN204", f"route target {text!r} is out of range: {exc}", path, help=ROUTE_TARGET_FORMS)
 
 
 def _pool_rules(intent: Intent, i: int, vrf: Vrf) -> Iterator[Diagnostic]:
@@ -133,6 +165,7 @@ def _pool_rules(intent: Intent, i: int, vrf: Vrf) -> Iterator[Diagnostic]:
         if vrf.ipv4Pool.overlaps(other):
             yield error("JCN506", f"VRF `{vrf.name}` pool {vrf.ipv4Pool} overlaps `cluster.{key}` {other}",
                         ("vrfs", i, "ipv4Pool"),
+                        related=(Related(f"`cluster.{key}` is set", ("cluster", key)),),
                         help="overlay pools must not overlap the cluster's own ranges, or the node routes its own traffic into the VRF")
 
 
@@ -140,13 +173,13 @@ def _pool_rules(intent: Intent, i: int, vrf: Vrf) -> Iterator[Diagnostic]:
 
 def _pod_rules(intent: Intent) -> Iterator[Diagnostic]:
     yield from _duplicates(((("pods", i, "name"), p.name) for i, p in intent.pods), "JCN405", "pod name")
-    nodes = {n.name: (i, n) for i, n in intent.nodes}
-    vrfs = {v.name: (i, v) for i, v in intent.vrfs}
+    nodes = first_by_name(intent.nodes)
+    vrfs = first_by_name(intent.vrfs)
     macs = []
     for i, pod in intent.pods:
         yield from _placement(intent, i, pod, nodes)
         yield from _duplicates(((("pods", i, "networks", k, "interface"), interface_name(a, k)) for k, a in enumerate(pod.networks)),
-                               "JCN406", f"interface name in pod `{pod.name}`")
+                               "JCN406", "interface name", scope=f"pod `{pod.name}`")
         for k, attachment in enumerate(pod.networks):
             path = ("pods", i, "networks", k)
             if attachment.mac:
@@ -154,16 +187,24 @@ def _pod_rules(intent: Intent) -> Iterator[Diagnostic]:
             if attachment.vrf not in vrfs:
                 if attachment.vrf not in intent.written_names.get("vrfs", set()):
                     yield error("JCN305", f"VRF `{attachment.vrf}` is not defined", path + ("vrf",),
-                                help=did_you_mean(attachment.vrf, vrfs) or _defined("VRFs", vrfs))
+                                help=intent.hint("vrfs", attachment.vrf, "VRFs"))
                 continue
             vrf = vrfs[attachment.vrf][1]
-            yield from _address_rules(path, attachment, vrf)
-            yield from _mtu_rule(intent, path, attachment)
+            yield from _address_rules(path, attachment, vrf, vrfs[attachment.vrf][0])
+            yield from _mtu_rules(intent, path, attachment, vrf)
     yield from _duplicates(iter(macs), "JCN407", "MAC address")
     for path, mac in macs:
-        first_octet = int(mac[:2], 16)
-        if first_octet & 1:
-            yield error("JCN206", f"MAC {mac} is a multicast address", path, help="the first octet must be even; 02:xx:... is locally administered unicast")
+        if int(mac[:2], 16) & 1:
+            yield error("JCN206", f"MAC {mac} is a multicast address", path,
+                        help="the first octet must be even; 02:xx:... is locally administered unicast")
+
+
+def first_by_name(items: list[tuple[int, Node | Vrf]]) -> dict[str, tuple[int, Node | Vrf]]:
+    """name -> (position, item) of its first definition; later duplicates are reported by JCN401/JCN403."""
+    found: dict[str, tuple[int, Node | Vrf]] = {}
+    for position, item in items:
+        found.setdefault(item.name, (position, item))
+    return found
 
 
 def _defined(what: str, names: Iterable[str]) -> str:
@@ -177,31 +218,34 @@ def _placement(intent: Intent, i: int, pod: Pod, nodes: dict) -> Iterator[Diagno
     if pod.node not in nodes:
         if pod.node not in intent.written_names.get("nodes", set()):
             yield error("JCN303", f"pod `{pod.name}` is placed on node `{pod.node}`, which is not defined", ("pods", i, "node"),
-                        help=did_you_mean(pod.node, nodes) or _defined("nodes", nodes))
+                        help=intent.hint("nodes", pod.node, "nodes"))
         return
     node_index, node = nodes[pod.node]
     if node.role != "worker":
         yield error("JCN304", f"pod `{pod.name}` is placed on `{pod.node}`, a master; pods run on workers", ("pods", i, "node"),
-                    related=(Related("the node is defined here", ("nodes", node_index, "role")),),
+                    related=(Related("the node's role is set", ("nodes", node_index, "role")),),
                     help="move the pod to a worker: the master is the route reflector and carries no VRFs")
 
 
-def _address_rules(path: tuple, attachment: Attachment, vrf: Vrf) -> Iterator[Diagnostic]:
+def _address_rules(path: tuple, attachment: Attachment, vrf: Vrf, vrf_index: int) -> Iterator[Diagnostic]:
     for family, iface, pool in (("ipv4", attachment.ipv4, vrf.ipv4Pool), ("ipv6", attachment.ipv6, vrf.ipv6Pool)):
         if iface is None:
             continue
         where = path + (family,)
         if pool is None:
             yield error("JCN507", f"the attachment has an {family} address but VRF `{vrf.name}` has no `{family}Pool`", where,
+                        related=(Related(f"VRF `{vrf.name}` is defined", ("vrfs", vrf_index, "name")),),
                         help=f"add `{family}Pool` to VRF `{vrf.name}` or remove the address")
             continue
         net = iface.network
         if net.prefixlen >= net.max_prefixlen - 1:
+            smallest = net.max_prefixlen - 2
             yield error("JCN509", f"link subnet {net} leaves no room for both a gateway and the pod", where,
-                        help=f"use /{net.max_prefixlen - 2} or shorter (e.g. {'/30' if family == 'ipv4' else '/126'})")
+                        help=f"write the prefix length of the link subnet, /{smallest} or shorter, e.g. {iface.ip}/{smallest}")
             continue
         if not net.subnet_of(pool):
             yield error("JCN502", f"{iface} is outside VRF `{vrf.name}`'s {family} pool {pool}", where,
+                        related=(Related(f"the pool of VRF `{vrf.name}` is set", ("vrfs", vrf_index, f"{family}Pool")),),
                         help=f"pick an address in {pool}, or omit it to have one allocated")
             continue
         reserved = {net.network_address: "the network address", net.network_address + 1: "the gateway (first host)"}
@@ -213,108 +257,154 @@ def _address_rules(path: tuple, attachment: Attachment, vrf: Vrf) -> Iterator[Di
                         help=f"the node side takes {net.network_address + 1}; give the pod {usable}/{net.prefixlen}")
 
 
-def _mtu_rule(intent: Intent, path: tuple, attachment: Attachment) -> Iterator[Diagnostic]:
-    if attachment.mtu is None or intent.cluster is None:
+def _mtu_rules(intent: Intent, path: tuple, attachment: Attachment, vrf: Vrf) -> Iterator[Diagnostic]:
+    if attachment.mtu is None:
         return
-    limit = intent.cluster.underlayMtu - VXLAN_OVERHEAD
-    if attachment.mtu > limit:
-        yield error("JCN601", f"MTU {attachment.mtu} does not fit the underlay: {intent.cluster.underlayMtu} minus {VXLAN_OVERHEAD} bytes of VXLAN is {limit}",
-                    path + ("mtu",), help=f"use at most {limit}, or raise `cluster.underlayMtu`")
+    if intent.cluster is not None:
+        limit = intent.cluster.underlayMtu - VXLAN_OVERHEAD
+        if attachment.mtu > limit:
+            yield error("JCN601", f"MTU {attachment.mtu} does not fit the underlay: {intent.cluster.underlayMtu} minus "
+                        f"{VXLAN_OVERHEAD} bytes of VXLAN is {limit}", path + ("mtu",),
+                        related=(Related("the underlay MTU is set", ("cluster", "underlayMtu")),),
+                        help=f"use at most {limit}, or raise `cluster.underlayMtu`")
+    carries_ipv6 = attachment.ipv6 is not None or vrf.ipv6Pool is not None
+    if carries_ipv6 and attachment.mtu < IPV6_MIN_MTU:
+        yield error("JCN602", f"MTU {attachment.mtu} is below {IPV6_MIN_MTU}, the IPv6 minimum, on an interface with an IPv6 address",
+                    path + ("mtu",), help=f"use at least {IPV6_MIN_MTU}; Linux disables IPv6 on smaller interfaces")
 
 
 # --- overlaps --------------------------------------------------------------------------------
 
-def sharing(vrfs: list[tuple[int, Vrf]]) -> dict[str, set[str]]:
-    """VRF name -> names of the VRFs whose routes it installs (itself included)."""
-    exporters: dict[str, set[str]] = defaultdict(set)
-    imports: dict[str, frozenset[str]] = {}
-    for _, vrf in vrfs:
-        targets = targets_of(vrf)
+def route_tables(vrfs: list[tuple[int, Vrf]], cluster: Cluster | None = None) -> dict[str, frozenset[str]]:
+    """VRF name -> the VRFs whose tables hold its routes: itself and every importer of a target it exports.
+
+    Two VRFs whose sets meet have prefixes side by side in some table (each other's, or a
+    third VRF's, such as a hub importing two spokes), so their link subnets must not overlap.
+    VRFs whose targets are not known yet (allocated VNI) are alone in their table.
+    """
+    exports: dict[str, frozenset[str]] = {}
+    importers: dict[str, set[str]] = defaultdict(set)
+    unique = [item for item in first_by_name(vrfs).values()]
+    for _, vrf in unique:
+        targets = targets_of(vrf, cluster)
         if targets is None:
             continue
-        imports[vrf.name] = targets[0]
-        for target in targets[1]:
-            exporters[target].add(vrf.name)
-    installs: dict[str, set[str]] = {}
-    for _, vrf in vrfs:
-        learned = {vrf.name}
-        for target in imports.get(vrf.name, ()):
-            learned |= exporters.get(target, set())
-        installs[vrf.name] = learned
-    return installs
+        exports[vrf.name] = targets[1]
+        for target in targets[0]:
+            importers[target].add(vrf.name)
+    tables = {}
+    for _, vrf in unique:
+        holders = {vrf.name}
+        for target in exports.get(vrf.name, ()):
+            holders |= importers.get(target, set())
+        tables[vrf.name] = frozenset(holders)
+    return tables
 
 
 def _overlaps(intent: Intent) -> Iterator[Diagnostic]:
-    installs = sharing(intent.vrfs)
-    known_vrfs = {v.name for _, v in intent.vrfs}
+    tables = route_tables(intent.vrfs, intent.cluster)
     subnets: list[tuple[IPv4Network | IPv6Network, str, tuple]] = []
     for i, pod in intent.pods:
         for k, attachment in enumerate(pod.networks):
-            if attachment.vrf not in known_vrfs:
+            if attachment.vrf not in tables:
                 continue
             for family in ("ipv4", "ipv6"):
                 iface = getattr(attachment, family)
                 if iface is not None:
                     subnets.append((iface.network, attachment.vrf, ("pods", i, "networks", k, family)))
-    yield from sweep_overlaps(subnets, installs)
+
+    def meet(a: str, b: str) -> bool:
+        return a == b or not tables[a].isdisjoint(tables[b])
+
+    for pair in overlapping(subnets, meet):
+        # Report at the one written later: the earlier one is usually the one that was there first.
+        (net, vrf, path), (other, other_vrf, other_path) = sorted(pair, key=lambda entry: entry[2], reverse=True)
+        yield error("JCN505", f"link subnet {net} overlaps {other} {_shared_scope(vrf, other_vrf, tables)}", path,
+                    related=(Related(f"{other} is first used", other_path),),
+                    help="give each pod interface its own link subnet, or omit the addresses to have them allocated")
 
 
-def sweep_overlaps(subnets, installs: dict[str, set[str]]) -> Iterator[Diagnostic]:
-    """Sort by start address and keep the still-open subnets: linear unless subnets really overlap."""
-    ordered = sorted(subnets, key=lambda s: (s[0].version, int(s[0].network_address), -s[0].prefixlen, s[2]))
-    open_subnets: list[tuple] = []
-    for net, vrf, path in ordered:
+def _shared_scope(vrf: str, other: str, tables: dict[str, frozenset[str]]) -> str:
+    if vrf == other:
+        return f"in VRF `{vrf}`"
+    if vrf in tables[other]:
+        return f"of VRF `{other}`, whose routes VRF `{vrf}` installs"
+    if other in tables[vrf]:
+        return f"of VRF `{other}`, which installs VRF `{vrf}`'s routes"
+    hub = sorted(tables[vrf] & tables[other])[0]
+    return f"of VRF `{other}`; both are installed in VRF `{hub}`'s table"
+
+
+def overlapping(entries: list[tuple], related: Callable[[str, str], bool]) -> Iterator[tuple[tuple, tuple]]:
+    """(entry, an earlier entry it overlaps) for entries (network, tag, path) whose tags are related.
+
+    Sort by start address and keep the still-open networks: linear unless networks really overlap.
+    Each entry is reported once, against the first related network it overlaps.
+    """
+    ordered = sorted(entries, key=lambda e: (e[0].version, int(e[0].network_address), -e[0].prefixlen, e[2]))
+    open_entries: list[tuple] = []
+    for entry in ordered:
+        net = entry[0]
         start = int(net.network_address)
-        open_subnets = [o for o in open_subnets if o[0].version == net.version and int(o[0].broadcast_address) >= start]
-        for other, other_vrf, other_path in open_subnets:
-            if other_vrf == vrf or vrf in installs.get(other_vrf, ()) or other_vrf in installs.get(vrf, ()):
-                scope = f"VRF `{vrf}`" if other_vrf == vrf else f"VRFs `{other_vrf}` and `{vrf}`, which import each other's routes"
-                yield error("JCN505", f"link subnet {net} overlaps {other} in {scope}", path,
-                            related=(Related(f"{other} is defined here", other_path),),
-                            help="give each pod interface its own link subnet, or omit the addresses to have them allocated")
+        open_entries = [o for o in open_entries if o[0].version == net.version and int(o[0].broadcast_address) >= start]
+        for other in open_entries:
+            if related(entry[1], other[1]):
+                yield entry, other
                 break
-        open_subnets.append((net, vrf, path))
+        open_entries.append(entry)
 
 
 # --- route targets and VNIs ------------------------------------------------------------------
 
 def _route_target_conflicts(intent: Intent) -> Iterator[Diagnostic]:
     by_vni: dict[int, tuple[int, Vrf]] = {}
-    by_targets: dict[tuple, tuple[int, Vrf]] = {}
+    by_targets: dict[Targets, tuple[int, Vrf]] = {}
     for i, vrf in intent.vrfs:
-        targets = targets_of(vrf)
+        targets = targets_of(vrf, intent.cluster)
         if vrf.vni is not None:
             if vrf.vni in by_vni:
-                first_index, first = by_vni[vrf.vni]
-                same = targets is not None and targets == targets_of(first)
-                code, why = ("JCN404", "with the same route targets: the two VRFs are one network") if same else (
-                    "JCN702", "with different route targets: both would share one VXLAN segment")
-                yield error(code, f"VNI {vrf.vni} is used by VRF `{first.name}` and VRF `{vrf.name}` {why}", ("vrfs", i, "vni"),
-                            related=(Related(f"VRF `{first.name}` uses it here", ("vrfs", first_index, "vni")),),
-                            help="give every VRF its own VNI" if not same else "merge the two VRFs into one")
+                yield _shared_vni(intent, i, vrf, targets, *by_vni[vrf.vni])
             else:
                 by_vni[vrf.vni] = (i, vrf)
-        if targets is not None and vrf.vni is not None:
-            if targets in by_targets and by_targets[targets][1].vni != vrf.vni:
-                first_index, first = by_targets[targets]
-                yield error("JCN701", f"VRF `{vrf.name}` has the same import and export targets as VRF `{first.name}` but VNI {vrf.vni} instead of {first.vni}",
-                            ("vrfs", i, "routeTarget"),
-                            related=(Related(f"VRF `{first.name}` is defined here", ("vrfs", first_index, "routeTarget")),),
-                            help="VRFs that exchange all routes are one network: give them one VNI, or different targets")
-            by_targets.setdefault(targets, (i, vrf))
+        if targets is None or vrf.routeTarget is None:
+            continue  # derived targets are `<asn>:<vni>`: one per VNI by construction
+        if targets in by_targets:
+            first_index, first = by_targets[targets]
+            if vrf.vni is None or first.vni is None or first.vni != vrf.vni:
+                yield error("JCN701", f"VRF `{vrf.name}` has the same import and export targets as VRF `{first.name}` "
+                            f"but {_vni_words(vrf)} instead of {_vni_words(first)}", ("vrfs", i, "routeTarget"),
+                            related=(Related(f"VRF `{first.name}` sets the same targets", ("vrfs", first_index, "routeTarget")),),
+                            help="VRFs that exchange all routes are one network: merge them or give them one VNI, "
+                                 "or give them different targets")
+        else:
+            by_targets[targets] = (i, vrf)
+
+
+def _shared_vni(intent: Intent, i: int, vrf: Vrf, targets: Targets | None, first_index: int, first: Vrf) -> Diagnostic:
+    same = targets is not None and targets == targets_of(first, intent.cluster)
+    related = (Related(f"VRF `{first.name}` uses it", ("vrfs", first_index, "vni")),)
+    if same:
+        return error("JCN404", f"duplicate VNI {vrf.vni}: VRF `{first.name}` and VRF `{vrf.name}` also have the same route "
+                     "targets, so they are one network", ("vrfs", i, "vni"), related=related, help="merge the two VRFs into one")
+    return error("JCN702", f"VNI {vrf.vni} is used by VRF `{first.name}` and VRF `{vrf.name}` with different route targets: "
+                 "both would share one VXLAN segment", ("vrfs", i, "vni"), related=related,
+                 help="give every VRF its own VNI")
+
+
+def _vni_words(vrf: Vrf) -> str:
+    return f"VNI {vrf.vni}" if vrf.vni is not None else "an allocated VNI"
 
 
 # --- expectations, secrets -------------------------------------------------------------------
 
 def _expectations(intent: Intent) -> Iterator[Diagnostic]:
-    pods = {p.name for _, p in intent.pods} | intent.written_names.get("pods", set())
-    vrfs = {v.name for _, v in intent.vrfs} | intent.written_names.get("vrfs", set())
+    known = intent.names("pods") | intent.names("vrfs")
     for i, expectation in intent.expect:
         key = "reach" if expectation.reach is not None else "isolate"
         for k, name in enumerate(expectation.reach or expectation.isolate or []):
-            if name not in pods and name not in vrfs:
+            if name not in known:
                 yield error("JCN306", f"`{name}` is neither a pod nor a VRF", ("expect", i, key, k),
-                            help=did_you_mean(name, pods | vrfs) or "name a pod or a VRF of this intent")
+                            help=did_you_mean(name, known) or "name a pod or a VRF of this intent")
 
 
 def _secret_rules(intent: Intent) -> Iterator[Diagnostic]:
@@ -325,7 +415,8 @@ def _secret_rules(intent: Intent) -> Iterator[Diagnostic]:
         yield error("JCN802", "`secrets.mode: external-secrets` needs `secrets.store`", ("secrets", "mode"),
                     help="add `store: {name: <ClusterSecretStore>, rootPasswordKey: ..., crpdLicenseKey: ...}`")
     if secrets.store is not None and secrets.mode != "external-secrets":
-        yield warning("JCN915", f"`secrets.store` is ignored with `mode: {secrets.mode}`", ("secrets", "store"), at="key")
+        yield warning("JCN915", f"`secrets.store` is ignored with `mode: {secrets.mode}`", ("secrets", "store"), at="key",
+                      help="remove `store`, or set `mode: external-secrets`")
 
 
 # --- warnings --------------------------------------------------------------------------------
@@ -335,39 +426,65 @@ POOL_WARNING_RATIO = 1024
 
 
 def _usage_warnings(intent: Intent) -> Iterator[Diagnostic]:
+    """Suspicious but legal. Skipped while items are broken: a typo in a pod would make its
+    node and its VRF look unused, and that is one mistake, already reported."""
+    if not intent.complete:
+        return
     attachments_per_vrf: dict[str, int] = defaultdict(int)
     pods_per_node: dict[str, int] = defaultdict(int)
     for _, pod in intent.pods:
         pods_per_node[pod.node] += 1
         for attachment in pod.networks:
             attachments_per_vrf[attachment.vrf] += 1
+    vrf_names = {v.name for _, v in intent.vrfs}
+    if all(name in vrf_names for name in attachments_per_vrf):
+        yield from _vrf_usage(intent, attachments_per_vrf)
+    workers = {n.name for _, n in intent.nodes if n.role == "worker"}
+    has_master = any(n.role == "master" for _, n in intent.nodes)
+    # A pod on an unknown node or on a master was meant for some worker, and without a master the
+    # roles themselves are wrong: those are the mistakes to report, not the idle worker they leave.
+    if intent.pods and has_master and all(name in workers for name in pods_per_node):
+        for i, node in intent.nodes:
+            if node.role == "worker" and pods_per_node.get(node.name, 0) == 0:
+                yield warning("JCN911", f"worker `{node.name}` runs no pods", ("nodes", i, "name"),
+                              help="its cRPD still peers with the route reflector; that is fine if pods come later")
+
+
+def _vrf_usage(intent: Intent, attachments_per_vrf: dict[str, int]) -> Iterator[Diagnostic]:
     for i, vrf in intent.vrfs:
         demand = attachments_per_vrf.get(vrf.name, 0)
         if demand == 0:
             yield warning("JCN910", f"VRF `{vrf.name}` has no pod attachments", ("vrfs", i, "name"),
-                          help="it produces a NetworkAttachmentDefinition that nothing uses")
+                          help="it produces a NetworkAttachmentDefinition that nothing uses; attach a pod or remove the VRF")
+            continue
         for family, pool, link in (("ipv4", vrf.ipv4Pool, vrf.ipv4LinkPrefix), ("ipv6", vrf.ipv6Pool, vrf.ipv6LinkPrefix)):
-            if pool is None or demand == 0:
+            if pool is None:
                 continue
             needed = demand * (1 << (pool.max_prefixlen - link))
             if pool.num_addresses > POOL_WARNING_SIZE and pool.num_addresses > needed * POOL_WARNING_RATIO:
-                yield warning("JCN912", f"VRF `{vrf.name}` {family} pool {pool} has {pool.num_addresses} addresses for {demand} attachments",
-                              ("vrfs", i, f"{family}Pool"), help="a smaller pool leaves room for other VRFs and keeps routes readable")
-    for i, node in intent.nodes:
-        if node.role == "worker" and pods_per_node.get(node.name, 0) == 0 and intent.pods:
-            yield warning("JCN911", f"worker `{node.name}` runs no pods", ("nodes", i, "name"),
-                          help="its cRPD still peers with the route reflector; that is fine if pods come later")
+                fitting = _fitting_prefix(pool.max_prefixlen, needed)
+                yield warning("JCN912", f"VRF `{vrf.name}` {family} pool {pool} has {pool.num_addresses} addresses for "
+                              f"{demand} attachment{'s' if demand != 1 else ''}", ("vrfs", i, f"{family}Pool"),
+                              help=f"a /{fitting} holds them with room to spare; a smaller pool leaves room for other VRFs "
+                                   "and keeps routes readable")
+
+
+def _fitting_prefix(max_prefixlen: int, needed: int) -> int:
+    """The longest prefix with room for 4x `needed` addresses (growth without re-addressing)."""
+    bits = max((needed * 4 - 1).bit_length(), 2)
+    return max_prefixlen - bits
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _duplicates(entries: Iterable[tuple[tuple, object]], code: str, what: str) -> Iterator[Diagnostic]:
+def _duplicates(entries: Iterable[tuple[tuple, object]], code: str, what: str, scope: str = "") -> Iterator[Diagnostic]:
     first_seen: dict[object, tuple] = {}
+    within = f" in {scope}" if scope else ""
     for path, value in entries:
         if value in first_seen:
-            yield error(code, f"duplicate {what} `{value}`", path,
-                        related=(Related("first defined here", first_seen[value]),),
-                        help=f"every {what} must be unique")
+            yield error(code, f"duplicate {what} `{value}`{within}", path,
+                        related=(Related("first defined", first_seen[value]),),
+                        help=f"every {what}{within} must be unique")
         else:
             first_seen[value] = path
 

@@ -55,12 +55,22 @@ class _Generator(GenerateJsonSchema):
 
 
 def _polish(node: Any) -> None:
-    """Titles in SchemaStore style; markdown descriptions for editors that render them."""
+    """Titles in SchemaStore style; markdown descriptions for editors that render them; pattern
+    messages next to the pattern they explain (pydantic puts them beside `anyOf` for optional fields)."""
     if isinstance(node, dict):
         if "description" in node and "markdownDescription" not in node and "`" in node["description"]:
             node["markdownDescription"] = node["description"]
         if "title" in node and isinstance(node["title"], str):
             node["title"] = node["title"][0].lower() + node["title"][1:]
+        for key, prop in (node.get("properties") or {}).items():
+            if isinstance(prop, dict):
+                prop.setdefault("title", key)
+        message = node.get("patternErrorMessage")
+        if message and "pattern" not in node and "anyOf" in node:
+            for option in node["anyOf"]:
+                if isinstance(option, dict) and "pattern" in option:
+                    option.setdefault("patternErrorMessage", message)
+            del node["patternErrorMessage"]
         for value in node.values():
             _polish(value)
     elif isinstance(node, list):
@@ -68,10 +78,47 @@ def _polish(node: Any) -> None:
             _polish(value)
 
 
+# Completion snippets for list items: what a new node, VRF, pod or interface looks like.
+ITEM_SNIPPETS = {
+    "Node": [
+        {"label": "worker node", "description": "A node that runs application pods",
+         "body": {"name": "${1:node-1}", "address": "${2:10.240.0.5}", "role": "worker"}},
+        {"label": "master node", "description": "The BGP route reflector",
+         "body": {"name": "${1:node-0}", "address": "${2:10.240.0.4}", "role": "master"}},
+    ],
+    "Vrf": [
+        {"label": "VRF", "description": "A VRF with a symmetric route target and an IPv4 pool",
+         "body": {"name": "${1:blue}", "routeTarget": "${2:11:11}", "vni": "^${3:10002}", "ipv4Pool": "${4:1.1.0.0/16}"}},
+        {"label": "VRF with import/export targets", "description": "Hub and spoke or shared services",
+         "body": {"name": "${1:hub}", "routeTarget": {"import": ["${2:64512:101}"], "export": ["${3:64512:100}"]},
+                  "ipv4Pool": "${4:172.16.0.0/24}"}},
+    ],
+    "Pod": [
+        {"label": "pod", "description": "An application pod with one interface in a VRF",
+         "body": {"name": "${1:pod-1}", "node": "${2:node-1}", "image": "${3:ubuntu:20.04}", "networks": [{"vrf": "${4:blue}"}]}},
+    ],
+    "Attachment": [
+        {"label": "interface (allocated)", "description": "Address, gateway and MAC are allocated", "body": {"vrf": "${1:blue}"}},
+        {"label": "interface (explicit address)", "description": "An interface with its address written",
+         "body": {"vrf": "${1:blue}", "interface": "${2:net1}", "ipv4": "${3:1.1.11.2/30}"}},
+    ],
+    "SecretSource": [
+        {"label": "from an environment variable", "description": "Read at build time, never written", "body": {"env": "${1:CRPD_ROOT_PASSWORD}"}},
+        {"label": "from a file", "description": "Relative to the intent file", "body": {"file": "${1:crpd-license.txt}"}},
+    ],
+    "Expectation": [
+        {"label": "reach", "description": "Two pods or VRFs that must reach each other", "body": {"reach": ["${1:pod-a}", "${2:pod-b}"]}},
+        {"label": "isolate", "description": "Two pods or VRFs that must not reach each other", "body": {"isolate": ["${1:pod-a}", "${2:pod-b}"]}},
+    ],
+}
+
+
 def generate() -> dict:
     schema = Topology.model_json_schema(by_alias=True, schema_generator=_Generator)
     _polish(schema)
     schema["defaultSnippets"] = [STARTER_SNIPPET]
+    for name, snippets in ITEM_SNIPPETS.items():
+        schema["$defs"][name]["defaultSnippets"] = snippets
     return schema
 
 

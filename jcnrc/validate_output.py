@@ -1,24 +1,61 @@
-"""`jcnrc build --validate`: read the rendered manifests back and validate every object."""
+"""`jcnrc build --validate`: read the rendered manifests back and validate every object.
+
+The objects are parsed from the files as written (so the YAML itself is checked too) and handed
+to `kubeschema.validate_objects`: strict schemas for the Kubernetes version, the NAD and CNI
+checks, name and label syntax, and references between objects (a volume naming a ConfigMap that
+exists, a pod naming a NAD that exists). kubeschema caches its validators, so validating a big
+topology costs a fraction of a second.
+
+Two kinds of object are not in the set as such:
+
+- a Secret that the output says is created out of band (`secrets.mode: reference` writes
+  `scripts/create-secrets.sh`): references to it are expected to dangle, so it is assumed present;
+- a sops-encrypted Secret: its `data` holds ciphertext and a `sops` block, not Kubernetes fields.
+  It is not schema-checked, but it counts as present for references.
+"""
 
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 from jcnrc.render import MANIFESTS
+
+# The Secret each target's workloads reference (render.py's secret_name / secret_namespace).
+_OUT_OF_BAND_SECRETS = (("Secret", "kube-system", "platter-secrets"), ("Secret", "jcnr", "jcnr-secrets"))
+_OUT_OF_BAND_MARKER = "scripts/create-secrets.sh"
 
 
 class ValidationUnavailable(Exception):
     pass
 
 
-def manifest_objects(files: dict[str, str]) -> tuple[list[dict], list[str]]:
-    """Every Kubernetes object under manifests/, parsed back with a YAML 1.2 reader, with its file name."""
-    from ruamel.yaml import YAML
+def yaml_reader() -> tuple[str, Callable[[str], Iterator]]:
+    """(name, load_all) of the fastest safe YAML reader at hand.
 
-    yaml = YAML(typ="safe", pure=True)
+    libyaml through PyYAML when it is installed: ruamel.yaml's pure-Python reader needs about
+    9 ms for a 1 KB Pod, 9 s for a thousand objects. jcnrc writes every scalar so that YAML 1.1
+    (libyaml, and the go-yaml that kubectl and the API server use) and YAML 1.2 (ruamel,
+    kustomize's kyaml) read the same value, so either reader sees the same objects.
+    """
+    try:
+        import yaml as pyyaml
+
+        loader = pyyaml.CSafeLoader
+    except (ImportError, AttributeError):
+        from ruamel.yaml import YAML
+
+        return "ruamel.yaml (pure Python)", YAML(typ="safe", pure=True).load_all
+    return "libyaml", lambda text: pyyaml.load_all(text, Loader=loader)
+
+
+def manifest_objects(files: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """Every Kubernetes object under manifests/, parsed back from the text, with its file name."""
+    _, load_all = yaml_reader()
     objects, sources = [], []
     for path, text in sorted(files.items()):
         if not path.startswith(MANIFESTS + "/") or path.endswith("kustomization.yaml"):
             continue
-        for index, obj in enumerate(yaml.load_all(text)):
+        for index, obj in enumerate(load_all(text)):
             if obj is None:
                 continue
             objects.append(obj)
@@ -32,11 +69,27 @@ def validate_files(files: dict[str, str], kube_version: str) -> list:
     except ImportError as exc:  # pragma: no cover - kubeschema imports lazily
         raise ValidationUnavailable(str(exc)) from exc
     objects, sources = manifest_objects(files)
-    # The Secret is created out of band in `reference` mode: references to it are expected.
-    assumed = [("Secret", "kube-system", "platter-secrets"), ("Secret", "jcnr", "jcnr-secrets")]
+    checked, checked_sources, assumed = [], [], []
+    for obj, source in zip(objects, sources):
+        if _sops_encrypted(obj):
+            assumed.append(_identity(obj))
+        else:
+            checked.append(obj)
+            checked_sources.append(source)
+    if _OUT_OF_BAND_MARKER in files:
+        assumed.extend(_OUT_OF_BAND_SECRETS)
     try:
-        return kubeschema.validate_objects(objects, kube_version, sources=sources, assume_present=assumed)
+        return kubeschema.validate_objects(checked, kube_version, sources=checked_sources, assume_present=assumed)
     except kubeschema.UnsupportedKubeVersion as exc:
         raise ValidationUnavailable(str(exc)) from exc
     except ImportError as exc:
         raise ValidationUnavailable(f"{exc} (install jcnrc[validate])") from exc
+
+
+def _sops_encrypted(obj) -> bool:
+    return isinstance(obj, dict) and isinstance(obj.get("sops"), dict)
+
+
+def _identity(obj: dict) -> tuple[str, str, str]:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    return str(obj.get("kind", "")), str(metadata.get("namespace") or "default"), str(metadata.get("name", ""))

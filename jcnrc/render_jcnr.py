@@ -1,0 +1,189 @@
+"""Stage 4 for `target: jcnr`: a Plan -> the JCNR 23.x/24.x artifacts. Pure, like render.py.
+
+The plan is the same for both router generations; only the packaging differs
+(jcnr-formats.md §3 and §7):
+
+- the platform (cRPD, vRouter, CNI, RBAC) comes from Juniper's Helm chart, so jcnrc writes
+  the chart's ``helm/values.yaml`` instead of DaemonSets and ConfigMaps;
+- the CNI builds only the routing instance, the pod interface and ``vrf-target``; the EVPN
+  Type-5 overlay and the BGP sessions come from one ``Configlet`` per node (24.2+), whose
+  ``set`` lines are also written to ``nodes/<node>/crpd-config.set`` for 23.x, which has no
+  Configlet resource;
+- NADs are CNI configuration lists with a ``jcnr`` plugin, pods carry JCNR ``cni-args``;
+- ``jcnr-secrets`` lives in namespace ``jcnr``, which jcnrc creates.
+
+Node preparation, iptables rules, expected routing state and the verification files are the
+target-independent ones from ``templates/common`` (via ``render._edge_files``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jcnrc import names
+from jcnrc.plan import Plan, PlannedNode
+from jcnrc.render import (
+    MANIFESTS,
+    Manifest,
+    RenderOptions,
+    Templates,
+    _edge_files,
+    _manifest_files,
+    common_context,
+    digest,
+)
+
+JCNR_NAMESPACE = "jcnr"
+SECRET_NAME = "jcnr-secrets"
+VALUES_FILE = "helm/values.yaml"
+# The node-prep DaemonSet mounts a "node config" ConfigMap (Platter's platter-node-config).
+# JCNR has no per-node JSON file and its node-prep script reads none, so the mount points at a
+# ConfigMap that exists: the node-prep one itself.
+NODE_PREP_CONFIG_MAP = "jcnrc-node-prep"
+# Name of the iBGP group jcnrc writes on every cRPD, masters and workers alike.
+BGP_GROUP = "jcnrc-evpn"
+# Pod attachments: a kernel (non-DPDK) application on a veth pair into the DPDK vRouter
+# (simonrho/jcnr-in-aws-demo config-east/config/red1.yaml; jnpr-jp-crdc/JCNR vrf1-nad-jcnr1.yaml).
+POD_INTERFACE_TYPE = "veth"
+POD_DATAPLANE = "dpdk"
+# `global.storageClass` is required on clouds without a usable default class
+# (simonrho/jcnr-in-aws-demo config-east/charts/values.yaml: "a must for ... AWS where gp2 can be used").
+STORAGE_CLASSES = {"eks": "gp2"}
+# The chart builds each image as <global.registry><common.X.repository><image name>:<tag>.
+CHART_CRPD_IMAGE_NAME = "crpd"
+# Characters of the node name kept in a shortened Configlet name (the label stays under 63).
+_READABLE_PART = 40
+
+
+@dataclass(frozen=True)
+class ImageParts:
+    """An image reference split the way the JCNR chart's values take it."""
+
+    registry: str  # "platter.azurecr.io/" (with the slash the chart expects), or "" without a registry host
+    repository: str  # the path between registry and image name, "juniper-networks/" or ""
+    name: str  # the last path component, "crpd"
+    tag: str  # "latest" when the reference names none
+    digest: str  # "sha256:..." or ""
+
+
+def split_image(reference: str) -> ImageParts:
+    body, _, image_digest = reference.partition("@")
+    path, tag = body, ""
+    last_colon = body.rfind(":")
+    if last_colon > body.rfind("/"):
+        path, tag = body[:last_colon], body[last_colon + 1:]
+    first, slash, rest = path.partition("/")
+    registry = ""
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first + "/", rest
+    directory, _, name = path.rpartition("/")
+    return ImageParts(registry, directory + "/" if directory else "", name, tag or "latest", image_digest)
+
+
+def configlet_name(node: PlannedNode) -> str:
+    """`jcnrc-<node>`; when the prefix makes the name too long (253 in all, 63 per dot-separated
+    label), `jcnrc-<start of the node name>-<digest>`, still unique per node and stable."""
+    name = f"jcnrc-{node.name}"
+    if names.is_dns1123_subdomain(name):
+        return name
+    head = node.name.split(".")[0][:_READABLE_PART].rstrip("-")
+    return f"jcnrc-{head}-{digest(node.name)[:10]}"
+
+
+def render_jcnr(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
+    out = _Output(templates, _context(plan, options))
+    out.manifest("namespace", JCNR_NAMESPACE, "jcnr/namespace.yaml.j2")
+    _add_secret(out, plan.topology.secrets.mode)
+    _add_node_preparation(out, plan)
+    _add_configlets(out, plan)
+    for vrf in plan.vrfs:
+        out.manifest("networkattachmentdefinition", vrf.nad_name, "jcnr/nad.yaml.j2", vrf=vrf)
+    for pod in plan.pods:
+        out.manifest("pod", pod.name, "jcnr/pod.yaml.j2", pod=pod)
+    out.files[VALUES_FILE] = templates.render("jcnr/values.yaml.j2", **out.ctx, **_helm_context(plan))
+    return out.finish(plan, options)
+
+
+def _context(plan: Plan, options: RenderOptions) -> dict:
+    return {
+        **common_context(plan, options),
+        "node_config_map": NODE_PREP_CONFIG_MAP,
+        "jcnr_namespace": JCNR_NAMESPACE,
+        "bgp_group": BGP_GROUP,
+        "pod_interface_type": POD_INTERFACE_TYPE,
+        "pod_dataplane": POD_DATAPLANE,
+        "layout": options.layout,
+        "values_file": VALUES_FILE,
+        "configlets": {n.name: configlet_name(n) for n in plan.nodes},
+    }
+
+
+class _Output:
+    """The files of one build, and the manifests in apply order."""
+
+    def __init__(self, templates: Templates, ctx: dict) -> None:
+        self.templates = templates
+        self.ctx = ctx
+        self.files: dict[str, str] = {}
+        self.manifests: list[Manifest] = []
+
+    def render(self, template: str, **extra) -> str:
+        return self.templates.render(template, **self.ctx, **extra)
+
+    def manifest(self, kind: str, name: str, template: str, **extra) -> None:
+        self.manifests.append(Manifest(f"{kind}-{name}.yaml", self.render(template, **extra)))
+
+    def finish(self, plan: Plan, options: RenderOptions) -> dict[str, str]:
+        ctx = self.ctx
+        self.files.update(_manifest_files(self.manifests, options, self.templates, ctx))
+        ctx["manifest_order"] = [m.path for m in self.manifests]
+        if plan.topology.secrets.mode == "inline":
+            # In the single layout the Secret is inside manifest.yaml, so that whole file holds values.
+            secret_file = "manifest.yaml" if options.layout == "single" else f"secret-{SECRET_NAME}.yaml"
+            self.files[".gitignore"] = self.render("common/gitignore.j2", secret_files=[f"{MANIFESTS}/{secret_file}"])
+        self.files.update(_edge_files(plan, options, self.templates, ctx, secret_name=SECRET_NAME,
+                                      secret_namespace=JCNR_NAMESPACE))
+        # The shared README's apply order has no Helm step; JCNR needs one between the Secret and the Configlets.
+        self.files["README.md"] = self.render("jcnr/README.md.j2", secret_name=SECRET_NAME)
+        return dict(sorted(self.files.items()))
+
+
+def _add_secret(out: _Output, mode: str) -> None:
+    """The Secret in the modes that put an object in manifests/; `reference` mode gets scripts/create-secrets.sh
+    from _edge_files instead. `sops` is handled like Platter's once render.py encrypts its Secret."""
+    if mode == "inline":
+        out.manifest("secret", SECRET_NAME, "platter/secret.yaml.j2", secret_name=SECRET_NAME, secret_namespace=JCNR_NAMESPACE)
+    elif mode == "external-secrets":
+        out.manifest("externalsecret", SECRET_NAME, "common/externalsecret.yaml.j2", secret_name=SECRET_NAME,
+                     secret_namespace=JCNR_NAMESPACE)
+
+
+def _add_node_preparation(out: _Output, plan: Plan) -> None:
+    """The target-independent node preparation: the same script, rules and DaemonSet as for Platter."""
+    iptables = {n.name: out.render("common/iptables.sh.j2", node=n) for n in plan.workers}
+    if plan.profile.nat == "iptables":
+        for name, text in iptables.items():
+            out.files[f"nodes/{name}/iptables.sh"] = text
+    prep_script = out.render("common/node-prep.sh.j2")
+    out.manifest("configmap", "jcnrc-node-prep", "common/configmap-node-prep.yaml.j2", prep_script=prep_script, iptables=iptables)
+    out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2",
+                 config_checksum=digest(prep_script, *iptables.values()))
+
+
+def _add_configlets(out: _Output, plan: Plan) -> None:
+    """One Configlet per node (24.2+), and the same set lines as a file for the 23.x cRPD CLI."""
+    for node in plan.nodes:
+        vrfs = [plan.vrf(name) for name in out.ctx["vrfs_on_node"].get(node.name, ())]
+        set_lines = out.render("jcnr/crpd-config.set.j2", node=node, vrfs=vrfs)
+        out.files[f"nodes/{node.name}/crpd-config.set"] = set_lines
+        name = out.ctx["configlets"][node.name]
+        out.manifest("configlet", name, "jcnr/configlet.yaml.j2", node=node, configlet_name=name, set_lines=set_lines)
+
+
+def _helm_context(plan: Plan) -> dict:
+    return {
+        "crpd_image": split_image(plan.topology.images.crpd),
+        "chart_crpd_image_name": CHART_CRPD_IMAGE_NAME,
+        "storage_class": STORAGE_CLASSES.get(plan.profile.name),
+        "replicas": str(len(plan.nodes)),
+    }

@@ -1,0 +1,697 @@
+"""Injection matrix: every string field of the intent x every hostile value x every output language.
+
+The intent comes from pull requests; its strings end up in YAML, JSON inside YAML, Junos
+configuration, shell scripts that run as root, and file names. For every field and every value
+in ``strategies.HOSTILE`` the compiler must do one of two things:
+
+* reject it: ``compile_intent`` returns an error diagnostic with a code, a path at the field
+  (or one of the places that name the same thing) and a position, and raises nothing; or
+* render it so that every output, read back by its real consumer (PyYAML and ruamel, json,
+  POSIX shell words, the Junos parser), holds exactly that value wherever the value of a
+  well-behaved build stands, and nothing else: no extra document, key, statement or word.
+
+"Exactly there and nothing else" is checked by difference: the hostile build and a build with
+an ordinary value are both read back, each value is replaced by one marker, and the two must be
+equal with the same number of markers. Scripts that carry intent values also run, with stub
+commands on PATH that record their argv, to show the value arrives as one argument.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import stat
+import subprocess
+import traceback
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from pydantic import BaseModel
+
+from jcnrc.model import Topology
+from strategies import (
+    HOSTILE,
+    OutputProblem,
+    compile_data,
+    example_intent,
+    first_difference,
+    read_outputs,
+    read_yaml,
+    replace_value,
+    set_at,
+)
+
+CODE = re.compile(r"^JCN\d{3}$")
+
+# ----------------------------------------------------------------------------- the fields
+
+
+@dataclass(frozen=True)
+class Field:
+    """One intent value and every place that must repeat it (references to the same name)."""
+
+    label: str
+    paths: tuple[tuple, ...]  # where the value is written; the first is the field itself
+    base: str  # an ordinary, valid value that occurs nowhere else in the output
+    covers: tuple[str, ...]  # model fields (as `string_fields` names them) this entry exercises
+    setup: Callable[[dict], None] | None = None  # makes the field matter (a mode, a second VRF)
+    scripts: tuple[str, ...] = ()  # scripts that carry the value and are run with stubs
+
+    def intent(self, value: str, target: str = "platter") -> dict:
+        data = base_intent()
+        data["target"] = target
+        if self.setup:
+            self.setup(data)
+        for path in self.paths:
+            set_at(data, path, value)
+        return data
+
+
+def base_intent() -> dict:
+    """The walkthrough intent with explicit values everywhere a field is optional."""
+    data = example_intent()
+    data["cluster"]["kubeConfig"] = "/zq/kube.conf"
+    data["images"]["nodePrep"] = "zq.example.com/prep:1"
+    data["nodes"][1]["isoLoopback"] = "49.0004.1111.2222.3333.00"
+    data["nodes"][1]["ipv6Loopback"] = "abcd::77:1"
+    data["pods"][0]["command"] = ["sleep", "zq-arg"]
+    data["pods"][0]["networks"][0]["mac"] = "02:00:00:00:77:77"
+    data["secrets"] = {"rootPassword": {"env": "ZQ_ROOT"}, "crpdLicense": {"file": "zq-licence.txt"}}
+    return data
+
+
+def _external_secrets(data: dict) -> None:
+    data["secrets"]["mode"] = "external-secrets"
+    data["secrets"]["store"] = {"kind": "ClusterSecretStore", "name": "zq-store", "rootPasswordKey": "zq/root",
+                                "crpdLicenseKey": "zq/licence"}
+
+
+def _file_root_password(data: dict) -> None:
+    data["secrets"]["rootPassword"] = {"file": "zq-root.txt"}
+
+
+def _env_licence(data: dict) -> None:
+    data["secrets"]["crpdLicense"] = {"env": "ZQ_LICENCE"}
+
+
+def _policy_targets(data: dict) -> None:
+    # 77:78 is imported from nowhere; 77:79 is exported and imported, so the pods still reach each other.
+    data["vrfs"][0]["routeTarget"] = {"import": ["77:78", "77:79"], "export": ["77:79"]}
+
+
+def _isolated_second_vrf(data: dict) -> None:
+    data["vrfs"].append({"name": "zqred", "routeTarget": "88:88", "vni": 10088, "ipv4Pool": "1.2.0.0/16"})
+    data["expect"].append({"isolate": ["blue", "zqred"]})
+
+
+def _pods_in(data: dict, vrf: str) -> list[tuple]:
+    return [("pods", j, "networks", k, "vrf") for j, pod in enumerate(data["pods"])
+            for k, net in enumerate(pod["networks"]) if net["vrf"] == vrf]
+
+
+_EXAMPLE = example_intent()
+FIELDS: tuple[Field, ...] = (
+    Field("apiVersion", (("apiVersion",),), "jcnrc/v1", ("apiVersion",)),
+    Field("kind", (("kind",),), "Topology", ("kind",)),
+    Field("target", (("target",),), "platter", ("target",)),
+    Field("metadata.name", (("metadata", "name"),), "zq-topo", ("metadata.name",)),
+    Field("metadata.namespace", (("metadata", "namespace"),), "zq-ns", ("metadata.namespace",)),
+    Field("cluster.provider", (("cluster", "provider"),), "aks", ("cluster.provider",)),
+    Field("cluster.nodeSubnet", (("cluster", "nodeSubnet"),), "10.240.0.0/16", ("cluster.nodeSubnet",)),
+    Field("cluster.podCidr", (("cluster", "podCidr"),), "10.244.0.0/16", ("cluster.podCidr",)),
+    Field("cluster.serviceCidr", (("cluster", "serviceCidr"),), "10.0.0.0/16", ("cluster.serviceCidr",)),
+    Field("cluster.kubeConfig", (("cluster", "kubeConfig"),), "/zq/kube.conf", ("cluster.kubeConfig",),
+          scripts=("node-prep",)),
+    Field("images.platter", (("images", "platter"),), "zq.example.com/platter:1", ("images.platter",)),
+    Field("images.crpd", (("images", "crpd"),), "zq.example.com/crpd:1", ("images.crpd",)),
+    Field("images.nodePrep", (("images", "nodePrep"),), "zq.example.com/prep:1", ("images.nodePrep",)),
+    Field("node name (and pods[].node)", (("nodes", 1, "name"), ("pods", 0, "node")), "zq-node1",
+          ("nodes[].name", "pods[].node")),
+    Field("nodes[].address", (("nodes", 1, "address"),), "10.240.0.77", ("nodes[].address",)),
+    Field("nodes[].role", (("nodes", 1, "role"),), "worker", ("nodes[].role",)),
+    Field("nodes[].isoLoopback", (("nodes", 1, "isoLoopback"),), "49.0004.1111.2222.3333.00", ("nodes[].isoLoopback",)),
+    Field("nodes[].ipv6Loopback", (("nodes", 1, "ipv6Loopback"),), "abcd::77:1", ("nodes[].ipv6Loopback",)),
+    Field("VRF name (and networks[].vrf)", (("vrfs", 0, "name"), *_pods_in(_EXAMPLE, "blue")), "zqvrf",
+          ("vrfs[].name", "pods[].networks[].vrf")),
+    Field("vrfs[].routeTarget", (("vrfs", 0, "routeTarget"),), "77:77", ("vrfs[].routeTarget",)),
+    Field("vrfs[].routeTarget.import[]", (("vrfs", 0, "routeTarget", "import", 0),), "77:78",
+          ("vrfs[].routeTarget.import[]",), setup=_policy_targets),
+    Field("vrfs[].routeTarget.export[]", (("vrfs", 0, "routeTarget", "export", 0), ("vrfs", 0, "routeTarget", "import", 1)), "77:79",
+          ("vrfs[].routeTarget.export[]",), setup=_policy_targets),
+    Field("vrfs[].ipv4Pool", (("vrfs", 0, "ipv4Pool"),), "1.1.0.0/16", ("vrfs[].ipv4Pool",)),
+    Field("vrfs[].ipv6Pool", (("vrfs", 0, "ipv6Pool"),), "abcd::101:0/112", ("vrfs[].ipv6Pool",)),
+    Field("pod name (and expect[].reach[])", (("pods", 0, "name"), ("expect", 0, "reach", 0)), "zq-pod1",
+          ("pods[].name", "expect[].reach[]")),
+    Field("pods[].image", (("pods", 0, "image"),), "zq.example.com/app:1", ("pods[].image",)),
+    Field("pods[].command[]", (("pods", 0, "command", 1),), "zq-arg", ("pods[].command[]",)),
+    Field("networks[].interface", (("pods", 0, "networks", 0, "interface"),), "zqif1", ("pods[].networks[].interface",)),
+    Field("networks[].ipv4", (("pods", 0, "networks", 0, "ipv4"),), "1.1.11.2/30", ("pods[].networks[].ipv4",)),
+    Field("networks[].ipv6", (("pods", 0, "networks", 0, "ipv6"),), "abcd::101:b02/126", ("pods[].networks[].ipv6",)),
+    Field("networks[].mac", (("pods", 0, "networks", 0, "mac"),), "02:00:00:00:77:77", ("pods[].networks[].mac",)),
+    Field("secrets.mode", (("secrets", "mode"),), "reference", ("secrets.mode",)),
+    Field("secrets.rootPassword.env", (("secrets", "rootPassword", "env"),), "ZQ_ROOT",
+          ("secrets.rootPassword.env",), scripts=("create-secrets",)),
+    Field("secrets.rootPassword.file", (("secrets", "rootPassword", "file"),), "zq-root.txt",
+          ("secrets.rootPassword.file",), setup=_file_root_password, scripts=("create-secrets",)),
+    Field("secrets.crpdLicense.file", (("secrets", "crpdLicense", "file"),), "zq-licence.txt",
+          ("secrets.crpdLicense.file",), scripts=("create-secrets",)),
+    Field("secrets.crpdLicense.env", (("secrets", "crpdLicense", "env"),), "ZQ_LICENCE",
+          ("secrets.crpdLicense.env",), setup=_env_licence, scripts=("create-secrets",)),
+    Field("secrets.store.kind", (("secrets", "store", "kind"),), "ClusterSecretStore", ("secrets.store.kind",),
+          setup=_external_secrets),
+    Field("secrets.store.name", (("secrets", "store", "name"),), "zq-store", ("secrets.store.name",),
+          setup=_external_secrets),
+    Field("secrets.store.rootPasswordKey", (("secrets", "store", "rootPasswordKey"),), "zq/root",
+          ("secrets.store.rootPasswordKey",), setup=_external_secrets),
+    Field("secrets.store.crpdLicenseKey", (("secrets", "store", "crpdLicenseKey"),), "zq/licence",
+          ("secrets.store.crpdLicenseKey",), setup=_external_secrets),
+    Field("VRF name in expect[].isolate[]", (("vrfs", 1, "name"), ("expect", 1, "isolate", 1)), "zqred",
+          ("expect[].isolate[]",), setup=_isolated_second_vrf),
+)
+
+# ----------------------------------------------------------------------------- known bugs
+
+# (field label, hostile key) -> the bug, as the xfail reason. The owners remove entries as they fix them.
+_KUBECONFIG_CONTROL = ("cluster.kubeConfig accepts control characters: names.NODE_PATH excludes whitespace, quotes, "
+                       "';', '$' and backslashes only; sh drops the NUL, so node preparation copies the kubeconfig to "
+                       "another path than the NADs name: exclude \\x00-\\x1f and \\x7f in NODE_PATH, jcnrc/names.py")
+_STORE_KEY_IN_COMMENT = ("secrets.store.{key} is written raw into a `#` comment of secrets.example.env, so a line break "
+                         "starts a new line in a file people source: refuse control characters in the store keys "
+                         "(jcnrc/model.py ExternalSecretStore) and quote them in templates/common/secrets.example.env.j2")
+KNOWN_BUGS: dict[tuple[str, str], str] = {
+    ("cluster.kubeConfig", "nul"): _KUBECONFIG_CONTROL,
+    **{(f"secrets.store.{key}", attack): _STORE_KEY_IN_COMMENT.format(key=key)
+       for key in ("rootPasswordKey", "crpdLicenseKey")
+       for attack in ("newline-key", "crlf", "yaml-doc-start", "yaml-doc-end")},
+}
+
+
+# ----------------------------------------------------------------------------- the model's string fields
+
+_TEXT_TYPES = ("str", "IPv4Address", "IPv4Network", "IPv4Interface", "IPv6Address", "IPv6Network", "IPv6Interface")
+
+
+def string_fields(model: type[BaseModel] = Topology, prefix: str = "") -> set[str]:
+    """Every field of the intent model that is written as text, e.g. `pods[].command[]`."""
+    found: set[str] = set()
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        found |= _text_leaves(info.annotation, f"{prefix}{key}")
+    return found
+
+
+def _text_leaves(annotation: Any, label: str) -> set[str]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _text_leaves(typing.get_args(annotation)[0], label)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return string_fields(annotation, label + ".")
+    if origin is list:
+        return _text_leaves(typing.get_args(annotation)[0], label + "[]")
+    if origin is typing.Literal:
+        return {label} if all(isinstance(v, str) for v in typing.get_args(annotation)) else set()
+    if origin is not None and typing.get_args(annotation):  # unions: str | None, str | Policy
+        found: set[str] = set()
+        for arg in typing.get_args(annotation):
+            found |= _text_leaves(arg, label)
+        return found
+    return {label} if getattr(annotation, "__name__", "") in _TEXT_TYPES else set()
+
+
+def test_matrix_covers_every_string_field_of_the_model():
+    covered = {label for f in FIELDS for label in f.covers}
+    missing = string_fields() - covered
+    assert not missing, f"string fields without an injection entry (add them to FIELDS): {sorted(missing)}"
+    assert not covered - string_fields(), f"FIELDS names fields the model no longer has: {sorted(covered - string_fields())}"
+
+
+def test_string_fields_walks_nested_models_lists_and_unions():
+    fields = string_fields()
+    for expected in ("pods[].command[]", "vrfs[].routeTarget", "vrfs[].routeTarget.import[]", "secrets.store.name",
+                     "pods[].networks[].ipv6", "nodes[].role"):
+        assert expected in fields
+    assert "cluster.asn" not in fields and "vrfs[].vni" not in fields
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+class Baselines:
+    """The ordinary build of each field (per target), compiled once and read back once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def get(self, f: Field, target: str):
+        key = (f.label, target)
+        if key not in self.cache:
+            result = compile_data(f.intent(f.base, target), self.folder / f"{len(self.cache)}", environ=ENVIRON)
+            assert result.ok and result.files, f"{f.label}: the baseline does not compile: {_errors(result)}"
+            self.cache[key] = (result, read_outputs(result.files))
+        return self.cache[key]
+
+
+ENVIRON = {"ZQ_ROOT": "root-secret", "ZQ_LICENCE": "licence-secret", "CRPD_ROOT_PASSWORD": "x"}
+
+
+@pytest.fixture(scope="module")
+def baselines(tmp_path_factory) -> Baselines:
+    return Baselines(tmp_path_factory.mktemp("baselines"))
+
+
+def test_every_baseline_compiles_and_carries_its_value(baselines):
+    """The matrix is only as good as its baselines: each builds, and each value shows up in the output
+    unless it only steers the build (then a hostile value that is accepted must not show up either)."""
+    silent = {f.label for f in FIELDS if replace_value(baselines.get(f, "platter")[1], f.base)[1] == 0}
+    # The format version and kind are checked and dropped, the pod and service ranges only feed
+    # overlap checks, the secrets mode, target and provider pick which files exist. Every other
+    # value must be in the output, or the matrix would prove nothing about it.
+    steering = {"apiVersion", "kind", "target", "cluster.provider", "cluster.podCidr", "cluster.serviceCidr", "secrets.mode"}
+    assert silent <= steering, f"values missing from the ordinary build's output: {sorted(silent - steering)}"
+
+
+# ----------------------------------------------------------------------------- the matrix
+
+
+def _cases():
+    for f in FIELDS:
+        for key in HOSTILE:
+            marks = []
+            if (f.label, key) in KNOWN_BUGS:
+                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[(f.label, key)]))
+            yield pytest.param(f, key, id=f"{f.label}-{key}", marks=marks)
+
+
+@pytest.mark.parametrize(("f", "key"), list(_cases()))
+def test_hostile_value_is_rejected_or_rendered_exactly(f: Field, key: str, baselines, tmp_path):
+    payload = HOSTILE[key]
+    for variant, value in enumerate((f.base + payload, payload + f.base)):
+        outcome = _compile(f, value, "platter", tmp_path / f"platter-{variant}")
+        if not outcome.ok:
+            check_rejected(f, value, outcome)
+            continue
+        # Both generations render every accepted value; JCNR once per payload keeps the matrix fast.
+        for target in ("platter", "jcnr") if variant == 0 else ("platter",):
+            result = outcome if target == "platter" else _compile(f, value, target, tmp_path / f"{target}-{variant}")
+            assert result.ok, f"{f.label}={value!r}: accepted for platter, refused for {target}: {_errors(result)}"
+            _, base_parsed = baselines.get(f, target)
+            check_rendered_exactly(f, value, target, base_parsed, result)
+            check_scripts(f, result, tmp_path / f"run-{target}-{variant}")
+
+
+def _compile(f: Field, value: str, target: str, folder: Path):
+    try:
+        return compile_data(f.intent(value, target), folder, environ=ENVIRON)
+    except Exception:
+        pytest.fail(f"{f.label}={value!r} ({target}): compile_intent raised instead of reporting:\n{traceback.format_exc()}")
+
+
+def _errors(result) -> list[str]:
+    return [f"{d.code} {'.'.join(map(str, d.path))}: {d.message}" for d in result.diagnostics if d.is_error]
+
+
+def check_rejected(f: Field, value: str, result) -> None:
+    errors = [d for d in result.diagnostics if d.is_error]
+    assert errors, f"{f.label}={value!r}: not ok but no error diagnostic"
+    for item in result.located():
+        assert item.line >= 1 and item.column >= 1, item
+        assert CODE.match(item.diagnostic.code), item.diagnostic
+    at_field = [d for d in errors if any(tuple(d.path[: len(p)]) == p for p in f.paths)]
+    assert at_field, (f"{f.label}={value!r}: rejected, but no error points at {[list(p) for p in f.paths]}: "
+                      f"{_errors(result)}")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def unprintable_parts(diagnostic) -> list[str]:
+    """Characters of a diagnostic's message or help that a terminal would act on instead of showing."""
+    return [ch for text in (diagnostic.message, diagnostic.help or "") for ch in _CONTROL.findall(text)]
+
+
+@pytest.mark.xfail(strict=True, reason="values are echoed with json.dumps(ensure_ascii=False) or raw, which keeps "
+                   "U+2028/U+2029/U+0085 line breaks and U+202E bidi overrides: escape every non-printable character "
+                   "where a value is quoted (describe() in jcnrc/structure.py, rules.py messages such as JCN306)")
+def test_diagnostics_never_echo_control_characters(tmp_path):
+    """Diagnostics go to terminals and CI logs: a hostile value must not bring line breaks or bidi overrides with it."""
+    control = "\u2028\u2029\x85\u202e\x1b[2J\x00\r\n"
+    offenders = []
+    for index, f in enumerate(FIELDS):
+        result = compile_data(f.intent(f.base + control), tmp_path / str(index), environ=ENVIRON)
+        for d in result.diagnostics:
+            if unprintable_parts(d):
+                offenders.append(f"{f.label}: {d.code} {d.message!r}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_unprintable_parts_finds_line_separators_and_bidi_controls():
+    from jcnrc.diagnostics import error
+
+    assert unprintable_parts(error("JCN999", "a\u2028b", help="\u202e")) == ["\u2028", "\u202e"]
+    assert unprintable_parts(error("JCN999", "plain text \\u2028 escaped")) == []
+
+
+def check_rendered_exactly(f: Field, value: str, target: str, base_parsed: Any, result) -> None:
+    try:
+        parsed = read_outputs(result.files)
+    except OutputProblem as exc:
+        pytest.fail(f"{f.label}={value!r} ({target}): an output no longer parses: {exc}")
+    expected, expected_count = replace_value(base_parsed, f.base)
+    actual, count = replace_value(parsed, value)
+    difference = first_difference(expected, actual)
+    assert difference is None, (f"{f.label}={value!r} ({target}): the outputs differ from the ordinary build beyond the "
+                                f"value itself at {difference}")
+    assert count == expected_count, (f"{f.label}={value!r} ({target}): the value appears {count} times, the ordinary "
+                                     f"value {expected_count} times (changed or dropped on the way)")
+    for path, text in result.files.items():
+        if path.endswith(".sh"):
+            assert_sh_syntax(path, text)
+    for obj in read_yaml(result.files.get("manifests/configmap-jcnrc-node-prep.yaml", "")):
+        for key, text in ((obj or {}).get("data") or {}).items():
+            if key.endswith(".sh"):
+                assert_sh_syntax(key, text)
+
+
+def assert_sh_syntax(label: str, text: str) -> None:
+    run = subprocess.run(["sh", "-n"], input=text, capture_output=True, text=True)
+    assert run.returncode == 0, f"{label}: sh -n: {run.stderr}"
+
+
+# ----------------------------------------------------------------------------- running scripts with stubs
+
+# A stub records its argv (NUL-separated, one file per call) and, like kubectl would, the content
+# of every `--from-file=KEY=PATH` it is given: the scripts may delete those files on exit.
+_STUB = """#!/bin/sh
+calls={calls}
+printf '%s\\0' {name} "$@" > "$calls/$$.{name}"
+for argument in "$@"; do
+    case "$argument" in
+        --from-file=*=*)
+            spec=${{argument#--from-file=}}
+            cat "${{spec#*=}}" > "$calls/$$.{name}.content.${{spec%%=*}}"
+            ;;
+    esac
+done
+exit {status}
+"""
+
+
+def make_stubs(folder: Path, names: tuple[str, ...], failing: tuple[str, ...] = ()) -> Path:
+    bin_dir = folder / "bin"
+    calls = folder / "calls"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    calls.mkdir(exist_ok=True)
+    for name in names:
+        stub = bin_dir / name
+        stub.write_text(_STUB.format(calls=shlex.quote(str(calls)), name=name, status=1 if name in failing else 0))
+        stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    return bin_dir
+
+
+def recorded_calls(folder: Path) -> list[list[str]]:
+    return [call.read_bytes().decode("utf-8").split("\0")[:-1]
+            for call in sorted((folder / "calls").iterdir()) if ".content." not in call.name]
+
+
+def recorded_contents(folder: Path) -> dict[str, str]:
+    """{KEY: content} of every `--from-file=KEY=PATH` a stub was given."""
+    return {call.name.split(".content.", 1)[1]: call.read_bytes().decode("utf-8")
+            for call in (folder / "calls").iterdir() if ".content." in call.name}
+
+
+def run_script(text: str, folder: Path, stubs: tuple[str, ...], env: dict[str, str], failing: tuple[str, ...] = (),
+               cwd: Path | None = None) -> subprocess.CompletedProcess:
+    bin_dir = make_stubs(folder, stubs, failing)
+    script = folder / "script.sh"
+    script.write_text(text, encoding="utf-8")
+    environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(folder), **env}
+    return subprocess.run(["sh", str(script)], cwd=cwd or folder, env=environment, capture_output=True, text=True,
+                          timeout=30)
+
+
+def has_sequence(call: list[str], sequence: list[str]) -> bool:
+    return any(call[i : i + len(sequence)] == sequence for i in range(len(call) - len(sequence) + 1))
+
+
+def check_scripts(f: Field, result, folder: Path) -> None:
+    if "create-secrets" in f.scripts and "scripts/create-secrets.sh" in result.files:
+        check_create_secrets(result, folder / "create-secrets")
+    if "node-prep" in f.scripts:
+        check_node_prep(result, folder / "node-prep")
+
+
+ENV_SECRET = "a b'\"$(id)`id`;${HOME}\n#x\r\n"
+
+
+def check_create_secrets(result, folder: Path) -> None:
+    """kubectl receives each secret exactly: file paths as one argument, values byte for byte."""
+    secrets = result.plan.topology.secrets
+    work = folder / "intent-folder"
+    work.mkdir(parents=True)
+    env = {"KUBECTL": "kubectl"}
+    expected_contents = {}
+    expected_arguments = []
+    for key, ref in (("root-password", secrets.rootPassword), ("crpd-license", secrets.crpdLicense)):
+        if ref.env:
+            env[ref.env] = ENV_SECRET
+            expected_contents[key] = ENV_SECRET
+        else:
+            expected_arguments.append(f"--from-file={key}={ref.file}")
+            if _create_inside(work, ref.file, f"{key} from a file\r\n"):
+                expected_contents[key] = f"{key} from a file\r\n"
+    run = run_script(result.files["scripts/create-secrets.sh"], folder, ("kubectl",), env, cwd=work)
+    if len(expected_contents) < 2 and run.returncode != 0:
+        # A file that cannot exist here (an absolute path, `..` through a file): the script must say so.
+        assert "cannot read" in run.stderr, run.stderr
+        return
+    assert run.returncode == 0, run.stderr
+    create = [c for c in recorded_calls(folder) if "create" in c]
+    assert len(create) == 1, recorded_calls(folder)
+    for argument in expected_arguments:
+        assert argument in create[0], f"{argument!r} did not arrive as one argument: {create[0]}"
+    assert recorded_contents(folder) == expected_contents
+
+
+def _create_inside(folder: Path, relative: str, content: str) -> bool:
+    """Create `relative` under `folder` when the name can only mean a file in there; say whether it exists now."""
+    if Path(relative).is_absolute() or ".." in Path(relative).parts or relative.endswith("/"):
+        return False
+    target = folder / relative
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content.encode("utf-8"))
+    except OSError:
+        return False
+    return os.path.isfile(os.path.join(folder, relative))
+
+
+def node_prep_script(result) -> str:
+    configmap = read_yaml(result.files["manifests/configmap-jcnrc-node-prep.yaml"])[0]
+    return configmap["data"]["prepare.sh"]
+
+
+def check_node_prep(result, folder: Path) -> None:
+    """One round of node preparation against a fake host root: the kubeconfig copy lands at the exact path.
+
+    The script takes the host root, its ConfigMap folders and sysfs from the environment; the
+    kernel modules are marked loaded in the fake sysfs, and `cmp` fails so that the copy is made.
+    """
+    plan = result.plan
+    host = folder / "host"
+    kubelet_kubeconfig = host / plan.profile.kubeconfig.lstrip("/")
+    kubelet_kubeconfig.parent.mkdir(parents=True)
+    kubelet_kubeconfig.write_text("kubeconfig")
+    sysfs = folder / "sys"
+    for module in ("ip_tunnel", "mpls_gso", "vxlan"):
+        (sysfs / "module" / module).mkdir(parents=True)
+    env = {"NODE_NAME": "zq-node1", "JCNRC_HOST_ROOT": str(host), "JCNRC_NODE_CONFIG_DIR": str(folder / "node-config"),
+           "JCNRC_SCRIPT_DIR": str(folder / "scripts"), "JCNRC_SYSFS": str(sysfs), "JCNRC_ROUNDS": "1"}
+    run = run_script(node_prep_script(result), folder, ("cp", "mkdir", "chmod", "mv", "chroot", "cmp"), env,
+                     failing=("cmp",))
+    assert run.returncode == 0, run.stderr
+    calls = recorded_calls(folder)
+    copies = [c for c in calls if c[0] == "cp"]
+    if plan.kubeconfig == plan.profile.kubeconfig:
+        assert copies == [], calls
+        return
+    target = f"{host}{plan.kubeconfig}"
+    assert copies == [["cp", f"{host}{plan.profile.kubeconfig}", f"{target}.jcnrc-new"]], (calls, run.stderr)
+    assert ["mkdir", "-p", os.path.dirname(target)] in calls, calls
+    assert ["mv", "-f", f"{target}.jcnrc-new", target] in calls, calls
+
+
+# ----------------------------------------------------------------------------- scripts of the plain example
+
+
+def test_create_secrets_passes_paths_with_spaces_quotes_and_dollars_as_one_argument(tmp_path):
+    data = base_intent()
+    data["secrets"]["crpdLicense"]["file"] = "keys/licence file (v2) #1 & co.txt"
+    result = compile_data(data, tmp_path / "intent", environ=ENVIRON)
+    assert result.ok, _errors(result)
+    check_create_secrets(result, tmp_path / "run")
+    assert recorded_contents(tmp_path / "run") == {"root-password": ENV_SECRET, "crpd-license": "crpd-license from a file\r\n"}
+
+
+def test_prepare_nodes_labels_each_node_by_its_exact_name(tmp_path):
+    result = compile_data(base_intent(), tmp_path / "intent")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    run = run_script(result.files["scripts/prepare-nodes.sh"], folder, ("kubectl",), {"KUBECTL": "kubectl"})
+    assert run.returncode == 0, run.stderr
+    labelled = set()
+    for call in recorded_calls(folder):
+        if has_sequence(call, ["label", "node", "--overwrite"]):
+            labelled |= {argument for argument in call if argument in {n.name for n in result.plan.nodes}}
+    assert labelled == {n.name for n in result.plan.nodes}, recorded_calls(folder)
+
+
+def test_iptables_script_passes_each_pool_as_one_argument(tmp_path):
+    result = compile_data(base_intent(), tmp_path / "intent")
+    worker = result.plan.workers[0].name
+    folder = tmp_path / "run"
+    folder.mkdir()
+    # `iptables -C` fails: no rule is present yet, so every rule is inserted with -I.
+    bin_dir = make_stubs(folder, ())
+    (bin_dir / "iptables").write_text(
+        "#!/bin/sh\n"
+        f"printf '%s\\0' iptables \"$@\" > {shlex.quote(str(folder))}/calls/$$.iptables\n"
+        'for a in "$@"; do [ "$a" = -C ] && exit 1; done\nexit 0\n'
+    )
+    (bin_dir / "iptables").chmod(0o755)
+    run = run_script(result.files[f"nodes/{worker}/iptables.sh"], folder, (), {})
+    assert run.returncode == 0, run.stderr
+    inserted = [c for c in recorded_calls(folder) if "-I" in c]
+    for chain in ("POSTROUTING", "PREROUTING"):
+        assert any(has_sequence(c, ["-I", chain, "-s", "1.1.0.0/16", "-d", "1.1.0.0/16", "-j", "ACCEPT"]) for c in inserted), inserted
+
+
+def test_node_prep_copies_the_kubelet_kubeconfig_to_the_configured_path(tmp_path):
+    data = base_intent()
+    data["cluster"]["kubeConfig"] = "/etc/zq-dir/kube[1]*.conf"
+    result = compile_data(data, tmp_path / "intent")
+    assert result.ok, _errors(result)
+    check_node_prep(result, tmp_path / "run")
+
+
+# ----------------------------------------------------------------------------- secret values
+
+
+_SECRET_FILE_BUGS = {
+    "crlf": "secret files are read with Path.read_text(), which turns CRLF into LF: "
+            "read bytes and decode them in read_secret_values, jcnrc/pipeline.py",
+}
+
+
+@pytest.mark.parametrize("key", [
+    pytest.param(key, marks=[pytest.mark.xfail(strict=True, reason=_SECRET_FILE_BUGS[key])] if key in _SECRET_FILE_BUGS else [])
+    for key in sorted(HOSTILE)
+])
+def test_inline_secret_values_arrive_exactly_in_the_secret(key, tmp_path):
+    """Secret values are not intent fields, but they are the one input copied into a manifest verbatim."""
+    import base64
+
+    value = "pw" + HOSTILE[key] + "end"
+    data = base_intent()
+    data["secrets"]["mode"] = "inline"
+    folder = tmp_path / "intent"
+    folder.mkdir()
+    (folder / "zq-licence.txt").write_bytes(value.encode("utf-8"))
+    result = compile_data(data, folder, environ={"ZQ_ROOT": value})
+    assert result.ok, _errors(result)
+    secrets = [path for path in result.files if path.startswith("manifests/secret-")]
+    assert len(secrets) == 1, sorted(result.files)
+    secret = read_yaml(result.files[secrets[0]])
+    assert len(secret) == 1 and secret[0]["kind"] == "Secret"
+    decoded = {k: base64.b64decode(v).decode("utf-8") for k, v in secret[0]["data"].items()}
+    assert decoded == {"root-password": value, "crpd-license": value}
+    others = {path: text for path, text in result.files.items() if path not in secrets}
+    assert not any(value in text for text in others.values()), "a secret value leaked into another file"
+
+
+# ----------------------------------------------------------------------------- values that parse but must not pass
+
+
+def _rejected_at(f: Field, value: str, folder: Path, **options) -> list[str]:
+    """Why `value` was not rejected at the field (empty when it was)."""
+    result = compile_data(f.intent(value), folder, environ=ENVIRON, **options)
+    if any(d.is_error and any(tuple(d.path[: len(p)]) == p for p in f.paths) for d in result.diagnostics):
+        return []
+    return [f"{value!r}: {'accepted' if result.ok else _errors(result)}"]
+
+
+def _field(label: str) -> Field:
+    return next(f for f in FIELDS if f.label == label)
+
+
+@pytest.mark.xfail(strict=True, reason="Python's ipaddress accepts RFC 4007 zone ids (`%` and any text after it): "
+                   "ipv6Loopback is then copied verbatim into node-<name>.json, and a pod's ipv6 loses its zone "
+                   "silently; refuse '%' in _ipv6_text and in Ipv6Iface/Ipv6Net, jcnrc/model.py")
+def test_ipv6_values_with_a_zone_id_are_rejected(tmp_path):
+    accepted = []
+    for index, (label, value) in enumerate([
+        ("nodes[].ipv6Loopback", "abcd::77:1%eth0"),
+        ("nodes[].ipv6Loopback", 'abcd::77:1%"\n---\nkind: Secret'),
+        ("networks[].ipv6", "abcd::101:b02%eth0/126"),
+    ]):
+        accepted += _rejected_at(_field(label), value, tmp_path / str(index))
+    assert not accepted, accepted
+
+
+@pytest.mark.xfail(strict=True, reason=_KUBECONFIG_CONTROL + "; '.' and '..' components should be refused as well")
+def test_kube_config_is_a_plain_absolute_path(tmp_path):
+    accepted = []
+    for index, value in enumerate(["/zq/kube\x00.conf", "/zq/\x1b[2J.conf", "/zq/\x7f.conf",
+                                   "/etc/kubernetes/../shadow", "/etc/./kubelet.conf"]):
+        accepted += _rejected_at(_field("cluster.kubeConfig"), value, tmp_path / str(index))
+    assert not accepted, accepted
+
+
+@pytest.mark.xfail(strict=True, reason="the privileged node-prep DaemonSet copies the kubelet kubeconfig to "
+                   "cluster.kubeConfig as root (mode 600, replacing the file), so an intent can overwrite any host "
+                   "file: keep kubeConfig under the kubeconfig folders (/etc/kubernetes/, /var/lib/kubelet/, "
+                   "/etc/cni/) in jcnrc/names.py or rules.py, and never replace a file node-prep did not write "
+                   "(templates/common/node-prep.sh.j2)")
+def test_kube_config_cannot_name_a_system_file(tmp_path):
+    accepted = []
+    for index, value in enumerate(["/etc/shadow", "/etc/passwd", "/root/.ssh/authorized_keys", "/etc/sudoers.d/jcnrc",
+                                   "/usr/bin/kubelet"]):
+        accepted += _rejected_at(_field("cluster.kubeConfig"), value, tmp_path / str(index))
+    assert not accepted, accepted
+
+
+@pytest.mark.xfail(strict=True, reason="secrets.*.file may be absolute or climb out with '..', and inline mode "
+                   "(--with-secrets) then copies any file the build can read (/proc/self/environ, ~/.ssh/id_rsa, "
+                   "CI credentials) into a Secret manifest: keep secret files inside the intent's folder "
+                   "(names.SECRET_FILE in jcnrc/names.py, and a resolved-path check in read_secret_values, "
+                   "jcnrc/pipeline.py)")
+def test_secret_files_stay_inside_the_intent_folder(tmp_path):
+    accepted = []
+    for index, value in enumerate(["/etc/hostname", "../outside.txt", "keys/../../outside.txt"]):
+        accepted += _rejected_at(_field("secrets.crpdLicense.file"), value, tmp_path / str(index))
+    assert not accepted, accepted
+
+
+@pytest.mark.xfail(strict=True, reason="an inline build reads ../outside.txt into the Secret; see "
+                   "test_secret_files_stay_inside_the_intent_folder (jcnrc/pipeline.py read_secret_values)")
+def test_a_secret_file_outside_the_intent_folder_is_not_copied_into_the_output(tmp_path):
+    """Whatever the checks decide, a file outside the intent folder never lands in a manifest."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("zq-outside-secret")
+    data = base_intent()
+    data["secrets"]["mode"] = "inline"
+    data["secrets"]["crpdLicense"]["file"] = "../outside.txt"
+    result = compile_data(data, tmp_path / "intent", environ=ENVIRON)
+    leaked = [path for path, text in (result.files or {}).items()
+              if "zq-outside-secret" in text or _b64("zq-outside-secret") in text]
+    assert not leaked, f"the content of ../outside.txt is in {leaked}"
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()

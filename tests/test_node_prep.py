@@ -1,0 +1,356 @@
+"""Node preparation, run for real: the generated prepare.sh and iptables scripts against a fake
+host root (a temporary folder) with stub `iptables`, `modprobe`, `chroot` and `sleep` commands
+on PATH that record every call. The stub iptables keeps its rules in files, one per chain."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml as pyyaml
+
+from conftest import ROOT
+from jcnrc.pipeline import Options, compile_intent
+
+AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
+MASTER = "aks-agentpool-23733201-vmss000000"
+WORKER = "aks-agentpool-23733201-vmss000001"
+POOL = "1.1.0.0/16"
+SHELLCHECK = shutil.which("shellcheck") or str(ROOT / ".venv/bin/shellcheck")
+
+FAKE_IPTABLES = r"""#!/bin/sh
+# Stub iptables: rules live in $FAKE_IPTABLES/<table>.<chain>, one per line; a missing file is a missing chain.
+echo "iptables $*" >> "$FAKE_LOG"
+table=filter
+action=""
+chain=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -w|-n) shift ;;
+        -t) table="$2"; shift 2 ;;
+        -C|-I|-A|-D|-L) action="$1"; chain="$2"; shift 2; break ;;
+        *) echo "stub iptables: unexpected argument $1" >&2; exit 2 ;;
+    esac
+done
+rule="$*"
+file="$FAKE_IPTABLES/$table.$chain"
+if [ ! -f "$file" ]; then
+    echo "iptables: No chain/target/match by that name." >&2
+    exit 1
+fi
+case "$action" in
+    -L) exit 0 ;;
+    -C) grep -qxF -- "$rule" "$file" ;;
+    -I) { printf '%s\n' "$rule"; cat "$file"; } > "$file.new" && mv "$file.new" "$file" ;;
+    -A) printf '%s\n' "$rule" >> "$file" ;;
+    -D) grep -vxF -- "$rule" "$file" > "$file.new"; mv "$file.new" "$file" ;;
+esac
+"""
+
+FAKE_MODPROBE = r"""#!/bin/sh
+echo "modprobe $*" >> "$FAKE_LOG"
+case " ${FAKE_MODPROBE_FAIL:-} " in
+    *" $1 "*) exit 1 ;;
+esac
+"""
+
+FAKE_CHROOT = r"""#!/bin/sh
+# Stub chroot: checks the root it is given, then runs the command with the stubs on PATH.
+echo "chroot $1 $2" >> "$FAKE_LOG"
+if [ "$1" != "$FAKE_HOST_ROOT" ]; then
+    echo "stub chroot: expected root $FAKE_HOST_ROOT, got $1" >&2
+    exit 99
+fi
+shift
+exec "$@"
+"""
+
+FAKE_SLEEP = r"""#!/bin/sh
+# Stub sleep: returns at once; $FAKE_SLEEP_HOOK plays "something changed the node meanwhile".
+echo "sleep $*" >> "$FAKE_LOG"
+if [ -n "${FAKE_SLEEP_HOOK:-}" ]; then
+    sh -c "$FAKE_SLEEP_HOOK"
+fi
+"""
+
+
+class FakeNode:
+    """A compiled intent's node-prep ConfigMaps unpacked next to a fake host root."""
+
+    def __init__(self, tmp_path: Path, files: dict[str, str]) -> None:
+        self.root = tmp_path
+        self.host = tmp_path / "host"
+        self.scripts = tmp_path / "etc-jcnrc"
+        self.node_configs = tmp_path / "etc-platter-node-config"
+        self.sysfs = tmp_path / "sys"
+        self.rules = tmp_path / "iptables-state"
+        self.bin = tmp_path / "bin"
+        self.log = tmp_path / "calls.log"
+        for folder in (self.host, self.scripts, self.node_configs, self.sysfs / "module", self.rules, self.bin):
+            folder.mkdir(parents=True)
+        self.prep_configmap = _configmap(files, "manifests/configmap-jcnrc-node-prep.yaml")
+        for key, text in self.prep_configmap.items():
+            (self.scripts / key).write_text(text)
+        self.node_config = _configmap(files, "manifests/configmap-platter-node-config.yaml")
+        for key, text in self.node_config.items():
+            (self.node_configs / key).write_text(text)
+        for name, text in (("iptables", FAKE_IPTABLES), ("modprobe", FAKE_MODPROBE), ("chroot", FAKE_CHROOT), ("sleep", FAKE_SLEEP)):
+            stub = self.bin / name
+            stub.write_text(text)
+            stub.chmod(0o755)
+        for chain in ("filter.KUBE-FORWARD", "filter.FORWARD", "nat.POSTROUTING", "nat.PREROUTING"):
+            (self.rules / chain).write_text("")
+        self.log.write_text("")
+
+    def run(self, node: str, rounds: int = 1, **env: str) -> subprocess.CompletedProcess:
+        environ = {
+            "PATH": f"{self.bin}:/usr/bin:/bin",
+            "NODE_NAME": node,
+            "JCNRC_HOST_ROOT": str(self.host),
+            "JCNRC_NODE_CONFIG_DIR": str(self.node_configs),
+            "JCNRC_SCRIPT_DIR": str(self.scripts),
+            "JCNRC_SYSFS": str(self.sysfs),
+            "JCNRC_ROUNDS": str(rounds),
+            "FAKE_LOG": str(self.log),
+            "FAKE_IPTABLES": str(self.rules),
+            "FAKE_HOST_ROOT": str(self.host),
+            **env,
+        }
+        return subprocess.run(["/bin/sh", str(self.scripts / "prepare.sh")], env=environ, capture_output=True,
+                              text=True, timeout=60)
+
+    def calls(self, prefix: str = "") -> list[str]:
+        return [line for line in self.log.read_text().splitlines() if line.startswith(prefix)]
+
+    def chain(self, name: str) -> list[str]:
+        return (self.rules / name).read_text().splitlines()
+
+    def reset_log(self) -> None:
+        self.log.write_text("")
+
+
+def _configmap(files: dict[str, str], path: str) -> dict[str, str]:
+    return pyyaml.safe_load(files[path])["data"]
+
+
+def _compile(tmp_path: Path, edit=None, target: str | None = None) -> dict[str, str]:
+    data = pyyaml.safe_load(AKS.read_text())
+    if edit:
+        edit(data)
+    intent = tmp_path / "intent" / AKS.name
+    intent.parent.mkdir()
+    intent.write_text(pyyaml.safe_dump(data, sort_keys=False))
+    shutil.copy(AKS.with_name("aks-evpn-type5.lock.json"), intent.with_name("aks-evpn-type5.lock.json"))
+    result = compile_intent(intent, Options(target=target))
+    assert result.ok, [d.message for d in result.diagnostics if d.is_error]
+    return result.files
+
+
+@pytest.fixture(scope="module")
+def aks_files(tmp_path_factory) -> dict[str, str]:
+    return _compile(tmp_path_factory.mktemp("aks"))
+
+
+@pytest.fixture()
+def node(tmp_path, aks_files) -> FakeNode:
+    return FakeNode(tmp_path, aks_files)
+
+
+NAT_RULE = f"-s {POOL} -d {POOL} -j ACCEPT"
+
+
+def test_first_round_installs_node_config_loads_modules_and_adds_the_walkthrough_rules(node):
+    (node.sysfs / "module" / "vxlan").mkdir()  # already loaded: left alone
+    run = node.run(WORKER)
+    assert run.returncode == 0, run.stderr
+    installed = node.host / "var/etc/platter" / f"node-{WORKER}.json"
+    assert installed.read_text() == node.node_config[f"node-{WORKER}.json"]
+    assert installed.stat().st_mode & 0o777 == 0o644
+    assert node.calls("modprobe") == ["modprobe ip_tunnel", "modprobe mpls_gso"]
+    assert node.chain("filter.KUBE-FORWARD") == ["-j ACCEPT"]
+    assert node.chain("nat.POSTROUTING") == [NAT_RULE]
+    assert node.chain("nat.PREROUTING") == [NAT_RULE]
+    assert node.chain("filter.FORWARD") == []  # KUBE-FORWARD exists, so the fallback is not used
+    assert f"chroot {node.host} /bin/sh" in node.calls("chroot")
+
+
+def test_a_second_run_adds_no_rule_and_rewrites_no_file(node):
+    assert node.run(WORKER).returncode == 0
+    installed = node.host / "var/etc/platter" / f"node-{WORKER}.json"
+    before = installed.stat()
+    rules_before = {name: node.chain(name) for name in ("filter.KUBE-FORWARD", "nat.POSTROUTING", "nat.PREROUTING")}
+    node.reset_log()
+    run = node.run(WORKER, rounds=2)
+    assert run.returncode == 0, run.stderr
+    assert [c for c in node.calls("iptables") if " -I " in c] == []
+    assert len([c for c in node.calls("iptables") if " -C " in c]) == 2 * 3  # checked every round
+    assert {name: node.chain(name) for name in rules_before} == rules_before
+    after = installed.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert "installed" not in run.stderr
+
+
+def test_a_rule_removed_between_rounds_is_put_back(node):
+    removal = f"iptables -t nat -D POSTROUTING {NAT_RULE}"
+    run = node.run(WORKER, rounds=2, FAKE_SLEEP_HOOK=removal)
+    assert run.returncode == 0, run.stderr
+    assert node.chain("nat.POSTROUTING") == [NAT_RULE]
+    inserts = [c for c in node.calls("iptables") if " -I " in c]
+    assert inserts.count(f"iptables -w -t nat -I POSTROUTING {NAT_RULE}") == 2  # first round, and after the removal
+    assert inserts.count(f"iptables -w -t nat -I PREROUTING {NAT_RULE}") == 1
+    assert node.calls("sleep") == ["sleep 60"]
+
+
+def test_without_kube_forward_the_pools_are_accepted_in_forward_and_said_once(node):
+    (node.rules / "filter.KUBE-FORWARD").unlink()
+    run = node.run(WORKER, rounds=3)
+    assert run.returncode == 0, run.stderr
+    assert node.chain("filter.FORWARD") == [NAT_RULE]
+    assert run.stderr.count("KUBE-FORWARD not found") == 1
+
+
+def test_the_master_gets_its_node_config_and_no_iptables_rules(node):
+    run = node.run(MASTER)
+    assert run.returncode == 0, run.stderr
+    assert (node.host / "var/etc/platter" / f"node-{MASTER}.json").is_file()
+    assert node.calls("iptables") == []
+    assert all(node.chain(name) == [] for name in ("filter.KUBE-FORWARD", "nat.POSTROUTING", "nat.PREROUTING"))
+
+
+def test_a_module_that_cannot_be_loaded_is_reported_and_the_rest_goes_on(node):
+    run = node.run(WORKER, FAKE_MODPROBE_FAIL="mpls_gso")
+    assert run.returncode == 0, run.stderr
+    assert "could not load kernel module mpls_gso" in run.stderr
+    assert node.chain("nat.POSTROUTING") == [NAT_RULE]
+
+
+def test_a_failing_iptables_round_is_reported_once_and_retried(node):
+    (node.rules / "nat.POSTROUTING").unlink()  # the stub then fails -C and -I alike
+    run = node.run(WORKER, rounds=3)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("applying the iptables rules failed") == 1
+    assert len([c for c in node.calls("chroot") if c.endswith(" /bin/sh")]) == 3
+
+
+def test_default_kubeconfig_is_the_kubelets_own_and_its_absence_is_reported_once(node):
+    run = node.run(WORKER, rounds=3)
+    assert run.returncode == 0
+    assert run.stderr.count("/var/lib/kubelet/kubeconfig is missing") == 1
+    assert not (node.host / "var/lib/kubelet/kubeconfig").exists()  # never invented
+    kubelet = node.host / "var/lib/kubelet/kubeconfig"
+    kubelet.parent.mkdir(parents=True)
+    kubelet.write_text("apiVersion: v1\nkind: Config\n")
+    run = node.run(WORKER)
+    assert "missing" not in run.stderr
+    assert list((node.host / "etc").glob("**/*")) == []  # no copy when the NADs use the kubelet's file
+
+
+def test_an_overriding_kubeconfig_path_is_kept_in_sync_with_the_kubelets(tmp_path):
+    def override(data):
+        data["cluster"]["kubeConfig"] = "/etc/kubernetes/kubelet.conf"
+
+    node = FakeNode(tmp_path / "node", _compile(tmp_path, override))
+    kubelet = node.host / "var/lib/kubelet/kubeconfig"
+    kubelet.parent.mkdir(parents=True)
+    kubelet.write_text("client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n")
+    copy = node.host / "etc/kubernetes/kubelet.conf"
+    run = node.run(WORKER, rounds=2)
+    assert run.returncode == 0, run.stderr
+    assert copy.read_text() == kubelet.read_text()
+    assert copy.stat().st_mode & 0o777 == 0o600  # it is the node's credential
+    assert run.stderr.count("copied /var/lib/kubelet/kubeconfig to /etc/kubernetes/kubelet.conf") == 1
+    kubelet.write_text("client-certificate: /var/lib/kubelet/pki/rotated.pem\n")
+    run = node.run(WORKER)
+    assert copy.read_text() == kubelet.read_text()
+
+
+def test_a_node_missing_from_the_intent_is_reported_once(node):
+    run = node.run("some-other-node", rounds=2)
+    assert run.returncode == 0
+    assert run.stderr.count("no node-some-other-node.json") == 1
+    assert not (node.host / "var/etc/platter").exists()
+
+
+def test_jcnr_node_preparation_has_no_node_config_step(tmp_path):
+    node = FakeNode(tmp_path / "node", {
+        **_compile(tmp_path, target="jcnr"),
+        "manifests/configmap-platter-node-config.yaml": "data: {}\n",  # JCNR renders no such ConfigMap
+    })
+    run = node.run(WORKER)
+    assert run.returncode == 0, run.stderr
+    assert "node-config" not in (node.scripts / "prepare.sh").read_text().replace("jcnrc-node-prep", "")
+    assert not (node.host / "var/etc/platter").exists()
+    assert node.chain("nat.POSTROUTING") == [NAT_RULE]
+
+
+def test_the_pod_stops_promptly_on_sigterm(node):
+    environ = {
+        "PATH": f"{node.bin}:/usr/bin:/bin", "NODE_NAME": WORKER, "JCNRC_HOST_ROOT": str(node.host),
+        "JCNRC_NODE_CONFIG_DIR": str(node.node_configs), "JCNRC_SCRIPT_DIR": str(node.scripts),
+        "JCNRC_SYSFS": str(node.sysfs), "FAKE_LOG": str(node.log), "FAKE_IPTABLES": str(node.rules),
+        "FAKE_HOST_ROOT": str(node.host),
+    }
+    (node.bin / "sleep").unlink()  # the real sleep: the script waits 60 s between rounds
+    process = subprocess.Popen(["/bin/sh", str(node.scripts / "prepare.sh")], env=environ, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while node.chain("nat.PREROUTING") != [NAT_RULE] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+        assert "stopping" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.parametrize("provider", ["aks", "eks", "kubeadm"])
+@pytest.mark.parametrize("target", ["platter", "jcnr"])
+def test_every_node_preparation_script_passes_shellcheck(tmp_path, provider, target):
+    def on_provider(data):
+        data["cluster"]["provider"] = provider
+
+    files = _compile(tmp_path, on_provider, target=target)
+    scripts = {path: text for path, text in files.items() if path.endswith(".sh")}
+    scripts.update({f"configmap/{key}": text for key, text in _configmap(files, "manifests/configmap-jcnrc-node-prep.yaml").items()})
+    assert "configmap/prepare.sh" in scripts and "scripts/prepare-nodes.sh" in scripts
+    assert (f"configmap/iptables-{WORKER}.sh" in scripts) == (provider != "eks")
+    for index, (label, text) in enumerate(sorted(scripts.items())):
+        script = tmp_path / f"script{index}.sh"
+        script.write_text(text)
+        run = subprocess.run([SHELLCHECK, "--shell=sh", str(script)], capture_output=True, text=True)
+        assert run.returncode == 0, f"{label}:\n{run.stdout}"
+
+
+def test_the_daemonset_runs_the_script_with_the_paths_it_expects(aks_files):
+    daemonset = pyyaml.safe_load(aks_files["manifests/daemonset-jcnrc-node-prep.yaml"])
+    spec = daemonset["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert container["command"] == ["/bin/sh", "/etc/jcnrc/prepare.sh"]
+    assert container["securityContext"] == {"privileged": True}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes[mounts["/host"]]["hostPath"]["path"] == "/"
+    assert volumes[mounts["/etc/jcnrc"]]["configMap"]["name"] == "jcnrc-node-prep"
+    assert volumes[mounts["/etc/platter-node-config"]]["configMap"]["name"] == "platter-node-config"
+    assert {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in container["env"]
+    assert spec["hostNetwork"] is True and spec["automountServiceAccountToken"] is False
+    assert spec["tolerations"] == [{"operator": "Exists"}]
+    prepare = aks_files["manifests/configmap-jcnrc-node-prep.yaml"]
+    for default in ('JCNRC_HOST_ROOT:-/host}', 'JCNRC_SCRIPT_DIR:-/etc/jcnrc}', 'JCNRC_NODE_CONFIG_DIR:-/etc/platter-node-config}'):
+        assert default in prepare
+
+
+def test_hand_applied_iptables_script_equals_the_one_the_daemonset_runs(aks_files):
+    configmap = _configmap(aks_files, "manifests/configmap-jcnrc-node-prep.yaml")
+    by_hand = {path.split("/")[1]: text for path, text in aks_files.items() if path.endswith("/iptables.sh")}
+    assert sorted(by_hand) == [WORKER, "aks-agentpool-23733201-vmss000002"]
+    for node_name, text in by_hand.items():
+        assert configmap[f"iptables-{node_name}.sh"] == text

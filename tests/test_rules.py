@@ -1,0 +1,466 @@
+"""Semantic rules: one code per check, pointing at the offending item, with related places and hints."""
+
+from __future__ import annotations
+
+import copy
+import time
+from ipaddress import ip_network
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT
+from jcnrc.check import check
+from jcnrc.diagnostics import format_text, locate
+from jcnrc.load import load_bytes, load_file
+from jcnrc.model import Vrf
+from jcnrc.plan import plan
+from jcnrc.rules import overlapping, route_tables, targets_of
+
+EXAMPLE_FILE = ROOT / "examples" / "aks-evpn-type5.yaml"
+EXAMPLE = load_file(EXAMPLE_FILE).data
+W1, W2 = "aks-agentpool-23733201-vmss000001", "aks-agentpool-23733201-vmss000002"
+
+
+def diagnostics_after(edit) -> list:
+    data = copy.deepcopy(EXAMPLE)
+    edit(data)
+    return check(data).diagnostics
+
+
+def only(edit, code: str):
+    found = diagnostics_after(edit)
+    assert [d.code for d in found] == [code], [(d.code, d.path, d.message) for d in found]
+    return found[0]
+
+
+def red(**extra) -> dict:
+    return {"name": "red", "routeTarget": "12:12", "vni": 10003, "ipv4Pool": "2.2.0.0/16", **extra}
+
+
+def move_pod_b_to(vrf: str, ipv4: str):
+    def edit(data):
+        data["pods"][1]["networks"][0] = {"vrf": vrf, "interface": "net1", "ipv4": ipv4}
+        data["expect"] = []
+    return edit
+
+
+def test_the_example_checks_clean():
+    checked = check(copy.deepcopy(EXAMPLE))
+    assert checked.ok and checked.diagnostics == []
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+def test_no_master():
+    d = only(lambda data: data["nodes"][0].update(role="worker"), "JCN301")
+    assert (d.path, d.at) == (("nodes",), "key") and "DESIRED 0" in d.help
+
+
+def test_no_worker():
+    def edit(data):
+        for node in data["nodes"]:
+            node["role"] = "master"
+        data["pods"], data["expect"], data["vrfs"] = [], [], []
+    assert only(edit, "JCN302").path == ("nodes",)
+
+
+def test_roles_are_not_judged_while_a_node_entry_is_broken():
+    found = diagnostics_after(lambda data: data["nodes"][0].update(role="Master"))
+    assert [d.code for d in found] == ["JCN104"]
+
+
+def test_unknown_node_gets_a_did_you_mean():
+    d = only(lambda data: data["pods"][0].update(node="aks-agentpool-23733201-vmss00001"), "JCN303")
+    assert d.path == ("pods", 0, "node") and d.help == f"did you mean `{W1}`?"
+
+
+def test_unknown_node_without_anything_close_lists_the_nodes():
+    d = only(lambda data: data["pods"][0].update(node="elsewhere"), "JCN303")
+    assert d.help.startswith("defined nodes: `aks-agentpool-23733201-vmss000000`")
+
+
+def test_pod_on_a_node_whose_entry_is_broken_is_not_reported_again():
+    found = diagnostics_after(lambda data: data["nodes"][1].update(address="10.240.0.999"))
+    assert [d.code for d in found] == ["JCN107"]
+
+
+def test_pod_on_a_master_names_the_role():
+    d = only(lambda data: data["pods"][1].update(node="aks-agentpool-23733201-vmss000000"), "JCN304")
+    assert d.path == ("pods", 1, "node")
+    assert [(r.message, r.path) for r in d.related] == [("the node's role is set", ("nodes", 0, "role"))]
+
+
+def test_unknown_vrf_gets_a_did_you_mean_even_when_the_vrf_entry_is_broken():
+    def edit(data):
+        data["vrfs"][0]["vni"] = "10002"  # the VRF entry fails structure checking...
+        data["pods"][1]["networks"][0]["vrf"] = "bleu"  # ...but its name is still a candidate
+    found = diagnostics_after(edit)
+    assert [(d.code, d.help) for d in found if d.code == "JCN305"] == [("JCN305", "did you mean `blue`?")]
+
+
+def test_expectation_naming_nothing():
+    d = only(lambda data: data["expect"][0].update(reach=["ubuntu-du11", "ubuntu-du33"]), "JCN306")
+    assert d.path == ("expect", 0, "reach", 1) and d.help == "did you mean `ubuntu-du11`?"
+
+
+# --- uniqueness -------------------------------------------------------------------------------
+
+def test_duplicate_node_name_points_at_the_second_and_names_the_first():
+    d = only(lambda data: data["nodes"].append({"name": W1, "address": "10.240.0.9", "role": "worker"}), "JCN401")
+    assert d.path == ("nodes", 3, "name")
+    assert [(r.message, r.path) for r in d.related] == [("first defined", ("nodes", 1, "name"))]
+
+
+def test_duplicate_node_address():
+    d = only(lambda data: data["nodes"][2].update(address="10.240.0.5"), "JCN402")
+    assert d.path == ("nodes", 2, "address") and d.related[0].path == ("nodes", 1, "address")
+
+
+def test_duplicate_vrf_name_keeps_the_first_definition_for_references():
+    d = only(lambda data: data["vrfs"].append(red(name="blue")), "JCN403")
+    assert d.path == ("vrfs", 1, "name")
+
+
+def test_duplicate_vni_with_the_same_targets():
+    def edit(data):
+        data["vrfs"].append(red(routeTarget="11:11", vni=10002))
+        move_pod_b_to("red", "2.2.22.2/30")(data)
+    d = only(edit, "JCN404")
+    assert d.path == ("vrfs", 1, "vni") and d.related[0].path == ("vrfs", 0, "vni")
+
+
+def test_duplicate_vni_with_derived_targets_is_one_network():
+    def edit(data):
+        del data["vrfs"][0]["routeTarget"]
+        data["vrfs"].append(red(vni=10002))
+        del data["vrfs"][1]["routeTarget"]
+        move_pod_b_to("red", "2.2.22.2/30")(data)
+    assert only(edit, "JCN404").path == ("vrfs", 1, "vni")
+
+
+def test_duplicate_pod_name():
+    def edit(data):
+        data["pods"][1]["name"] = "ubuntu-du11"
+        data["expect"] = []
+    assert only(edit, "JCN405").path == ("pods", 1, "name")
+
+
+def test_duplicate_interface_counts_default_names():
+    d = only(lambda data: data["pods"][0]["networks"].append({"vrf": "blue"}) or
+             data["pods"][0]["networks"][0].update(interface="net2"), "JCN406")
+    assert d.path == ("pods", 0, "networks", 1, "interface")
+    assert d.message == "duplicate interface name `net2` in pod `ubuntu-du11`"
+
+
+def test_duplicate_mac_is_case_insensitive():
+    def edit(data):
+        data["pods"][0]["networks"][0]["mac"] = "02:AA:00:00:00:01"
+        data["pods"][1]["networks"][0]["mac"] = "02:aa:00:00:00:01"
+    assert only(edit, "JCN407").path == ("pods", 1, "networks", 0, "mac")
+
+
+def test_multicast_mac():
+    d = only(lambda data: data["pods"][0]["networks"][0].update(mac="01:00:5e:00:00:01"), "JCN206")
+    assert "multicast" in d.message
+
+
+def test_duplicate_route_distinguisher():
+    def edit(data):
+        data["vrfs"][0]["routeDistinguisherId"] = 7
+        data["vrfs"].append(red(routeDistinguisherId=7))
+        move_pod_b_to("red", "2.2.22.2/30")(data)
+    assert only(edit, "JCN408").path == ("vrfs", 1, "routeDistinguisherId")
+
+
+# --- addresses --------------------------------------------------------------------------------
+
+def test_node_outside_node_subnet():
+    d = only(lambda data: data["nodes"][2].update(address="10.241.0.6"), "JCN501")
+    assert d.path == ("nodes", 2, "address") and "10.240.0.0/16" in d.message
+
+
+def test_node_on_the_network_address():
+    assert only(lambda data: data["nodes"][2].update(address="10.240.0.0"), "JCN501").path == ("nodes", 2, "address")
+
+
+def test_pod_outside_pool_names_the_pool():
+    d = only(lambda data: data["pods"][1]["networks"][0].update(ipv4="1.2.22.2/30"), "JCN502")
+    assert d.related[0].path == ("vrfs", 0, "ipv4Pool")
+
+
+def test_reserved_link_addresses():
+    for address, what in (("1.1.22.0/30", "the network address"), ("1.1.22.1/30", "the gateway"), ("1.1.22.3/30", "the broadcast")):
+        d = only(lambda data, a=address: data["pods"][1]["networks"][0].update(ipv4=a), "JCN504")
+        assert what in d.message and d.help.endswith("give the pod 1.1.22.2/30")
+
+
+def test_ipv6_link_has_no_broadcast_but_a_gateway():
+    d = only(lambda data: data["pods"][1]["networks"][0].update(ipv6="abcd::1.1.22.1/126"), "JCN504")
+    assert "gateway" in d.message
+    assert diagnostics_after(lambda data: data["pods"][1]["networks"][0].update(ipv6="abcd::1.1.22.3/126")) == []
+
+
+def test_overlap_inside_one_vrf_reports_the_later_one():
+    d = only(lambda data: data["pods"][1]["networks"][0].update(ipv4="1.1.11.6/29"), "JCN505")
+    assert d.path == ("pods", 1, "networks", 0, "ipv4")
+    assert d.related[0].path == ("pods", 0, "networks", 0, "ipv4")
+    assert "in VRF `blue`" in d.message
+
+
+def test_overlap_across_a_vrf_that_imports_the_other():
+    def edit(data):
+        data["vrfs"].append(red(routeTarget={"import": ["11:11"], "export": ["12:12"]}, ipv4Pool="1.1.0.0/16"))
+        move_pod_b_to("red", "1.1.11.2/30")(data)
+    d = only(edit, "JCN505")
+    assert "whose routes VRF `red` installs" in d.message
+
+
+def test_overlap_in_a_third_vrfs_table():
+    def edit(data):
+        data["vrfs"] = [
+            {"name": "hub", "routeTarget": {"import": ["1:1", "1:2"], "export": ["1:0"]}, "ipv4Pool": "9.0.0.0/24"},
+            {"name": "a", "routeTarget": {"import": ["1:0"], "export": ["1:1"]}, "ipv4Pool": "9.1.0.0/24"},
+            {"name": "b", "routeTarget": {"import": ["1:0"], "export": ["1:2"]}, "ipv4Pool": "9.1.0.0/24"},
+        ]
+        data["pods"][0]["networks"] = [{"vrf": "a", "ipv4": "9.1.0.2/30"}]
+        data["pods"][1]["networks"] = [{"vrf": "b", "ipv4": "9.1.0.2/30"}]
+        data["expect"] = []
+    d = only(lambda data: edit(data) or data["pods"].append(
+        {"name": "svc", "node": W1, "image": "nginx", "networks": [{"vrf": "hub"}]}), "JCN505")
+    assert "both are installed in VRF `hub`'s table" in d.message
+
+
+def test_isolated_vrfs_may_reuse_addresses():
+    def edit(data):
+        data["vrfs"].append(red(ipv4Pool="1.1.0.0/16"))
+        move_pod_b_to("red", "1.1.11.2/30")(data)
+    assert diagnostics_after(edit) == []
+
+
+def test_pool_overlapping_a_cluster_range():
+    for key, pool in (("nodeSubnet", "10.240.128.0/17"), ("podCidr", "10.244.0.0/24"), ("serviceCidr", "10.0.0.0/8")):
+        def edit(data, pool=pool):
+            data["vrfs"][0]["ipv4Pool"] = pool
+            for pod in data["pods"]:
+                del pod["networks"][0]["ipv4"]
+        found = [d for d in diagnostics_after(edit) if d.code == "JCN506"]
+        assert any(d.related[0].path == ("cluster", key) for d in found), (key, found)
+        assert all(d.path == ("vrfs", 0, "ipv4Pool") for d in found)
+
+
+def test_address_of_a_family_without_pool():
+    d = only(lambda data: data["vrfs"][0].pop("ipv6Pool") and data["pods"][1]["networks"][0].pop("ipv6") and None, "JCN507")
+    assert d.path == ("pods", 0, "networks", 0, "ipv6")
+
+
+def test_link_subnet_too_small():
+    d = only(lambda data: data["pods"][1]["networks"][0].update(ipv4="1.1.22.2/31"), "JCN509")
+    assert "1.1.22.2/30" in d.help
+
+
+# --- MTU --------------------------------------------------------------------------------------
+
+def test_mtu_above_underlay_minus_vxlan():
+    d = only(lambda data: data["pods"][0]["networks"][0].update(mtu=1451), "JCN601")
+    assert "1450" in d.message and d.related[0].path == ("cluster", "underlayMtu")
+    assert diagnostics_after(lambda data: data["pods"][0]["networks"][0].update(mtu=1450)) == []
+
+
+def test_mtu_below_the_ipv6_minimum():
+    assert only(lambda data: data["pods"][0]["networks"][0].update(mtu=1279), "JCN602").path[-1] == "mtu"
+
+
+# --- route targets ----------------------------------------------------------------------------
+
+def test_route_target_ranges():
+    d = only(lambda data: data["vrfs"][0].update(routeTarget="4200000000:70000"), "JCN204")
+    assert "at most 65535" in d.message
+    d = only(lambda data: data["vrfs"][0].update(routeTarget={"import": ["11:11"], "export": ["0:5"]}), "JCN204")
+    assert d.path == ("vrfs", 0, "routeTarget", "export", 0)
+
+
+def test_same_targets_different_vnis():
+    def edit(data):
+        data["vrfs"].append(red(routeTarget="target:11:11"))
+        move_pod_b_to("red", "2.2.22.2/30")(data)
+    d = only(edit, "JCN701")
+    assert d.path == ("vrfs", 1, "routeTarget") and "VNI 10003 instead of VNI 10002" in d.message
+
+
+def test_same_targets_and_an_allocated_vni():
+    def edit(data):
+        data["vrfs"].append(red(routeTarget="11:11"))
+        del data["vrfs"][1]["vni"]
+        move_pod_b_to("red", "2.2.22.2/30")(data)
+    assert "an allocated VNI" in only(edit, "JCN701").message
+
+
+def test_same_vni_different_targets():
+    def edit(data):
+        data["vrfs"].append(red(vni=10002))
+        move_pod_b_to("red", "2.2.22.2/30")(data)
+    d = only(edit, "JCN702")
+    assert d.path == ("vrfs", 1, "vni") and d.related[0].path == ("vrfs", 0, "vni")
+
+
+def test_targets_of_canonicalises_and_derives():
+    vrf = Vrf.model_validate({"name": "a", "routeTarget": "target:11:11"})
+    assert targets_of(vrf) == (frozenset({"target:11:11"}), frozenset({"target:11:11"}))
+    derived = Vrf.model_validate({"name": "a", "vni": 7})
+    assert targets_of(derived) is None
+    from jcnrc.model import Cluster
+    cluster = Cluster.model_validate({"provider": "aks", "asn": 64512, "nodeSubnet": "10.0.0.0/8",
+                                      "podCidr": "172.16.0.0/16", "serviceCidr": "172.17.0.0/16"})
+    assert targets_of(derived, cluster) == (frozenset({"target:64512:7"}),) * 2
+
+
+def test_route_tables_follow_exports_to_importers():
+    vrfs = [Vrf.model_validate(v) for v in (
+        {"name": "hub", "routeTarget": {"import": ["1:1"], "export": ["1:0"]}},
+        {"name": "spoke", "routeTarget": {"import": ["1:0"], "export": ["1:1"]}},
+        {"name": "alone", "routeTarget": "9:9"},
+    )]
+    tables = route_tables(list(enumerate(vrfs)))
+    assert tables == {"hub": frozenset({"hub", "spoke"}), "spoke": frozenset({"spoke", "hub"}), "alone": frozenset({"alone"})}
+
+
+def test_overlapping_sweep_finds_nested_and_skips_unrelated():
+    entries = [(ip_network("10.0.0.0/24"), "a", (0,)), (ip_network("10.0.0.8/30"), "a", (1,)),
+               (ip_network("10.0.0.4/30"), "b", (2,)), (ip_network("10.0.1.0/30"), "a", (3,))]
+    pairs = list(overlapping(entries, lambda x, y: x == y))
+    assert [(e[2], o[2]) for e, o in pairs] == [((1,), (0,))]
+
+
+# --- secrets and warnings ---------------------------------------------------------------------
+
+def test_external_secrets_needs_a_store():
+    assert only(lambda data: data["secrets"].update(mode="external-secrets"), "JCN802").path == ("secrets", "mode")
+
+
+def test_store_without_external_secrets_is_a_warning():
+    d = only(lambda data: data["secrets"].update(store={"name": "vault", "rootPasswordKey": "a", "crpdLicenseKey": "b"}), "JCN915")
+    assert d.severity == "warning" and d.at == "key"
+
+
+def test_vrf_without_pods_is_a_warning():
+    d = only(lambda data: data["vrfs"].append(red()), "JCN910")
+    assert d.severity == "warning" and d.path == ("vrfs", 1, "name")
+
+
+def test_worker_without_pods_is_a_warning():
+    d = only(lambda data: data["nodes"].append({"name": "spare", "address": "10.240.0.7", "role": "worker"}), "JCN911")
+    assert d.severity == "warning" and d.path == ("nodes", 3, "name")
+
+
+def test_oversized_pool_is_a_warning_with_a_size_that_fits():
+    def edit(data):
+        data["vrfs"][0]["ipv4Pool"] = "1.0.0.0/8"
+    d = only(edit, "JCN912")
+    assert d.severity == "warning" and "a /27 holds them" in d.help
+
+
+def test_idle_worker_is_not_reported_when_the_pod_was_misplaced():
+    found = diagnostics_after(lambda data: data["pods"][1].update(node="aks-agentpool-23733201-vmss000000"))
+    assert [d.code for d in found] == ["JCN304"]
+
+
+def test_usage_warnings_wait_until_the_items_are_valid():
+    found = diagnostics_after(lambda data: data["pods"][1].update(image="Ubuntu"))
+    assert [d.code for d in found] == ["JCN203"]
+
+
+# --- all errors in one run, never a traceback, linear -----------------------------------------
+
+def test_every_problem_is_reported_in_one_run_sorted_by_position():
+    def edit(data):
+        data["nodes"][2]["address"] = "10.241.0.6"
+        data["pods"][0]["node"] = "nowhere"
+        data["pods"][1]["networks"][0]["ipv4"] = "1.1.22.1/30"
+        data["vrfs"][0]["routeTarget"] = "0:1"
+    text = EXAMPLE_FILE.read_text(encoding="utf-8")
+    loaded = load_bytes(text.encode(), "t.yaml")
+    data = copy.deepcopy(loaded.data)
+    edit(data)
+    found = check(data).diagnostics
+    assert sorted(d.code for d in found) == ["JCN204", "JCN303", "JCN501", "JCN504"]
+    lines = [item.line for item in locate(found, loaded.source)]
+    assert lines == sorted(lines) == [23, 26, 32, 40]
+
+
+JUNK = st.one_of(st.none(), st.booleans(), st.integers(-2, 2**40), st.floats(allow_nan=False), st.text(max_size=12),
+                 st.sampled_from(["10.0.0.1", "1.1.0.0/16", "abcd::1/126", "11:11", "master", "blue", "net1", W1]),
+                 st.lists(st.text(max_size=4), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, prefix + (index,))
+
+
+ALL_PATHS = [p for p in _paths(EXAMPLE) if p]
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(ALL_PATHS), st.sampled_from(["set", "delete", "rename"]), JUNK), min_size=1, max_size=4))
+def test_mutated_example_gives_only_diagnostics(mutations):
+    data = copy.deepcopy(EXAMPLE)
+    for path, action, value in mutations:
+        parent = data
+        try:
+            for part in path[:-1]:
+                parent = parent[part]
+            if action == "set":
+                parent[path[-1]] = value
+            elif action == "delete":
+                del parent[path[-1]]
+            elif isinstance(parent, dict):
+                parent[str(path[-1]) + "x"] = parent.pop(path[-1])
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier mutation removed the place
+    source = load_file(EXAMPLE_FILE).source
+    checked = check(data)
+    found = list(checked.diagnostics)
+    if checked.ok:
+        found += plan(checked.topology, None).diagnostics
+    for item in locate(found, source):
+        assert item.diagnostic.code.startswith("JCN") and item.line >= 1 and item.column >= 1
+        format_text(item)
+
+
+def big_intent(workers: int, pods: int) -> dict:
+    nodes = [{"name": "master-0", "address": "10.0.0.1", "role": "master"}]
+    nodes += [{"name": f"worker-{i}", "address": f"10.{1 + i // 250}.{i % 250}.10", "role": "worker"} for i in range(workers)]
+    vrfs = [{"name": f"vrf-{v}", "routeTarget": f"64512:{v + 1}", "vni": 10000 + v, "ipv4Pool": f"100.{64 + v}.0.0/16"}
+            for v in range(8)]
+    pod_items = []
+    for p in range(pods):
+        v = p % 8
+        index = p // 8
+        third, fourth = divmod(index * 4, 256)
+        pod_items.append({"name": f"pod-{p}", "node": f"worker-{p % workers}", "image": "ubuntu:20.04",
+                          "networks": [{"vrf": f"vrf-{v}", "ipv4": f"100.{64 + v}.{third}.{fourth + 2}/30"}]})
+    return {"apiVersion": "jcnrc/v1", "kind": "Topology", "metadata": {"name": "big"},
+            "cluster": {"provider": "kubeadm", "asn": 64512, "nodeSubnet": "10.0.0.0/8", "podCidr": "172.16.0.0/16",
+                        "serviceCidr": "172.17.0.0/16"},
+            "images": {"platter": "r/platter:1", "crpd": "r/crpd:1"}, "nodes": nodes, "vrfs": vrfs, "pods": pod_items,
+            "secrets": {"rootPassword": {"env": "A"}, "crpdLicense": {"env": "B"}}}
+
+
+def test_rules_scale_linearly_to_thousands_of_nodes_and_tens_of_thousands_of_pods():
+    small, large = big_intent(250, 2500), big_intent(2500, 25000)
+    assert check(small).diagnostics == []
+    started = time.perf_counter()
+    check(small)
+    small_time = time.perf_counter() - started
+    started = time.perf_counter()
+    result = check(large)
+    large_time = time.perf_counter() - started
+    assert result.diagnostics == []
+    # Ten times the input costs about ten times the time (caches and GC add some); all-pairs would be a hundred.
+    assert large_time < max(small_time, 0.05) * 50, (small_time, large_time)

@@ -1,0 +1,391 @@
+"""Safe writes: the output folder holds the old tree or the new one, never a mix, and jcnrc
+touches nothing it did not write."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from jcnrc import write
+from jcnrc.write import OWNED_LIST, SLOW_WRITE_ENV, WriteError, build_lock, write_tree
+
+AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
+
+FILES = {
+    "README.md": "# demo\n",
+    "kustomization.yaml": "resources:\n  - manifests\n",
+    "manifests/configmap-a.yaml": "kind: ConfigMap\n",
+    "manifests/pod-b.yaml": "kind: Pod\n",
+    "nodes/n1/node-n1.json": "{}\n",
+}
+
+
+def snapshot(folder: Path) -> dict[str, tuple]:
+    """Everything about a tree that a rewrite would change: content, inode, mode, mtime, link target."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.lstat()
+        relative = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            state[relative] = ("link", os.readlink(path))
+        elif path.is_dir():
+            state[relative] = ("dir", info.st_mode)
+        else:
+            state[relative] = ("file", hashlib.sha256(path.read_bytes()).hexdigest(), info.st_ino, info.st_mode, info.st_mtime_ns)
+    return state
+
+
+def leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.") and not p.name.endswith("jcnrc-lock"))
+
+
+def tree_files(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+@pytest.fixture()
+def out(tmp_path) -> Path:
+    return tmp_path / "out" / "demo"
+
+
+# --- writing and rewriting ----------------------------------------------------------------------
+
+def test_first_build_writes_every_file_and_the_owned_list(out):
+    changes = write_tree(FILES, out)
+    assert {c.path for c in changes if c.kind == "added"} == set(FILES) | {OWNED_LIST}
+    assert tree_files(out) == {**FILES, OWNED_LIST: write._owned_text(FILES)}
+    assert leftovers(out) == []
+
+
+def test_an_unchanged_rebuild_rewrites_no_file(out):
+    write_tree(FILES, out)
+    before = snapshot(out)
+    folder_before = out.stat()
+    time.sleep(0.01)
+    assert write_tree(FILES, out) == []
+    assert snapshot(out) == before
+    assert (out.stat().st_ino, out.stat().st_mtime_ns) == (folder_before.st_ino, folder_before.st_mtime_ns)
+
+
+def test_a_rebuild_replaces_changed_files_and_keeps_unchanged_ones_as_they_were(out):
+    write_tree(FILES, out)
+    before = snapshot(out)
+    changes = write_tree({**FILES, "manifests/pod-b.yaml": "kind: Pod\nspec: {}\n"}, out)
+    assert [(c.path, c.kind) for c in changes] == [("manifests/pod-b.yaml", "changed")]
+    after = snapshot(out)
+    for path in ("README.md", "manifests/configmap-a.yaml", "nodes/n1/node-n1.json", OWNED_LIST):
+        assert after[path] == before[path], path  # the same inode: hard-linked, not rewritten
+    assert after["manifests/pod-b.yaml"][1] != before["manifests/pod-b.yaml"][1]
+
+
+def test_stale_owned_files_go_and_files_jcnrc_did_not_write_stay_untouched(out):
+    write_tree(FILES, out)
+    (out / "notes.txt").write_text("mine\n")
+    (out / "nodes/n1/local.conf").write_text("also mine\n")  # inside a folder jcnrc writes to
+    (out / "empty").mkdir()
+    (out / "private").mkdir(mode=0o700)
+    (out / "private/key").write_text("k")
+    (out / "to-etc").symlink_to("/etc")
+    (out / "to-notes").symlink_to("notes.txt")
+    foreign_before = {k: v for k, v in snapshot(out).items() if k.split("/")[0] in ("notes.txt", "empty", "private", "to-etc", "to-notes")
+                      or k == "nodes/n1/local.conf"}
+    smaller = {k: v for k, v in FILES.items() if not k.startswith("nodes/")}
+    changes = write_tree(smaller, out)
+    assert ("nodes/n1/node-n1.json", "removed") in [(c.path, c.kind) for c in changes]
+    after = snapshot(out)
+    assert "nodes/n1/node-n1.json" not in after
+    assert {k: after[k] for k in foreign_before} == foreign_before
+    assert (out / "private").stat().st_mode & 0o777 == 0o700
+    assert write._owned(out) == set(smaller)
+
+
+def test_a_file_jcnrc_did_not_write_is_never_overwritten(out):
+    write_tree(FILES, out)
+    (out / "extra.yaml").write_text("kind: Mine\n")
+    before = snapshot(out)
+    with pytest.raises(WriteError, match=r"refusing to overwrite what jcnrc did not write in .*: extra\.yaml"):
+        write_tree({**FILES, "extra.yaml": "kind: Generated\n"}, out)
+    assert snapshot(out) == before and leftovers(out) == []
+
+
+def test_a_foreign_file_with_exactly_the_generated_content_is_adopted(out):
+    out.mkdir(parents=True)
+    (out / "README.md").write_text(FILES["README.md"])
+    write_tree(FILES, out)
+    assert "README.md" in write._owned(out)
+
+
+def test_a_foreign_folder_or_link_where_jcnrc_writes_is_refused(out, tmp_path):
+    write_tree(FILES, out)
+    shutil.rmtree(out / "nodes")
+    (tmp_path / "elsewhere").mkdir()
+    (out / "nodes").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(WriteError, match=r"nodes \(jcnrc needs a folder there\)"):
+        write_tree(FILES, out)
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+# --- failures leave the previous output -----------------------------------------------------------
+
+def test_a_failure_while_writing_leaves_the_previous_output_and_no_staging_folder(out, monkeypatch):
+    write_tree(FILES, out)
+    before = snapshot(out)
+    real_place = write._place
+    calls = []
+
+    def failing_place(target, previous, data):
+        calls.append(target)
+        if len(calls) == 3:
+            raise OSError(errno.EIO, "Input/output error", str(target))
+        real_place(target, previous, data)
+
+    monkeypatch.setattr(write, "_place", failing_place)
+    with pytest.raises(WriteError, match="the previous output is unchanged"):
+        write_tree({k: v + "changed\n" for k, v in FILES.items()}, out)
+    assert snapshot(out) == before and leftovers(out) == []
+
+
+def test_a_full_disk_leaves_the_previous_output_with_a_clear_error(out, monkeypatch):
+    write_tree(FILES, out)
+    before = snapshot(out)
+
+    def no_space(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", no_space)
+    with pytest.raises(WriteError) as raised:
+        write_tree({**FILES, "manifests/pod-b.yaml": "kind: Pod\nspec: {}\n"}, out)
+    monkeypatch.undo()
+    assert str(raised.value) == f"no space left on the device while writing {out}; the previous output is unchanged"
+    assert snapshot(out) == before and leftovers(out) == []
+
+
+def test_a_read_only_output_folder_is_refused_and_left_as_it_was(out, monkeypatch):
+    write_tree(FILES, out)
+    before = snapshot(out)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != out)
+    with pytest.raises(WriteError, match=r"the folder is read-only; the previous output is unchanged"):
+        write_tree({**FILES, "README.md": "# new\n"}, out)
+    assert snapshot(out) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+def test_a_read_only_output_folder_is_refused_for_real(out):
+    write_tree(FILES, out)
+    before = snapshot(out)
+    out.chmod(0o555)
+    try:
+        with pytest.raises(WriteError, match="read-only"):
+            write_tree({**FILES, "README.md": "# new\n"}, out)
+    finally:
+        out.chmod(0o755)
+    assert snapshot(out) == before
+
+
+def test_a_folder_that_cannot_be_written_next_to_gives_a_clear_error(out, monkeypatch):
+    write_tree(FILES, out)
+    before = snapshot(out)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(out.parent))
+
+    monkeypatch.setattr(write.tempfile, "mkdtemp", denied)
+    with pytest.raises(WriteError) as raised:
+        write_tree({**FILES, "README.md": "# new\n"}, out)
+    assert str(raised.value) == f"cannot write {out}: Permission denied ({out.parent}); the previous output is unchanged"
+    assert snapshot(out) == before
+
+
+def test_a_build_killed_between_its_two_renames_is_put_back_by_the_next_one(out, monkeypatch):
+    """Where renameat2 exchange is missing, the swap is two renames; die between them."""
+    write_tree(FILES, out)
+    before = {k: v for k, v in tree_files(out).items()}
+    monkeypatch.setattr(write, "_rename_exchange", lambda a, b: False)
+    real_rename = os.rename
+
+    def die_on_second_rename(source, target):
+        if Path(target) == out:
+            raise KeyboardInterrupt  # the process dies here; the staging cleanup runs, nothing else
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", die_on_second_rename)
+    with pytest.raises(KeyboardInterrupt):
+        write_tree({**FILES, "README.md": "# new\n"}, out)
+    monkeypatch.undo()
+    assert not out.exists() and [name for name in leftovers(out) if ".old-" in name]
+    assert write_tree(FILES, out) == []  # recovered: the previous tree is back, and it is current
+    assert tree_files(out) == before and leftovers(out) == []
+
+
+def test_the_swap_is_one_atomic_exchange_on_linux(out, monkeypatch):
+    if write._renameat2() is None:
+        pytest.skip("no renameat2 on this system")
+    write_tree(FILES, out)
+    exchanges = []
+    real_exchange = write._rename_exchange
+    monkeypatch.setattr(write, "_rename_exchange", lambda a, b: exchanges.append((a, b)) or real_exchange(a, b))
+    monkeypatch.setattr(os, "rename", lambda *a: pytest.fail("the output folder was renamed away"))
+    write_tree({**FILES, "README.md": "# new\n"}, out)
+    assert len(exchanges) == 1 and exchanges[0][1] == out
+    assert (out / "README.md").read_text() == "# new\n" and leftovers(out) == []
+
+
+# --- locking ------------------------------------------------------------------------------------
+
+def test_a_second_build_into_the_same_folder_is_refused_while_one_runs(out):
+    write_tree(FILES, out)
+    before = snapshot(out)
+    with build_lock(out):
+        with pytest.raises(WriteError, match=r"another jcnrc build is writing .*; wait for it to finish"):
+            write_tree({**FILES, "README.md": "# new\n"}, out)
+    assert snapshot(out) == before
+    write_tree({**FILES, "README.md": "# new\n"}, out)  # the lock is free again
+
+
+# --- paths and targets --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, reason", [
+    ("../escape.yaml", "path component"),
+    ("manifests/../../escape.yaml", "path component"),
+    ("/etc/passwd", "not a plain relative path"),
+    ("nul\0byte.yaml", "not a plain relative path"),
+    ("back\\slash.yaml", "not a plain relative path"),
+    ("line\nbreak.yaml", "control characters"),
+    ("manifests//double.yaml", "path component"),
+    ("manifests/./dot.yaml", "path component"),
+    ("manifests/", "path component"),
+    ("-rf.yaml", "path component"),
+    (OWNED_LIST, "jcnrc's own list"),
+])
+def test_unsafe_paths_are_refused_before_anything_is_written(out, path, reason):
+    with pytest.raises(WriteError, match=reason):
+        write_tree({**FILES, path: "x\n"}, out)
+    assert not out.exists()
+
+
+def test_paths_that_collide_are_refused(out):
+    with pytest.raises(WriteError, match="case-insensitive"):
+        write_tree({**FILES, "readme.md": "x\n"}, out)
+    with pytest.raises(WriteError, match="'README.md' is also written as a file"):
+        write_tree({**FILES, "README.md/inner": "x\n"}, out)
+    assert not out.exists()
+
+
+def test_an_output_folder_that_is_a_symlink_is_refused_unless_allowed(tmp_path):
+    real = tmp_path / "real"
+    write_tree(FILES, real)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(WriteError, match="is a symbolic link; refusing to write through it"):
+        write_tree({**FILES, "README.md": "# new\n"}, link)
+    assert (real / "README.md").read_text() == FILES["README.md"]
+    write_tree({**FILES, "README.md": "# new\n"}, link, allow_symlink=True)
+    assert link.is_symlink() and (link / "README.md").read_text() == "# new\n"
+
+
+def test_the_current_folder_and_its_parents_are_refused_as_output(tmp_path, monkeypatch):
+    work = tmp_path / "repo" / "sub"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    for target in (Path("."), Path(".."), work, Path("/")):
+        with pytest.raises(WriteError, match="give jcnrc a folder of its own"):
+            write_tree(FILES, target)
+    assert list(work.iterdir()) == []
+
+
+def test_a_file_in_place_of_the_output_folder_is_refused(tmp_path):
+    (tmp_path / "out").write_text("not a folder")
+    with pytest.raises(WriteError, match="exists and is not a folder"):
+        write_tree(FILES, tmp_path / "out")
+
+
+# --- the real command, killed -------------------------------------------------------------------
+
+def _intent(tmp_path: Path) -> Path:
+    folder = tmp_path / "intent"
+    folder.mkdir()
+    intent = folder / AKS.name
+    shutil.copy(AKS, intent)
+    shutil.copy(AKS.with_name("aks-evpn-type5.lock.json"), intent.with_name("aks-evpn-type5.lock.json"))
+    return intent
+
+
+def _jcnrc(*args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "jcnrc.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, **env})
+
+
+def _wait_for_staging_with_files(out: Path, timeout: float = 60) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for staging in out.parent.glob(f".{out.name}.new-*"):
+            if sum(1 for p in staging.rglob("*") if p.is_file()) >= 3:
+                return staging
+        time.sleep(0.02)
+    pytest.fail("the build never started writing")
+
+
+def test_a_build_killed_mid_write_leaves_the_old_output_exactly_and_the_next_build_recovers(tmp_path):
+    intent = _intent(tmp_path)
+    out = tmp_path / "out" / "aks"
+    first = _jcnrc("build", str(intent), "-o", str(out))
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    before = snapshot(out)
+    intent.write_text(intent.read_text().replace("image: ubuntu:20.04", "image: ubuntu:22.04"))
+    slow = _jcnrc("build", str(intent), "-o", str(out), **{SLOW_WRITE_ENV: "0.2"})
+    try:
+        staging = _wait_for_staging_with_files(out)
+        slow.send_signal(signal.SIGKILL)
+        slow.wait(timeout=30)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+    assert slow.returncode == -signal.SIGKILL
+    assert staging.exists()  # killed mid-write: the half-written tree is left beside the output
+    assert snapshot(out) == before
+    again = _jcnrc("build", str(intent), "-o", str(out))
+    assert again.wait(timeout=120) == 0, again.stderr.read()
+    assert leftovers(out) == []
+    assert "image: ubuntu:22.04" in (out / "manifests/pod-ubuntu-du11.yaml").read_text()
+    assert snapshot(out)["manifests/clusterrole-crpd.yaml"] == before["manifests/clusterrole-crpd.yaml"]  # unchanged: kept
+
+
+def test_two_commands_building_into_one_folder_cannot_interleave(tmp_path):
+    intent = _intent(tmp_path)
+    out = tmp_path / "out" / "aks"
+    slow = _jcnrc("build", str(intent), "-o", str(out), **{SLOW_WRITE_ENV: "0.1"})
+    try:
+        _wait_for_staging_with_files(out)
+        second = _jcnrc("build", str(intent), "-o", str(out))
+        assert second.wait(timeout=60) == 2
+        assert f"jcnrc: error: another jcnrc build is writing {out}" in second.stderr.read()
+        assert slow.wait(timeout=120) == 0, slow.stderr.read()
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+    assert leftovers(out) == [] and (out / "README.md").is_file()
+
+
+def test_a_failed_build_writes_nothing(tmp_path):
+    intent = _intent(tmp_path)
+    out = tmp_path / "out" / "aks"
+    assert _jcnrc("build", str(intent), "-o", str(out)).wait(timeout=120) == 0
+    before = snapshot(out)
+    intent.write_text(intent.read_text().replace("role: master", "role: chief"))
+    failed = _jcnrc("build", str(intent), "-o", str(out))
+    assert failed.wait(timeout=120) == 1
+    assert "role" in failed.stderr.read()
+    assert snapshot(out) == before and leftovers(out) == []
+    fresh = tmp_path / "out" / "never"
+    assert _jcnrc("build", str(intent), "-o", str(fresh)).wait(timeout=120) == 1
+    assert not fresh.exists()
