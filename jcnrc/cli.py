@@ -82,13 +82,22 @@ def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False) -
     return failing
 
 
-def _options(templates: Optional[Path], layout: Layout, target: Optional[Target], with_secrets: bool):
+def _options(templates: Optional[Path], layout: Layout, target: Optional[Target], with_secrets: bool, out: Optional[Path]):
     from jcnrc.pipeline import Options
 
     if templates is not None and not templates.is_dir():
         _err(f"jcnrc: error: --templates {templates}: not a folder")
         raise typer.Exit(EXIT_USAGE)
-    return Options(templates=templates, layout=layout.value, target=target.value if target else None, with_secrets=with_secrets)
+    return Options(templates=templates, layout=layout.value, target=target.value if target else None,
+                   with_secrets=with_secrets, output=out)
+
+
+def default_out_dir(result, target: Optional[Target]) -> Path:
+    """out/<name>; out/<name>-<target> when --target overrides the intent, so both generations can sit side by side."""
+    name = result.plan.name
+    if target is not None and target.value != result.written_target:
+        name = f"{name}-{target.value}"
+    return Path("out") / name
 
 
 def _compile(file: Path, options):
@@ -122,10 +131,10 @@ def build(
     """Check the intent and compile it into every artifact, written atomically."""
     from jcnrc import write as writer
 
-    result = _compile(file, _options(templates, layout, target, with_secrets))
+    result = _compile(file, _options(templates, layout, target, with_secrets, out))
     if report(result, fmt, warnings_as_errors, quiet) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
-    out_dir = out or Path("out") / result.plan.name
+    out_dir = out or default_out_dir(result, target)
     if validate and not _validate_manifests(result.files, kube_version):
         raise typer.Exit(EXIT_PROBLEMS)
     if check_only:
@@ -151,7 +160,8 @@ def build(
     if result.lock_changed:
         result.lock_path.write_text(result.lock.to_json(), encoding="utf-8")
     if not quiet:
-        _err(f"jcnrc: wrote {out_dir} ({len(result.files)} files, {len(changes)} changed)")
+        changed = [c for c in changes if c.path != writer.OWNED_LIST]
+        _err(f"jcnrc: wrote {out_dir} ({len(result.files)} files, {len(changed)} changed)")
 
 
 def _validate_manifests(files: dict[str, str], kube_version: str) -> bool:
@@ -209,10 +219,10 @@ def diff(
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
     from jcnrc import write as writer
 
-    result = _compile(file, _options(templates, layout, target, False))
+    result = _compile(file, _options(templates, layout, target, False, out))
     if report(result, Format.text, False) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
-    out_dir = out or Path("out") / result.plan.name
+    out_dir = out or default_out_dir(result, target)
     typer.echo(writer.unified_diff(result.files, out_dir), nl=False)
 
 
@@ -245,7 +255,7 @@ def routes(
     if fmt == Format.json:
         typer.echo(escape.to_json(expected.to_data(state), indent=2))
     else:
-        typer.echo(Templates(None).render("common/node-state.txt.j2", state=state), nl=False)
+        typer.echo(Templates(None).render("common/node-state.txt.j2", state=state, target=plan.target), nl=False)
 
 
 def _analysed(file: Path):

@@ -50,11 +50,33 @@ class Diagnostic:
 
 
 def error(code: str, message: str, path: Path = (), **kwargs) -> Diagnostic:
-    return Diagnostic(code=code, message=message, path=path, severity="error", **kwargs)
+    return _made(code, message, path, "error", kwargs)
 
 
 def warning(code: str, message: str, path: Path = (), **kwargs) -> Diagnostic:
-    return Diagnostic(code=code, message=message, path=path, severity="warning", **kwargs)
+    return _made(code, message, path, "warning", kwargs)
+
+
+def _made(code: str, message: str, path: Path, severity: Severity, kwargs: dict) -> Diagnostic:
+    # Messages quote what the file holds; a hostile value must not bring line breaks, escape
+    # sequences or bidi overrides into a terminal or a CI log with it.
+    if kwargs.get("help") is not None:
+        kwargs["help"] = escaped(kwargs["help"])
+    return Diagnostic(code=code, message=escaped(message), path=path, severity=severity, **kwargs)
+
+
+def escaped(text: str) -> str:
+    """`text` with every character a terminal would act on instead of showing written as an escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:

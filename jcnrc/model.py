@@ -192,8 +192,14 @@ def _key_as_title(name: str, info: Any) -> str:
 
 
 class IntentModel(BaseModel):
+    # python-re: the path patterns refuse `..` components with a look-ahead, which pydantic's
+    # default (Rust) regex engine lacks; editors' JavaScript engines have it too.
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, use_attribute_docstrings=False, field_title_generator=_key_as_title
+        extra="forbid",
+        populate_by_name=True,
+        use_attribute_docstrings=False,
+        field_title_generator=_key_as_title,
+        regex_engine="python-re",
     )
 
 

@@ -10,13 +10,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jcnrc import __version__
+from jcnrc import __version__, secretscan
 from jcnrc.allocate import Lock
 from jcnrc.check import check
 from jcnrc.diagnostics import Diagnostic, Located, error, locate, warning
 from jcnrc.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
 from jcnrc.plan import Plan, plan
-from jcnrc.render import RenderOptions, SecretValues, TemplateProblem, render
+from jcnrc.render import MANIFESTS, RenderOptions, SecretValues, TemplateProblem, render
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Options:
     with_secrets: bool = False
     limits: Limits = DEFAULT_LIMITS
     environ: dict[str, str] | None = None
+    output: Path | None = None  # the output folder: sops reuses its ciphertext when values are unchanged
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Result:
     lock_path: Path | None = None
     lock_changed: bool = False
     source_digest: str = ""
+    written_target: str = "platter"  # `target:` as the intent says it, before any --target override
 
     @property
     def ok(self) -> bool:
@@ -70,6 +72,7 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
     if not loaded.ok:
         return result
     data = loaded.data
+    result.written_target = data.get("target") if data.get("target") in ("platter", "jcnr") else "platter"
     if options.target:
         data = {**data, "target": options.target}
     if options.with_secrets and isinstance(data.get("secrets"), dict):
@@ -93,12 +96,21 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
 
 
 def compile_intent(intent: Path, options: Options | None = None, display_name: str | None = None) -> Result:
-    """analyse, then render the output files (not written)."""
+    """analyse, then render the output files (not written); secrets are encrypted or scanned for."""
     options = options or Options()
     result = analyse(intent, options, display_name)
     if result.plan is None or not result.ok:
         return result
-    secret_values, problems = read_secret_values(result.plan, intent.parent, options)
+    environ = options.environ if options.environ is not None else dict(os.environ)
+    mode = result.plan.topology.secrets.mode
+    sops = None
+    if mode == "sops":
+        try:
+            sops = secretscan.find_sops(environ)
+        except secretscan.SopsUnavailable as exc:
+            result.diagnostics.append(error("JCN804", str(exc), ("secrets", "mode")))
+            return result
+    secret_values, problems = read_secret_values(result.plan, intent.parent, options, environ)
     result.diagnostics += problems
     if problems:
         return result
@@ -111,19 +123,52 @@ def compile_intent(intent: Path, options: Options | None = None, display_name: s
         version=__version__,
     )
     try:
-        result.files = render(result.plan, render_options)
+        files = render(result.plan, render_options)
     except TemplateProblem as exc:
         result.diagnostics.append(error("JCN900", f"rendering failed: {exc}",
                                         help="check the template folder given with --templates"))
+        return result
+    if sops is not None:
+        files = _encrypt_secrets(files, sops, intent.parent, environ, options.output, result)
+    if files is not None and mode != "inline":
+        files = _refuse_leaks(files, result, intent.parent, environ)
+    result.files = files
     return result
 
 
-def read_secret_values(plan: Plan, base: Path, options: Options) -> tuple[SecretValues | None, list[Diagnostic]]:
-    """Only `inline` mode (or --with-secrets) reads values; every other mode never touches them."""
+def _encrypt_secrets(files: dict[str, str], sops: str, base: Path, environ: dict, output: Path | None, result: Result):
+    encrypted = dict(files)
+    for path, text in files.items():
+        if not (path.startswith(f"{MANIFESTS}/secret-") and path.endswith(".yaml")):
+            continue
+        previous_file = output / path if output is not None else None
+        previous = previous_file.read_text(encoding="utf-8") if previous_file is not None and previous_file.is_file() else None
+        try:
+            encrypted[path] = secretscan.sops_encrypt(text, sops=sops, cwd=base, environ=environ, previous=previous)
+        except secretscan.SopsFailed as exc:
+            result.diagnostics.append(error("JCN806", f"sops failed: {exc}", ("secrets", "mode")))
+            return None
+    return encrypted
+
+
+def _refuse_leaks(files: dict[str, str], result: Result, base: Path, environ: dict):
+    """The last line of defence: no secret value, raw or base64, in any file outside inline mode."""
+    values, labels = secretscan.available_values(result.plan.topology.secrets, base, environ)
+    leaks = secretscan.scan(files, values, labels)
+    for finding in leaks:
+        result.diagnostics.append(error("JCN805", f"refusing to write a secret value: {finding.message()}", ("secrets",),
+                                        help="a template or intent value carries the secret; nothing was written"))
+    for label in secretscan.unscannable(values, labels):
+        result.diagnostics.append(warning("JCN917", f"the value of {label} is too short to check the output for leaks",
+                                          ("secrets",), help="use a longer root password"))
+    return None if leaks else files
+
+
+def read_secret_values(plan: Plan, base: Path, options: Options, environ: dict) -> tuple[SecretValues | None, list[Diagnostic]]:
+    """Only the modes that write a Secret (inline, sops) read values to put in it."""
     secrets = plan.topology.secrets
-    if secrets.mode != "inline" and not options.with_secrets:
+    if secrets.mode not in ("inline", "sops"):
         return None, []
-    environ = options.environ if options.environ is not None else dict(os.environ)
     values = []
     problems = []
     for key, ref in (("rootPassword", secrets.rootPassword), ("crpdLicense", secrets.crpdLicense)):

@@ -203,61 +203,104 @@ class Manifest:
     text: str
 
 
-def _render_platter(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
-    ctx = common_context(plan, options)
-    files: dict[str, str] = {}
-    manifests: list[Manifest] = []
+class Output:
+    """The files of one build, and the manifests in apply order. Shared by both targets."""
 
-    def manifest(kind: str, name: str, template: str, **extra) -> str:
-        text = templates.render(template, **ctx, **extra)
-        manifests.append(Manifest(f"{kind}-{name}.yaml", text))
+    def __init__(self, plan: Plan, options: RenderOptions, templates: Templates, ctx: dict) -> None:
+        self.plan = plan
+        self.options = options
+        self.templates = templates
+        self.ctx = ctx
+        self.files: dict[str, str] = {}
+        self.manifests: list[Manifest] = []
+        # Kept out of a single manifest.yaml: sops must encrypt the Secret and nothing else.
+        self.separate: set[str] = set()
+
+    def render(self, template: str, **extra) -> str:
+        return self.templates.render(template, **self.ctx, **extra)
+
+    def manifest(self, kind: str, name: str, template: str, **extra) -> str:
+        text = self.render(template, **extra)
+        self.manifests.append(Manifest(f"{kind}-{name}.yaml", text))
         return text
 
+    def add_secret(self, secret_name: str, secret_namespace: str) -> None:
+        """The Secret object in the modes that have one; `reference` mode gets scripts/create-secrets.sh instead."""
+        mode = self.plan.topology.secrets.mode
+        names = {"secret_name": secret_name, "secret_namespace": secret_namespace}
+        if mode in ("inline", "sops"):
+            self.manifest("secret", secret_name, "platter/secret.yaml.j2", **names)
+            if mode == "sops":
+                self.separate.add(f"secret-{secret_name}.yaml")
+        elif mode == "external-secrets":
+            self.manifest("externalsecret", secret_name, "common/externalsecret.yaml.j2", **names)
+        if mode == "inline":
+            # In the single layout the Secret is inside manifest.yaml, so that whole file holds values.
+            secret_file = "manifest.yaml" if self.options.layout == "single" else f"secret-{secret_name}.yaml"
+            self.files[".gitignore"] = self.render("common/gitignore.j2", secret_files=[f"{MANIFESTS}/{secret_file}"])
+
+    def add_node_preparation(self, node_config_text: str = "") -> str:
+        """Node preparation is the same for both targets: script, iptables rules, ConfigMap, DaemonSet."""
+        iptables = {n.name: self.render("common/iptables.sh.j2", node=n) for n in self.plan.workers}
+        if self.plan.profile.nat == "iptables":
+            for name, text in iptables.items():
+                self.files[f"nodes/{name}/iptables.sh"] = text
+        for path, template in self.plan.profile.nat_artifacts:
+            self.files[path] = self.render(template)
+        prep_script = self.render("common/node-prep.sh.j2")
+        self.manifest("configmap", "jcnrc-node-prep", "common/configmap-node-prep.yaml.j2", prep_script=prep_script,
+                      iptables=iptables)
+        return digest(prep_script, *iptables.values(), node_config_text)
+
+    def finish(self, secret_name: str, secret_namespace: str, readme: str = "common/README.md.j2") -> dict[str, str]:
+        self.files.update(_manifest_files(self.manifests, self.options, self.templates, self.ctx, self.separate))
+        self.ctx["manifest_order"] = [m.path for m in self.manifests]
+        self.files.update(_edge_files(self.plan, self.options, self.templates, self.ctx, secret_name=secret_name,
+                                      secret_namespace=secret_namespace, readme=readme))
+        return dict(sorted(self.files.items()))
+
+
+PLATTER_SECRET = ("platter-secrets", "kube-system")
+
+
+def _render_platter(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
+    out = Output(plan, options, templates, common_context(plan, options))
     if plan.namespace not in BUILT_IN_NAMESPACES:
-        manifest("namespace", plan.namespace, "common/namespace.yaml.j2", namespace_name=plan.namespace)
-    crpd_config = templates.render("platter/crpd-config.tmpl.j2", **ctx)
-    node_configs = {n.name: templates.render("platter/node-config.json.j2", **ctx, node=n) for n in plan.nodes}
-    manifest("serviceaccount", "crpd", "platter/serviceaccount.yaml.j2")
-    manifest("clusterrole", "crpd", "platter/clusterrole.yaml.j2")
-    manifest("clusterrolebinding", "crpd", "platter/clusterrolebinding.yaml.j2")
-    config_text = manifest("configmap", "platter-config", "platter/configmap-platter-config.yaml.j2", crpd_config=crpd_config)
-    node_config_text = manifest("configmap", "platter-node-config", "platter/configmap-platter-node-config.yaml.j2",
-                                node_configs=node_configs)
-    iptables = {n.name: templates.render("common/iptables.sh.j2", **ctx, node=n) for n in plan.workers}
-    if plan.profile.nat == "iptables":
-        for name, text in iptables.items():
-            files[f"nodes/{name}/iptables.sh"] = text
-    prep_script = templates.render("common/node-prep.sh.j2", **ctx)
-    manifest("configmap", "jcnrc-node-prep", "common/configmap-node-prep.yaml.j2", prep_script=prep_script, iptables=iptables)
-    secret_mode = plan.topology.secrets.mode
-    if secret_mode == "inline":
-        manifest("secret", "platter-secrets", "platter/secret.yaml.j2", secret_name="platter-secrets", secret_namespace="kube-system")
-        files[".gitignore"] = templates.render("common/gitignore.j2", **ctx, secret_files=[f"{MANIFESTS}/secret-platter-secrets.yaml"])
-    elif secret_mode == "external-secrets":
-        manifest("externalsecret", "platter-secrets", "common/externalsecret.yaml.j2", secret_name="platter-secrets",
-                 secret_namespace="kube-system")
+        out.manifest("namespace", plan.namespace, "common/namespace.yaml.j2", namespace_name=plan.namespace)
+    crpd_config = out.render("platter/crpd-config.tmpl.j2")
+    node_configs = {n.name: out.render("platter/node-config.json.j2", node=n) for n in plan.nodes}
+    out.manifest("serviceaccount", "crpd", "platter/serviceaccount.yaml.j2")
+    out.manifest("clusterrole", "crpd", "platter/clusterrole.yaml.j2")
+    out.manifest("clusterrolebinding", "crpd", "platter/clusterrolebinding.yaml.j2")
+    config_text = out.manifest("configmap", "platter-config", "platter/configmap-platter-config.yaml.j2", crpd_config=crpd_config)
+    node_config_text = out.manifest("configmap", "platter-node-config", "platter/configmap-platter-node-config.yaml.j2",
+                                    node_configs=node_configs)
+    prep_checksum = out.add_node_preparation(node_config_text)
+    out.add_secret(*PLATTER_SECRET)
     checksum = digest(config_text, node_config_text)
-    manifest("daemonset", "kube-crpd-master-ds", "platter/daemonset-master.yaml.j2", config_checksum=checksum)
-    manifest("daemonset", "kube-crpd-worker-ds", "platter/daemonset-worker.yaml.j2", config_checksum=checksum)
-    manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=digest(prep_script, *iptables.values(), node_config_text))
+    out.manifest("daemonset", "kube-crpd-master-ds", "platter/daemonset-master.yaml.j2", config_checksum=checksum)
+    out.manifest("daemonset", "kube-crpd-worker-ds", "platter/daemonset-worker.yaml.j2", config_checksum=checksum)
+    out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
     for vrf in plan.vrfs:
-        manifest("networkattachmentdefinition", vrf.nad_name, "platter/nad.yaml.j2", vrf=vrf)
+        out.manifest("networkattachmentdefinition", vrf.nad_name, "platter/nad.yaml.j2", vrf=vrf)
     for pod in plan.pods:
-        manifest("pod", pod.name, "platter/pod.yaml.j2", pod=pod)
+        out.manifest("pod", pod.name, "platter/pod.yaml.j2", pod=pod)
     for name, text in node_configs.items():
-        files[f"nodes/{name}/node-{name}.json"] = text
-    files.update(_manifest_files(manifests, options, templates, ctx))
-    ctx["manifest_order"] = [m.path for m in manifests]
-    files.update(_edge_files(plan, options, templates, ctx, secret_name="platter-secrets", secret_namespace="kube-system"))
-    return dict(sorted(files.items()))
+        out.files[f"nodes/{name}/node-{name}.json"] = text
+    return out.finish(*PLATTER_SECRET)
 
 
-def _manifest_files(manifests: list[Manifest], options: RenderOptions, templates: Templates, ctx: dict) -> dict[str, str]:
+def _manifest_files(manifests: list[Manifest], options: RenderOptions, templates: Templates, ctx: dict,
+                    separate: set[str] = frozenset()) -> dict[str, str]:
     files: dict[str, str] = {}
     if options.layout == "single":
-        body = "".join(("---\n" if i else "") + m.text for i, m in enumerate(manifests))
-        files[f"{MANIFESTS}/manifest.yaml"] = body
+        bundled = [m for m in manifests if m.path not in separate]
+        files[f"{MANIFESTS}/manifest.yaml"] = "".join(("---\n" if i else "") + m.text for i, m in enumerate(bundled))
         resources_list = ["manifest.yaml"]
+        for m in manifests:
+            if m.path in separate:
+                files[f"{MANIFESTS}/{m.path}"] = m.text
+                resources_list.append(m.path)
     else:
         for m in manifests:
             files[f"{MANIFESTS}/{m.path}"] = m.text
@@ -267,7 +310,8 @@ def _manifest_files(manifests: list[Manifest], options: RenderOptions, templates
     return files
 
 
-def _edge_files(plan: Plan, options: RenderOptions, templates: Templates, ctx: dict, secret_name: str, secret_namespace: str) -> dict[str, str]:
+def _edge_files(plan: Plan, options: RenderOptions, templates: Templates, ctx: dict, secret_name: str, secret_namespace: str,
+                readme: str = "common/README.md.j2") -> dict[str, str]:
     """Scripts, the secrets example, the expected routing state and the README."""
     from jcnrc import routes
 
@@ -286,12 +330,13 @@ def _edge_files(plan: Plan, options: RenderOptions, templates: Templates, ctx: d
                                   detail_limit=options.state_detail_limit)
         states[node.name] = state
         files[f"state/{node.name}.json"] = escape.to_json(routes.to_data(state), indent=2) + "\n"
-        files[f"state/{node.name}.txt"] = templates.render("common/node-state.txt.j2", state=state)
+        files[f"state/{node.name}.txt"] = templates.render("common/node-state.txt.j2", state=state, target=plan.target)
     if any(not state.complete for state in states.values()):
         # Big topologies: every VRF's routes once, instead of on every node that carries it.
         for vrf in plan.vrfs:
             files[f"state/vrfs/{vrf.name}.json"] = escape.to_json(
                 routes.vrf_routes_to_data(routes.vrf_routes(plan, vrf.name, origins)), indent=2) + "\n"
     manifest_order = ctx.get("manifest_order", [])
-    files["README.md"] = templates.render("common/README.md.j2", **{**ctx, "manifest_order": manifest_order}, states=states)
+    files["README.md"] = templates.render(readme, **{**ctx, "manifest_order": manifest_order}, states=states,
+                                          secret_name=secret_name)
     return files

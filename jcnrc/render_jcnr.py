@@ -22,16 +22,7 @@ from dataclasses import dataclass
 
 from jcnrc import names
 from jcnrc.plan import Plan, PlannedNode
-from jcnrc.render import (
-    MANIFESTS,
-    Manifest,
-    RenderOptions,
-    Templates,
-    _edge_files,
-    _manifest_files,
-    common_context,
-    digest,
-)
+from jcnrc.render import Output, RenderOptions, Templates, common_context, digest
 
 JCNR_NAMESPACE = "jcnr"
 SECRET_NAME = "jcnr-secrets"
@@ -91,17 +82,19 @@ def configlet_name(node: PlannedNode) -> str:
 
 
 def render_jcnr(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
-    out = _Output(templates, _context(plan, options))
+    out = Output(plan, options, templates, _context(plan, options))
     out.manifest("namespace", JCNR_NAMESPACE, "jcnr/namespace.yaml.j2")
-    _add_secret(out, plan.topology.secrets.mode)
-    _add_node_preparation(out, plan)
+    out.add_secret(SECRET_NAME, JCNR_NAMESPACE)
+    prep_checksum = out.add_node_preparation()
+    out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
     _add_configlets(out, plan)
     for vrf in plan.vrfs:
         out.manifest("networkattachmentdefinition", vrf.nad_name, "jcnr/nad.yaml.j2", vrf=vrf)
     for pod in plan.pods:
         out.manifest("pod", pod.name, "jcnr/pod.yaml.j2", pod=pod)
-    out.files[VALUES_FILE] = templates.render("jcnr/values.yaml.j2", **out.ctx, **_helm_context(plan))
-    return out.finish(plan, options)
+    out.files[VALUES_FILE] = out.render("jcnr/values.yaml.j2", **_helm_context(plan))
+    # The JCNR apply order has a Helm step between the Secret and the Configlets.
+    return out.finish(SECRET_NAME, JCNR_NAMESPACE, readme="jcnr/README.md.j2")
 
 
 def _context(plan: Plan, options: RenderOptions) -> dict:
@@ -118,59 +111,7 @@ def _context(plan: Plan, options: RenderOptions) -> dict:
     }
 
 
-class _Output:
-    """The files of one build, and the manifests in apply order."""
-
-    def __init__(self, templates: Templates, ctx: dict) -> None:
-        self.templates = templates
-        self.ctx = ctx
-        self.files: dict[str, str] = {}
-        self.manifests: list[Manifest] = []
-
-    def render(self, template: str, **extra) -> str:
-        return self.templates.render(template, **self.ctx, **extra)
-
-    def manifest(self, kind: str, name: str, template: str, **extra) -> None:
-        self.manifests.append(Manifest(f"{kind}-{name}.yaml", self.render(template, **extra)))
-
-    def finish(self, plan: Plan, options: RenderOptions) -> dict[str, str]:
-        ctx = self.ctx
-        self.files.update(_manifest_files(self.manifests, options, self.templates, ctx))
-        ctx["manifest_order"] = [m.path for m in self.manifests]
-        if plan.topology.secrets.mode == "inline":
-            # In the single layout the Secret is inside manifest.yaml, so that whole file holds values.
-            secret_file = "manifest.yaml" if options.layout == "single" else f"secret-{SECRET_NAME}.yaml"
-            self.files[".gitignore"] = self.render("common/gitignore.j2", secret_files=[f"{MANIFESTS}/{secret_file}"])
-        self.files.update(_edge_files(plan, options, self.templates, ctx, secret_name=SECRET_NAME,
-                                      secret_namespace=JCNR_NAMESPACE))
-        # The shared README's apply order has no Helm step; JCNR needs one between the Secret and the Configlets.
-        self.files["README.md"] = self.render("jcnr/README.md.j2", secret_name=SECRET_NAME)
-        return dict(sorted(self.files.items()))
-
-
-def _add_secret(out: _Output, mode: str) -> None:
-    """The Secret in the modes that put an object in manifests/; `reference` mode gets scripts/create-secrets.sh
-    from _edge_files instead. `sops` is handled like Platter's once render.py encrypts its Secret."""
-    if mode == "inline":
-        out.manifest("secret", SECRET_NAME, "platter/secret.yaml.j2", secret_name=SECRET_NAME, secret_namespace=JCNR_NAMESPACE)
-    elif mode == "external-secrets":
-        out.manifest("externalsecret", SECRET_NAME, "common/externalsecret.yaml.j2", secret_name=SECRET_NAME,
-                     secret_namespace=JCNR_NAMESPACE)
-
-
-def _add_node_preparation(out: _Output, plan: Plan) -> None:
-    """The target-independent node preparation: the same script, rules and DaemonSet as for Platter."""
-    iptables = {n.name: out.render("common/iptables.sh.j2", node=n) for n in plan.workers}
-    if plan.profile.nat == "iptables":
-        for name, text in iptables.items():
-            out.files[f"nodes/{name}/iptables.sh"] = text
-    prep_script = out.render("common/node-prep.sh.j2")
-    out.manifest("configmap", "jcnrc-node-prep", "common/configmap-node-prep.yaml.j2", prep_script=prep_script, iptables=iptables)
-    out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2",
-                 config_checksum=digest(prep_script, *iptables.values()))
-
-
-def _add_configlets(out: _Output, plan: Plan) -> None:
+def _add_configlets(out: Output, plan: Plan) -> None:
     """One Configlet per node (24.2+), and the same set lines as a file for the 23.x cRPD CLI."""
     for node in plan.nodes:
         vrfs = [plan.vrf(name) for name in out.ctx["vrfs_on_node"].get(node.name, ())]

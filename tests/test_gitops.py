@@ -17,7 +17,7 @@ import pytest
 import yaml as pyyaml
 
 from conftest import EXAMPLES, ROOT
-from jcnrc import __version__, kubeschema, validate_output
+from jcnrc import __version__, validate_output
 from jcnrc.pipeline import Options, compile_intent
 from jcnrc.validate_output import manifest_objects
 from jcnrc.write import OWNED_LIST, write_tree
@@ -370,7 +370,6 @@ def test_validate_option_of_the_command_fails_on_a_broken_template(tmp_path):
     assert "manifests/serviceaccount-crpd.yaml: automountServiceAccountToken:" in run.stderr
     assert not (tmp_path / "out").exists()
     assert jcnrc("build", str(intent), "-o", str(tmp_path / "out"), "--validate").returncode == 0
-    assert kubeschema.DEFAULT_KUBE_VERSION == "1.32"
 
 
 def _kustomize_keeps_order(example: Path) -> bool:

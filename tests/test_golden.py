@@ -8,10 +8,14 @@ from conftest import EXAMPLES, ROOT, compile_example
 from jcnrc.write import OWNED_LIST
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
-def test_out_folder_matches_a_fresh_build(example):
-    result = compile_example(example)
-    out_dir = ROOT / "out" / result.plan.name
+# (example, --target override, output folder suffix): `make examples` builds exactly these.
+GOLDEN = [(path, None, "") for path in EXAMPLES] + [(ROOT / "examples" / "aks-evpn-type5.yaml", "jcnr", "-jcnr")]
+
+
+@pytest.mark.parametrize("example,target,suffix", GOLDEN, ids=lambda v: getattr(v, "name", v or ""))
+def test_out_folder_matches_a_fresh_build(example, target, suffix):
+    result = compile_example(example, target=target)
+    out_dir = ROOT / "out" / (result.plan.name + suffix)
     assert out_dir.is_dir(), f"out/{result.plan.name} is missing: run `make examples`"
     on_disk = {
         p.relative_to(out_dir).as_posix(): p.read_text(encoding="utf-8")

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Creates the platter-secrets Secret (namespace kube-system) from the values that
+# examples/hub-and-spoke.yaml references. jcnrc never writes the values itself (secrets.mode: reference).
+# Run it from the folder that holds examples/hub-and-spoke.yaml. Idempotent (create --dry-run | apply).
+# Values from environment variables go through a private temporary file, never through the
+# command line, where other users of the machine could read them in the process list.
+set -eu
+KUBECTL="${KUBECTL:-kubectl}"
+: "${CRPD_ROOT_PASSWORD:?set CRPD_ROOT_PASSWORD to the root-password value}"
+: "${CRPD_LICENSE:?set CRPD_LICENSE to the crpd-license value}"
+
+umask 077
+values=$(mktemp -d)
+trap 'rm -rf "$values"' EXIT
+printf '%s' "${CRPD_ROOT_PASSWORD}" > "$values/root-password"
+printf '%s' "${CRPD_LICENSE}" > "$values/crpd-license"
+
+"$KUBECTL" -n kube-system create secret generic platter-secrets \
+    --from-file=root-password="$values/root-password" \
+    --from-file=crpd-license="$values/crpd-license" \
+    --dry-run=client -o yaml | "$KUBECTL" apply -f -

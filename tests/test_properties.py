@@ -1,0 +1,174 @@
+"""Property tests: generated valid intents build cleanly, mutated intents get positioned diagnostics.
+
+* Valid intents (``strategies.valid_intents``): ``compile_intent`` succeeds, every output parses
+  (YAML with a 1.1 and a 1.2 reader alike, JSON, shell, Junos), the manifests pass the strict
+  Kubernetes validation, two builds are equal, and a rebuild with the written lock file is
+  byte-identical on disk (``write_tree`` then changes nothing).
+* Mutated intents (``strategies.mutated_intents``): whatever the mutation, jcnrc answers with
+  output or with error diagnostics, each with a code and a position inside the file, and never
+  with a traceback. A value of the wrong type is reported at (or around) the place it was put.
+
+The default budget keeps this file well under a minute and replays the same examples every run
+(``derandomize``). ``JCNRC_HYPOTHESIS=long`` runs forty times as many random examples:
+
+    JCNRC_HYPOTHESIS=long .venv/bin/python -m pytest tests/test_properties.py -q
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import traceback
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jcnrc import kubeschema
+from jcnrc.validate_output import manifest_objects
+from jcnrc.write import check_paths, write_tree
+from strategies import (
+    INTENT_NAME,
+    OutputProblem,
+    compile_data,
+    dump_intent,
+    example_intent,
+    mutated_intents,
+    read_outputs,
+    read_yaml,
+    valid_intents,
+)
+
+LONG = os.environ.get("JCNRC_HYPOTHESIS") == "long"
+ASSUMED = [("Secret", "kube-system", "platter-secrets"), ("Secret", "jcnr", "jcnr-secrets")]
+ENVIRON = {"CRPD_ROOT_PASSWORD": "pw", "ROOT_PW_2": "pw"}
+CODE = re.compile(r"^JCN\d{3}$")
+
+
+def budget(examples: int) -> settings:
+    return settings(
+        max_examples=examples * 40 if LONG else examples,
+        derandomize=not LONG,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def errors_of(result) -> list[str]:
+    return [f"{d.code} {list(d.path)}: {d.message}" for d in result.diagnostics if d.is_error]
+
+
+# ----------------------------------------------------------------------------- valid intents
+
+
+@budget(12)
+@given(intent=valid_intents())
+def test_valid_intents_build_validate_and_rebuild_byte_identically(intent, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("valid")
+    first = compile_data(intent, folder, environ=ENVIRON)
+    assert first.ok and first.files, f"{errors_of(first)}\n{dump_intent(intent)}"
+    check_paths(first.files)
+    try:
+        read_outputs(first.files)
+    except OutputProblem as exc:
+        raise AssertionError(f"{exc}\n{dump_intent(intent)}") from exc
+    assert_scripts_parse(first.files)
+    objects, sources = manifest_objects(first.files)
+    problems = kubeschema.validate_objects(objects, sources=sources, assume_present=ASSUMED)
+    assert problems == [], problems[:5]
+
+    again = compile_data(intent, folder, environ=ENVIRON)
+    assert again.files == first.files, "two builds of one intent differ"
+
+    first.lock_path.write_text(first.lock.to_json(), encoding="utf-8")
+    locked = compile_data(intent, folder, environ=ENVIRON)
+    assert locked.files == first.files, "the build with its own lock file differs"
+    assert not locked.lock_changed
+
+    out = folder / "out"
+    write_tree(first.files, out)
+    assert write_tree(locked.files, out) == [], "a rebuild with the lock changed the output folder"
+    for path, text in locked.files.items():
+        assert (out / path).read_bytes() == text.encode("utf-8"), path
+
+
+def assert_scripts_parse(files: dict[str, str]) -> None:
+    scripts = {path: text for path, text in files.items() if path.endswith(".sh")}
+    for path, text in files.items():
+        if path.startswith("manifests/configmap-"):
+            for document in read_yaml(text):
+                for key, value in ((document or {}).get("data") or {}).items():
+                    if key.endswith(".sh"):
+                        scripts[f"{path}:{key}"] = value
+    for label, text in scripts.items():
+        run = subprocess.run(["sh", "-n"], input=text, capture_output=True, text=True)
+        assert run.returncode == 0, f"{label}: {run.stderr}"
+
+
+# ----------------------------------------------------------------------------- mutated intents
+
+
+@budget(120)
+@given(mutation=mutated_intents(base=st.one_of(st.just(example_intent()), valid_intents())))
+def test_mutated_intents_get_positioned_diagnostics_never_a_traceback(mutation, tmp_path_factory):
+    intent, kind, path = mutation
+    folder = tmp_path_factory.mktemp("mutated")
+    try:
+        result = compile_data(intent, folder, environ=ENVIRON)
+        located = result.located()
+    except Exception:  # the property under test: report the traceback with the intent that caused it
+        raise AssertionError(f"{kind} at {list(path)} raised:\n{traceback.format_exc()}\n{dump_intent(intent)}") from None
+    lines = (folder / INTENT_NAME).read_text(encoding="utf-8").count("\n")
+    for item in located:
+        assert CODE.match(item.diagnostic.code), item.diagnostic
+        assert 1 <= item.line <= lines + 1 and item.column >= 1, (item, kind, path)
+    if result.ok:
+        assert result.files
+        read_outputs(result.files)
+        return
+    errors = [d for d in result.diagnostics if d.is_error]
+    assert errors, "not ok, but no error"
+    if kind in ("retype", "garbage"):
+        near = [d for d in errors if _related(d.path, path)]
+        assert near, f"{kind} at {list(path)}: no error there, only {errors_of(result)}\n{dump_intent(intent)}"
+
+
+def _related(found: tuple, changed: tuple) -> bool:
+    """The diagnostic is at the changed value, inside it, or at a mapping or list that holds it."""
+    shorter = min(len(found), len(changed))
+    return tuple(found[:shorter]) == tuple(changed[:shorter]) and len(found) > 0
+
+
+def test_mutations_cover_every_kind():
+    """The strategy must really produce each kind of mutation, or the property above tests less than it says."""
+    seen = set()
+
+    @settings(max_examples=200, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(mutation=mutated_intents())
+    def collect(mutation):
+        seen.add(mutation[1])
+
+    collect()
+    assert {"delete", "retype", "garbage", "swap", "duplicate", "rename-key"} <= seen, seen
+
+
+def test_related_paths():
+    assert _related(("pods", 0, "name"), ("pods", 0, "name"))
+    assert _related(("pods", 0), ("pods", 0, "name"))
+    assert _related(("pods", 0, "name", 1), ("pods", 0, "name"))
+    assert not _related(("pods", 1, "name"), ("pods", 0, "name"))
+    assert not _related((), ("pods", 0, "name"))
+
+
+def test_the_example_intent_round_trips_through_the_strategies_writer(tmp_path):
+    """The generators write intents with dump_intent; that text must load as the same data."""
+    from ruamel.yaml import YAML
+
+    data = example_intent()
+    text = dump_intent(data)
+    assert YAML(typ="safe", pure=True).load(text) == data
+    result = compile_data(data, tmp_path)
+    assert result.ok, errors_of(result)
+    assert Path(result.lock_path).name == "topology.lock.json"

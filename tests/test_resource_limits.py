@@ -1,0 +1,242 @@
+"""Resource limits: hostile YAML fails fast, with JCN008 and bounded memory, and the limits are configurable.
+
+Each hostile file is loaded in a child process, so that a runaway parse is killed instead of
+hanging the suite, and so that its peak memory can be read from the process itself
+(``ru_maxrss``; tracemalloc would slow the pure-Python parser down fifteenfold). Time is CPU
+time of the child: the bound then holds on a busy CI machine too.
+
+The defaults live in ``jcnrc.load.Limits``; docs/security.md documents them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jcnrc.load import DEFAULT_LIMITS, Limits, load_bytes
+from jcnrc.pipeline import Options, compile_intent
+from strategies import EXAMPLE, example_intent, write_intent
+
+SECONDS = 5.0  # CPU seconds a hostile input may cost before it is refused
+MEMORY_MB = 100  # growth of the peak resident set while loading it
+
+_CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+from jcnrc.load import Limits, load_file
+limits = Limits(**json.loads(sys.argv[2]))
+load_file(Path(sys.argv[3]))  # warm up: lazy imports and caches are not the input's cost
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.process_time()
+loaded = load_file(Path(sys.argv[1]), limits=limits)
+seconds = time.process_time() - start
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({
+    "ok": loaded.ok,
+    "diagnostics": [[d.code, d.message, d.line, d.column] for d in loaded.diagnostics],
+    "seconds": seconds,
+    "growth_mb": (after - before) / 1024,
+}))
+"""
+
+
+@dataclasses.dataclass
+class Outcome:
+    ok: bool
+    diagnostics: list
+    seconds: float
+    growth_mb: float
+
+    @property
+    def codes(self) -> list[str]:
+        return [d[0] for d in self.diagnostics]
+
+
+def load_in_child(raw: bytes, tmp_path: Path, limits: Limits = DEFAULT_LIMITS, wall_timeout: float = 3 * SECONDS) -> Outcome:
+    """Load `raw` in a fresh interpreter; a load that outlives `wall_timeout` fails the test."""
+    intent = tmp_path / "hostile.yaml"
+    intent.write_bytes(raw)
+    command = [sys.executable, "-c", _CHILD, str(intent), json.dumps(dataclasses.asdict(limits)), str(EXAMPLE)]
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, timeout=wall_timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"loading {len(raw)} bytes did not finish within {wall_timeout:.0f} s")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return Outcome(**json.loads(run.stdout))
+
+
+def assert_refused_fast(outcome: Outcome, words: str) -> None:
+    assert not outcome.ok
+    assert outcome.codes == ["JCN008"], outcome.diagnostics
+    code, message, line, column = outcome.diagnostics[0]
+    assert words in message, message
+    assert line >= 1 and column >= 1
+    assert outcome.seconds < SECONDS, f"refused after {outcome.seconds:.1f} CPU seconds"
+    assert outcome.growth_mb < MEMORY_MB, f"peak memory grew by {outcome.growth_mb:.0f} MB"
+
+
+# ----------------------------------------------------------------------------- hostile shapes
+
+
+def billion_laughs(levels: int = 9, fan_out: int = 10) -> bytes:
+    lines = ["apiVersion: jcnrc/v1", "lol0: &lol0 [" + ", ".join(['"lol"'] * fan_out) + "]"]
+    for level in range(1, levels + 1):
+        lines.append(f"lol{level}: &lol{level} [" + ", ".join([f"*lol{level - 1}"] * fan_out) + "]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def nested_flow_lists(depth: int) -> bytes:
+    return b"apiVersion: jcnrc/v1\nnodes: " + b"[" * depth + b"]" * depth + b"\n"
+
+
+def nested_flow_maps(depth: int) -> bytes:
+    return b"apiVersion: jcnrc/v1\nnodes: " + b"{a: " * depth + b"1" + b"}" * depth + b"\n"
+
+
+def nested_block_lists(depth: int) -> bytes:
+    return b"nodes:\n" + b"".join(b"  " * level + b"- \n" for level in range(depth)) + b"  " * depth + b"- x\n"
+
+
+def test_billion_laughs_is_refused_without_expanding(tmp_path):
+    assert_refused_fast(load_in_child(billion_laughs(), tmp_path), "expands to more than")
+
+
+def test_billion_laughs_of_mappings_is_refused_without_expanding(tmp_path):
+    lines = ["a0: &a0 {x: 1, y: 2, z: 3, w: 4, v: 5, u: 6, t: 7, s: 8, r: 9, q: 10}"]
+    for level in range(1, 10):
+        lines.append(f"a{level}: &a{level} {{" + ", ".join(f"k{i}: *a{level - 1}" for i in range(10)) + "}")
+    assert_refused_fast(load_in_child(("\n".join(lines) + "\n").encode(), tmp_path), "expands to more than")
+
+
+@pytest.mark.parametrize(("shape", "depth"), [
+    (nested_flow_lists, 65), (nested_flow_lists, 10_000),
+    (nested_flow_maps, 65), (nested_flow_maps, 10_000), (nested_flow_maps, 100_000),
+])
+def test_deep_flow_nesting_is_refused(shape, depth, tmp_path):
+    assert_refused_fast(load_in_child(shape(depth), tmp_path), "nest")
+
+
+def test_deep_block_nesting_is_refused(tmp_path):
+    assert_refused_fast(load_in_child(nested_block_lists(1_000), tmp_path), "nest")
+
+
+@pytest.mark.xfail(strict=True, reason="the depth is checked after ruamel composed the document (or hit Python's "
+                   "recursion limit), and ruamel's scanner is quadratic in open flow levels "
+                   "(stale_possible_simple_keys): 10,000 '[' cost about 3 CPU seconds although the limit is 64. Count "
+                   "depth on the parser's events and stop at max_depth, jcnrc/load.py")
+def test_deep_nesting_costs_time_proportional_to_the_limit_not_the_input(tmp_path):
+    outcome = load_in_child(nested_flow_lists(10_000), tmp_path)
+    assert outcome.codes == ["JCN008"]
+    assert outcome.seconds < 0.5, f"{outcome.seconds:.2f} CPU seconds to refuse nesting deeper than 64"
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as handle:  # sparse: costs no disk space
+        handle.truncate(DEFAULT_LIMITS.max_bytes + 1)
+    command = [sys.executable, "-c", _CHILD, str(huge), json.dumps(dataclasses.asdict(DEFAULT_LIMITS)), str(EXAMPLE)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=3 * SECONDS)
+    assert run.returncode == 0, run.stderr
+    outcome = Outcome(**json.loads(run.stdout))
+    assert_refused_fast(outcome, f"the limit is {DEFAULT_LIMITS.max_bytes}")
+    assert outcome.growth_mb < 5, "the file was read although its size alone refuses it"
+
+
+def test_bytes_over_the_size_limit_are_refused():
+    loaded = load_bytes(b"#" * 101, "big.yaml", Limits(max_bytes=100))
+    assert not loaded.ok
+    assert [d.code for d in loaded.diagnostics] == ["JCN008"]
+    assert "101 bytes" in loaded.diagnostics[0].message and "100" in loaded.diagnostics[0].message
+
+
+def flat_flow_list(items: int) -> bytes:
+    return b"apiVersion: jcnrc/v1\nnodes: [" + b"0," * (items - 1) + b"0]\n"
+
+
+def flat_block_list(items: int) -> bytes:
+    return b"apiVersion: jcnrc/v1\nnodes:\n" + b"- 0\n" * items
+
+
+_HUGE_LIST = ("a list of 120,000 items (under max_bytes, 64 MiB, and max_nodes, 5,000,000) takes minutes and gigabytes: ruamel's "
+              "round-trip loader composes about 20,000 nodes per CPU second and 1.3 GB for a million. Count nodes "
+              "on the parser's events and stop at the limit, and lower the defaults (max_nodes about 100,000, "
+              "max_bytes a few MiB; the largest realistic intent has some 20,000 nodes): jcnrc/load.py Limits")
+
+
+@pytest.mark.xfail(strict=True, reason=_HUGE_LIST)
+@pytest.mark.parametrize("shape", [flat_flow_list, flat_block_list])
+def test_a_huge_list_is_refused_fast(shape, tmp_path):
+    raw = shape(120_000)
+    assert len(raw) < DEFAULT_LIMITS.max_bytes
+    assert_refused_fast(load_in_child(raw, tmp_path, wall_timeout=2 * SECONDS), "nodes")
+
+
+def test_laughs_just_under_the_node_limit_are_still_cheap(tmp_path):
+    """Accepted aliases are expanded into plain data: the node limit must keep that cheap too."""
+    raw = billion_laughs(levels=5, fan_out=12)  # about 3.5 million nodes once expanded
+    outcome = load_in_child(raw, tmp_path)
+    assert outcome.ok, outcome.diagnostics
+    assert outcome.seconds < SECONDS and outcome.growth_mb < MEMORY_MB, outcome
+    assert load_in_child(billion_laughs(levels=5, fan_out=13), tmp_path).codes == ["JCN008"]  # about 5.2 million
+
+
+@pytest.mark.xfail(strict=True, reason="one scalar of 8 MB is within max_bytes (64 MiB) and is scanned character by "
+                   "character by ruamel's pure-Python reader: lower max_bytes (a few MiB), jcnrc/load.py Limits")
+def test_one_huge_scalar_is_refused_fast(tmp_path):
+    raw = b"apiVersion: jcnrc/v1\nmetadata:\n  name: " + b"a" * 8_000_000 + b"\n"
+    assert_refused_fast(load_in_child(raw, tmp_path, wall_timeout=2 * SECONDS), "bytes")
+
+
+# ----------------------------------------------------------------------------- configurable limits
+
+
+def test_the_defaults_are_what_docs_security_md_says():
+    text = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text(encoding="utf-8")
+    for name, value in dataclasses.asdict(DEFAULT_LIMITS).items():
+        assert f"`{name}`" in text and f"{value:,}" in text, f"docs/security.md does not give {name} = {value:,}"
+
+
+@pytest.mark.parametrize(("limits", "words"), [
+    (Limits(max_bytes=500), "the limit is 500"),
+    (Limits(max_depth=2), "deeper than 2 levels"),
+    (Limits(max_nodes=50), "more than 50 nodes"),
+])
+def test_every_limit_can_be_lowered_through_the_pipeline(limits, words, tmp_path):
+    result = compile_intent(EXAMPLE, Options(limits=limits))
+    assert not result.ok
+    assert [d.diagnostic.code for d in result.located()] == ["JCN008"]
+    located = result.located()[0]
+    assert words in located.diagnostic.message
+    assert located.line >= 1 and located.column >= 1
+
+
+def test_raised_limits_let_a_large_genuine_intent_through(tmp_path):
+    data = example_intent()
+    data["pods"][0]["command"] = ["sh", "-c", "x" * 2000]
+    path = write_intent(data, tmp_path)
+    assert not compile_intent(path, Options(limits=Limits(max_bytes=2000))).ok
+    result = compile_intent(path, Options(limits=Limits(max_bytes=10_000)))
+    assert result.ok, [d.message for d in result.diagnostics if d.is_error]
+
+
+def test_the_default_limits_accept_every_example():
+    for example in sorted(EXAMPLE.parent.glob("*.yaml")):
+        loaded = load_bytes(example.read_bytes(), example.name)
+        assert loaded.ok, [d.message for d in loaded.diagnostics]
+
+
+@pytest.mark.xfail(strict=True, reason="JCN008's help says `raise the limit with --max-bytes`, but `jcnrc build` has no "
+                   "such option (nor --max-depth / --max-nodes): add them to jcnrc/cli.py and pass Limits in Options")
+def test_the_limit_options_named_in_diagnostics_exist():
+    from typer.testing import CliRunner
+
+    from jcnrc.cli import app
+
+    help_text = CliRunner().invoke(app, ["build", "--help"], env={"COLUMNS": "200"}).output
+    for option in ("--max-bytes", "--max-depth", "--max-nodes"):
+        assert option in help_text, option
