@@ -7,12 +7,15 @@ the normal path, not the error path. What it contains:
 
 - 2 route-reflector masters (3 from 100 nodes on), the rest workers, addresses in a /16
   ``nodeSubnet`` (172.16.0.0/16: room for 65,000 nodes);
-- ``nodes * pods_per_node`` pods spread round-robin over the workers (masters carry no pods),
-  each with ``attachments_per_pod`` interfaces in consecutive VRFs, so every VRF gets the same
-  number of attachments;
-- VRF pools carved one after the other from 10.0.0.0/8, each the smallest power of two that is
-  at least a /16 and holds twice the VRF's demand; every other VRF is dual-stack
-  (an ``ipv6Pool`` with as many link subnets as the IPv4 pool);
+- ``nodes * pods_per_node`` pods dealt round-robin over the workers (masters carry no pods),
+  each with ``attachments_per_pod`` interfaces in distinct VRFs;
+- each worker's attachments cycle through a window of ``vrfs_per_node`` consecutive VRFs
+  (default: all of them) that starts at a different VRF on every worker, so the VRFs get about
+  equal demand and a worker carries min(vrfs_per_node, its attachments) VRFs. This matters for
+  the output: the expected routing state of a node lists the routes of every VRF it carries;
+- VRF pools carved one after the other from 10.0.0.0/8, all the size of the smallest power of
+  two that is at least a /16 and holds twice the largest VRF demand; every other VRF is
+  dual-stack (an ``ipv6Pool`` with as many link subnets as the IPv4 pool);
 - VRFs alternate between an explicit ``vni`` and ``routeTarget``, and allocated ones;
 - about ``explicit_ratio`` of the attachments give their addresses; the others are allocated.
   Explicit link subnets are drawn at random (seeded) from the pool without repetition, so they
@@ -56,6 +59,7 @@ class Shape:
     pods_per_node: int
     attachments_per_pod: int
     explicit_ratio: float
+    vrfs_per_node: int
 
     @property
     def masters(self) -> int:
@@ -84,6 +88,8 @@ class Shape:
             raise ValueError("pods_per_node must be at least 1")
         if not 1 <= self.attachments_per_pod <= self.vrfs:
             raise ValueError("attachments_per_pod must be between 1 and vrfs (one interface per VRF and pod)")
+        if not self.attachments_per_pod <= self.vrfs_per_node <= self.vrfs:
+            raise ValueError("vrfs_per_node must be between attachments_per_pod and vrfs (a pod's interfaces are in distinct VRFs)")
         if not 0.0 <= self.explicit_ratio <= 1.0:
             raise ValueError("explicit_ratio must be between 0 and 1")
 
@@ -116,14 +122,17 @@ class PodSpec:
 
 
 def generate(nodes: int, vrfs: int, pods_per_node: int, attachments_per_pod: int = 1,
-             explicit_ratio: float = 0.3, seed: int = 0) -> str:
+             explicit_ratio: float = 0.3, seed: int = 0, vrfs_per_node: int | None = None) -> str:
     """A jcnrc/v1 intent as YAML text; see the module docstring for its contents."""
-    shape = Shape(nodes, vrfs, pods_per_node, attachments_per_pod, explicit_ratio)
+    shape = Shape(nodes, vrfs, pods_per_node, attachments_per_pod, explicit_ratio,
+                  vrfs if vrfs_per_node is None else vrfs_per_node)
     shape.validate()
     rng = random.Random(seed)
     node_names = _node_names(shape)
-    vrf_specs = _vrfs(shape)
-    pods = _pods(shape, node_names, vrf_specs)
+    placement = _placement(shape, node_names)
+    vrf_specs = _vrfs(shape, placement)
+    pods = [PodSpec(name, node, image, [AttachmentSpec(vrf_specs[v]) for v in indexes])
+            for name, node, image, indexes in placement]
     _choose_explicit_slots(pods, vrf_specs, explicit_ratio, rng)
     name = f"bench-n{nodes}-v{vrfs}-p{pods_per_node}"
     sections = [
@@ -157,9 +166,29 @@ def _pool_prefix(demand: int) -> int:
     return prefix
 
 
-def _vrfs(shape: Shape) -> list[VrfSpec]:
-    demand = -(-shape.attachments // shape.vrfs)  # attachments are dealt round-robin: at most this many per VRF
-    prefix = _pool_prefix(demand)
+def _placement(shape: Shape, node_names: list[str]) -> list[tuple[str, str, str, list[int]]]:
+    """(pod name, node, image, VRF indexes of its interfaces) for every pod.
+
+    Worker w's k-th attachment goes to VRF (w + k mod window) mod vrfs: windows start one VRF
+    further on each worker, so demand spreads evenly, and a pod's interfaces are in distinct VRFs.
+    """
+    workers = node_names[shape.masters:]
+    window = shape.vrfs_per_node
+    placement = []
+    for number in range(shape.pods):
+        w, slot = number % len(workers), number // len(workers)
+        first = slot * shape.attachments_per_pod
+        indexes = [(w + (first + a) % window) % shape.vrfs for a in range(shape.attachments_per_pod)]
+        placement.append((f"pod-{number:06d}", workers[w], IMAGES[number % len(IMAGES)], indexes))
+    return placement
+
+
+def _vrfs(shape: Shape, placement: list[tuple[str, str, str, list[int]]]) -> list[VrfSpec]:
+    demand = [0] * shape.vrfs
+    for *_, indexes in placement:
+        for index in indexes:
+            demand[index] += 1
+    prefix = _pool_prefix(max(demand))
     pools = VRF_SPACE.subnets(new_prefix=prefix)
     available = 1 << (prefix - VRF_SPACE.prefixlen)
     if shape.vrfs > available:
@@ -171,20 +200,6 @@ def _vrfs(shape: Shape) -> list[VrfSpec]:
         ipv6_pool = IPv6Network(f"{IPV6_SPACE_PREFIX}{index + 1:x}::/{ipv6_prefix}") if index % 2 == 0 else None
         specs.append(VrfSpec(index, f"tenant-{index:03d}", ipv4_pool, ipv6_pool, explicit_ids=index % 2 == 1))
     return specs
-
-
-def _pods(shape: Shape, node_names: list[str], vrfs: list[VrfSpec]) -> list[PodSpec]:
-    workers = node_names[shape.masters:]
-    pods = []
-    next_vrf = 0
-    for number in range(shape.pods):
-        node = workers[number % len(workers)]
-        attachments = []
-        for _ in range(shape.attachments_per_pod):
-            attachments.append(AttachmentSpec(vrfs[next_vrf % len(vrfs)]))
-            next_vrf += 1
-        pods.append(PodSpec(f"pod-{number:06d}", node, IMAGES[number % len(IMAGES)], attachments))
-    return pods
 
 
 def _choose_explicit_slots(pods: list[PodSpec], vrfs: list[VrfSpec], ratio: float, rng: random.Random) -> None:
@@ -220,7 +235,8 @@ def _header(name: str, shape: Shape, seed: int) -> str:
     half = max(50000, shape.nodes)
     return (
         f"# Synthetic benchmark intent: {shape.nodes} nodes, {shape.vrfs} VRFs, {shape.pods} pods, "
-        f"{shape.attachments} attachments (explicit ratio {shape.explicit_ratio}, seed {seed}).\n"
+        f"{shape.attachments} attachments, up to {shape.vrfs_per_node} VRFs per worker "
+        f"(explicit ratio {shape.explicit_ratio}, seed {seed}).\n"
         f"# Generated by benchmarks/generate.py; do not edit.\n"
         "apiVersion: jcnrc/v1\n"
         "kind: Topology\n"
@@ -331,11 +347,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="pods per node on average: nodes x this many pods, spread over the workers")
     parser.add_argument("--attachments-per-pod", type=int, default=1, help="interfaces per pod, each in another VRF")
     parser.add_argument("--explicit-ratio", type=float, default=0.3, help="share of attachments that give their addresses")
+    parser.add_argument("--vrfs-per-node", type=int, help="VRFs each worker's attachments cycle through (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random choices")
     parser.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     args = parser.parse_args(argv)
     try:
-        text = generate(args.nodes, args.vrfs, args.pods_per_node, args.attachments_per_pod, args.explicit_ratio, args.seed)
+        text = generate(args.nodes, args.vrfs, args.pods_per_node, args.attachments_per_pod, args.explicit_ratio, args.seed,
+                        args.vrfs_per_node)
     except ValueError as exc:
         parser.error(str(exc))
     if args.output is None:

@@ -3,6 +3,7 @@
     make bench                              # everything (long: the big sizes run for minutes)
     .venv/bin/python benchmarks/run.py --quick
     .venv/bin/python benchmarks/run.py --cases n200,n2000 --runs 3 --json /tmp/bench.json
+    .venv/bin/python benchmarks/run.py --scaling     # how each stage grows with nodes, pods, VRFs
 
 For every case it measures, each as the median of several runs:
 
@@ -16,9 +17,15 @@ For every case it measures, each as the median of several runs:
   it left every file alone (same inode and mtime).
 
 The first build of a case creates the allocation lock next to the intent, as a user's first build
-does; the timed runs then find it, as every later build does. A case whose first build exceeds
-``--timeout`` is reported as skipped, and a run that exceeds ``--memory-limit`` (address space of
-the child) as out of memory, so the benchmark cannot take the machine down.
+does; the timed runs then find it, as every later build does. A run that exceeds ``--timeout`` is
+killed and reported as such, and one that exceeds ``--memory-limit`` (address space of the child)
+as out of memory, so the benchmark cannot take the machine down. When the first build of a case
+fails, its builds are not repeated, but ``jcnrc check`` and the stages are still measured (a
+stage worker reports every stage it finished before it was stopped).
+
+``--scaling`` replaces the cases by series of intents that differ in one dimension (nodes, pods
+per node, VRFs) and prints each stage's CPU time per point and its growth exponent k
+(time ~ size^k: 1 is linear, 2 quadratic).
 """
 
 from __future__ import annotations
@@ -145,7 +152,7 @@ def run_child(command: list[str], timeout: float, memory_limit_mb: int, cwd: Pat
             returncode=None if timed_out else proc.returncode,
             timed_out=timed_out,
             stdout=out.read().decode(errors="replace"),
-            stderr=err.read().decode(errors="replace")[-4000:],
+            stderr=err.read().decode(errors="replace"),
         )
 
 
@@ -327,6 +334,17 @@ def measure_stages(result: CaseResult, intent: Path, folder: Path, wanted: int, 
     result.stage_peak_mb = {s: statistics.median(run[s]["peak_mb"] for run in complete) for s in done}
 
 
+def _output_size(stdout: str) -> dict | None:
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("output"), dict):
+            return record["output"]
+    return None
+
+
 def _stage_lines(stdout: str) -> dict[str, dict]:
     """The worker prints one JSON line per finished stage, so a killed run still tells what it did."""
     found = {}
@@ -340,9 +358,111 @@ def _stage_lines(stdout: str) -> dict[str, dict]:
     return found
 
 
+# --- how cost grows -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Series:
+    """Intents that differ in one dimension only: (nodes, VRFs, pods per node) per point."""
+
+    grows: str
+    points: tuple[tuple[int, int, int], ...]
+    until: str = STAGES[-1]  # the last stage run: bigger intents for the stages before render
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return STAGES[: STAGES.index(self.until) + 1]
+
+    def size(self, point: tuple[int, int, int]) -> int:
+        nodes, vrfs, pods_per_node = point
+        return {"nodes": nodes, "VRFs": vrfs, "pods per node": pods_per_node}[self.grows]
+
+
+# The full pipeline on intents small enough that the un-optimised render (whose per-node
+# expected state grows with nodes x routes per VRF) finishes every point; then load, check and
+# plan alone on intents of the issue's size.
+SCALING = (
+    Series("nodes", ((50, 4, 4), (100, 4, 4), (200, 4, 4), (400, 4, 4))),
+    Series("pods per node", ((100, 4, 2), (100, 4, 4), (100, 4, 8), (100, 4, 16))),
+    Series("VRFs", ((100, 2, 8), (100, 4, 8), (100, 8, 8), (100, 16, 8))),
+    Series("nodes", ((500, 20, 10), (1000, 20, 10), (2000, 20, 10), (4000, 20, 10)), until="plan"),
+    Series("pods per node", ((1000, 20, 5), (1000, 20, 10), (1000, 20, 20), (1000, 20, 40)), until="plan"),
+    Series("VRFs", ((1000, 5, 10), (1000, 10, 10), (1000, 20, 10), (1000, 40, 10)), until="plan"),
+)
+# Below this much CPU time a stage's growth is mostly noise: no exponent is given for it.
+EXPONENT_FLOOR_S = 0.05
+
+
+def growth_exponent(sizes: list[int], seconds: list[float]) -> float | None:
+    """k in time ~ size**k, from the first and last point: about 1 linear, about 2 quadratic."""
+    import math
+
+    if len(sizes) < 2 or seconds[0] < EXPONENT_FLOOR_S or seconds[-1] <= 0 or sizes[-1] == sizes[0]:
+        return None
+    return math.log(seconds[-1] / seconds[0]) / math.log(sizes[-1] / sizes[0])
+
+
+def measure_point(point: tuple[int, int, int], until: str, options: argparse.Namespace, work: Path) -> tuple[dict[str, float], dict | None, str]:
+    """Median CPU seconds per stage of one intent (first-build path: no lock file), its output size, a note."""
+    nodes, vrfs, pods_per_node = point
+    folder = Path(tempfile.mkdtemp(prefix=f"n{nodes}-v{vrfs}-p{pods_per_node}-", dir=work))
+    intent = folder / "intent.yaml"
+    intent.write_text(generate(nodes, vrfs, pods_per_node), encoding="utf-8")
+
+    def once() -> Run:
+        out = Path(tempfile.mkdtemp(prefix="stages-", dir=folder)) / "out"
+        try:
+            return run_child([sys.executable, __file__, "--stage-worker", str(intent), "--out", str(out), "--until", until],
+                             options.timeout, options.memory_limit)
+        finally:
+            shutil.rmtree(out.parent, ignore_errors=True)
+
+    runs = series(once, options.runs or 1, options.budget)
+    shutil.rmtree(folder, ignore_errors=True)
+    complete = [run for run in runs if run.ok]
+    if not complete:
+        return {}, None, runs[0].failure()
+    records = [_stage_lines(run.stdout) for run in complete]
+    cpu = {s: statistics.median(r[s]["cpu_seconds"] for r in records) for s in STAGES if all(s in r for r in records)}
+    return cpu, _output_size(complete[0].stdout), ""
+
+
+def scaling_report(options: argparse.Namespace) -> str:
+    lines = [f"jcnrc under test: {describe_jcnrc()}", "",
+             "CPU seconds per stage (stage worker, no lock file); the last row is k in time ~ size^k "
+             f"from the first to the last point (none below {EXPONENT_FLOOR_S} s).", ""]
+    with tempfile.TemporaryDirectory(prefix="jcnrc-scaling-") as work:
+        for chain in SCALING:
+            _progress(f"scaling: {chain.grows}")
+            stages = chain.stages
+            with_output = "render" in stages
+            lines += [f"### Growing {chain.grows}" + ("" if with_output else f" (stages up to {chain.until})"), "",
+                      "| nodes | VRFs | pods/node | attachments | " + " | ".join(stages) + (" | output MB |" if with_output else " |"),
+                      "|---|---|---|---|" + "---|" * (len(stages) + with_output)]
+            sizes, per_stage, outputs = [], {s: [] for s in stages}, []
+            for point in chain.points:
+                cpu, output, note = measure_point(point, chain.until, options, Path(work))
+                nodes, vrfs, pods_per_node = point
+                if note:
+                    lines.append(f"| {nodes} | {vrfs} | {pods_per_node} | {nodes * pods_per_node} | {note} |" + " |" * (len(stages) - 1 + with_output))
+                    break
+                sizes.append(chain.size(point))
+                for stage in stages:
+                    per_stage[stage].append(cpu[stage])
+                outputs.append(output["bytes"] if output else 0)
+                cells = " | ".join(f"{cpu[s]:.3f}" for s in stages)
+                size = f" {outputs[-1] / 1e6:.1f} |" if with_output else ""
+                lines.append(f"| {nodes} | {vrfs} | {pods_per_node} | {nodes * pods_per_node} | {cells} |{size}")
+            exponents = [growth_exponent(sizes, per_stage[s]) for s in stages]
+            if with_output:
+                exponents.append(growth_exponent(sizes, [b / 1e6 for b in outputs]))
+            cells = " | ".join("-" if k is None else f"k = {k:.2f}" for k in exponents)
+            lines += [f"| growth in {chain.grows} | | | | {cells} |", ""]
+    return "\n".join(lines)
+
+
 # --- the stage worker (a child process per run) ------------------------------------------
 
-def stage_worker(intent: Path, out: Path) -> None:
+def stage_worker(intent: Path, out: Path, until: str = STAGES[-1]) -> None:
     """Run the pipeline stage by stage, as jcnrc.pipeline does, printing a JSON line per stage."""
     from jcnrc import __version__
     from jcnrc.check import check
@@ -362,12 +482,22 @@ def stage_worker(intent: Path, out: Path) -> None:
 
     loaded = timed("load", lambda: load_file(intent, intent.name))
     _require(loaded.ok, "load", loaded.diagnostics)
+    if until == "load":
+        return
     checked = timed("check", lambda: check(loaded.data))
     _require(checked.ok, "check", checked.diagnostics)
+    if until == "check":
+        return
     planned = timed("plan", lambda: plan(checked.topology, read_lock(lock_path_for(intent))[0]))
     _require(planned.plan is not None, "plan", planned.diagnostics)
+    if until == "plan":
+        return
     options = RenderOptions(intent_file=intent.name, intent_digest=loaded.digest, version=__version__)
     files = timed("render", lambda: render(planned.plan, options))
+    size = sum(len(text.encode("utf-8")) for text in files.values())
+    print(json.dumps({"output": {"files": len(files), "bytes": size}}), flush=True)
+    if until == "render":
+        return
     timed("write", lambda: write_tree(files, out))
 
 
@@ -379,13 +509,36 @@ def _require(ok: bool, stage: str, diagnostics) -> None:
 
 # --- start-up -------------------------------------------------------------------------------
 
-def measure_startup(options: argparse.Namespace) -> dict:
-    """`import jcnrc.cli` and `jcnrc --version`: the floor under every command."""
+def measure_startup(options: argparse.Namespace, work: Path) -> dict:
+    """`import jcnrc.cli` and `jcnrc --version` (the floor under every command), and what a build
+    of the bundled example imports, with `-X importtime`."""
     wanted = options.runs or 5
     imports = Measure.of(series(lambda: run_child([sys.executable, "-c", "import jcnrc.cli"], 60, options.memory_limit), wanted, 60))
     version = Measure.of(series(lambda: run_child([jcnrc_executable(), "--version"], 60, options.memory_limit), wanted, 60))
-    profile = run_child([sys.executable, "-X", "importtime", "-c", "import jcnrc.cli"], 60, options.memory_limit)
-    return {"import_cli": asdict(imports), "version": asdict(version), "slowest_imports": slowest_imports(profile.stderr)}
+    cli = run_child([sys.executable, "-X", "importtime", "-c", "import jcnrc.cli"], 60, options.memory_limit)
+    folder = work / "startup"
+    folder.mkdir()
+    intent = prepare_intent(CASES[0], folder)
+    build = run_child([sys.executable, "-X", "importtime", jcnrc_executable(), "build", str(intent), "-o", str(folder / "out"), "--quiet"],
+                      60, options.memory_limit)
+    return {"import_cli": asdict(imports), "version": asdict(version),
+            "cli_imports_ms": total_import_ms(cli.stderr), "slowest_imports": slowest_imports(cli.stderr),
+            "build_imports_ms": total_import_ms(build.stderr), "slowest_build_imports": slowest_imports(build.stderr)}
+
+
+def _importtime_rows(importtime: str):
+    """(cumulative microseconds, nesting level, module) per line of `python -X importtime` output."""
+    for line in importtime.splitlines():
+        parts = line.split("|")
+        if not line.startswith("import time:") or len(parts) != 3 or "cumulative" in parts[1]:
+            continue
+        name = parts[2][1:]  # one space after the bar, then two per nesting level
+        yield int(parts[1]), (len(name) - len(name.lstrip(" "))) // 2, name.strip()
+
+
+def total_import_ms(importtime: str) -> float:
+    """Everything imported, start-up included: the sum over the outermost imports."""
+    return sum(cumulative for cumulative, level, _ in _importtime_rows(importtime) if level == 0) / 1000
 
 
 def slowest_imports(importtime: str, top: int = 8) -> list[tuple[str, float]]:
@@ -395,12 +548,9 @@ def slowest_imports(importtime: str, top: int = 8) -> list[tuple[str, float]]:
     outermost import), so nested modules are not counted twice.
     """
     totals: dict[str, float] = {}
-    for line in importtime.splitlines():
-        parts = line.split("|")
-        if not line.startswith("import time:") or len(parts) != 3 or "cumulative" in parts[1]:
-            continue
-        package = parts[2].strip().split(".")[0]
-        totals[package] = max(totals.get(package, 0.0), int(parts[1]) / 1000)
+    for cumulative, _, module in _importtime_rows(importtime):
+        package = module.split(".")[0]
+        totals[package] = max(totals.get(package, 0.0), cumulative / 1000)
     return sorted(totals.items(), key=lambda item: -item[1])[:top]
 
 
@@ -450,32 +600,38 @@ def markdown(results: list[CaseResult], startup: dict | None, source: str = "", 
         lines.append(f"| {c.name} | {_size(c)} | {r.intent_bytes / 1e6:.2f} MB | {output} | {_seconds(r.first_build)} | "
                      f"{_with_cpu(r.build)} | {_target(c.target_build_s, 's')} | {peak}{target_mem} | {_with_cpu(r.check)} | "
                      f"{_target(c.target_check_s, 's')} | {_with_cpu(r.rebuild)} | {rewrites} | {r.build.runs} |")
-    lines += ["", "### Per stage (in-process, fresh child per run, medians; imports not counted)", "",
-              "| case | load s | check s | plan s | render s | write s | sum s | cpu s | RSS after load / check / plan / render / write MB | runs |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "### Per stage (in-process, fresh child per run, medians of wall (CPU) seconds; imports not counted)", "",
+              "| case | load s | check s | plan s | render s | write s | sum s | RSS after load / check / plan / render / write MB | runs |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if not r.stages and not r.stage_note:
-            lines.append(f"| {r.case.name} | skipped | | | | | | | | 0 |")
+            lines.append(f"| {r.case.name} | skipped | | | | | | | 0 |")
             continue
         unfinished = r.stage_note.split(":", 1)[0] if r.stage_note else None
-        cells = " | ".join(f"{r.stages[s]:.3f}" if s in r.stages else (r.stage_note.split(": ", 1)[1] if s == unfinished else "-")
-                           for s in STAGES)
+        cells = " | ".join(f"{r.stages[s]:.3f} ({r.stage_cpu[s]:.3f})" if s in r.stages
+                           else (r.stage_note.split(": ", 1)[1] if s == unfinished else "-") for s in STAGES)
         rss = " / ".join(f"{r.stage_peak_mb[s]:.0f}" if s in r.stage_peak_mb else "-" for s in STAGES)
-        total = f"{sum(r.stages.values()):.3f}" if not unfinished else f"> {sum(r.stages.values()):.0f}"
-        cpu = f"{sum(r.stage_cpu.values()):.3f}" if not unfinished else "-"
-        lines.append(f"| {r.case.name} | {cells} | {total} | {cpu} | {rss} | {r.stage_runs} |")
+        wall, cpu = sum(r.stages.values()), sum(r.stage_cpu.values())
+        total = f"{wall:.3f} ({cpu:.3f})" if not unfinished else f"> {wall:.0f}"
+        lines.append(f"| {r.case.name} | {cells} | {total} | {rss} | {r.stage_runs} |")
     if startup:
         imports, version = startup["import_cli"], startup["version"]
         lines += ["", "### Start-up", "",
                   f"- `python -c 'import jcnrc.cli'`: {_seconds(Measure(**imports))} s; "
                   f"`jcnrc --version`: {_seconds(Measure(**version))} s (medians)",
-                  "- slowest top-level imports (`-X importtime`, cumulative ms): "
-                  + ", ".join(f"{name} {ms:.0f}" for name, ms in startup["slowest_imports"])]
+                  f"- `import jcnrc.cli` imports for {startup['cli_imports_ms']:.0f} ms (`-X importtime`, start-up included); "
+                  "slowest packages (cumulative ms): " + _packages(startup["slowest_imports"]),
+                  f"- `jcnrc build` of the bundled example imports for {startup['build_imports_ms']:.0f} ms; slowest packages: "
+                  + _packages(startup["slowest_build_imports"])]
     return "\n".join(lines) + "\n"
 
 
 def _load_average() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def _packages(rows) -> str:
+    return ", ".join(f"{name} {ms:.0f}" for name, ms in rows)
 
 
 def _progress(message: str) -> None:
@@ -493,9 +649,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per measurement; long cases get fewer runs")
     parser.add_argument("--memory-limit", type=int, default=8192, help="address-space limit of each child, MB")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
+    parser.add_argument("--scaling", action="store_true",
+                        help="instead of the cases: grow nodes, pods per node and VRFs one at a time and report how each stage grows")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--stage-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--until", choices=STAGES, default=STAGES[-1], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -515,16 +674,19 @@ def selected_cases(options: argparse.Namespace) -> list[Case]:
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     if options.stage_worker:
-        stage_worker(options.stage_worker, options.out)
+        stage_worker(options.stage_worker, options.out, options.until)
         return 0
     if options.quick and options.runs is None:
         options.runs = 3
+    if options.scaling:
+        print(scaling_report(options), end="")
+        return 0
     load_at_start = _load_average()
     results = []
     with tempfile.TemporaryDirectory(prefix="jcnrc-bench-") as work:
         for case in selected_cases(options):
             results.append(measure_case(case, options, Path(work)))
-    startup = None if options.no_startup else measure_startup(options)
+        startup = None if options.no_startup else measure_startup(options, Path(work))
     source = describe_jcnrc()
     load = f"{load_at_start}; {_load_average()} on {os.cpu_count()} CPUs (other work on the machine slows wall times)"
     print(markdown(results, startup, source, load), end="")

@@ -50,23 +50,19 @@ class Diagnostic:
 
 
 def error(code: str, message: str, path: Path = (), **kwargs) -> Diagnostic:
-    return _made(code, message, path, "error", kwargs)
+    return Diagnostic(code=code, message=message, path=path, severity="error", **kwargs)
 
 
 def warning(code: str, message: str, path: Path = (), **kwargs) -> Diagnostic:
-    return _made(code, message, path, "warning", kwargs)
-
-
-def _made(code: str, message: str, path: Path, severity: Severity, kwargs: dict) -> Diagnostic:
-    # Messages quote what the file holds; a hostile value must not bring line breaks, escape
-    # sequences or bidi overrides into a terminal or a CI log with it.
-    if kwargs.get("help") is not None:
-        kwargs["help"] = escaped(kwargs["help"])
-    return Diagnostic(code=code, message=escaped(message), path=path, severity=severity, **kwargs)
+    return Diagnostic(code=code, message=message, path=path, severity="warning", **kwargs)
 
 
 def escaped(text: str) -> str:
-    """`text` with every character a terminal would act on instead of showing written as an escape."""
+    """`text` with every character a terminal would act on instead of showing written as an escape.
+
+    Messages quote what the file holds; a hostile value must not bring line breaks, escape
+    sequences or bidi overrides into a terminal or a CI log with it. Every place that quotes
+    text from the file passes it through here."""
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else _escape(c) for c in text)
@@ -94,7 +90,7 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A hint naming the closest candidate, in the words a reader expects."""
     best = closest(word, candidates)
-    return f"did you mean `{best}`?" if best is not None else None
+    return f"did you mean `{escaped(best)}`?" if best is not None else None
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -110,7 +106,7 @@ def edit_distance(a: str, b: str) -> int:
 
 def one_of(candidates: Iterable[str], limit: int = 8) -> str:
     names = sorted(candidates)
-    shown = ", ".join(f"`{n}`" for n in names[:limit])
+    shown = ", ".join(f"`{escaped(n)}`" for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
@@ -263,7 +259,7 @@ CODES: dict[str, CodeInfo] = {
     "JCN103": CodeInfo("error", "wrong type", "A value has the wrong type: text where a number is expected or the reverse (`vni: \"10002\"`, `address: 167772160`), a scalar where a mapping or list is expected."),
     "JCN104": CodeInfo("error", "not one of the allowed values", "A value must be one of a fixed set (`role`, `provider`, `mode`, ...)."),
     "JCN105": CodeInfo("error", "out of range", "A number is outside its range: VNI 1..16777215, ASN 1..4294967295, MTU, ports, an empty `vniRange`."),
-    "JCN106": CodeInfo("error", "invalid text", "A text value does not have the required form (paths, environment variable names)."),
+    "JCN106": CodeInfo("error", "invalid text", "A text value does not have the required form: `kubeConfig` is an absolute path without `.`/`..`, a secret `file` stays inside the intent's folder, environment variable names and store keys hold no control characters."),
     "JCN107": CodeInfo("error", "invalid address", "An address, network or address/prefix is malformed, or a pool is written with host bits set."),
     "JCN109": CodeInfo("error", "exactly one of", "A mapping needs exactly one of two keys: `env` or `file` for a secret, `reach` or `isolate` for an expectation."),
     "JCN110": CodeInfo("error", "wrong number of items", "A list is empty or has the wrong length (`nodes`, `networks`, `reach`)."),
@@ -316,7 +312,10 @@ CODES: dict[str, CodeInfo] = {
     # secrets
     "JCN801": CodeInfo("error", "inline secret", "A secret value is written in the intent; reference it with `env:` or `file:`."),
     "JCN802": CodeInfo("error", "external secrets without a store", "`secrets.mode: external-secrets` needs `secrets.store`."),
-    "JCN803": CodeInfo("error", "secret value unavailable", "In `inline` mode (or with `--with-secrets`) the environment variable is unset or the file unreadable."),
+    "JCN803": CodeInfo("error", "secret value unavailable", "In `inline` or `sops` mode (or with `--with-secrets`) the environment variable is unset or the file unreadable."),
+    "JCN804": CodeInfo("error", "sops not found", "`secrets.mode: sops` needs the `sops` executable on the PATH."),
+    "JCN805": CodeInfo("error", "secret value in the output", "A secret value (raw or base64) appears in a file that is not the inline Secret; nothing is written."),
+    "JCN806": CodeInfo("error", "sops failed", "`sops` could not encrypt the Secret (keys, `.sops.yaml`)."),
     # rendering
     "JCN900": CodeInfo("error", "rendering failed", "A template (usually one given with `--templates`) failed to render."),
     # warnings
@@ -325,4 +324,5 @@ CODES: dict[str, CodeInfo] = {
     "JCN912": CodeInfo("warning", "pool much larger than demand", "A VRF pool is more than 1024 times larger than its attachments need (and larger than a /16)."),
     "JCN913": CodeInfo("warning", "attachments without addresses", "A VRF has no pool, so its attachments without written addresses get none and advertise no route."),
     "JCN915": CodeInfo("warning", "secret store ignored", "`secrets.store` is set but `secrets.mode` is not `external-secrets`."),
+    "JCN917": CodeInfo("warning", "secret too short to scan", "A secret value is too short to search the output for it without false alarms."),
 }

@@ -21,6 +21,7 @@ from typing import Any
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_/][A-Za-z0-9_./:@+=-]*$")
 _JUNOS_IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/*<>-]*$")
 _STR_TAG = "tag:yaml.org,2002:str"
+_TRAILING_BLANK = re.compile(r"[ \t]$", re.MULTILINE)
 
 
 class EscapeError(ValueError):
@@ -75,9 +76,9 @@ def yaml_string(value: Any) -> str:
 
 def yaml_block(text: str, indent: int) -> str:
     """A literal block scalar (`|`) for multi-line text, indented by `indent` spaces."""
-    if not text or any(not (ch.isprintable() or ch in "\n\t") for ch in text) or "\r" in text:
+    if not text or not text.replace("\n", "").replace("\t", "").isprintable():
         return yaml_quoted(text)
-    if any(line != line.rstrip(" \t") for line in text.split("\n")):
+    if _TRAILING_BLANK.search(text):
         # Trailing blanks are lost by some editors and linters; quote to keep the value exact.
         return yaml_quoted(text)
     indicator = "|"

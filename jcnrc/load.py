@@ -16,7 +16,8 @@ from typing import Any
 
 from ruamel.yaml.comments import merge_attrib
 
-from jcnrc.diagnostics import Diagnostic, Path, Related, error
+from jcnrc import fastyaml
+from jcnrc.diagnostics import Diagnostic, Path, Related, error, escaped
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,16 @@ class SourceMap:
     file: str
     lines: list[str]
     root: Any = None
+    # Set by the fast loader: the text is parsed again, with positions, only when one is asked for.
+    text: str | None = None
 
     def source_line(self, line: int) -> str:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
 
     def position(self, path: Path, at: str = "value") -> tuple[int, int]:
+        if self.root is None and self.text is not None:
+            self.root = _positions_tree(self.text)
+            self.text = None
         start = _node_start(self.root)
         if start is None:
             return (1, 1)
@@ -113,23 +119,28 @@ class Loaded:
     source: SourceMap
     diagnostics: list[Diagnostic] = field(default_factory=list)
     digest: str = ""
+    # False when the fast loader read the file: no YAML-level checks beyond "it parsed the same".
+    exact: bool = True
 
     @property
     def ok(self) -> bool:
         return self.data is not None and not any(d.is_error for d in self.diagnostics)
 
 
-def load_file(path: FsPath, display_name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Loaded:
+def load_file(path: FsPath, display_name: str | None = None, limits: Limits = DEFAULT_LIMITS, fast: bool = False) -> Loaded:
     """Read an intent file. Raises OSError only when the file cannot be read at all (a usage error)."""
     name = display_name or str(path)
     size = path.stat().st_size
     if size > limits.max_bytes:
         return _fail(name, [], error("JCN008", f"the file is {size} bytes; the limit is {limits.max_bytes}",
                                      line=1, column=1, help="raise the limit with --max-bytes if this file is genuine"))
-    return load_bytes(path.read_bytes(), name, limits)
+    return load_bytes(path.read_bytes(), name, limits, fast=fast)
 
 
-def load_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Loaded:
+def load_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS, fast: bool = False) -> Loaded:
+    """Read intent bytes. With `fast`, a C++ parser reads files it can read exactly like ruamel's
+    YAML 1.2 loader, without positions; the caller reloads without `fast` when it has
+    something to report (see pipeline.analyse), so diagnostics are the same either way."""
     import hashlib
 
     digest = hashlib.sha256(raw).hexdigest()
@@ -158,7 +169,20 @@ def load_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Loaded
     tabs = _tab_indentation(lines)
     if tabs:
         return Loaded(None, source, tabs, digest)
+    if fast and len(raw) >= fastyaml.FAST_PATH_MIN_BYTES:
+        data = fastyaml.parse(text, limits.max_depth)
+        if data is not None:
+            source.text = text
+            return Loaded(data, source, [], digest, exact=False)
     return _parse(text, source, limits, digest)
+
+
+def _positions_tree(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return YAML(typ="rt").load(text)
 
 
 def _fail(name: str, lines: list[str], diagnostic: Diagnostic) -> Loaded:
@@ -209,11 +233,11 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str) -> Loaded:
     except MarkedYAMLError as exc:
         return Loaded(None, source, [_syntax_error(exc, source.lines)], digest)
     except YAMLError as exc:
-        return Loaded(None, source, [error("JCN001", f"YAML error: {exc}", line=1, column=1)], digest)
+        return Loaded(None, source, [error("JCN001", escaped(f"YAML error: {exc}"), line=1, column=1)], digest)
     except RecursionError:
         return Loaded(None, source, [error("JCN008", f"the document nests too deeply (limit {limits.max_depth})", line=1, column=1)], digest)
     except Exception as exc:  # noqa: BLE001 - the parser raises plain errors on some malformed input; never a traceback
-        return Loaded(None, source, [error("JCN001", f"YAML error: the parser gave up ({type(exc).__name__}: {exc})",
+        return Loaded(None, source, [error("JCN001", escaped(f"YAML error: the parser gave up ({type(exc).__name__}: {exc})"),
                                            line=1, column=1, help="check the file for unusual YAML (tags, complex keys)")], digest)
     documents = [d for d in documents if d is not None] or [None]
     if len(documents) > 1:
@@ -289,7 +313,7 @@ def _duplicate_key(exc, text: str) -> Diagnostic:
     related = (Related("first defined", (), line=first[0], column=first[1]),) if first else ()
     return error(
         "JCN002",
-        f"duplicate key {key}" if key else "duplicate key",
+        escaped(f"duplicate key {key}") if key else "duplicate key",
         line=mark.line + 1,
         column=mark.column + 1,
         related=related,
@@ -337,7 +361,7 @@ def _syntax_error(exc, lines: list[str]) -> Diagnostic:
     if keyless is not None:
         line, column = keyless
         hint = "a key needs a colon and a space: `key: value`; without it this line runs on into the next"
-    message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    message = escaped(f"YAML syntax error: {problem}" + (f" ({context})" if context else ""))
     if noticed is not None and (line, column) != (noticed.line + 1, noticed.column + 1):
         hint += f" (the parser noticed it at line {noticed.line + 1}, column {noticed.column + 1})"
     return error("JCN001", message, line=line, column=column, help=hint)

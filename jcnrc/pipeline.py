@@ -50,6 +50,22 @@ class Result:
         return locate(self.diagnostics, self.source)
 
 
+def _load_and_check(intent: Path, options: Options, display_name: str | None, fast: bool):
+    loaded = load_file(intent, display_name, options.limits, fast=fast)
+    result = Result(loaded.source, list(loaded.diagnostics), source_digest=loaded.digest)
+    if not loaded.ok:
+        return result, None
+    data = loaded.data
+    result.written_target = data.get("target") if data.get("target") in ("platter", "jcnr") else "platter"
+    if options.target:
+        data = {**data, "target": options.target}
+    if options.with_secrets and isinstance(data.get("secrets"), dict):
+        data = {**data, "secrets": {**data["secrets"], "mode": "inline"}}
+    checked = check(data)
+    result.diagnostics += checked.diagnostics
+    return result, checked
+
+
 def lock_path_for(intent: Path) -> Path:
     return intent.with_name(intent.stem + ".lock.json")
 
@@ -67,19 +83,12 @@ def read_lock(path: Path) -> tuple[Lock | None, list[Diagnostic]]:
 def analyse(intent: Path, options: Options | None = None, display_name: str | None = None) -> Result:
     """load -> check -> plan. Raises OSError only when the intent file cannot be read."""
     options = options or Options()
-    loaded = load_file(intent, display_name, options.limits)
-    result = Result(loaded.source, list(loaded.diagnostics))
-    if not loaded.ok:
-        return result
-    data = loaded.data
-    result.written_target = data.get("target") if data.get("target") in ("platter", "jcnr") else "platter"
-    if options.target:
-        data = {**data, "target": options.target}
-    if options.with_secrets and isinstance(data.get("secrets"), dict):
-        data = {**data, "secrets": {**data["secrets"], "mode": "inline"}}
-    checked = check(data)
-    result.diagnostics += checked.diagnostics
-    if not checked.ok:
+    # The fast loader has no positions; when checking finds anything to report, the file is read
+    # again with ruamel, so every diagnostic is exactly what the exact loader gives.
+    result, checked = _load_and_check(intent, options, display_name, fast=True)
+    if result.diagnostics:
+        result, checked = _load_and_check(intent, options, display_name, fast=False)
+    if checked is None or not checked.ok:
         return result
     result.lock_path = lock_path_for(intent)
     previous, lock_problems = read_lock(result.lock_path)
@@ -91,7 +100,6 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
     result.plan = planned.plan
     result.lock = planned.plan.lock
     result.lock_changed = previous is None or previous.to_json() != result.lock.to_json()
-    result.source_digest = loaded.digest
     return result
 
 

@@ -8,6 +8,7 @@ never compute addresses or identifiers themselves. It also carries the topology 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from ipaddress import IPv4Address, IPv6Address
 
 import networkx as nx
@@ -116,53 +117,45 @@ class Plan:
     lock: Lock
     graph: nx.DiGraph = field(compare=False)
 
-    @property
+    # Derived views, computed once: the plan is frozen, and renderers ask for them per node and pod.
+    @cached_property
     def masters(self) -> tuple[PlannedNode, ...]:
         return tuple(n for n in self.nodes if n.is_master)
 
-    @property
+    @cached_property
     def workers(self) -> tuple[PlannedNode, ...]:
         return tuple(n for n in self.nodes if not n.is_master)
 
-    @property
+    @cached_property
     def attachments(self) -> tuple[PlannedAttachment, ...]:
         return tuple(a for p in self.pods for a in p.attachments)
 
+    @cached_property
+    def _nodes_by_name(self) -> dict[str, PlannedNode]:
+        return {n.name: n for n in self.nodes}
+
+    @cached_property
+    def _vrfs_by_name(self) -> dict[str, PlannedVrf]:
+        return {v.name: v for v in self.vrfs}
+
+    @cached_property
+    def _pods_by_name(self) -> dict[str, PlannedPod]:
+        return {p.name: p for p in self.pods}
+
     def node(self, name: str) -> PlannedNode:
-        return self._nodes_by_name()[name]
+        return self._nodes_by_name[name]
 
     def vrf(self, name: str) -> PlannedVrf:
-        return self._vrfs_by_name()[name]
+        return self._vrfs_by_name[name]
 
     def pod(self, name: str) -> PlannedPod:
-        return self._pods_by_name()[name]
+        return self._pods_by_name[name]
 
     def has_pod(self, name: str) -> bool:
-        return name in self._pods_by_name()
+        return name in self._pods_by_name
 
     def has_vrf(self, name: str) -> bool:
-        return name in self._vrfs_by_name()
-
-    def _pods_by_name(self) -> dict[str, PlannedPod]:
-        cached = self.__dict__.get("_pod_index")
-        if cached is None:
-            cached = {p.name: p for p in self.pods}
-            object.__setattr__(self, "_pod_index", cached)
-        return cached
-
-    def _nodes_by_name(self) -> dict[str, PlannedNode]:
-        cached = self.__dict__.get("_node_index")
-        if cached is None:
-            cached = {n.name: n for n in self.nodes}
-            object.__setattr__(self, "_node_index", cached)
-        return cached
-
-    def _vrfs_by_name(self) -> dict[str, PlannedVrf]:
-        cached = self.__dict__.get("_vrf_index")
-        if cached is None:
-            cached = {v.name: v for v in self.vrfs}
-            object.__setattr__(self, "_vrf_index", cached)
-        return cached
+        return name in self._vrfs_by_name
 
 
 @dataclass

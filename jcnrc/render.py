@@ -128,7 +128,7 @@ def common_context(plan: Plan, options: RenderOptions) -> dict:
     from jcnrc import diagram, routes
 
     membership = routes.vrfs_on_node(plan)
-    pools = nat_pools(plan, membership)
+    pairs = nat_pairs(plan, membership)
     return {
         "plan": plan,
         "bgp": plan.topology.cluster.bgp,
@@ -138,7 +138,8 @@ def common_context(plan: Plan, options: RenderOptions) -> dict:
         "leaking_vrfs": leaking_vrfs(plan),
         "kernel_modules": KERNEL_MODULES,
         "node_config_map": "platter-node-config",
-        "eks_snat_exclusions": sorted({p for node_pools in pools.values() for p in node_pools}, key=_network_sort_key),
+        "eks_snat_exclusions": sorted({pool for node_pairs in pairs.values() for pair in node_pairs for pool in pair},
+                                      key=_network_sort_key),
         "labels": {"app.kubernetes.io/managed-by": "jcnrc", "app.kubernetes.io/part-of": plan.name},
         "intent_file": options.intent_file,
         "intent_digest": options.intent_digest,
@@ -146,7 +147,8 @@ def common_context(plan: Plan, options: RenderOptions) -> dict:
         "secrets": plan.topology.secrets,
         "secret_values": options.secret_values,
         "vrfs_on_node": {node: sorted(vrfs) for node, vrfs in membership.items()},
-        "nat_pools": pools,
+        "nat_pairs": pairs,
+        "cluster_nat_pairs": sorted({pair for node_pairs in pairs.values() for pair in node_pairs}, key=_pair_sort_key),
         "diagram": diagram.render(plan, "mermaid", template_folder=options.templates),
     }
 
@@ -176,18 +178,29 @@ def leaking_vrfs(plan: Plan) -> set[str]:
     return {v.name for v in plan.vrfs if tg.route_sources(plan.graph, v.name) - {v.name}}
 
 
-def nat_pools(plan: Plan, membership: dict[str, set[str]]) -> dict[str, list[str]]:
-    """Per worker: the IPv4 pools its pods send to or receive from, for the NAT exemptions."""
+def nat_pairs(plan: Plan, membership: dict[str, set[str]]) -> dict[str, list[tuple[str, str]]]:
+    """Per worker: the (source, destination) IPv4 pool pairs its pods exchange traffic with,
+    both directions. The walkthrough's `-s 1.1.0.0/16 -d 1.1.0.0/16` is the one-VRF case; a VRF
+    pair gets rules only when one installs the other's routes, so rules grow with routing
+    relationships, not with the square of all pools."""
     from jcnrc import graph as tg
 
     pools_of = {v.name: v.ipv4_pool for v in plan.vrfs if v.ipv4_pool}
-    result: dict[str, list[str]] = {}
+    sources = {v.name: tg.route_sources(plan.graph, v.name) | {v.name} for v in plan.vrfs}
+    result: dict[str, list[tuple[str, str]]] = {}
     for node in plan.workers:
-        vrfs = set(membership.get(node.name, ()))
-        for vrf in list(vrfs):
-            vrfs |= tg.route_sources(plan.graph, vrf)
-        result[node.name] = sorted({pools_of[v] for v in vrfs if v in pools_of}, key=_network_sort_key)
+        pairs = set()
+        for local in membership.get(node.name, ()):
+            for other in sources.get(local, ()):
+                if local in pools_of and other in pools_of:
+                    pairs.add((pools_of[local], pools_of[other]))
+                    pairs.add((pools_of[other], pools_of[local]))
+        result[node.name] = sorted(pairs, key=_pair_sort_key)
     return result
+
+
+def _pair_sort_key(pair: tuple[str, str]) -> tuple:
+    return (_network_sort_key(pair[0]), _network_sort_key(pair[1]))
 
 
 def _network_sort_key(text: str) -> tuple:
@@ -241,16 +254,21 @@ class Output:
 
     def add_node_preparation(self, node_config_text: str = "") -> str:
         """Node preparation is the same for both targets: script, iptables rules, ConfigMap, DaemonSet."""
-        iptables = {n.name: self.render("common/iptables.sh.j2", node=n) for n in self.plan.workers}
+        cluster_rules = ""
         if self.plan.profile.nat == "iptables":
-            for name, text in iptables.items():
-                self.files[f"nodes/{name}/iptables.sh"] = text
+            for node in self.plan.workers:
+                self.files[f"nodes/{node.name}/iptables.sh"] = self.render(
+                    "common/iptables.sh.j2", scope=f"worker {node.name} ({node.address})", pairs=self.ctx["nat_pairs"][node.name])
+            # One script for every worker keeps the ConfigMap far below its 1 MiB limit; rules for
+            # pools a worker does not carry match no traffic there.
+            cluster_rules = self.render("common/iptables.sh.j2", scope=f"every worker of {self.plan.name}",
+                                        pairs=self.ctx["cluster_nat_pairs"])
         for path, template in self.plan.profile.nat_artifacts:
             self.files[path] = self.render(template)
         prep_script = self.render("common/node-prep.sh.j2")
         self.manifest("configmap", "jcnrc-node-prep", "common/configmap-node-prep.yaml.j2", prep_script=prep_script,
-                      iptables=iptables)
-        return digest(prep_script, *iptables.values(), node_config_text)
+                      cluster_rules=cluster_rules)
+        return digest(prep_script, cluster_rules, node_config_text)
 
     def finish(self, secret_name: str, secret_namespace: str, readme: str = "common/README.md.j2") -> dict[str, str]:
         self.files.update(_manifest_files(self.manifests, self.options, self.templates, self.ctx, self.separate))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 from typing import Callable, Iterable, Iterator
 
 from jcnrc import routetarget
-from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, warning
+from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, escaped, warning
 from jcnrc.model import Attachment, Cluster, Expectation, Node, Pod, Secrets, Vrf
 
 VXLAN_OVERHEAD = 50
@@ -211,7 +211,7 @@ def _defined(what: str, names: Iterable[str]) -> str:
     names = sorted(names)
     if not names:
         return f"no {what} are defined"
-    return f"defined {what}: " + ", ".join(f"`{n}`" for n in names[:8]) + (" ..." if len(names) > 8 else "")
+    return f"defined {what}: " + ", ".join(f"`{escaped(n)}`" for n in names[:8]) + (" ..." if len(names) > 8 else "")
 
 
 def _placement(intent: Intent, i: int, pod: Pod, nodes: dict) -> Iterator[Diagnostic]:
@@ -284,7 +284,7 @@ def route_tables(vrfs: list[tuple[int, Vrf]], cluster: Cluster | None = None) ->
     """
     exports: dict[str, frozenset[str]] = {}
     importers: dict[str, set[str]] = defaultdict(set)
-    unique = [item for item in first_by_name(vrfs).values()]
+    unique = list(first_by_name(vrfs).values())
     for _, vrf in unique:
         targets = targets_of(vrf, cluster)
         if targets is None:
@@ -403,7 +403,7 @@ def _expectations(intent: Intent) -> Iterator[Diagnostic]:
         key = "reach" if expectation.reach is not None else "isolate"
         for k, name in enumerate(expectation.reach or expectation.isolate or []):
             if name not in known:
-                yield error("JCN306", f"`{name}` is neither a pod nor a VRF", ("expect", i, key, k),
+                yield error("JCN306", f"`{escaped(name)}` is neither a pod nor a VRF", ("expect", i, key, k),
                             help=did_you_mean(name, known) or "name a pod or a VRF of this intent")
 
 
@@ -482,12 +482,9 @@ def _duplicates(entries: Iterable[tuple[tuple, object]], code: str, what: str, s
     within = f" in {scope}" if scope else ""
     for path, value in entries:
         if value in first_seen:
-            yield error(code, f"duplicate {what} `{value}`{within}", path,
+            yield error(code, f"duplicate {what} `{escaped(str(value))}`{within}", path,
                         related=(Related("first defined", first_seen[value]),),
                         help=f"every {what}{within} must be unique")
         else:
             first_seen[value] = path
 
-
-def parse_network(text: str):
-    return ip_network(text, strict=False)

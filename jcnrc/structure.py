@@ -18,7 +18,7 @@ from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
 
 from jcnrc import names
-from jcnrc.diagnostics import Diagnostic, Path, closest, error, one_of
+from jcnrc.diagnostics import Diagnostic, Path, closest, error, escaped, one_of
 from jcnrc.model import Topology
 
 # Fields whose syntax errors get a more specific code than "invalid format", keyed by the
@@ -105,12 +105,17 @@ def describe(value: Any) -> str:
         return f"the number `{value}`"
     if isinstance(value, str):
         shown = value if len(value) <= 60 else value[:57] + "..."
-        return f"the string {json.dumps(shown, ensure_ascii=False)}"
+        return f"the string {quoted(shown)}"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     return f"a {type(value).__name__}"
+
+
+def quoted(text: str) -> str:
+    """Text from the file in double quotes, with anything unprintable escaped."""
+    return escaped(json.dumps(text, ensure_ascii=False))
 
 
 def validate_structure(data: dict) -> tuple[Topology | None, list[Diagnostic]]:
@@ -286,7 +291,7 @@ def _where(path: Path) -> str:
     shown = ""
     for part in path:
         shown += f"[{part}]" if isinstance(part, int) else (f".{part}" if shown else str(part))
-    return f"`{shown}`"
+    return f"`{escaped(shown)}`"
 
 
 def _unknown_key(parent: Path, key: str, missing: list[str]) -> tuple[Diagnostic, str | None]:
@@ -304,7 +309,7 @@ def _unknown_key(parent: Path, key: str, missing: list[str]) -> tuple[Diagnostic
         hint = f"valid keys here: {one_of(valid, limit=20)}"
     else:
         hint = None
-    return error("JCN101", f"unknown key `{key}` in {_where(parent)}", parent + (key,), at="key", help=hint), meant
+    return error("JCN101", f"unknown key `{escaped(key)}` in {_where(parent)}", parent + (key,), at="key", help=hint), meant
 
 
 def _missing_keys(parent: Path, keys: list[str]) -> Diagnostic:
@@ -416,7 +421,7 @@ def _out_of_range(path: Path, value: Any) -> Diagnostic:
     else:
         expected = f"at most {high}"
     meaning = _RANGE_MEANING.get(str(path[-1]) if path else "")
-    return error("JCN105", f"{_where(path)} is {value}, out of range: it must be {expected}", path,
+    return error("JCN105", f"{_where(path)} is {escaped(str(value))}, out of range: it must be {expected}", path,
                  help=f"{meaning}" if meaning else None)
 
 
@@ -426,7 +431,7 @@ def _bad_syntax(path: Path, value: Any) -> Diagnostic:
         return error("JCN106", f"{_where(path)} is not valid: {describe(value)}", path, help=_pattern_message(path))
     code, problem_of, what = check
     reason = problem_of(value) if isinstance(value, str) else None
-    shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else describe(value)
+    shown = quoted(value) if isinstance(value, str) else describe(value)
     message = f"{_where(path)} is not a valid {what}: {shown}" + (f" {reason}" if reason else "")
     return error(code, message, path, help=_SYNTAX_HELP.get(code) or _pattern_message(path))
 
@@ -444,7 +449,7 @@ def _bad_address(path: Path, kind: str, value: Any) -> Diagnostic:
     if other:
         key = str(path[-1]) if path else ""
         moved = key.replace(f"v{version}", f"v{other}") if f"v{version}" in key else None
-        return error("JCN503", f"{_where(path)} holds the IPv{other} {shape} {value}, but it takes IPv{version}", path,
+        return error("JCN503", f"{_where(path)} holds the IPv{other} {shape} {escaped(value)}, but it takes IPv{version}", path,
                      help=f"move it to `{moved}`" if moved and moved != key else f"write an IPv{version} {shape}")
     word = {"address": "address", "network": "network (address/prefix length)", "interface": "address with prefix length"}[shape]
     family = f"IPv{version} " if version else ""

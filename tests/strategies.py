@@ -21,7 +21,6 @@ import copy
 import io
 import json
 import re
-import shlex
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -72,14 +71,28 @@ HOSTILE: dict[str, str] = {
     "backslashes": "\\n\\",
     "path-traversal": "/../../etc/passwd",
     "spaces": " x y ",
+    # A flag emoji's tag characters: outside the BMP and not printable, so they are escaped.
+    "astral-format": "\U0001F3F4\U000E0067\U000E0062\U000E007F",
+    # A printable character outside the BMP in a value that must be quoted for its line break.
+    "emoji-line-break": "\U0001F600\n#",
 }
 
 
+def _outside_the_bmp(char: str) -> bool:
+    """escape.yaml_quoted writes characters outside the BMP as JSON surrogate pairs, which YAML
+    readers do not join: a known bug (test_injection KNOWN_BUGS "astral-format", "emoji-line-break")."""
+    return ord(char) > 0xFFFF
+
+
 def hostile_text() -> st.SearchStrategy[str]:
-    """A hostile value, or arbitrary text (no surrogates: those cannot be written as UTF-8)."""
+    """A hostile value, or arbitrary text (no surrogates: those cannot be written as UTF-8).
+
+    The generated text leaves out characters of known, already reported bugs, so that the
+    property tests keep looking for new ones.
+    """
     return st.one_of(
-        st.sampled_from(sorted(HOSTILE.values())),
-        st.text(st.characters(blacklist_categories=("Cs",)), max_size=24),
+        st.sampled_from(sorted(v for v in HOSTILE.values() if not any(map(_outside_the_bmp, v)))),
+        st.text(st.characters(blacklist_categories=("Cs",), max_codepoint=0xFFFF), max_size=24),
     )
 
 
@@ -223,8 +236,8 @@ def _secrets(draw) -> dict:
             "name": "vault",
             # Line breaks in store keys are a known bug (test_injection KNOWN_BUGS): left out here so
             # that the property tests look for other problems.
-            "rootPasswordKey": draw(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1,
-                                            max_size=24)),
+            "rootPasswordKey": draw(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
+                                                          max_codepoint=0xFFFF), min_size=1, max_size=24)),
             "crpdLicenseKey": "jcnr/crpd-license",
         }
     return secrets
@@ -372,11 +385,144 @@ def read_yaml(text: str) -> list[Any]:
 
 
 def shell_words(text: str) -> tuple:
-    """POSIX shell words of a script, comments dropped: what the shell would split it into."""
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|<>()")
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    return ("sh", tuple(lexer))
+    """A script as the shell splits it: words, operators and line ends, comments dropped.
+
+    Each word is a tuple of segments, ("text", ...) for what the shell takes literally (quoted or
+    not) and ("expansion", ...) for `$x`, `${...}`, `$(...)` and backticks outside single quotes.
+    So `"in zq`id`.yaml"` is not the same word as `"in zq.yaml"` with one value swapped: a value
+    that brings an expansion with it changes the structure, not only the text.
+    """
+    return ("sh", tuple(_ShellLexer(text).tokens()))
+
+
+class ShellSyntaxError(ValueError):
+    pass
+
+
+class _ShellLexer:
+    """Enough of the POSIX shell grammar for generated scripts (no here-documents)."""
+
+    OPERATORS = ("&&", "||", ";;", ";", "&", "|", "<", ">", "(", ")")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.at = 0
+
+    def tokens(self) -> Iterator[Any]:
+        word: list[tuple[str, str]] | None = None
+        while self.at < len(self.text):
+            char = self.text[self.at]
+            if self.text.startswith("\\\n", self.at):  # line continuation: as if it were not there
+                self.at += 2
+                continue
+            if char in " \t\n" or self._operator():
+                if word is not None:
+                    yield _merged(word)
+                    word = None
+                if char == "\n":
+                    yield ("newline",)
+                    self.at += 1
+                elif char in " \t":
+                    self.at += 1
+                else:
+                    operator = self._operator()
+                    yield ("operator", operator)
+                    self.at += len(operator)
+                continue
+            if char == "#" and word is None:
+                end = self.text.find("\n", self.at)
+                self.at = len(self.text) if end < 0 else end
+                continue
+            word = word if word is not None else []
+            if char == "'":
+                end = self.text.find("'", self.at + 1)
+                if end < 0:
+                    raise ShellSyntaxError(f"unterminated single quote at {self.at}")
+                word.append(("text", self.text[self.at + 1 : end]))
+                self.at = end + 1
+            elif char == '"':
+                self.at += 1
+                word.extend(self._double_quoted())
+            elif char == "\\":
+                word.append(("text", self.text[self.at + 1 : self.at + 2]))
+                self.at += 2
+            elif char in "$`":
+                word.append(("expansion", self._expansion()))
+            else:
+                word.append(("text", char))
+                self.at += 1
+        if word is not None:
+            yield _merged(word)
+
+    def _operator(self) -> str | None:
+        for operator in self.OPERATORS:
+            if self.text.startswith(operator, self.at):
+                return operator
+        return None
+
+    def _double_quoted(self) -> list[tuple[str, str]]:
+        segments = []
+        while True:
+            if self.at >= len(self.text):
+                raise ShellSyntaxError("unterminated double quote")
+            char = self.text[self.at]
+            if char == '"':
+                self.at += 1
+                return segments
+            if char == "\\" and self.text[self.at + 1 : self.at + 2] in ('$', '`', '"', "\\", "\n"):
+                if self.text[self.at + 1] != "\n":
+                    segments.append(("text", self.text[self.at + 1]))
+                self.at += 2
+            elif char in "$`":
+                segments.append(("expansion", self._expansion()))
+            else:
+                segments.append(("text", char))
+                self.at += 1
+
+    def _expansion(self) -> str:
+        """`$name`, `$1`, `$$`, `${...}`, `$(...)`, `$((...))` or a backtick command, as written."""
+        start = self.at
+        if self.text[self.at] == "`":
+            end = self.text.find("`", self.at + 1)
+            if end < 0:
+                raise ShellSyntaxError("unterminated backtick")
+            self.at = end + 1
+            return self.text[start : self.at]
+        following = self.text[self.at + 1 : self.at + 2]
+        if following in ("{", "("):
+            closing = "}" if following == "{" else ")"
+            depth = 0
+            while self.at < len(self.text):
+                char = self.text[self.at]
+                if char == following:
+                    depth += 1
+                elif char == closing:
+                    depth -= 1
+                    if depth == 0:
+                        self.at += 1
+                        return self.text[start : self.at]
+                elif char in "'\"" and following == "(":
+                    quote_end = self.text.find(char, self.at + 1)
+                    self.at = quote_end if quote_end > 0 else self.at
+                self.at += 1
+            raise ShellSyntaxError(f"unterminated {following}")
+        match = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])", self.text[self.at :])
+        if not match:
+            self.at += 1
+            return "$"  # a lone dollar sign is taken literally by the shell, but mark it anyway
+        self.at += match.end()
+        return match.group(0)
+
+
+def _merged(segments: list[tuple[str, str]]) -> tuple:
+    """Adjacent literal pieces are one piece: 'a'"b"c is the word abc."""
+    merged: list[list[str]] = []
+    for kind, text in segments:
+        if merged and merged[-1][0] == kind == "text":
+            merged[-1][1] += text
+        else:
+            merged.append([kind, text])
+    return ("word", tuple((kind, text) for kind, text in merged))
 
 
 def junos_branches(template: str) -> dict[str, list[str]]:

@@ -68,6 +68,21 @@ def test_shape_matches_the_arguments():
     assert data["cluster"]["segmentRouting"] == {"srgbStart": 400000, "srgbRange": 100000, "ipv4IndexBase": 0, "ipv6IndexBase": 50000}
 
 
+@pytest.mark.parametrize(("vrfs_per_node", "carried"), [(None, 6), (1, 1), (3, 3)])
+def test_each_worker_carries_the_vrfs_of_its_window_and_demand_stays_even(vrfs_per_node, carried):
+    data = yaml.safe_load(generate(40, 6, 8, vrfs_per_node=vrfs_per_node))
+    by_node: dict[str, set[str]] = {}
+    per_vrf: dict[str, int] = {}
+    for pod in data["pods"]:
+        for attachment in pod["networks"]:
+            by_node.setdefault(pod["node"], set()).add(attachment["vrf"])
+            per_vrf[attachment["vrf"]] = per_vrf.get(attachment["vrf"], 0) + 1
+    assert {len(vrfs) for vrfs in by_node.values()} == {carried}
+    assert len(per_vrf) == 6
+    pods_per_worker = -(-320 // 38)  # 40 nodes, 2 of them masters
+    assert max(per_vrf.values()) - min(per_vrf.values()) <= 2 * pods_per_worker  # about even: off by a worker or two
+
+
 def test_explicit_addresses_are_inside_their_pools_distinct_and_host_addresses():
     data = yaml.safe_load(generate(40, 4, 5, explicit_ratio=0.5, seed=3))
     pools = {v["name"]: v for v in data["vrfs"]}
@@ -119,7 +134,7 @@ def test_ratio_zero_gives_only_allocated_addresses():
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [((2, 1, 1), "at least 3"), ((10, 0, 1), "vrfs"), ((10, 2, 0), "pods_per_node"), ((10, 2, 1, 3), "attachments_per_pod"),
-     ((10, 2, 1, 1, 1.5), "explicit_ratio")],
+     ((10, 2, 1, 1, 1.5), "explicit_ratio"), ((10, 4, 2, 2, 0.3, 0, 1), "vrfs_per_node"), ((10, 4, 2, 1, 0.3, 0, 5), "vrfs_per_node")],
 )
 def test_impossible_shapes_are_refused(arguments, message):
     with pytest.raises(ValueError, match=message):

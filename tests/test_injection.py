@@ -182,8 +182,16 @@ _KUBECONFIG_CONTROL = ("cluster.kubeConfig accepts control characters: names.NOD
 _STORE_KEY_IN_COMMENT = ("secrets.store.{key} is written raw into a `#` comment of secrets.example.env, so a line break "
                          "starts a new line in a file people source: refuse control characters in the store keys "
                          "(jcnrc/model.py ExternalSecretStore) and quote them in templates/common/secrets.example.env.j2")
+_ASTRAL_ESCAPES = ("escape.yaml_quoted writes non-printable characters outside the BMP (flag-emoji tag characters, "
+                   "U+1D173) with json.dumps(ensure_ascii=True), as \\ud83c\\udff4 surrogate pairs, which YAML readers "
+                   "do not join: the value reads back as lone surrogates; write \\UXXXXXXXX escapes, jcnrc/escape.py")
 KNOWN_BUGS: dict[tuple[str, str], str] = {
     ("cluster.kubeConfig", "nul"): _KUBECONFIG_CONTROL,
+    **{(label, "astral-format"): _ASTRAL_ESCAPES for label in ("cluster.kubeConfig", "pods[].command[]",
+                                                              "secrets.store.rootPasswordKey", "secrets.store.crpdLicenseKey")},
+    ("pods[].command[]", "emoji-line-break"): _ASTRAL_ESCAPES.replace("non-printable characters outside the BMP",
+                                                                      "every character outside the BMP of a value "
+                                                                      "that needs quoting (here for its line break)"),
     **{(f"secrets.store.{key}", attack): _STORE_KEY_IN_COMMENT.format(key=key)
        for key in ("rootPasswordKey", "crpdLicenseKey")
        for attack in ("newline-key", "crlf", "yaml-doc-start", "yaml-doc-end")},
@@ -695,3 +703,46 @@ def _b64(text: str) -> str:
     import base64
 
     return base64.b64encode(text.encode()).decode()
+
+
+# ----------------------------------------------------------------------------- the intent's own file name
+
+# The CLI passes the intent's path as given (`jcnrc build intents/*.yaml`); file names in a pull
+# request are as hostile as its content. The name is copied into comments and messages.
+_FILE_NAME_PAYLOADS = sorted(key for key, value in HOSTILE.items() if "/" not in value and "\0" not in value)
+_FILE_NAME_BUG = ("the intent's file name (`intent_file`, the path given on the command line) is copied raw into shell "
+                  "comments and double-quoted strings (node-prep.sh runs as root on every node: a newline in the "
+                  "name starts a command), YAML comments (kustomization.yaml, helm/values.yaml) and Markdown: quote "
+                  "it with the filters in templates/common/*.sh.j2, kustomization.yaml.j2, templates/jcnr/values.yaml.j2, "
+                  "or refuse names outside [A-Za-z0-9._/-] in jcnrc/pipeline.py")
+# Payloads that survive today (the others break a shell string or comment, or, for characters
+# outside the BMP, meet the yaml_quoted bug when the script is quoted into its ConfigMap).
+_FILE_NAME_SAFE = {"alt-delimiters", "backslashes", "bidi-override", "bom", "colon-space", "glob", "go-template",
+                   "hash-comment", "jinja-expression", "jinja-statement", "junos-statement", "non-ascii", "shell-operators",
+                   "single-quote", "spaces", "tab", "yaml-flow", "yaml-indicators"}
+
+
+@pytest.mark.parametrize("key", [
+    pytest.param(key, marks=[] if key in _FILE_NAME_SAFE else [pytest.mark.xfail(strict=True, reason=_FILE_NAME_BUG)])
+    for key in _FILE_NAME_PAYLOADS
+])
+def test_the_intent_file_name_is_rendered_exactly_or_refused(key, tmp_path):
+    from jcnrc.pipeline import Options, compile_intent
+    from strategies import write_intent
+
+    def build(name: str, folder: Path):
+        path = write_intent(base_intent(), folder, name)
+        try:
+            return compile_intent(path, Options(environ=ENVIRON), display_name=name)
+        except Exception:
+            pytest.fail(f"intent file {name!r}: compile_intent raised:\n{traceback.format_exc()}")
+
+    base_name = "zqintent.yaml"
+    name = f"zqintent{HOSTILE[key]}.yaml"
+    base = build(base_name, tmp_path / "base")
+    result = build(name, tmp_path / "hostile")
+    if not result.ok:
+        assert any(CODE.match(d.code) for d in result.diagnostics if d.is_error)
+        return
+    f = Field("intent file name", (), base_name, ())
+    check_rendered_exactly(f, name, "platter", read_outputs(base.files), result)

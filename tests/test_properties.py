@@ -22,7 +22,7 @@ import subprocess
 import traceback
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from jcnrc import kubeschema
@@ -47,9 +47,12 @@ CODE = re.compile(r"^JCN\d{3}$")
 
 
 def budget(examples: int) -> settings:
+    # The fast run reports the failing example as found: shrinking a two-second example can take
+    # minutes. The long run shrinks, for the smallest reproducer.
     return settings(
         max_examples=examples * 40 if LONG else examples,
         derandomize=not LONG,
+        phases=list(Phase) if LONG else [Phase.explicit, Phase.reuse, Phase.generate],
         deadline=None,
         print_blob=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -63,7 +66,7 @@ def errors_of(result) -> list[str]:
 # ----------------------------------------------------------------------------- valid intents
 
 
-@budget(12)
+@budget(25)
 @given(intent=valid_intents())
 def test_valid_intents_build_validate_and_rebuild_byte_identically(intent, tmp_path_factory):
     folder = tmp_path_factory.mktemp("valid")
@@ -110,7 +113,7 @@ def assert_scripts_parse(files: dict[str, str]) -> None:
 # ----------------------------------------------------------------------------- mutated intents
 
 
-@budget(120)
+@budget(250)
 @given(mutation=mutated_intents(base=st.one_of(st.just(example_intent()), valid_intents())))
 def test_mutated_intents_get_positioned_diagnostics_never_a_traceback(mutation, tmp_path_factory):
     intent, kind, path = mutation

@@ -26,7 +26,6 @@ else
     ensure_rule filter FORWARD -s 172.16.0.0/24 -d 172.16.0.0/24 -j ACCEPT
     ensure_rule filter FORWARD -s 172.16.0.0/24 -d 172.16.1.0/24 -j ACCEPT
     ensure_rule filter FORWARD -s 172.16.1.0/24 -d 172.16.0.0/24 -j ACCEPT
-    ensure_rule filter FORWARD -s 172.16.1.0/24 -d 172.16.1.0/24 -j ACCEPT
 fi
 ensure_rule nat POSTROUTING -s 172.16.0.0/24 -d 172.16.0.0/24 -j ACCEPT
 ensure_rule nat PREROUTING -s 172.16.0.0/24 -d 172.16.0.0/24 -j ACCEPT
@@ -34,5 +33,3 @@ ensure_rule nat POSTROUTING -s 172.16.0.0/24 -d 172.16.1.0/24 -j ACCEPT
 ensure_rule nat PREROUTING -s 172.16.0.0/24 -d 172.16.1.0/24 -j ACCEPT
 ensure_rule nat POSTROUTING -s 172.16.1.0/24 -d 172.16.0.0/24 -j ACCEPT
 ensure_rule nat PREROUTING -s 172.16.1.0/24 -d 172.16.0.0/24 -j ACCEPT
-ensure_rule nat POSTROUTING -s 172.16.1.0/24 -d 172.16.1.0/24 -j ACCEPT
-ensure_rule nat PREROUTING -s 172.16.1.0/24 -d 172.16.1.0/24 -j ACCEPT

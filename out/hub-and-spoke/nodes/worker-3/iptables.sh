@@ -23,30 +23,21 @@ else
     if [ "${JCNRC_ROUND:-1}" = 1 ]; then
         echo "jcnrc: chain KUBE-FORWARD not found (kube-proxy not in iptables mode?); accepting the VRF pools in FORWARD instead" >&2
     fi
-    ensure_rule filter FORWARD -s 172.16.0.0/24 -d 172.16.0.0/24 -j ACCEPT
     ensure_rule filter FORWARD -s 172.16.0.0/24 -d 172.16.1.0/24 -j ACCEPT
-    ensure_rule filter FORWARD -s 172.16.0.0/24 -d 172.16.9.0/24 -j ACCEPT
     ensure_rule filter FORWARD -s 172.16.1.0/24 -d 172.16.0.0/24 -j ACCEPT
     ensure_rule filter FORWARD -s 172.16.1.0/24 -d 172.16.1.0/24 -j ACCEPT
     ensure_rule filter FORWARD -s 172.16.1.0/24 -d 172.16.9.0/24 -j ACCEPT
-    ensure_rule filter FORWARD -s 172.16.9.0/24 -d 172.16.0.0/24 -j ACCEPT
     ensure_rule filter FORWARD -s 172.16.9.0/24 -d 172.16.1.0/24 -j ACCEPT
     ensure_rule filter FORWARD -s 172.16.9.0/24 -d 172.16.9.0/24 -j ACCEPT
 fi
-ensure_rule nat POSTROUTING -s 172.16.0.0/24 -d 172.16.0.0/24 -j ACCEPT
-ensure_rule nat PREROUTING -s 172.16.0.0/24 -d 172.16.0.0/24 -j ACCEPT
 ensure_rule nat POSTROUTING -s 172.16.0.0/24 -d 172.16.1.0/24 -j ACCEPT
 ensure_rule nat PREROUTING -s 172.16.0.0/24 -d 172.16.1.0/24 -j ACCEPT
-ensure_rule nat POSTROUTING -s 172.16.0.0/24 -d 172.16.9.0/24 -j ACCEPT
-ensure_rule nat PREROUTING -s 172.16.0.0/24 -d 172.16.9.0/24 -j ACCEPT
 ensure_rule nat POSTROUTING -s 172.16.1.0/24 -d 172.16.0.0/24 -j ACCEPT
 ensure_rule nat PREROUTING -s 172.16.1.0/24 -d 172.16.0.0/24 -j ACCEPT
 ensure_rule nat POSTROUTING -s 172.16.1.0/24 -d 172.16.1.0/24 -j ACCEPT
 ensure_rule nat PREROUTING -s 172.16.1.0/24 -d 172.16.1.0/24 -j ACCEPT
 ensure_rule nat POSTROUTING -s 172.16.1.0/24 -d 172.16.9.0/24 -j ACCEPT
 ensure_rule nat PREROUTING -s 172.16.1.0/24 -d 172.16.9.0/24 -j ACCEPT
-ensure_rule nat POSTROUTING -s 172.16.9.0/24 -d 172.16.0.0/24 -j ACCEPT
-ensure_rule nat PREROUTING -s 172.16.9.0/24 -d 172.16.0.0/24 -j ACCEPT
 ensure_rule nat POSTROUTING -s 172.16.9.0/24 -d 172.16.1.0/24 -j ACCEPT
 ensure_rule nat PREROUTING -s 172.16.9.0/24 -d 172.16.1.0/24 -j ACCEPT
 ensure_rule nat POSTROUTING -s 172.16.9.0/24 -d 172.16.9.0/24 -j ACCEPT

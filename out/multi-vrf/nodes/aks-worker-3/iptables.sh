@@ -24,30 +24,12 @@ else
         echo "jcnrc: chain KUBE-FORWARD not found (kube-proxy not in iptables mode?); accepting the VRF pools in FORWARD instead" >&2
     fi
     ensure_rule filter FORWARD -s 1.1.0.0/16 -d 1.1.0.0/16 -j ACCEPT
-    ensure_rule filter FORWARD -s 1.1.0.0/16 -d 10.100.0.0/22 -j ACCEPT
-    ensure_rule filter FORWARD -s 1.1.0.0/16 -d 10.200.0.0/22 -j ACCEPT
-    ensure_rule filter FORWARD -s 10.100.0.0/22 -d 1.1.0.0/16 -j ACCEPT
     ensure_rule filter FORWARD -s 10.100.0.0/22 -d 10.100.0.0/22 -j ACCEPT
-    ensure_rule filter FORWARD -s 10.100.0.0/22 -d 10.200.0.0/22 -j ACCEPT
-    ensure_rule filter FORWARD -s 10.200.0.0/22 -d 1.1.0.0/16 -j ACCEPT
-    ensure_rule filter FORWARD -s 10.200.0.0/22 -d 10.100.0.0/22 -j ACCEPT
     ensure_rule filter FORWARD -s 10.200.0.0/22 -d 10.200.0.0/22 -j ACCEPT
 fi
 ensure_rule nat POSTROUTING -s 1.1.0.0/16 -d 1.1.0.0/16 -j ACCEPT
 ensure_rule nat PREROUTING -s 1.1.0.0/16 -d 1.1.0.0/16 -j ACCEPT
-ensure_rule nat POSTROUTING -s 1.1.0.0/16 -d 10.100.0.0/22 -j ACCEPT
-ensure_rule nat PREROUTING -s 1.1.0.0/16 -d 10.100.0.0/22 -j ACCEPT
-ensure_rule nat POSTROUTING -s 1.1.0.0/16 -d 10.200.0.0/22 -j ACCEPT
-ensure_rule nat PREROUTING -s 1.1.0.0/16 -d 10.200.0.0/22 -j ACCEPT
-ensure_rule nat POSTROUTING -s 10.100.0.0/22 -d 1.1.0.0/16 -j ACCEPT
-ensure_rule nat PREROUTING -s 10.100.0.0/22 -d 1.1.0.0/16 -j ACCEPT
 ensure_rule nat POSTROUTING -s 10.100.0.0/22 -d 10.100.0.0/22 -j ACCEPT
 ensure_rule nat PREROUTING -s 10.100.0.0/22 -d 10.100.0.0/22 -j ACCEPT
-ensure_rule nat POSTROUTING -s 10.100.0.0/22 -d 10.200.0.0/22 -j ACCEPT
-ensure_rule nat PREROUTING -s 10.100.0.0/22 -d 10.200.0.0/22 -j ACCEPT
-ensure_rule nat POSTROUTING -s 10.200.0.0/22 -d 1.1.0.0/16 -j ACCEPT
-ensure_rule nat PREROUTING -s 10.200.0.0/22 -d 1.1.0.0/16 -j ACCEPT
-ensure_rule nat POSTROUTING -s 10.200.0.0/22 -d 10.100.0.0/22 -j ACCEPT
-ensure_rule nat PREROUTING -s 10.200.0.0/22 -d 10.100.0.0/22 -j ACCEPT
 ensure_rule nat POSTROUTING -s 10.200.0.0/22 -d 10.200.0.0/22 -j ACCEPT
 ensure_rule nat PREROUTING -s 10.200.0.0/22 -d 10.200.0.0/22 -j ACCEPT
