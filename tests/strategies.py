@@ -23,7 +23,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -607,7 +607,3 @@ def first_difference(left: Any, right: Any, where: str = "") -> str | None:
                 return found
         return None
     return None if left == right else f"{where or '/'}: {left!r:.200} != {right!r:.200}"
-
-
-def mapped(function: Callable[[Any], Any], data: dict) -> dict:
-    return {key: function(value) for key, value in data.items()}

@@ -372,16 +372,8 @@ def test_validate_option_of_the_command_fails_on_a_broken_template(tmp_path):
     assert jcnrc("build", str(intent), "-o", str(tmp_path / "out"), "--validate").returncode == 0
 
 
-def _kustomize_keeps_order(example: Path) -> bool:
-    return "external-secrets" not in example.read_text()
-
-
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-@pytest.mark.parametrize("example", [
-    pytest.param(path, marks=() if _kustomize_keeps_order(path) else pytest.mark.xfail(
-        strict=True, reason="kustomize's default (legacy) order puts ExternalSecret after the DaemonSets; "
-                            "manifests/kustomization.yaml needs `sortOptions: {order: fifo}` (see the issue 5 report)"))
-    for path in EXAMPLES], ids=lambda p: p.stem)
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_kubectl_kustomize_emits_the_objects_in_jcnrcs_apply_order(tmp_path, example):
     result = compile_intent(intent_copy(tmp_path, source=example), Options())
     out = tmp_path / "out"

@@ -25,7 +25,7 @@ import stat
 import subprocess
 import traceback
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 

@@ -83,8 +83,13 @@ def test_iptables_providers_get_per_worker_rules_and_no_aws_node_change(tmp_path
     result = compile_on(tmp_path, provider)
     assert providers.profile(provider).nat == "iptables"
     assert sorted(p for p in result.files if p.endswith("/iptables.sh")) == [f"nodes/{w}/iptables.sh" for w in WORKERS]
-    keys = pyyaml.safe_load(result.files["manifests/configmap-jcnrc-node-prep.yaml"])["data"]
-    assert sorted(keys) == ["iptables-" + w + ".sh" for w in WORKERS] + ["prepare.sh"]
+    data = pyyaml.safe_load(result.files["manifests/configmap-jcnrc-node-prep.yaml"])["data"]
+    assert sorted(data) == ["iptables.sh", "prepare.sh", "workers"]
+    assert data["workers"].split() == WORKERS
+    for worker in WORKERS:
+        for rule in result.files[f"nodes/{worker}/iptables.sh"].splitlines():
+            if rule.startswith("ensure_rule nat"):
+                assert rule in data["iptables.sh"], "the DaemonSet's rules cover every worker's own"
     assert "aws-node" not in result.files["scripts/prepare-nodes.sh"]
     assert not any(path.startswith("eks/") for path in result.files)
 
@@ -156,7 +161,6 @@ def test_kubectl_merges_the_patch_into_aws_node_by_name(tmp_path):
     }
 
 
-@pytest.mark.xfail(strict=True, reason="render.py does not write plan.profile.nat_artifacts yet (see the issue 5 report)")
 def test_the_eks_build_writes_the_aws_node_artifacts_outside_manifests(tmp_path):
     result = compile_on(tmp_path, "eks")
     assert set(_render_nat_artifacts(result.plan).items()) <= set(result.files.items())

@@ -116,8 +116,6 @@ def test_the_leak_detector_is_not_vacuous_inline_mode_is_caught(tmp_path):
     assert result.files[".gitignore"].splitlines()[-1] == "/manifests/secret-platter-secrets.yaml"
 
 
-@pytest.mark.xfail(strict=True, reason="render.py git-ignores manifests/secret-platter-secrets.yaml even when the "
-                                       "single layout puts the Secret in manifests/manifest.yaml (see the issue 5 report)")
 def test_inline_mode_git_ignores_every_file_with_a_value_in_the_single_layout(tmp_path):
     intent = intent_copy(tmp_path, "inline")
     result = compile_intent(intent, Options(environ={"CRPD_ROOT_PASSWORD": ROOT_PASSWORD}, layout="single"))
