@@ -65,8 +65,14 @@ class Broken(AssertionError):
     """A diagnostic that breaks the contract (no code, no position)."""
 
 
-def exercise(data: bytes) -> None:
-    """Run the front end on `data`; raise when jcnrc raises or a diagnostic breaks its contract."""
+STAGES = ("refused by load", "refused by check", "refused by plan", "planned")
+
+
+def exercise(data: bytes) -> str:
+    """Run the front end on `data`; raise when jcnrc raises or a diagnostic breaks its contract.
+
+    Returns how far the input got (one of STAGES), to show how deep a campaign reached.
+    """
     from jcnrc.check import check
     from jcnrc.diagnostics import locate
     from jcnrc.load import load_bytes
@@ -77,15 +83,16 @@ def exercise(data: bytes) -> None:
     if not loaded.ok:
         if not any(d.is_error for d in loaded.diagnostics):
             raise Broken("the loader refused the input without an error")
-        return
+        return STAGES[0]
     checked = check(loaded.data)
     _verify(checked.diagnostics, loaded.source, locate)
     if not checked.ok:
         if not any(d.is_error for d in checked.diagnostics):
             raise Broken("the checker refused the input without an error")
-        return
+        return STAGES[1]
     planned = plan(checked.topology)
     _verify(planned.diagnostics, loaded.source, locate)
+    return STAGES[3] if planned.plan is not None else STAGES[2]
 
 
 def _verify(diagnostics, source, locate) -> None:
@@ -114,12 +121,13 @@ class Recorder:
         self.signatures: dict[str, str] = {}
         self.slowest = (0.0, "")
         self.last_write = 0.0
+        self.reached = dict.fromkeys(STAGES, 0)
 
     def run(self, data: bytes) -> None:
         self.executions += 1
         start = time.perf_counter()
         try:
-            exercise(data)
+            self.reached[exercise(data)] += 1
         except Exception as exc:  # the fuzzing target: every exception is a finding
             self._crash(data, exc)
             if self.stop_on_crash:
@@ -157,6 +165,7 @@ class Recorder:
             "executions": self.executions,
             "crashing_inputs": self.crash_count,
             "distinct_crashes": self.signatures,
+            "inputs_by_stage_reached": self.reached,
             "slowest_input_seconds": round(self.slowest[0], 3),
             "slowest_input": self.slowest[1],
         }
@@ -234,35 +243,72 @@ def run_plain(seconds: float, work: Path, stop_on_crash: bool, seed: int) -> Rec
 
 
 def mutate(data: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
-    """One to eight byte- or token-level edits."""
+    """One to eight edits. Most keep the text valid UTF-8 YAML-ish, so that inputs get past the
+    loader and reach the checker; raw byte edits are rare (the loader refuses those early)."""
     buffer = bytearray(data)
+    operations = (_insert_token, _replace_value, _delete_span, _duplicate_line, _splice, _indent, _flip_bit, _random_bytes)
+    weights = (30, 15, 15, 10, 15, 10, 3, 2)
     for _ in range(rng.randint(1, 8)):
-        operation = rng.randrange(7)
-        position = rng.randint(0, len(buffer))
-        if operation == 0 and buffer:  # flip a bit
-            index = rng.randrange(len(buffer))
-            buffer[index] ^= 1 << rng.randrange(8)
-        elif operation == 1:  # insert a token
-            buffer[position:position] = rng.choice(DICTIONARY).encode("utf-8")
-        elif operation == 2 and buffer:  # delete a span
-            del buffer[position : position + rng.randint(1, 16)]
-        elif operation == 3:  # insert random bytes
-            buffer[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
-        elif operation == 4 and buffer:  # duplicate a line
-            lines = bytes(buffer).split(b"\n")
-            line = rng.randrange(len(lines))
-            lines.insert(line, lines[line])
-            buffer = bytearray(b"\n".join(lines))
-        elif operation == 5:  # splice in part of another input
-            other = rng.choice(pool)
-            start = rng.randint(0, len(other))
-            buffer[position:position] = other[start : start + rng.randint(1, 200)]
-        elif operation == 6 and buffer:  # change the indentation of a line
-            lines = bytes(buffer).split(b"\n")
-            line = rng.randrange(len(lines))
-            lines[line] = b" " * rng.choice([0, 1, 2, 3, 4, 8]) + lines[line].lstrip(b" ")
-            buffer = bytearray(b"\n".join(lines))
+        buffer = rng.choices(operations, weights)[0](buffer, rng, pool)
     return bytes(buffer)
+
+
+def _insert_token(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
+    position = rng.randint(0, len(buffer))
+    buffer[position:position] = rng.choice(DICTIONARY).encode("utf-8")
+    return buffer
+
+
+def _replace_value(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
+    """The text after one `: ` up to the end of its line becomes a dictionary token."""
+    starts = [m.end() for m in re.finditer(rb": ", buffer)]
+    if not starts:
+        return buffer
+    start = rng.choice(starts)
+    end = buffer.find(b"\n", start)
+    end = len(buffer) if end < 0 else end
+    buffer[start:end] = rng.choice(DICTIONARY).encode("utf-8")
+    return buffer
+
+
+def _delete_span(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
+    position = rng.randint(0, len(buffer))
+    del buffer[position : position + rng.randint(1, 16)]
+    return buffer
+
+
+def _duplicate_line(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
+    lines = bytes(buffer).split(b"\n")
+    line = rng.randrange(len(lines))
+    lines.insert(line, lines[line])
+    return bytearray(b"\n".join(lines))
+
+
+def _splice(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
+    other = rng.choice(pool)
+    start = rng.randint(0, len(other))
+    position = rng.randint(0, len(buffer))
+    buffer[position:position] = other[start : start + rng.randint(1, 200)]
+    return buffer
+
+
+def _indent(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
+    lines = bytes(buffer).split(b"\n")
+    line = rng.randrange(len(lines))
+    lines[line] = b" " * rng.choice([0, 1, 2, 3, 4, 8]) + lines[line].lstrip(b" ")
+    return bytearray(b"\n".join(lines))
+
+
+def _flip_bit(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
+    if buffer:
+        buffer[rng.randrange(len(buffer))] ^= 1 << rng.randrange(8)
+    return buffer
+
+
+def _random_bytes(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> bytearray:
+    position = rng.randint(0, len(buffer))
+    buffer[position:position] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 4)))
+    return buffer
 
 
 def replay(path: Path) -> int:
@@ -293,7 +339,8 @@ def main(argv: list[str]) -> int:
     if options.plain:
         recorder = run_plain(options.seconds, options.work, options.stop_on_crash, options.seed)
         print(json.dumps({"executions": recorder.executions, "crashing_inputs": recorder.crash_count,
-                          "distinct_crashes": recorder.signatures}, indent=2))
+                          "distinct_crashes": recorder.signatures, "inputs_by_stage_reached": recorder.reached},
+                         indent=2))
         return 1 if recorder.crash_count else 0
     run_atheris(rest, options.work, options.stop_on_crash)
     return 0

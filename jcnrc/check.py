@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from jcnrc import rules
 from jcnrc.diagnostics import Diagnostic
-from jcnrc.model import Cluster, Expectation, Node, Pod, Secrets, Topology, Vrf
+from jcnrc.model import Images, Cluster, Expectation, Node, Pod, Secrets, Topology, Vrf
 from jcnrc.structure import validate_structure
 
 
@@ -38,6 +38,7 @@ def check(data: dict) -> Checked:
             pods=list(enumerate(topology.pods)),
             expect=list(enumerate(topology.expect)),
             secrets=topology.secrets,
+            images=topology.images,
             written_names={},
         )
     else:
@@ -55,6 +56,7 @@ def _partial_intent(data: dict) -> rules.Intent:
         pods=_valid_items(Pod, data.get("pods")),
         expect=_valid_items(Expectation, data.get("expect")),
         secrets=_valid_or_none(Secrets, data.get("secrets")),
+        images=_valid_or_none(Images, data.get("images")),
         written_names={key: _written_names(data.get(key), "name") for key in ("nodes", "vrfs", "pods")},
         complete=False,
     )

@@ -377,9 +377,13 @@ def init(
     if target.exists() and not force:
         _err(f"jcnrc: error: {target} exists; use --force to overwrite")
         raise typer.Exit(EXIT_USAGE)
+    from jcnrc.schema import schema_text
+
     folder.mkdir(parents=True, exist_ok=True)
-    target.write_text(Templates(None).render("init/topology.yaml.j2"), encoding="utf-8")
-    _err(f"jcnrc: wrote {target}; edit it, then run `jcnrc check {target}`")
+    # The schema goes next to the intent, so the editor modeline resolves offline.
+    (folder / "topology.schema.json").write_text(schema_text(), encoding="utf-8")
+    target.write_text(Templates(None).render("init/topology.yaml.j2", schema_url="topology.schema.json"), encoding="utf-8")
+    _err(f"jcnrc: wrote {target} and topology.schema.json; edit it, then run `jcnrc check {target}`")
 
 
 def version_callback(value: bool) -> None:

@@ -323,6 +323,8 @@ CODES: dict[str, CodeInfo] = {
     "JCN911": CodeInfo("warning", "worker without pods", "A worker runs none of the intent's pods."),
     "JCN912": CodeInfo("warning", "pool much larger than demand", "A VRF pool is more than 1024 times larger than its attachments need (and larger than a /16)."),
     "JCN913": CodeInfo("warning", "attachments without addresses", "A VRF has no pool, so its attachments without written addresses get none and advertise no route."),
+    "JCN914": CodeInfo("warning", "field ignored by the target", "A field that only target platter reads is set while building for target jcnr."),
     "JCN915": CodeInfo("warning", "secret store ignored", "`secrets.store` is set but `secrets.mode` is not `external-secrets`."),
+    "JCN916": CodeInfo("warning", "provider advice", "A setting works but costs something on this provider, e.g. a `cluster.kubeConfig` that differs from the kubelet's own."),
     "JCN917": CodeInfo("warning", "secret too short to scan", "A secret value is too short to search the output for it without false alarms."),
 }

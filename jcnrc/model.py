@@ -274,7 +274,7 @@ class Cluster(IntentModel):
         examples=["aks"],
         json_schema_extra={
             "markdownEnumDescriptions": [
-                "Azure Kubernetes Service: iptables NAT exemptions, kubeconfig `/etc/kubernetes/kubelet.conf` installed by node preparation",
+                "Azure Kubernetes Service: iptables NAT exemptions, kubeconfig: the kubelet's own `/var/lib/kubelet/kubeconfig`",
                 "Amazon EKS: aws-node `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS` instead of iptables, kubeconfig `/var/lib/kubelet/kubeconfig`",
                 "kubeadm or kubespray: iptables NAT exemptions, kubeconfig `/etc/kubernetes/kubelet.conf`",
             ]
@@ -324,8 +324,9 @@ class Images(IntentModel):
 
     model_config = ConfigDict(title="images")
 
-    platter: ImageRef = Field(
-        description="Platter CNI image (the `install-cni` init container).", examples=["platter.azurecr.io/platter:latest"]
+    platter: ImageRef | None = Field(
+        None,
+        description="Platter CNI image (the `install-cni` init container). Required for target `platter`; target `jcnr` installs its CNI from the Helm chart.", examples=["platter.azurecr.io/platter:latest"]
     )
     crpd: ImageRef = Field(description="cRPD image.", examples=["platter.azurecr.io/crpd:latest"])
     nodePrep: ImageRef = Field(

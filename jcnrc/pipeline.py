@@ -164,12 +164,18 @@ def _refuse_leaks(files: dict[str, str], result: Result, base: Path, environ: di
     values, labels = secretscan.available_values(result.plan.topology.secrets, base, environ)
     leaks = secretscan.scan(files, values, labels)
     for finding in leaks:
-        result.diagnostics.append(error("JCN805", f"refusing to write a secret value: {finding.message()}", ("secrets",),
+        result.diagnostics.append(error("JCN805", f"refusing to write a secret value: {finding.message()}",
+                                        _secret_path(finding.label),
                                         help="a template or intent value carries the secret; nothing was written"))
     for label in secretscan.unscannable(values, labels):
         result.diagnostics.append(warning("JCN917", f"the value of {label} is too short to check the output for leaks",
-                                          ("secrets",), help="use a longer root password"))
+                                          _secret_path(label), help="use a longer value, at least 6 characters"))
     return None if leaks else files
+
+
+def _secret_path(label: str) -> tuple[str, ...]:
+    """`secrets.rootPassword` (the scan's label) -> ("secrets", "rootPassword"), the key it points at."""
+    return tuple(label.strip("`").split("."))
 
 
 def read_secret_values(plan: Plan, base: Path, options: Options, environ: dict) -> tuple[SecretValues | None, list[Diagnostic]]:

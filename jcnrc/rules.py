@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from jcnrc import routetarget
 from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, escaped, warning
-from jcnrc.model import Attachment, Cluster, Expectation, Node, Pod, Secrets, Vrf
+from jcnrc.model import Images, Attachment, Cluster, Expectation, Node, Pod, Secrets, Vrf
 
 VXLAN_OVERHEAD = 50
 IPV6_MIN_MTU = 1280  # RFC 8200: Linux turns IPv6 off on an interface with a smaller MTU
@@ -35,6 +35,7 @@ class Intent:
     pods: list[tuple[int, Pod]]
     expect: list[tuple[int, Expectation]]
     secrets: Secrets | None
+    images: Images | None = None
     # Names written in the file, valid or not: a pod naming a node whose entry had a typo
     # elsewhere is not reported again as "unknown node".
     written_names: dict[str, set[str]] = field(default_factory=dict)
@@ -65,7 +66,7 @@ def interface_name(attachment: Attachment, position: int) -> str:
 def run(intent: Intent) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for rule in (_roles, _node_rules, _vrf_rules, _pod_rules, _overlaps, _route_target_conflicts, _expectations,
-                 _secret_rules, _usage_warnings):
+                 _secret_rules, _target_rules, _provider_rules, _usage_warnings):
         found.extend(rule(intent))
     return found
 
@@ -417,6 +418,44 @@ def _secret_rules(intent: Intent) -> Iterator[Diagnostic]:
     if secrets.store is not None and secrets.mode != "external-secrets":
         yield warning("JCN915", f"`secrets.store` is ignored with `mode: {secrets.mode}`", ("secrets", "store"), at="key",
                       help="remove `store`, or set `mode: external-secrets`")
+
+
+# --- router generation and provider -----------------------------------------------------------
+
+def _target_rules(intent: Intent) -> Iterator[Diagnostic]:
+    """Platter installs its CNI from `images.platter`; JCNR ignores the fields only Platter reads."""
+    if intent.images is None:
+        return
+    if intent.target == "platter" and intent.images.platter is None:
+        yield error("JCN102", "missing required key `platter` in `images`: target platter installs its CNI from this image",
+                    ("images",), at="key", help="for example `platter: registry.example.com/platter:latest`")
+    if intent.target != "jcnr":
+        return
+    ignored = []
+    if intent.images.platter is not None:
+        ignored.append((("images", "platter"), "`images.platter`"))
+    if intent.cluster is not None and "segmentRouting" in intent.cluster.model_fields_set:
+        ignored.append((("cluster", "segmentRouting"), "`cluster.segmentRouting`"))
+    for i, node in intent.nodes:
+        for key in ("isoLoopback", "ipv6Loopback"):
+            if getattr(node, key) is not None:
+                ignored.append((("nodes", i, key), f"`nodes[{i}].{key}`"))
+    for i, pod in intent.pods:
+        for k, attachment in enumerate(pod.networks):
+            if attachment.mtu is not None:
+                ignored.append((("pods", i, "networks", k, "mtu"), f"`pods[{i}].networks[{k}].mtu`"))
+    for path, shown in ignored:
+        yield warning("JCN914", f"{shown} is used only by target platter; target jcnr ignores it", path, at="key",
+                      help="remove it, or build with `--target platter`; see docs/jcnr.md for what each target reads")
+
+
+def _provider_rules(intent: Intent) -> Iterator[Diagnostic]:
+    if intent.cluster is None:
+        return
+    from jcnrc import providers
+
+    for advice in providers.advice(intent.cluster.provider, intent.cluster.kubeConfig):
+        yield warning("JCN916", advice.message, advice.path, help=advice.help)
 
 
 # --- warnings --------------------------------------------------------------------------------

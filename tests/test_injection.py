@@ -176,25 +176,15 @@ FIELDS: tuple[Field, ...] = (
 # ----------------------------------------------------------------------------- known bugs
 
 # (field label, hostile key) -> the bug, as the xfail reason. The owners remove entries as they fix them.
-_KUBECONFIG_CONTROL = ("cluster.kubeConfig accepts control characters: names.NODE_PATH excludes whitespace, quotes, "
-                       "';', '$' and backslashes only; sh drops the NUL, so node preparation copies the kubeconfig to "
-                       "another path than the NADs name: exclude \\x00-\\x1f and \\x7f in NODE_PATH, jcnrc/names.py")
-_STORE_KEY_IN_COMMENT = ("secrets.store.{key} is written raw into a `#` comment of secrets.example.env, so a line break "
-                         "starts a new line in a file people source: refuse control characters in the store keys "
-                         "(jcnrc/model.py ExternalSecretStore) and quote them in templates/common/secrets.example.env.j2")
 _ASTRAL_ESCAPES = ("escape.yaml_quoted writes non-printable characters outside the BMP (flag-emoji tag characters, "
                    "U+1D173) with json.dumps(ensure_ascii=True), as \\ud83c\\udff4 surrogate pairs, which YAML readers "
                    "do not join: the value reads back as lone surrogates; write \\UXXXXXXXX escapes, jcnrc/escape.py")
 KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("cluster.kubeConfig", "nul"): _KUBECONFIG_CONTROL,
     **{(label, "astral-format"): _ASTRAL_ESCAPES for label in ("cluster.kubeConfig", "pods[].command[]",
                                                               "secrets.store.rootPasswordKey", "secrets.store.crpdLicenseKey")},
     ("pods[].command[]", "emoji-line-break"): _ASTRAL_ESCAPES.replace("non-printable characters outside the BMP",
                                                                       "every character outside the BMP of a value "
                                                                       "that needs quoting (here for its line break)"),
-    **{(f"secrets.store.{key}", attack): _STORE_KEY_IN_COMMENT.format(key=key)
-       for key in ("rootPasswordKey", "crpdLicenseKey")
-       for attack in ("newline-key", "crlf", "yaml-doc-start", "yaml-doc-end")},
 }
 
 
@@ -342,9 +332,6 @@ def unprintable_parts(diagnostic) -> list[str]:
     return [ch for text in (diagnostic.message, diagnostic.help or "") for ch in _CONTROL.findall(text)]
 
 
-@pytest.mark.xfail(strict=True, reason="values are echoed with json.dumps(ensure_ascii=False) or raw, which keeps "
-                   "U+2028/U+2029/U+0085 line breaks and U+202E bidi overrides: escape every non-printable character "
-                   "where a value is quoted (describe() in jcnrc/structure.py, rules.py messages such as JCN306)")
 def test_diagnostics_never_echo_control_characters(tmp_path):
     """Diagnostics go to terminals and CI logs: a hostile value must not bring line breaks or bidi overrides with it."""
     control = "\u2028\u2029\x85\u202e\x1b[2J\x00\r\n"
@@ -636,10 +623,8 @@ def _field(label: str) -> Field:
     return next(f for f in FIELDS if f.label == label)
 
 
-@pytest.mark.xfail(strict=True, reason="Python's ipaddress accepts RFC 4007 zone ids (`%` and any text after it): "
-                   "ipv6Loopback is then copied verbatim into node-<name>.json, and a pod's ipv6 loses its zone "
-                   "silently; refuse '%' in _ipv6_text and in Ipv6Iface/Ipv6Net, jcnrc/model.py")
 def test_ipv6_values_with_a_zone_id_are_rejected(tmp_path):
+    """Python's ipaddress accepts RFC 4007 zone ids (`%eth0`, and any text after the `%`); jcnrc must not."""
     accepted = []
     for index, (label, value) in enumerate([
         ("nodes[].ipv6Loopback", "abcd::77:1%eth0"),
@@ -650,8 +635,8 @@ def test_ipv6_values_with_a_zone_id_are_rejected(tmp_path):
     assert not accepted, accepted
 
 
-@pytest.mark.xfail(strict=True, reason=_KUBECONFIG_CONTROL + "; '.' and '..' components should be refused as well")
 def test_kube_config_is_a_plain_absolute_path(tmp_path):
+    """The NADs name this path and node preparation copies a credential to it: no control characters, no `.`/`..`."""
     accepted = []
     for index, value in enumerate(["/zq/kube\x00.conf", "/zq/\x1b[2J.conf", "/zq/\x7f.conf",
                                    "/etc/kubernetes/../shadow", "/etc/./kubelet.conf"]):
@@ -672,20 +657,14 @@ def test_kube_config_cannot_name_a_system_file(tmp_path):
     assert not accepted, accepted
 
 
-@pytest.mark.xfail(strict=True, reason="secrets.*.file may be absolute or climb out with '..', and inline mode "
-                   "(--with-secrets) then copies any file the build can read (/proc/self/environ, ~/.ssh/id_rsa, "
-                   "CI credentials) into a Secret manifest: keep secret files inside the intent's folder "
-                   "(names.SECRET_FILE in jcnrc/names.py, and a resolved-path check in read_secret_values, "
-                   "jcnrc/pipeline.py)")
 def test_secret_files_stay_inside_the_intent_folder(tmp_path):
+    """With --with-secrets a secret file is copied into a Secret: it must not be any file the build can read."""
     accepted = []
     for index, value in enumerate(["/etc/hostname", "../outside.txt", "keys/../../outside.txt"]):
         accepted += _rejected_at(_field("secrets.crpdLicense.file"), value, tmp_path / str(index))
     assert not accepted, accepted
 
 
-@pytest.mark.xfail(strict=True, reason="an inline build reads ../outside.txt into the Secret; see "
-                   "test_secret_files_stay_inside_the_intent_folder (jcnrc/pipeline.py read_secret_values)")
 def test_a_secret_file_outside_the_intent_folder_is_not_copied_into_the_output(tmp_path):
     """Whatever the checks decide, a file outside the intent folder never lands in a manifest."""
     outside = tmp_path / "outside.txt"
