@@ -40,6 +40,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 DEFAULT_WORK = Path(os.environ.get("JCNRC_FUZZ_WORK", "/tmp/jcnrc-fuzz"))
 CODE = re.compile(r"^JCN\d{3}$")
 STATS_EVERY = 5.0  # seconds between two writes of stats.json
+POOL_LIMIT = 2000  # plain mode: inputs kept for further mutation
 
 # Tokens that take the fuzzer quickly to the interesting parts of YAML and of the intent model.
 DICTIONARY = [
@@ -235,20 +236,26 @@ def run_plain(seconds: float, work: Path, stop_on_crash: bool, seed: int) -> Rec
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         data = mutate(rng.choice(pool), rng, pool)
+        before = dict(recorder.reached)
         recorder.run(data)
-        if rng.random() < 0.01 and len(data) < 65536:
-            pool.append(data)  # keep some mutants: mutations of mutations reach deeper
+        # Stage feedback instead of coverage: keep mutants that got past the loader, so that
+        # mutations of mutations explore the checker and the planner, not only YAML errors.
+        got_deep = any(recorder.reached[stage] > before[stage] for stage in STAGES[1:])
+        if got_deep and len(data) < 65536 and rng.random() < 0.2:
+            pool.append(data)
+            if len(pool) > POOL_LIMIT:
+                del pool[len(EXAMPLES) + rng.randrange(len(pool) - len(EXAMPLES))]
     recorder.write_stats()
     return recorder
 
 
 def mutate(data: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
-    """One to eight edits. Most keep the text valid UTF-8 YAML-ish, so that inputs get past the
-    loader and reach the checker; raw byte edits are rare (the loader refuses those early)."""
+    """A few edits (mostly one). Most keep the text valid UTF-8 YAML-ish, so that inputs get past
+    the loader and reach the checker; raw byte edits are rare (the loader refuses those early)."""
     buffer = bytearray(data)
     operations = (_insert_token, _replace_value, _delete_span, _duplicate_line, _splice, _indent, _flip_bit, _random_bytes)
     weights = (30, 15, 15, 10, 15, 10, 3, 2)
-    for _ in range(rng.randint(1, 8)):
+    for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 5))):
         buffer = rng.choices(operations, weights)[0](buffer, rng, pool)
     return bytes(buffer)
 

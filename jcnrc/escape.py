@@ -65,8 +65,20 @@ def yaml_quoted(text: str) -> str:
     """Single quotes when the text is printable on one line (JSON reads best that way), else JSON-style double quotes."""
     if text.isprintable() and "\n" not in text:
         return "'" + text.replace("'", "''") + "'"
-    # JSON string escapes are valid YAML double-quoted escapes in both 1.1 and 1.2.
-    return json.dumps(text, ensure_ascii=True)
+    return yaml_double_quoted(text)
+
+
+def yaml_double_quoted(text: str) -> str:
+    """JSON's escapes are YAML double-quoted escapes in 1.1 and 1.2; characters that are not
+    printable are escaped too, astral ones as \\UXXXXXXXX: YAML readers do not join the
+    surrogate pairs that json.dumps(ensure_ascii=True) would write."""
+    body = json.dumps(text, ensure_ascii=False)[1:-1]
+    return '"' + "".join(ch if ch.isprintable() else _yaml_code_escape(ch) for ch in body) + '"'
+
+
+def _yaml_code_escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def yaml_string(value: Any) -> str:
