@@ -90,6 +90,13 @@ def _raw_forms(value: str) -> set[str]:
 
 
 def _find_raw(path: str, text: str, needles: list[tuple[str, str]]) -> Iterable[Finding]:
+    if not needles:
+        return
+    # Mapping positions back costs a Python loop over the file: do it only when the quick
+    # C-level test says a needle is there at all.
+    single = _WHITESPACE.sub(" ", text)
+    if not any(_WHITESPACE.sub(" ", needle) in single or needle in text for _, needle in needles):
+        return
     squeezed, positions = _squeeze(text, keep_single_spaces=True)
     for label, needle in needles:
         for start in _occurrences(text, needle):
@@ -131,10 +138,16 @@ def _stable_base64(data: bytes, offset: int) -> str:
 
 def _find_base64(path: str, text: str, needles: list[tuple[str, str]]) -> Iterable[Finding]:
     # Wrapped or indented encodings are one run of characters once whitespace is gone.
+    if not needles or not _any_needle_in(_WHITESPACE.sub("", text), needles):
+        return
     compact, positions = _squeeze(text, keep_single_spaces=False)
     for label, needle in needles:
         for start in _occurrences(compact, needle):
             yield _finding(path, text, positions[start], label, "base64")
+
+
+def _any_needle_in(compact: str, needles: list[tuple[str, str]]) -> bool:
+    return any(needle in compact for _, needle in needles)
 
 
 # --- helpers ------------------------------------------------------------------------------------
