@@ -11,8 +11,9 @@ For every case it measures, each as the median of several runs:
   writing into a fresh empty folder, with its peak memory (ru_maxrss of that child, from wait4);
 - ``check``: ``jcnrc check`` on the same intent, as a subprocess;
 - the stages in a fresh child process per run (imports done before the clock starts):
-  load (``load.load_file``), check (``check.check``), plan (``plan.plan``, lock file read
-  included), render (``render.render``) and write (``write.write_tree`` into a fresh folder);
+  load (``load.load_file``, with ``fast=True`` where it has that option, as the pipeline
+  calls it), check (``check.check``), plan (``plan.plan``, lock file read included), render
+  (``render.render``) and write (``write.write_tree`` into a fresh folder);
 - ``rebuild``: ``jcnrc build`` again into a folder that already holds the output, and whether
   it left every file alone (same inode and mtime).
 
@@ -193,8 +194,6 @@ class Measure:
 class CaseResult:
     case: Case
     intent_bytes: int = 0
-    pods: int = 0
-    attachments: int = 0
     files: int = 0
     output_bytes: int = 0
     first_build: Measure = field(default_factory=Measure)
@@ -462,6 +461,15 @@ def scaling_report(options: argparse.Namespace) -> str:
 
 # --- the stage worker (a child process per run) ------------------------------------------
 
+def pipeline_load_options(load_file) -> dict:
+    """Load as `jcnrc build` does: through the fast parser when this jcnrc's load_file has one
+    (`fast=True`; it falls back to the exact loader by itself), so older and newer checkouts
+    are both measured on their own build path."""
+    import inspect
+
+    return {"fast": True} if "fast" in inspect.signature(load_file).parameters else {}
+
+
 def stage_worker(intent: Path, out: Path, until: str = STAGES[-1]) -> None:
     """Run the pipeline stage by stage, as jcnrc.pipeline does, printing a JSON line per stage."""
     from jcnrc import __version__
@@ -480,7 +488,7 @@ def stage_worker(intent: Path, out: Path, until: str = STAGES[-1]) -> None:
         print(json.dumps({"stage": stage, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak_mb}), flush=True)
         return value
 
-    loaded = timed("load", lambda: load_file(intent, intent.name))
+    loaded = timed("load", lambda: load_file(intent, intent.name, **pipeline_load_options(load_file)))
     _require(loaded.ok, "load", loaded.diagnostics)
     if until == "load":
         return

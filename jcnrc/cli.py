@@ -407,6 +407,9 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
+    except MemoryError:
+        _err("jcnrc: error: out of memory; the topology is too large for this machine's memory")
+        sys.exit(EXIT_USAGE)
     except Exception as exc:  # the promise is "never a traceback"
         _err(f"jcnrc: internal error: {type(exc).__name__}: {exc}")
         _err("this is a bug in jcnrc; please report it with the intent file that caused it")
