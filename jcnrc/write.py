@@ -270,6 +270,9 @@ def _swap_in(files: dict[str, str], out_dir: Path) -> None:
         else:
             os.chmod(staging, 0o777 & ~_umask())
         old_owned = _owned(out_dir) if out_dir.is_dir() else set()
+        # Folders first, once each: a mkdir per file is a third of the write time on big trees.
+        for folder in sorted({os.path.dirname(path) for path in files} - {""}):
+            os.makedirs(staging / folder, exist_ok=True)
         for path, text in sorted(files.items()):
             if pause:
                 time.sleep(pause)
@@ -303,7 +306,6 @@ def _umask() -> int:
 
 
 def _place(target: Path, previous: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     if _regular_file_bytes(previous) == data:
         try:
             os.link(previous, target)
