@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from jcnrc import schema as intent_schema
 from jcnrc.model import Topology

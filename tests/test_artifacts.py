@@ -13,7 +13,7 @@ import pytest
 import yaml as pyyaml
 from ruamel.yaml import YAML
 
-from conftest import EXAMPLES
+
 from jcnrc import kubeschema
 from jcnrc.validate_output import manifest_objects
 from jcnrc.write import write_tree

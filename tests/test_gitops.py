@@ -340,23 +340,9 @@ def thousand_objects(tmp_path_factory) -> dict[str, str]:
     return files
 
 
-@pytest.mark.skipif(validate_output.yaml_reader()[0] != "libyaml", reason="PyYAML with libyaml is not installed")
-def test_reading_a_thousand_objects_back_takes_under_a_second(thousand_objects):
-    elapsed = min(_timed(manifest_objects, thousand_objects) for _ in range(3))  # the best of three: less noise
-    assert elapsed < 1.0, f"{elapsed:.2f} s"  # about 0.4 s on an idle machine
-
-
-@pytest.mark.xfail(strict=True, reason="kubeschema.validate_objects needs about 1.5 s for 1,000 Pods (see the issue 5 report)")
-def test_validating_a_thousand_objects_takes_well_under_a_second(thousand_objects):
+def test_a_thousand_objects_validate_clean(thousand_objects):
+    # Speed is measured by benchmarks/bench_kubeschema.py, not by a timed test.
     assert validate_output.validate_files(thousand_objects, "1.32") == []
-    elapsed = min(_timed(validate_output.validate_files, thousand_objects, "1.32") for _ in range(3))
-    assert elapsed < 0.8, f"1,000 objects took {elapsed:.2f} s"
-
-
-def _timed(function, *args) -> float:
-    started = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - started
 
 
 def test_validate_option_of_the_command_fails_on_a_broken_template(tmp_path):

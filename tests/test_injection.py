@@ -176,16 +176,7 @@ FIELDS: tuple[Field, ...] = (
 # ----------------------------------------------------------------------------- known bugs
 
 # (field label, hostile key) -> the bug, as the xfail reason. The owners remove entries as they fix them.
-_ASTRAL_ESCAPES = ("escape.yaml_quoted writes non-printable characters outside the BMP (flag-emoji tag characters, "
-                   "U+1D173) with json.dumps(ensure_ascii=True), as \\ud83c\\udff4 surrogate pairs, which YAML readers "
-                   "do not join: the value reads back as lone surrogates; write \\UXXXXXXXX escapes, jcnrc/escape.py")
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    **{(label, "astral-format"): _ASTRAL_ESCAPES for label in ("cluster.kubeConfig", "pods[].command[]",
-                                                              "secrets.store.rootPasswordKey", "secrets.store.crpdLicenseKey")},
-    ("pods[].command[]", "emoji-line-break"): _ASTRAL_ESCAPES.replace("non-printable characters outside the BMP",
-                                                                      "every character outside the BMP of a value "
-                                                                      "that needs quoting (here for its line break)"),
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 # ----------------------------------------------------------------------------- the model's string fields
@@ -694,9 +685,8 @@ _FILE_NAME_BUG = ("the intent's file name (`intent_file`, the path given on the 
                   "name starts a command), YAML comments (kustomization.yaml, helm/values.yaml) and Markdown: quote "
                   "it with the filters in templates/common/*.sh.j2, kustomization.yaml.j2, templates/jcnr/values.yaml.j2, "
                   "or refuse names outside [A-Za-z0-9._/-] in jcnrc/pipeline.py")
-# Payloads that survive today (the others break a shell string or comment, or, for characters
-# outside the BMP, meet the yaml_quoted bug when the script is quoted into its ConfigMap).
-_FILE_NAME_SAFE = {"alt-delimiters", "backslashes", "bidi-override", "bom", "colon-space", "glob", "go-template",
+# Payloads that survive today; the others break a shell string or comment.
+_FILE_NAME_SAFE = {"alt-delimiters", "astral-format", "backslashes", "bidi-override", "bom", "colon-space", "glob", "go-template",
                    "hash-comment", "jinja-expression", "jinja-statement", "junos-statement", "non-ascii", "shell-operators",
                    "single-quote", "spaces", "tab", "yaml-flow", "yaml-indicators"}
 
