@@ -2,7 +2,9 @@
 
 The property: whatever the bytes, jcnrc answers with diagnostics (each with a JCN code and a
 position that resolves to line >= 1, column >= 1) or with a plan, and never raises. Any
-exception is a crash.
+exception is a crash. Every input is also read by the fast loader (``jcnrc/fastyaml.py``, which
+the pipeline uses for large files): when it returns data, that data must be exactly what the exact
+loader returns.
 
 Two engines, one target function (``exercise``):
 
@@ -81,6 +83,7 @@ def exercise(data: bytes) -> str:
 
     loaded = load_bytes(data, "fuzz.yaml")
     _verify(loaded.diagnostics, loaded.source, locate)
+    _compare_fast_loader(data, loaded)
     if not loaded.ok:
         if not any(d.is_error for d in loaded.diagnostics):
             raise Broken("the loader refused the input without an error")
@@ -94,6 +97,29 @@ def exercise(data: bytes) -> str:
     planned = plan(checked.topology)
     _verify(planned.diagnostics, loaded.source, locate)
     return STAGES[3] if planned.plan is not None else STAGES[2]
+
+
+# Codes of checks that run before any YAML parser: the fast loader never sees such input.
+_PRE_PARSE_CODES = {"JCN003", "JCN004", "JCN005", "JCN008", "JCN009"}
+
+
+def _compare_fast_loader(data: bytes, loaded) -> None:
+    """The fast loader (jcnrc/fastyaml.py) may decline, but what it returns must be what the exact
+    loader returns. The pipeline uses it only for files of 64 KiB and more; here it reads every input."""
+    try:
+        from jcnrc import fastyaml
+    except ImportError:
+        return
+    if any(d.code in _PRE_PARSE_CODES for d in loaded.diagnostics):
+        return
+    fast = fastyaml.parse(data.decode("utf-8").removeprefix("\ufeff"), 64)
+    if fast is None:
+        return
+    if not loaded.ok:
+        codes = sorted({d.code for d in loaded.diagnostics})
+        raise Broken(f"the fast loader accepted input that the exact loader refuses with {codes}")
+    if fast != loaded.data:
+        raise Broken("the fast loader read the input differently from the exact loader")
 
 
 def _verify(diagnostics, source, locate) -> None:

@@ -303,6 +303,8 @@ def mutated_intents(draw, base: st.SearchStrategy[dict] | None = None) -> tuple[
     elif kind == "retype":
         current = parent[key]
         parent[key] = draw(st.sampled_from([v for v in _OTHER_TYPES if type(v) is not type(current)]))
+        if parent[key] is None:
+            kind = "null"  # null is a valid "not given" for optional fields: not a wrong type there
     elif kind == "garbage":
         parent[key] = draw(hostile_text())
     elif kind == "swap":

@@ -7,8 +7,9 @@ in ``strategies.HOSTILE`` the compiler must do one of two things:
 * reject it: ``compile_intent`` returns an error diagnostic with a code, a path at the field
   (or one of the places that name the same thing) and a position, and raises nothing; or
 * render it so that every output, read back by its real consumer (PyYAML and ruamel, json,
-  POSIX shell words, the Junos parser), holds exactly that value wherever the value of a
-  well-behaved build stands, and nothing else: no extra document, key, statement or word.
+  POSIX shell words with their expansions, the Junos parser), holds exactly that value wherever
+  the value of a well-behaved build stands, and nothing else: no extra document, key, statement,
+  word or expansion.
 
 "Exactly there and nothing else" is checked by difference: the hostile build and a build with
 an ordinary value are both read back, each value is replaced by one marker, and the two must be
