@@ -102,7 +102,7 @@ def _entry_position(mapping: Any, key: Any, at: str) -> tuple[int, int] | None:
     lc = getattr(mapping, "lc", None)
     if lc is None:
         return None
-    if key in lc.data:
+    if lc.data is not None and key in lc.data:
         return lc.key(key) if at == "key" else lc.value(key)
     for merged in getattr(mapping, merge_attrib, None) or ():
         if isinstance(merged, dict) and key in merged:

@@ -142,8 +142,18 @@ def _owned(folder: Path) -> set[str]:
     listing = Path(folder) / OWNED_LIST
     if listing.is_symlink() or not listing.is_file():
         return set()
+    # The list comes from the repository, so a pull request controls it: entries that are not
+    # plain relative paths are ignored, never read or removed.
     return {line for line in listing.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line and not line.startswith("#")}
+            if line and not line.startswith("#") and _is_safe(line)}
+
+
+def _is_safe(path: str) -> bool:
+    try:
+        safe_relative_path(path)
+    except WriteError:
+        return False
+    return True
 
 
 def _owned_text(paths) -> str:
@@ -157,7 +167,12 @@ def build_lock(out_dir: Path) -> Iterator[None]:
     import fcntl
 
     lock_path = out_dir.parent / f".{out_dir.name}.jcnrc-lock"
-    handle = open(lock_path, "a+")
+    # O_NOFOLLOW: a planted symlink in the repository must not make the build create files elsewhere.
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        raise WriteError(f"cannot create the build lock {lock_path}: {exc.strerror}") from exc
+    handle = os.fdopen(fd, "r+")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -186,13 +186,7 @@ def test_the_example_intent_round_trips_through_the_strategies_writer(tmp_path):
 
 # Minimised from fuzz/fuzz_loader.py finds. Each must give diagnostics with positions, not a traceback.
 FUZZ_REGRESSIONS = {
-    "merge key twice": pytest.param(
-        b"b: &b {x: 1}\nnodes:\n  - <<: *b\n  - <<: *b\n",
-        marks=pytest.mark.xfail(strict=True, reason="SourceMap.position: the second mapping that merges the same "
-                                "anchor has `lc.data` None, and `key in lc.data` raises TypeError while locating "
-                                "`unknown key x` (`jcnrc check` prints an internal error): guard it in "
-                                "_entry_position, jcnrc/load.py"),
-    ),
+    "merge key twice": b"b: &b {x: 1}\nnodes:\n  - <<: *b\n  - <<: *b\n",
 }
 
 
