@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from jcnrc import rules
 from jcnrc.diagnostics import Diagnostic
-from jcnrc.model import Images, Cluster, Expectation, Node, Pod, Secrets, Topology, Vrf
+from jcnrc.model import Images, Cluster, Expectation, Metadata, Node, Pod, Secrets, Topology, Vrf
 from jcnrc.structure import validate_structure
 
 
@@ -39,6 +39,7 @@ def check(data: dict) -> Checked:
             expect=list(enumerate(topology.expect)),
             secrets=topology.secrets,
             images=topology.images,
+            metadata=topology.metadata,
             written_names={},
         )
     else:
@@ -57,6 +58,7 @@ def _partial_intent(data: dict) -> rules.Intent:
         expect=_valid_items(Expectation, data.get("expect")),
         secrets=_valid_or_none(Secrets, data.get("secrets")),
         images=_valid_or_none(Images, data.get("images")),
+        metadata=_valid_or_none(Metadata, data.get("metadata")),
         written_names={key: _written_names(data.get(key), "name") for key in ("nodes", "vrfs", "pods")},
         complete=False,
     )

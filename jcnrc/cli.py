@@ -7,10 +7,13 @@ Exit codes: 0 success, 1 problems in the intent (or a difference found by --chec
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -43,13 +46,48 @@ class Target(str, Enum):
     jcnr = "jcnr"
 
 
+_SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """`4194304`, `4096K`, `16M` or `1G` (binary units) -> bytes."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if match is None or int(match.group(1)) == 0:
+        raise typer.BadParameter(f"{text!r} is not a size: write a positive number of bytes, or one with K, M or G (16M)")
+    return int(match.group(1)) * _SIZE_SUFFIXES[match.group(2).upper()]
+
+
+def _positive(value: Optional[int]) -> Optional[int]:
+    if value is not None and value < 1:
+        raise typer.BadParameter("must be at least 1")
+    return value
+
+
+# The loader's resource limits (jcnrc.load.Limits), on every command that reads an intent.
+MaxBytes = Annotated[Optional[int], typer.Option(
+    "--max-bytes", parser=parse_size, metavar="SIZE",
+    help="Largest intent file read (bytes, or 16M); default: the loader's limit.")]
+MaxDepth = Annotated[Optional[int], typer.Option(
+    "--max-depth", callback=_positive, metavar="N", help="Deepest nesting of mappings and lists accepted.")]
+MaxNodes = Annotated[Optional[int], typer.Option(
+    "--max-nodes", callback=_positive, metavar="N",
+    help="Most YAML nodes (mappings, lists, scalars; aliases counted as expanded).")]
+
+
+def _limits(max_bytes: Optional[int], max_depth: Optional[int], max_nodes: Optional[int]):
+    from dataclasses import replace
+
+    from jcnrc.load import DEFAULT_LIMITS
+
+    given = {"max_bytes": max_bytes, "max_depth": max_depth, "max_nodes": max_nodes}
+    return replace(DEFAULT_LIMITS, **{name: value for name, value in given.items() if value is not None})
+
+
 def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
 def _use_color(stream) -> bool:
-    import os
-
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
@@ -82,14 +120,16 @@ def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False) -
     return failing
 
 
-def _options(templates: Optional[Path], layout: Layout, target: Optional[Target], with_secrets: bool, out: Optional[Path]):
+def _options(templates: Optional[Path], layout: Layout, target: Optional[Target], with_secrets: bool, out: Optional[Path],
+             limits=None, progress=None):
+    from jcnrc.load import DEFAULT_LIMITS
     from jcnrc.pipeline import Options
 
     if templates is not None and not templates.is_dir():
         _err(f"jcnrc: error: --templates {templates}: not a folder")
         raise typer.Exit(EXIT_USAGE)
     return Options(templates=templates, layout=layout.value, target=target.value if target else None,
-                   with_secrets=with_secrets, output=out)
+                   with_secrets=with_secrets, output=out, limits=limits or DEFAULT_LIMITS, progress=progress)
 
 
 def default_out_dir(result, target: Optional[Target]) -> Path:
@@ -98,6 +138,23 @@ def default_out_dir(result, target: Optional[Target]) -> Path:
     if target is not None and target.value != result.written_target:
         name = f"{name}-{target.value}"
     return Path("out") / name
+
+
+def _progress_bar(quiet: bool):
+    """A progress line on stderr when it is an interactive terminal (see jcnrc/progress.py), else None."""
+    from jcnrc import progress
+
+    return progress.TerminalProgress(sys.stderr) if progress.wanted(sys.stderr, quiet, os.environ) else None
+
+
+@contextmanager
+def _erased_after(bar):
+    """Whatever the block prints next (diagnostics, errors) starts on a clean line."""
+    try:
+        yield
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _compile(file: Path, options):
@@ -127,11 +184,17 @@ def build(
     fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics format."),
     warnings_as_errors: bool = typer.Option(False, "--warnings-as-errors", help="Fail on warnings too."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print errors only."),
+    max_bytes: MaxBytes = None,
+    max_depth: MaxDepth = None,
+    max_nodes: MaxNodes = None,
 ) -> None:
     """Check the intent and compile it into every artifact, written atomically."""
     from jcnrc import write as writer
 
-    result = _compile(file, _options(templates, layout, target, with_secrets, out))
+    bar = _progress_bar(quiet or fmt == Format.json)
+    with _erased_after(bar):
+        result = _compile(file, _options(templates, layout, target, with_secrets, out,
+                                         _limits(max_bytes, max_depth, max_nodes), bar))
     if report(result, fmt, warnings_as_errors, quiet) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
@@ -153,7 +216,8 @@ def build(
         _err(f"jcnrc: error: the lock file {result.lock_path} would change and --locked was given")
         raise typer.Exit(EXIT_PROBLEMS)
     try:
-        changes = writer.write_tree(result.files, out_dir, allow_symlink=allow_symlink_output)
+        with _erased_after(bar):
+            changes = writer.write_tree(result.files, out_dir, allow_symlink=allow_symlink_output, progress=bar)
     except writer.WriteError as exc:
         _err(f"jcnrc: error: {exc}")
         raise typer.Exit(EXIT_USAGE)
@@ -183,6 +247,9 @@ def check_command(
     target: Optional[Target] = typer.Option(None, "--target", help="Check for this router generation."),
     fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics format."),
     warnings_as_errors: bool = typer.Option(False, "--warnings-as-errors", help="Fail on warnings too."),
+    max_bytes: MaxBytes = None,
+    max_depth: MaxDepth = None,
+    max_nodes: MaxNodes = None,
 ) -> None:
     """Check intents without writing anything."""
     from jcnrc import diagnostics as diag
@@ -193,7 +260,8 @@ def check_command(
     for file in files:
         _require_file(file)
         try:
-            result = analyse(file, Options(target=target.value if target else None), display_name=str(file))
+            options = Options(target=target.value if target else None, limits=_limits(max_bytes, max_depth, max_nodes))
+            result = analyse(file, options, display_name=str(file))
         except OSError as exc:
             _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
             raise typer.Exit(EXIT_USAGE)
@@ -215,11 +283,14 @@ def diff(
     templates: Optional[Path] = typer.Option(None, "--templates", help="Template override folder."),
     target: Optional[Target] = typer.Option(None, "--target", help="Router generation."),
     layout: Layout = typer.Option(Layout.tree, "--layout", help="Output layout."),
+    max_bytes: MaxBytes = None,
+    max_depth: MaxDepth = None,
+    max_nodes: MaxNodes = None,
 ) -> None:
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
     from jcnrc import write as writer
 
-    result = _compile(file, _options(templates, layout, target, False, out))
+    result = _compile(file, _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes)))
     if report(result, Format.text, False) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
@@ -240,13 +311,16 @@ def routes(
     node: str = typer.Option(..., "--node", help="Kubernetes node name."),
     vrf: Optional[str] = typer.Option(None, "--vrf", help="Only this VRF."),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+    max_bytes: MaxBytes = None,
+    max_depth: MaxDepth = None,
+    max_nodes: MaxNodes = None,
 ) -> None:
     """Print the routing state NODE must show: BGP sessions, EVPN Type-5 routes, kernel VRF routes."""
     from jcnrc import escape
     from jcnrc import routes as expected
     from jcnrc.render import Templates
 
-    result = _analysed(file)
+    result = _analysed(file, _limits(max_bytes, max_depth, max_nodes))
     plan = result.plan
     _require_name(node, [n.name for n in plan.nodes], "node")
     if vrf is not None:
@@ -258,12 +332,12 @@ def routes(
         typer.echo(Templates(None).render("common/node-state.txt.j2", state=state, target=plan.target), nl=False)
 
 
-def _analysed(file: Path):
-    from jcnrc.pipeline import analyse
+def _analysed(file: Path, limits):
+    from jcnrc.pipeline import Options, analyse
 
     _require_file(file)
     try:
-        result = analyse(file, display_name=str(file))
+        result = analyse(file, Options(limits=limits), display_name=str(file))
     except OSError as exc:
         _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_USAGE)
@@ -286,11 +360,14 @@ def explain(
     file: Path = typer.Argument(..., help="The intent file."),
     a: str = typer.Argument(..., help="A pod or VRF."),
     b: str = typer.Argument(..., help="Another pod or VRF."),
+    max_bytes: MaxBytes = None,
+    max_depth: MaxDepth = None,
+    max_nodes: MaxNodes = None,
 ) -> None:
     """Explain in words whether A reaches B and why (route targets both ways)."""
     from jcnrc import reach
 
-    plan = _analysed(file).plan
+    plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
     names = [p.name for p in plan.pods] + [v.name for v in plan.vrfs]
     _require_name(a, names, "pod or VRF")
     _require_name(b, names, "pod or VRF")
@@ -303,11 +380,14 @@ def verify(
     node: str = typer.Option(..., "--node", help="The node the captures come from."),
     captures: list[Path] = typer.Argument(..., help="Captured output of show route / show bgp summary / ip route."),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+    max_bytes: MaxBytes = None,
+    max_depth: MaxDepth = None,
+    max_nodes: MaxNodes = None,
 ) -> None:
     """Compare captured router and kernel output of NODE with the expected state; exit 1 on any difference."""
     from jcnrc import verify as verifier
 
-    plan = _analysed(file).plan
+    plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
     _require_name(node, [n.name for n in plan.nodes], "node")
     texts = {}
     for capture in captures:
@@ -338,11 +418,14 @@ def graph(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output."),
     vrf: Optional[str] = typer.Option(None, "--vrf", help="Only this VRF."),
     node: Optional[str] = typer.Option(None, "--node", help="Only this node."),
+    max_bytes: MaxBytes = None,
+    max_depth: MaxDepth = None,
+    max_nodes: MaxNodes = None,
 ) -> None:
     """Draw the topology: nodes by role, pods, VRF attachments, route-target import/export, BGP sessions."""
     from jcnrc import diagram
 
-    plan = _analysed(file).plan
+    plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
     if vrf is not None:
         _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
     if node is not None:

@@ -129,9 +129,10 @@ def sort_key(item: Located) -> tuple:
 def format_text(item: Located, color: bool = False) -> str:
     """`FILE:LINE:COL: error[CODE]: message`, the source line with a caret under the place, notes, help."""
     d = item.diagnostic
+    file = escaped(item.file)  # a file name from the command line is text from the input, too
     bold, red, yellow, blue, reset = ("\033[1m", "\033[31m", "\033[33m", "\033[34m", "\033[0m") if color else ("",) * 5
     sev_color = red if d.is_error else yellow
-    lines = [f"{bold}{item.file}:{item.line}:{item.column}: {sev_color}{d.severity}[{d.code}]{reset}{bold}: {d.message}{reset}"]
+    lines = [f"{bold}{file}:{item.line}:{item.column}: {sev_color}{d.severity}[{d.code}]{reset}{bold}: {d.message}{reset}"]
     if item.source_line:
         shown = printable(item.source_line)
         gutter = str(item.line)
@@ -142,7 +143,7 @@ def format_text(item: Located, color: bool = False) -> str:
         lines.append(f"{blue}{gutter} |{reset} {shown}")
         lines.append(f"{blue}{pad} |{reset} {caret_pad}{sev_color}{carets}{reset}")
     for related, line, column in item.related:
-        lines.append(f"{blue}note{reset}: {related.message} at {item.file}:{line}:{column}")
+        lines.append(f"{blue}note{reset}: {related.message} at {file}:{line}:{column}")
     if d.help:
         lines.append(f"{blue}help{reset}: {d.help}")
     return "\n".join(lines)
@@ -253,6 +254,7 @@ CODES: dict[str, CodeInfo] = {
     "JCN007": CodeInfo("error", "several documents", "The file holds more than one YAML document (`---`); an intent is one document."),
     "JCN008": CodeInfo("error", "resource limit", "The file is too large, nests too deeply, or expands (through aliases) to too many nodes."),
     "JCN009": CodeInfo("error", "control character", "The file contains a control character (such as NUL) that YAML does not allow."),
+    "JCN010": CodeInfo("error", "unusable file name", "The intent's file name, as given on the command line, holds a line break or another control character (bidi controls included), a backquote, or bytes that are not UTF-8. The output repeats the name in shell and YAML comments and in Markdown code spans, where these would end or garble the text; rename the file. Spaces, quotes, `$` and other printable characters are fine."),
     # structure (structure.py, from the model)
     "JCN101": CodeInfo("error", "unknown key", "A key that the format does not have: misspelt (the help names the closest key) or at the wrong indentation."),
     "JCN102": CodeInfo("error", "missing required key", "A required key is absent. All missing keys of one mapping are reported together, at the mapping's key."),
@@ -263,8 +265,9 @@ CODES: dict[str, CodeInfo] = {
     "JCN107": CodeInfo("error", "invalid address", "An address, network or address/prefix is malformed, or a pool is written with host bits set."),
     "JCN109": CodeInfo("error", "exactly one of", "A mapping needs exactly one of two keys: `env` or `file` for a secret, `reach` or `isolate` for an expectation."),
     "JCN110": CodeInfo("error", "wrong number of items", "A list is empty or has the wrong length (`nodes`, `networks`, `reach`)."),
+    "JCN111": CodeInfo("error", "kubeconfig outside the kubeconfig folders", "`cluster.kubeConfig` names a file outside `/etc/kubernetes/`, `/var/lib/kubelet/` and `/etc/cni/`, or in a folder whose every file is read as configuration (`/etc/kubernetes/manifests/`, `/etc/cni/net.d/`). Node preparation runs as root and copies the node's credentials there, so the path is kept to where kubeconfigs live."),
     # names and syntax
-    "JCN201": CodeInfo("error", "invalid Kubernetes name", "Object names are DNS-1123 labels (lower-case letters, digits, '-', at most 63); node names are DNS-1123 subdomains."),
+    "JCN201": CodeInfo("error", "invalid Kubernetes name", "Object names are DNS-1123 labels (lower-case letters, digits, '-', at most 63); node names are DNS-1123 subdomains of at most 243 characters (a node's configuration is the file and ConfigMap key `node-<name>.json`, and ConfigMap keys end at 253)."),
     "JCN202": CodeInfo("error", "invalid interface name", "A Linux interface name is 1 to 15 bytes, without '/' or whitespace."),
     "JCN203": CodeInfo("error", "invalid image reference", "An image reference is `[registry/]path[:tag][@sha256:digest]` with a lower-case path."),
     "JCN204": CodeInfo("error", "invalid route target", "A route target is `ASN2:N32`, `ASN4:N16` or `IPv4:N16`, optionally prefixed by `target:`; each part within its range."),
@@ -312,7 +315,7 @@ CODES: dict[str, CodeInfo] = {
     # secrets
     "JCN801": CodeInfo("error", "inline secret", "A secret value is written in the intent; reference it with `env:` or `file:`."),
     "JCN802": CodeInfo("error", "external secrets without a store", "`secrets.mode: external-secrets` needs `secrets.store`."),
-    "JCN803": CodeInfo("error", "secret value unavailable", "In `inline` or `sops` mode (or with `--with-secrets`) the environment variable is unset or the file unreadable."),
+    "JCN803": CodeInfo("error", "secret value unavailable", "In `inline` or `sops` mode (or with `--with-secrets`) the environment variable is unset, or the file is unreadable or not UTF-8 text."),
     "JCN804": CodeInfo("error", "sops not found", "`secrets.mode: sops` needs the `sops` executable on the PATH."),
     "JCN805": CodeInfo("error", "secret value in the output", "A secret value (raw or base64) appears in a file that is not the inline Secret; nothing is written."),
     "JCN806": CodeInfo("error", "sops failed", "`sops` could not encrypt the Secret (keys, `.sops.yaml`)."),

@@ -130,7 +130,7 @@ NodeName = Annotated[
     StrictStr,
     Field(
         pattern=names.DNS1123_SUBDOMAIN,
-        max_length=names.DNS1123_SUBDOMAIN_MAX,
+        max_length=names.NODE_NAME_MAX,
         json_schema_extra={
             "patternErrorMessage": "a Kubernetes node name: lower-case DNS labels (letters, digits, '-') separated by dots "
             "(DNS-1123 subdomain)"
@@ -263,6 +263,17 @@ class VniRange(IntentModel):
     last: StrictInt = Field(19999, ge=1, le=16777215, description="Last VNI handed out.", examples=[19999])
 
 
+_KUBECONFIG_MESSAGE = ("a file under /etc/kubernetes/, /var/lib/kubelet/ or /etc/cni/ (not directly in "
+                       "/etc/kubernetes/manifests/ or /etc/cni/net.d/); no spaces, quotes, ';', '$', backslashes, "
+                       "control characters or '.'/'..' components")
+# Validated as a node path (JCN106); the folders are a rule of their own (JCN111, rules.py), which
+# editors learn from the schema's pattern.
+KubeConfigPath = Annotated[
+    StrictStr,
+    WithJsonSchema({"type": "string", "pattern": names.KUBECONFIG_PATH, "patternErrorMessage": _KUBECONFIG_MESSAGE}),
+]
+
+
 class Cluster(IntentModel):
     """The Kubernetes cluster and its underlay."""
 
@@ -300,15 +311,15 @@ class Cluster(IntentModel):
         description="MTU of the node network. Overlay attachments default to this minus the 50 bytes VXLAN adds.",
         examples=[1500],
     )
-    kubeConfig: StrictStr | None = Field(
+    kubeConfig: KubeConfigPath | None = Field(
         None,
         pattern=names.NODE_PATH,
-        description="Path on every node of the kubeconfig the Platter CNI reads. Default from the provider profile.",
+        description="Path on every node of the kubeconfig the Platter CNI reads. Default from the provider profile "
+        "(the kubelet's own kubeconfig). Another path is a file under `/etc/kubernetes/`, `/var/lib/kubelet/` or "
+        "`/etc/cni/` (not directly in `/etc/kubernetes/manifests/` or `/etc/cni/net.d/`): node preparation keeps "
+        "a copy of the kubelet's kubeconfig there, and never replaces a file it did not write.",
         examples=["/etc/kubernetes/kubelet.conf"],
-        json_schema_extra={
-            "patternErrorMessage": "an absolute path without spaces, quotes, ';', '$', backslashes, control characters "
-            "or '.'/'..' components"
-        },
+        json_schema_extra={"patternErrorMessage": _KUBECONFIG_MESSAGE},
     )
     bgp: Bgp = Field(default_factory=Bgp, description="BGP transport settings.", examples=[{"listenPort": 178, "connectPort": 178}])
     segmentRouting: SegmentRouting = Field(
@@ -342,7 +353,9 @@ class Node(IntentModel):
     model_config = ConfigDict(title="node")
 
     name: NodeName = Field(
-        description="Kubernetes node name, exactly as `kubectl get nodes` prints it.", examples=["aks-agentpool-23733201-vmss000000"]
+        description="Kubernetes node name, exactly as `kubectl get nodes` prints it; at most 243 characters, as the "
+        "node's configuration is the file and ConfigMap key `node-<name>.json`.",
+        examples=["aks-agentpool-23733201-vmss000000"],
     )
     address: Ipv4Addr = Field(description="The node's InternalIP in `cluster.nodeSubnet`.", examples=["10.240.0.4"])
     role: Literal["master", "worker"] = Field(

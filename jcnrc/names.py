@@ -17,6 +17,11 @@ DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 # Each dot-separated label is itself at most 63 characters (the whole name at most 253).
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
 DNS1123_SUBDOMAIN_MAX = 253
+# Kubernetes allows node names of 253 characters, but a node's Platter configuration is the
+# ConfigMap key and the file `node-<name>.json` (also `nodes/<name>/node-<name>.json` in the
+# output): ConfigMap keys are at most 253 characters and file names at most 255 bytes.
+NODE_FILE_AFFIXES = len("node-.json")
+NODE_NAME_MAX = DNS1123_SUBDOMAIN_MAX - NODE_FILE_AFFIXES  # 243
 # Junos routing-instance names allow more, but the VRF name also becomes the NAD name
 # `<vrf>-net` (DNS-1123) and a kernel VRF device; lower-case keeps all three valid.
 VRF_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -50,6 +55,22 @@ SECRET_FILE = r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^" + _UNSAFE + r"'\"`$\\]+$"
 # An absolute path on the node, without whitespace, shell metacharacters or `.`/`..` components:
 # node preparation copies the kubeconfig there, and the NADs name the same path.
 NODE_PATH = r"^(?!(?:.*/)?\.\.?(?:/|$))/[^\s;'\"`$\\" + _UNSAFE + r"]*$"
+# Where `cluster.kubeConfig` may point. Node preparation runs as root and copies the node's
+# credentials to that path, so it is kept to the folders where kubeconfigs live: the kubeadm and
+# kubespray files (/etc/kubernetes/kubelet.conf), the kubelet's own on AKS and EKS
+# (/var/lib/kubelet/kubeconfig), and the CNI's (/etc/cni/, e.g. multus's
+# /etc/cni/net.d/multus.d/multus.kubeconfig). Not directly in the two folders whose every file is
+# read as configuration: the kubelet's static pods and the container runtime's CNI networks.
+KUBECONFIG_FOLDERS = ("/etc/kubernetes/", "/var/lib/kubelet/", "/etc/cni/")
+KUBECONFIG_READ_FOLDERS = {"/etc/kubernetes/manifests/": "whose every file the kubelet runs as a static pod",
+                           "/etc/cni/net.d/": "whose files the container runtime reads as CNI network configurations"}
+# The same rule for editors (the JSON schema); `node_path_problem` and `kubeconfig_folder_problem`
+# say in words what is wrong.
+_PATH_CHAR = r"[^/\s;'\"`$\\" + _UNSAFE + r"]"
+KUBECONFIG_PATH = (
+    r"^(?!(?:.*/)?\.\.?(?:/|$))(?!/etc/kubernetes/manifests/[^/]*$)(?!/etc/cni/net\.d/[^/]*$)"
+    r"/(?:etc/kubernetes|var/lib/kubelet|etc/cni)(?:/" + _PATH_CHAR + r"+)+$"
+)
 # Remote keys of an external secret store: any printable text.
 STORE_KEY = r"^[^" + _UNSAFE + r"]+$"
 
@@ -58,6 +79,23 @@ _dns_subdomain = re.compile(DNS1123_SUBDOMAIN)
 _vrf = re.compile(VRF_NAME)
 _ifname = re.compile(LINUX_IFNAME)
 _image = re.compile(IMAGE_REFERENCE)
+
+
+# Names Windows reserves for devices, with or without an extension ("nul.json", "aux.internal"):
+# a git checkout of the output on Windows cannot create a file or folder with such a name.
+# jcnrc.write refuses such paths too; this lets the checks point at the name in the intent.
+WINDOWS_DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", "conin$", "conout$"}
+                                 | {f"{port}{n}" for port in ("com", "lpt") for n in "0123456789\u00b9\u00b2\u00b3"})
+
+
+def windows_device_problem(text: str) -> str | None:
+    """Why `text`, used as a file or folder name, cannot be checked out on Windows, or None."""
+    stem = text.split(".", 1)[0].rstrip(" ").lower()
+    if stem not in WINDOWS_DEVICE_NAMES:
+        return None
+    which = "is a device name on Windows" if stem == text.lower() else \
+        f"starts with `{stem}.`, which Windows reads as the device `{stem}` whatever follows the dot"
+    return f"{which}: the output names a file or folder after it, and a checkout on Windows cannot create that"
 
 
 def is_dns1123_label(text: str) -> bool:
@@ -106,6 +144,15 @@ def subdomain_problem(text: str) -> str | None:
         if problem:
             return problem
     return None
+
+
+def node_name_problem(text: str) -> str | None:
+    """Why `text` cannot name a node, or None: a DNS-1123 subdomain short enough for its files."""
+    if len(text) > NODE_NAME_MAX:
+        return (f"is {len(text)} characters long; the limit is {NODE_NAME_MAX}: the node's configuration is the "
+                f"ConfigMap key and file `node-<name>.json`, and ConfigMap keys are at most {DNS1123_SUBDOMAIN_MAX} "
+                "characters")
+    return subdomain_problem(text)
 
 
 def vrf_problem(text: str) -> str | None:
@@ -186,6 +233,18 @@ def node_path_problem(text: str) -> str | None:
     return None
 
 
+def kubeconfig_folder_problem(text: str) -> str | None:
+    """Why `text` (a valid node path) is not a place for a kubeconfig copy, or None."""
+    if not text.startswith(KUBECONFIG_FOLDERS):
+        return "is outside the folders where kubeconfigs live"
+    if text.endswith("/") or "//" in text:
+        return "does not name a file (it ends with '/' or has an empty component)"
+    folder = text.rsplit("/", 1)[0] + "/"
+    if folder in KUBECONFIG_READ_FOLDERS:
+        return f"is directly in {folder}, {KUBECONFIG_READ_FOLDERS[folder]}"
+    return None
+
+
 def secret_file_problem(text: str) -> str | None:
     """Why `text` cannot name a secret file next to the intent, or None."""
     if not text:
@@ -200,6 +259,28 @@ def secret_file_problem(text: str) -> str | None:
     bad = sorted({c for c in text if c in "'\"`$\\"})
     if bad:
         return f"contains {_shown(set(bad))}"
+    return None
+
+
+# The intent's file name, as given on the command line, is repeated in shell and YAML comments,
+# in double-quoted shell strings (through the `sh` filter) and in Markdown code spans of the
+# READMEs. A comment ends at a line break (YAML 1.1 readers also break at U+0085, U+2028 and
+# U+2029), a code span at a backquote; control and bidi characters would make a terminal or an
+# editor show something else than the file holds. Everything else is printed exactly.
+_FILE_NAME_UNSAFE = re.compile("[" + _UNSAFE + "\ud800-\udfff]")
+
+
+def intent_file_problem(text: str) -> str | None:
+    """Why `text` cannot be repeated in generated comments, scripts and READMEs, or None."""
+    unsafe = sorted(set(_FILE_NAME_UNSAFE.findall(text)))
+    if any("\ud800" <= c <= "\udfff" for c in unsafe):
+        return "is not valid UTF-8 (the operating system passed bytes that do not decode)"
+    if unsafe:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in unsafe[:3])
+        return (f"contains the control character {shown}: generated shell scripts and YAML files repeat the name in "
+                "comments, which a line break or a control character would end or garble")
+    if "`" in text:
+        return "contains a backquote: the generated READMEs repeat the name in Markdown code spans, which it would end"
     return None
 
 

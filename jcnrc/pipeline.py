@@ -10,12 +10,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jcnrc import __version__, secretscan
+from jcnrc import __version__, names, secretscan
 from jcnrc.allocate import Lock
 from jcnrc.check import check
-from jcnrc.diagnostics import Diagnostic, Located, error, locate, warning
+from jcnrc.diagnostics import Diagnostic, Located, error, escaped, locate, warning
 from jcnrc.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
 from jcnrc.plan import Plan, plan
+from jcnrc.progress import ProgressCallback
 from jcnrc.render import MANIFESTS, RenderOptions, SecretValues, TemplateProblem, render
 
 
@@ -28,6 +29,11 @@ class Options:
     limits: Limits = DEFAULT_LIMITS
     environ: dict[str, str] | None = None
     output: Path | None = None  # the output folder: sops reuses its ciphertext when values are unchanged
+    progress: ProgressCallback | None = None  # told each stage as it starts (the CLI draws it on a terminal)
+
+    def stage(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(name, 0, None)
 
 
 @dataclass
@@ -51,7 +57,10 @@ class Result:
 
 
 def _load_and_check(intent: Path, options: Options, display_name: str | None, fast: bool):
-    loaded = load_file(intent, display_name, options.limits, fast=fast)
+    # Diagnostics are shown under the name given on the command line: text from the input like any
+    # other, so it is escaped (a line break in a file name must not start a new line of a CI log).
+    options.stage("load")
+    loaded = load_file(intent, escaped(display_name or str(intent)), options.limits, fast=fast)
     result = Result(loaded.source, list(loaded.diagnostics), source_digest=loaded.digest)
     if not loaded.ok:
         return result, None
@@ -61,9 +70,26 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
         data = {**data, "target": options.target}
     if options.with_secrets and isinstance(data.get("secrets"), dict):
         data = {**data, "secrets": {**data["secrets"], "mode": "inline"}}
+    options.stage("check")
     checked = check(data)
     result.diagnostics += checked.diagnostics
     return result, checked
+
+
+def intent_file_name(intent: Path, display_name: str | None) -> str:
+    """The intent's name as the output repeats it (`intent_file` in the templates)."""
+    return display_name or intent.name
+
+
+def _file_name_problem(name: str) -> Diagnostic | None:
+    """The output repeats the intent's file name in comments, shell strings and Markdown: a name
+    that cannot be printed exactly in all of them is refused, against the file itself (1:1)."""
+    problem = names.intent_file_problem(name)
+    if problem is None:
+        return None
+    return error("JCN010", f"the file name \"{escaped(name)}\" {problem}", line=1, column=1, span=1,
+                 help="rename the file (or pass it by another path); any other printable name works, spaces and "
+                      "quotes included")
 
 
 def lock_path_for(intent: Path) -> Path:
@@ -88,11 +114,15 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
     result, checked = _load_and_check(intent, options, display_name, fast=True)
     if result.diagnostics:
         result, checked = _load_and_check(intent, options, display_name, fast=False)
-    if checked is None or not checked.ok:
+    name_problem = _file_name_problem(intent_file_name(intent, display_name))
+    if name_problem is not None:
+        result.diagnostics.insert(0, name_problem)
+    if checked is None or not checked.ok or name_problem is not None:
         return result
     result.lock_path = lock_path_for(intent)
     previous, lock_problems = read_lock(result.lock_path)
     result.diagnostics += lock_problems
+    options.stage("plan")
     planned = plan(checked.topology, previous)
     result.diagnostics += planned.diagnostics
     if planned.plan is None:
@@ -126,10 +156,11 @@ def compile_intent(intent: Path, options: Options | None = None, display_name: s
         templates=options.templates,
         secret_values=secret_values,
         layout=options.layout,
-        intent_file=display_name or intent.name,
+        intent_file=intent_file_name(intent, display_name),
         intent_digest=result.source_digest,
         version=__version__,
     )
+    options.stage("render")
     try:
         files = render(result.plan, render_options)
     except TemplateProblem as exc:
@@ -139,6 +170,7 @@ def compile_intent(intent: Path, options: Options | None = None, display_name: s
     if sops is not None:
         files = _encrypt_secrets(files, sops, intent.parent, environ, options.output, result)
     if files is not None and mode != "inline":
+        options.stage("scan")
         files = _refuse_leaks(files, result, intent.parent, environ)
     result.files = files
     return result
@@ -193,11 +225,23 @@ def read_secret_values(plan: Plan, base: Path, options: Options, environ: dict) 
                                       ("secrets", key, "env"), help=f"export {ref.env}=... before the build"))
             values.append(value or "")
         else:
-            path = base / ref.file
-            try:
-                values.append(path.read_text(encoding="utf-8"))
-            except OSError as exc:
-                problems.append(error("JCN803", f"cannot read {ref.file} for `secrets.{key}`: {exc.strerror}",
-                                      ("secrets", key, "file")))
-                values.append("")
+            value, problem = _read_secret_file(base / ref.file, ref.file, key)
+            values.append(value)
+            problems += [problem] if problem else []
     return SecretValues(*values), problems
+
+
+def _read_secret_file(path: Path, name: str, key: str) -> tuple[str, Diagnostic | None]:
+    """The file's text exactly as stored: bytes decoded as UTF-8, so CR LF line ends and a final
+    newline stay what they are (Path.read_text would turn CR LF into LF)."""
+    where = ("secrets", key, "file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return "", error("JCN803", f"cannot read {escaped(name)} for `secrets.{key}`: {exc.strerror}", where)
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return "", error("JCN803", f"{escaped(name)} (the value of `secrets.{key}`) is not UTF-8 text: byte "
+                                   f"0x{raw[exc.start]:02x} at offset {exc.start}", where,
+                         help="the value is copied into the Secret as text: save the file as UTF-8")

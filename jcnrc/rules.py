@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from jcnrc import routetarget
 from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, escaped, warning
-from jcnrc.model import Images, Attachment, Cluster, Expectation, Node, Pod, Secrets, Vrf
+from jcnrc.model import Images, Attachment, Cluster, Expectation, Metadata, Node, Pod, Secrets, Vrf
 
 VXLAN_OVERHEAD = 50
 IPV6_MIN_MTU = 1280  # RFC 8200: Linux turns IPv6 off on an interface with a smaller MTU
@@ -36,6 +36,7 @@ class Intent:
     expect: list[tuple[int, Expectation]]
     secrets: Secrets | None
     images: Images | None = None
+    metadata: Metadata | None = None
     # Names written in the file, valid or not: a pod naming a node whose entry had a typo
     # elsewhere is not reported again as "unknown node".
     written_names: dict[str, set[str]] = field(default_factory=dict)
@@ -65,7 +66,7 @@ def interface_name(attachment: Attachment, position: int) -> str:
 
 def run(intent: Intent) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for rule in (_roles, _node_rules, _vrf_rules, _pod_rules, _overlaps, _route_target_conflicts, _expectations,
+    for rule in (_roles, _file_names, _node_rules, _vrf_rules, _pod_rules, _overlaps, _route_target_conflicts, _expectations,
                  _secret_rules, _target_rules, _provider_rules, _usage_warnings):
         found.extend(rule(intent))
     return found
@@ -84,6 +85,24 @@ def _roles(intent: Intent) -> Iterator[Diagnostic]:
     if intent.nodes and "worker" not in roles:
         yield error("JCN302", "no node has `role: worker`, so no pod can attach to a VRF", ("nodes",), at="key",
                     help="set `role: worker` on the nodes that run application pods")
+
+
+# --- names that become file names -----------------------------------------------------------
+
+def _file_names(intent: Intent) -> Iterator[Diagnostic]:
+    """The output names folders and files after the topology (out/<name>), each node
+    (nodes/<node>/, state/<node>.json) and each VRF (state/vrfs/<vrf>.json); GitOps repositories
+    holding them are checked out on Windows too."""
+    from jcnrc import names
+
+    named = [(("metadata", "name"), intent.metadata.name, "JCN201", "topology")] if intent.metadata else []
+    named += [(("nodes", i, "name"), node.name, "JCN201", "node") for i, node in intent.nodes]
+    named += [(("vrfs", i, "name"), vrf.name, "JCN205", "VRF") for i, vrf in intent.vrfs]
+    for path, name, code, what in named:
+        problem = names.windows_device_problem(name)
+        if problem is not None:
+            yield error(code, f"{what} name `{name}` {problem}", path,
+                        help=f"rename the {what}, e.g. `{name.split('.', 1)[0]}-1{name[len(name.split('.', 1)[0]):]}`")
 
 
 # --- nodes -----------------------------------------------------------------------------------
@@ -452,9 +471,20 @@ def _target_rules(intent: Intent) -> Iterator[Diagnostic]:
 def _provider_rules(intent: Intent) -> Iterator[Diagnostic]:
     if intent.cluster is None:
         return
-    from jcnrc import providers
+    from jcnrc import names, providers
 
-    for advice in providers.advice(intent.cluster.provider, intent.cluster.kubeConfig):
+    kube_config = intent.cluster.kubeConfig
+    problem = names.kubeconfig_folder_problem(kube_config) if kube_config is not None else None
+    if problem is not None:
+        own = providers.profile(intent.cluster.provider).kubeconfig
+        *others, last = names.KUBECONFIG_FOLDERS
+        yield error("JCN111", f"`cluster.kubeConfig` {escaped(kube_config)} {problem}: node preparation copies the "
+                    "node's credentials to this path as root", ("cluster", "kubeConfig"),
+                    help=f"use a file under {', '.join(others)} or {last} (not directly in "
+                         f"{' or '.join(names.KUBECONFIG_READ_FOLDERS)}), or remove `kubeConfig` to use the kubelet's "
+                         f"own {own}")
+        return
+    for advice in providers.advice(intent.cluster.provider, kube_config):
         yield warning("JCN916", advice.message, advice.path, help=advice.help)
 
 

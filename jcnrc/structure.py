@@ -24,7 +24,7 @@ from jcnrc.model import Topology
 # Fields whose syntax errors get a more specific code than "invalid format", keyed by the
 # last two keys of the path (list indexes skipped): (code, why the text is invalid, what it names).
 _NameCheck = tuple[str, Callable[[str], "str | None"], str]
-_SUBDOMAIN: _NameCheck = ("JCN201", names.subdomain_problem, "Kubernetes node name")
+_SUBDOMAIN: _NameCheck = ("JCN201", names.node_name_problem, "Kubernetes node name")
 _LABEL: _NameCheck = ("JCN201", names.label_problem, "Kubernetes name")
 _INTERFACE: _NameCheck = ("JCN202", names.interface_problem, "Linux interface name")
 _IMAGE: _NameCheck = ("JCN203", names.image_problem, "image reference")

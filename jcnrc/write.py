@@ -5,7 +5,13 @@ on Linux with one ``renameat2(RENAME_EXCHANGE)``, so there is no moment without 
 folder; elsewhere with two renames, and a leftover of an interruption between them
 (``.<name>.old-<pid>``) is put back by the next run. An interrupted build (even ``kill -9``)
 therefore leaves either the old tree or the new one, never a mix, and the next build removes
-its staging leftovers.
+its staging leftovers. Only a real folder named exactly so is put back; a link or a file under
+one of these names (the repository controls what lies next to the output folder) is removed,
+never followed.
+
+The old tree is looked at with lstat, once per file, and never through a link: a file below a
+link planted in the output folder counts as absent, so neither the plan, nor the diff, nor the
+hard links of unchanged files reach what the link points to.
 
 Unchanged files are hard-linked from the old tree, so their mtimes stay put, and a build that
 changes nothing touches nothing at all. jcnrc removes only files it wrote before (listed in
@@ -22,18 +28,22 @@ from __future__ import annotations
 import difflib
 import errno
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+from jcnrc.progress import ProgressCallback
+
 OWNED_LIST = ".jcnrc-owned"
 SLOW_WRITE_ENV = "JCNRC_TEST_SLOW_WRITE"
-_RESERVED_NAMES = {"", ".", ".."}
 _MAX_LISTED = 10
 
 
@@ -49,39 +59,231 @@ class Change:
 
 # --- what may be written ------------------------------------------------------------------------
 
+# Characters no file name gets: C0 controls and DEL (C1 controls and the other non-ASCII ones are
+# found by category, below), and the ones Windows does not allow, so that git for Windows can check
+# the output out. "\\" and NUL are refused before this, as not plain relative paths.
+_CONTROL_ASCII = re.compile(r"[\x00-\x1f\x7f]")
+_WINDOWS_ASCII = re.compile(r'[<>:"|?*]')
+# Control (Cc: C1), format (Cf: bidi overrides and isolates, zero-width characters, soft hyphen,
+# BOM, tags), surrogate (Cs: not encodable as UTF-8), line and paragraph separator (Zl, Zp).
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# A component that is empty, starts with "-" or ends with "." or " " ("." and ".." among them:
+# Windows drops trailing dots and spaces, so "a." and "a" would be one file there).
+_BAD_COMPONENT = re.compile(r"(?:^|/)(?:(?=/|$)|-)|[. ](?=/|$)")
+# Windows device names, alone or with an extension ("nul.json", "con.example.com"), any case,
+# spaces before the dot ("nul .json"); the superscript digits count too.
+_WINDOWS_DEVICE = re.compile(r"(?:^|/)((?:con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]"
+                             r"|conin\$|conout\$) *(?:\.[^/]*)?)(?=/|$)", re.IGNORECASE)
+# git's own folder (also as its Windows short name): git refuses to commit such a path.
+_GIT_FOLDER = re.compile(r"(?:^|/)(\.git|git~1)(?=/|$)", re.IGNORECASE)
+_MAX_NAME_BYTES = 255
+# One search that finds something in every ASCII path the checks below would refuse, and in few
+# others: a path it finds nothing in is safe without them (the writer checks every path it writes).
+_SUSPECT = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]|[. ](?:/|$)|(?:^|/)(?:[-/]|$|\.jcnrc-owned|[cC][oO][nNmM]|[pP][rR][nN]'
+                      r"|[aA][uU][xX]|[nN][uU][lL]|[lL][pP][tT]|\.[gG][iI][tT]|[gG][iI][tT]~)")
+
+
 def safe_relative_path(path: str) -> PurePosixPath:
-    """Refuse any path that could leave the output folder or is not portable."""
-    if not path or "\0" in path or "\\" in path or path.startswith("/"):
-        raise WriteError(f"refusing to write {path!r}: not a plain relative path")
-    # Split by hand: PurePosixPath would quietly turn "a//b", "a/./b" and "a/" into other names.
-    if any(part in _RESERVED_NAMES or part.startswith("-") or len(part.encode()) > 255 for part in path.split("/")):
-        raise WriteError(f"refusing to write {path!r}: a path component is empty, '.', '..', starts with '-' or is too long")
-    if any(ord(ch) < 32 for ch in path):
-        raise WriteError(f"refusing to write {path!r}: control characters in the name")
-    if path.split("/")[0] == OWNED_LIST:
-        raise WriteError(f"refusing to write {path!r}: {OWNED_LIST} is jcnrc's own list of the files it wrote")
+    """Refuse any path that could leave the output folder or is not portable.
+
+    Refused: empty or absolute paths, NUL and backslashes; components that are empty, ``.``,
+    ``..``, start with ``-``, end with ``.`` or a space, or are longer than 255 bytes (UTF-8);
+    control characters (C0, DEL and C1); the characters Windows does not allow in file names
+    (``< > : " | ? *``); Unicode format characters (category Cf: bidi overrides and isolates,
+    zero-width characters, soft hyphen, BOM), which make a name look like another one;
+    line and paragraph separators (U+2028, U+2029) and unpaired surrogates; Windows device
+    names as a component (CON, PRN, AUX, NUL, COM0-9, LPT0-9, COM and LPT with a superscript
+    digit, CONIN$, CONOUT$), in any case and with any extension (``nul.json``, ``con.example.com``);
+    ``.git`` components; and ``.jcnrc-owned`` at the top, jcnrc's own list.
+    Other non-ASCII letters are allowed (``é/中文.txt``).
+    """
+    _check_path(path)
     return PurePosixPath(path)
 
 
+def _check_path(path: str) -> None:
+    """safe_relative_path without building the PurePosixPath (the writer checks every path)."""
+    if path.isascii() and len(path) <= _MAX_NAME_BYTES and not _SUSPECT.search(path):
+        return
+    _check_path_closely(path)
+
+
+def _check_path_closely(path: str) -> None:
+    if not path or "\0" in path or "\\" in path or path[0] == "/":
+        raise WriteError(f"refusing to write {path!r}: not a plain relative path")
+    if _CONTROL_ASCII.search(path):
+        raise WriteError(f"refusing to write {path!r}: control characters in the name")
+    if not path.isascii():
+        for char in path:
+            if char >= "\x80" and unicodedata.category(char) in _UNSAFE_CATEGORIES:
+                if unicodedata.category(char) == "Cc":
+                    raise WriteError(f"refusing to write {path!r}: control characters in the name")
+                raise WriteError(f"refusing to write {path!r}: U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')}) "
+                                 "is invisible or changes how the name is shown")
+    if _WINDOWS_ASCII.search(path):
+        raise WriteError(f"refusing to write {path!r}: Windows does not allow < > : \" | ? * in file names")
+    # By hand, not with PurePosixPath, which would quietly turn "a//b", "a/./b" and "a/" into other names.
+    if _BAD_COMPONENT.search(path) or _too_long(path):
+        raise WriteError(f"refusing to write {path!r}: a path component is empty, '.', '..', starts with '-', "
+                         "ends with '.' or ' ', or is too long")
+    device = _WINDOWS_DEVICE.search(path)
+    if device:
+        raise WriteError(f"refusing to write {path!r}: {device.group(1)!r} is a device name on Windows, "
+                         "where the file cannot be checked out")
+    git = _GIT_FOLDER.search(path)
+    if git:
+        raise WriteError(f"refusing to write {path!r}: {git.group(1)!r} is git's own folder")
+    if path == OWNED_LIST or path.startswith(OWNED_LIST + "/"):
+        raise WriteError(f"refusing to write {path!r}: {OWNED_LIST} is jcnrc's own list of the files it wrote")
+
+
+def _too_long(path: str) -> bool:
+    if len(path) <= _MAX_NAME_BYTES // 4 or (len(path) <= _MAX_NAME_BYTES and path.isascii()):
+        return False  # at most 4 bytes a character
+    return any(len(part.encode("utf-8")) > _MAX_NAME_BYTES for part in path.split("/"))
+
+
+def _fold(path: str) -> str:
+    """The name as case-insensitive (Windows, macOS) and normalization-insensitive (macOS)
+    file systems see it."""
+    if path.isascii():
+        return path.lower()
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", path).casefold())
+
+
 def check_paths(paths) -> None:
-    """Every path is safe, and no two of them collide on a case-insensitive file system or as
-    a file and a folder of the same name."""
+    """Every path is safe, and no two of them collide on a case- or normalization-insensitive
+    file system or as a file and a folder of the same name."""
     by_folded: dict[str, str] = {}
-    files = set()
     for path in sorted(paths):
-        safe_relative_path(path)
-        folded = path.casefold()
+        _check_path(path)
+        folded = _fold(path)
         if folded in by_folded:
             raise WriteError(f"refusing to write both {by_folded[folded]!r} and {path!r}: "
                              "they are one file on case-insensitive file systems")
         by_folded[folded] = path
-        files.add(path)
-    for path in files:
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder in files:
+    for folded, path in sorted(by_folded.items(), key=lambda item: item[1]):
+        slash = folded.find("/")
+        while slash != -1:
+            folder = by_folded.get(folded[:slash])
+            if folder is not None:
                 raise WriteError(f"refusing to write {path!r}: {folder!r} is also written as a file")
+            slash = folded.find("/", slash + 1)
+
+
+def _folders_of(paths) -> list[str]:
+    """Every folder the paths need, parents before their children."""
+    folders: set[str] = set()
+    for path in paths:
+        slash = path.rfind("/")
+        while slash != -1:
+            folder = path[:slash]
+            if folder in folders:
+                break
+            folders.add(folder)
+            slash = path.rfind("/", 0, slash)
+    return sorted(folders)
+
+
+# --- what is in the output folder now -----------------------------------------------------------
+
+# What an old entry is. Entries are looked at with lstat, never through a link: an entry below a
+# link (or below a file) is not in the output folder at all, so it is _ABSENT.
+_ABSENT, _SAME, _DIFFERENT, _FOLDER, _OTHER = range(5)
+_OPEN_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+class _OldTree:
+    """The output folder as it is, looked at without following any link inside it."""
+
+    def __init__(self, root: Path | str, known_safe=frozenset()):
+        self.root = os.fspath(root)
+        self._folders: dict[str, int] = {"": _FOLDER if os.path.isdir(self.root) else _ABSENT}
+        self.owned = _parse_owned(_read_regular(self.root, OWNED_LIST) if self.exists else None, known_safe)
+
+    @property
+    def exists(self) -> bool:
+        return self._folders[""] == _FOLDER
+
+    def folder(self, folder: str) -> int:
+        """_FOLDER, _ABSENT, or _OTHER (a link, a file...) for a folder path."""
+        kind = self._folders.get(folder)
+        if kind is None:
+            parent = folder.rpartition("/")[0]
+            kind = self._lstat(folder) if self.folder(parent) == _FOLDER else _ABSENT
+            self._folders[folder] = kind
+        return kind
+
+    def entry(self, path: str, expected: bytes | None = None) -> int:
+        """What is at path; _SAME when it is a regular file holding exactly `expected`."""
+        if self.folder(path.rpartition("/")[0]) != _FOLDER:
+            return _ABSENT
+        full = f"{self.root}/{path}"
+        try:
+            info = os.lstat(full)
+        except OSError:
+            return _ABSENT
+        if not stat.S_ISREG(info.st_mode):
+            return _FOLDER if stat.S_ISDIR(info.st_mode) else _OTHER
+        if expected is None or info.st_size != len(expected):
+            return _DIFFERENT
+        try:
+            fd = os.open(full, _OPEN_READ)
+        except OSError:
+            return _DIFFERENT
+        try:
+            # One read: a regular file returns all it has; more than expected means it grew.
+            return _SAME if os.read(fd, len(expected) + 1) == expected else _DIFFERENT
+        except OSError:
+            return _DIFFERENT
+        finally:
+            os.close(fd)
+
+    def _lstat(self, path: str) -> int:
+        try:
+            mode = os.lstat(f"{self.root}/{path}").st_mode
+        except OSError:
+            return _ABSENT
+        return _FOLDER if stat.S_ISDIR(mode) else _OTHER
+
+    def survey(self, tree: dict[str, str]) -> dict[str, int]:
+        """What is at each path of tree (an expected_tree) now."""
+        if not self.exists:
+            return dict.fromkeys(tree, _ABSENT)
+        entry = self.entry
+        return {path: entry(path, text.encode("utf-8")) for path, text in tree.items()}
+
+
+def _read_regular(root: str, relative: str) -> bytes | None:
+    """The bytes of the regular file root/relative; None for anything else. No link is followed
+    on the way, neither the file nor any folder below root."""
+    flags = getattr(os, "O_CLOEXEC", 0)
+    try:
+        folder_fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | flags)
+    except OSError:
+        return None
+    try:
+        *folders, name = relative.split("/")
+        for part in folders:
+            inner = os.open(part, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_NOFOLLOW | flags, dir_fd=folder_fd)
+            os.close(folder_fd)
+            folder_fd = inner
+        if not stat.S_ISREG(os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_mode):
+            return None
+        fd = os.open(name, _OPEN_READ, dir_fd=folder_fd)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(folder_fd)
 
 
 # --- what a build would change ------------------------------------------------------------------
@@ -93,27 +295,30 @@ def expected_tree(files: dict[str, str]) -> dict[str, str]:
 
 def plan_changes(files: dict[str, str], out_dir: Path) -> list[Change]:
     """What a build would change in out_dir: added, changed and removed (owned) files."""
-    out_dir = Path(out_dir)
+    old = _OldTree(out_dir)
+    return _changes(files, old, old.survey(expected_tree(files)))
+
+
+def _changes(files: dict[str, str], old: _OldTree, states: dict[str, int]) -> list[Change]:
     changes = []
-    for path, text in sorted(expected_tree(files).items()):
-        target = out_dir / path
-        if not os.path.lexists(target):
+    for path in sorted(states):
+        state = states[path]
+        if state == _ABSENT:
             changes.append(Change(path, "added"))
-        elif _regular_file_bytes(target) != text.encode("utf-8"):
+        elif state != _SAME:
             changes.append(Change(path, "changed"))
-    for path in sorted(_owned(out_dir) - set(files) - {OWNED_LIST}):
-        if os.path.lexists(out_dir / path):
+    for path in sorted(old.owned - set(files) - {OWNED_LIST}):
+        if old.entry(path) != _ABSENT:
             changes.append(Change(path, "removed"))
     return changes
 
 
 def unified_diff(files: dict[str, str], out_dir: Path, changes: list[Change] | None = None) -> str:
-    out_dir = Path(out_dir)
     expected = expected_tree(files)
     changes = plan_changes(files, out_dir) if changes is None else changes
     chunks = []
     for change in changes:
-        old = _old_lines(out_dir / change.path) if change.kind != "added" else []
+        old = _old_lines(os.fspath(out_dir), change.path) if change.kind != "added" else []
         new = expected[change.path].splitlines(keepends=True) if change.kind != "removed" else []
         chunks.extend(difflib.unified_diff(old, new, fromfile=f"a/{change.path}", tofile=f"b/{change.path}"))
         if chunks and not chunks[-1].endswith("\n"):
@@ -121,36 +326,29 @@ def unified_diff(files: dict[str, str], out_dir: Path, changes: list[Change] | N
     return "".join(chunks)
 
 
-def _old_lines(target: Path) -> list[str]:
-    data = _regular_file_bytes(target)
+def _old_lines(root: str, path: str) -> list[str]:
+    data = _read_regular(root, path)
     if data is None:
-        return [f"<{target.name} is not a regular file>\n"]
+        return [f"<{path.rpartition('/')[2]} is not a regular file>\n"]
     return data.decode("utf-8", errors="replace").splitlines(keepends=True)
 
 
-def _regular_file_bytes(path: Path) -> bytes | None:
-    """The bytes of a regular file; None for anything else (symbolic links are not followed)."""
-    try:
-        if not path.is_symlink() and path.is_file():
-            return path.read_bytes()
-    except OSError:
-        pass
-    return None
-
-
 def _owned(folder: Path) -> set[str]:
-    listing = Path(folder) / OWNED_LIST
-    if listing.is_symlink() or not listing.is_file():
-        return set()
+    return _OldTree(folder).owned
+
+
+def _parse_owned(data: bytes | None, known_safe=frozenset()) -> set[str]:
     # The list comes from the repository, so a pull request controls it: entries that are not
     # plain relative paths are ignored, never read or removed.
-    return {line for line in listing.read_text(encoding="utf-8", errors="replace").splitlines()
-            if line and not line.startswith("#") and _is_safe(line)}
+    if data is None:
+        return set()
+    return {line for line in data.decode("utf-8", errors="replace").splitlines()
+            if line and not line.startswith("#") and (line in known_safe or _is_safe(line))}
 
 
 def _is_safe(path: str) -> bool:
     try:
-        safe_relative_path(path)
+        _check_path(path)
     except WriteError:
         return False
     return True
@@ -184,10 +382,12 @@ def build_lock(out_dir: Path) -> Iterator[None]:
         handle.close()
 
 
-def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False) -> list[Change]:
+def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False,
+               progress: ProgressCallback | None = None) -> list[Change]:
     """Make out_dir hold exactly `files` plus the files jcnrc does not own. Returns what changed.
 
-    Raises WriteError, and then the output folder is as it was before.
+    Raises WriteError, and then the output folder is as it was before. `progress` hears
+    ("write", files done, files in all) while the new tree is assembled, then ("sync", 0, None).
     """
     check_paths(files)
     out_dir = _usable_target(Path(out_dir), allow_symlink)
@@ -195,13 +395,17 @@ def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         with build_lock(out_dir):
             _recover(out_dir)
-            if out_dir.is_dir():
+            old = _OldTree(out_dir, known_safe=files)
+            if old.exists:
                 _refuse_read_only(out_dir)
-                _refuse_foreign_conflicts(files, out_dir)
-            changes = plan_changes(files, out_dir)
-            if not changes and out_dir.is_dir():
+            # Every old file is looked at once: for the conflicts, the changes, and which files to keep.
+            states = old.survey(expected_tree(files))
+            if old.exists:
+                _refuse_foreign_conflicts(files, old, states)
+            changes = _changes(files, old, states)
+            if not changes and old.exists:
                 return []
-            _swap_in(files, out_dir)
+            _swap_in(files, out_dir, old, {path for path, state in states.items() if state == _SAME}, progress)
             return changes
     except OSError as exc:
         raise WriteError(_os_message(exc, out_dir)) from exc
@@ -227,31 +431,20 @@ def _refuse_read_only(out_dir: Path) -> None:
         raise WriteError(f"cannot write {out_dir}: the folder is read-only; the previous output is unchanged")
 
 
-def _refuse_foreign_conflicts(files: dict[str, str], out_dir: Path) -> None:
+def _refuse_foreign_conflicts(files: dict[str, str], old: _OldTree, states: dict[str, int]) -> None:
     """Files jcnrc did not write are never overwritten; a build that would do so stops."""
-    owned = _owned(out_dir)
-    conflicts: list[str] = []
-    checked_folders: set[str] = set()
-    for path, text in sorted(files.items()):
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder in checked_folders:
-                continue
-            checked_folders.add(folder)
-            node = out_dir / folder
-            if os.path.lexists(node) and (node.is_symlink() or not node.is_dir()) and folder not in owned:
-                conflicts.append(f"{folder} (jcnrc needs a folder there)")
-        target = out_dir / path
-        if not os.path.lexists(target) or path in owned:
-            if target.is_dir() and not target.is_symlink():
-                conflicts.append(f"{path} (a folder where jcnrc writes a file)")
-            continue
-        if _regular_file_bytes(target) != text.encode("utf-8"):
+    owned = old.owned
+    conflicts = [f"{folder} (jcnrc needs a folder there)" for folder in _folders_of(files)
+                 if old.folder(folder) == _OTHER and folder not in owned]
+    for path in sorted(files):
+        state = states[path]
+        if state == _FOLDER:
+            conflicts.append(f"{path} (a folder where jcnrc writes a file)")
+        elif state in (_DIFFERENT, _OTHER) and path not in owned:
             conflicts.append(path)
     if conflicts:
         listed = ", ".join(conflicts[:_MAX_LISTED]) + (f" and {len(conflicts) - _MAX_LISTED} more" if len(conflicts) > _MAX_LISTED else "")
-        raise WriteError(f"refusing to overwrite what jcnrc did not write in {out_dir}: {listed}; move it away "
+        raise WriteError(f"refusing to overwrite what jcnrc did not write in {old.root}: {listed}; move it away "
                          f"(if it is the output of an earlier jcnrc build that lost {OWNED_LIST}, delete it); "
                          "the previous output is unchanged")
 
@@ -266,38 +459,60 @@ def _os_message(exc: OSError, out_dir: Path) -> str:
 
 
 def _recover(out_dir: Path) -> None:
-    """Put back the output folder if a build died between its two renames; drop staging leftovers."""
-    for leftover in sorted(out_dir.parent.glob(f".{out_dir.name}.old-*")):
-        if not os.path.lexists(out_dir):
-            os.rename(leftover, out_dir)
+    """Put back the output folder if a build died between its two renames; drop staging leftovers.
+
+    Only a real folder (lstat: not a link) named exactly as _exchange names it is put back. Any
+    other entry under jcnrc's names (a link or a file someone placed there) is removed, never
+    followed: its target stays as it is.
+    """
+    parent, name = os.path.split(os.fspath(out_dir))
+    backup = re.compile(re.escape(f".{name}.old-") + r"[0-9]+\Z")
+    staging = f".{name}.new-"
+    with os.scandir(parent) as entries:
+        ours = sorted((entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries
+                      if backup.match(entry.name) or entry.name.startswith(staging))
+    for leftover, is_folder in ours:
+        path = os.path.join(parent, leftover)
+        if not is_folder:
+            os.unlink(path)
+        elif backup.match(leftover) and not os.path.lexists(out_dir):
+            os.rename(path, out_dir)
         else:
-            shutil.rmtree(leftover, ignore_errors=True)
-    for partial in out_dir.parent.glob(f".{out_dir.name}.new-*"):
-        shutil.rmtree(partial, ignore_errors=True)
+            shutil.rmtree(path, ignore_errors=True)
 
 
-def _swap_in(files: dict[str, str], out_dir: Path) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+def _swap_in(files: dict[str, str], out_dir: Path, old: _OldTree, same: set[str],
+             progress: ProgressCallback | None = None) -> None:
+    """Build the new tree beside out_dir and swap it in. Files in `same` hold exactly what they
+    should already: they are hard-linked from the old tree, not written again."""
+    staging = tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent)
     pause = _slow_write_pause()
+    root = os.fspath(out_dir)
     try:
-        if out_dir.is_dir():
-            shutil.copymode(out_dir, staging)
+        if old.exists:
+            shutil.copymode(root, staging)
         else:
             os.chmod(staging, 0o777 & ~_umask())
-        old_owned = _owned(out_dir) if out_dir.is_dir() else set()
-        # Folders first, once each: a mkdir per file is a third of the write time on big trees.
-        for folder in sorted({os.path.dirname(path) for path in files} - {""}):
-            os.makedirs(staging / folder, exist_ok=True)
-        for path, text in sorted(files.items()):
+        # Folders first, once each, parents first: a mkdir per file is a third of the write time on big trees.
+        for folder in _folders_of(files):
+            os.mkdir(f"{staging}/{folder}")
+        total = len(files)
+        for done, (path, text) in enumerate(sorted(files.items()), 1):
             if pause:
                 time.sleep(pause)
-            _place(staging / path, out_dir / path, text.encode("utf-8"))
-        _place(staging / OWNED_LIST, out_dir / OWNED_LIST, _owned_text(files).encode("utf-8"))
-        if out_dir.is_dir():
-            _carry_over_foreign_files(out_dir, staging, set(files) | old_owned | {OWNED_LIST})
-        os.sync()  # one flush for the whole tree: per-file fsync costs seconds on big trees
-        if out_dir.is_dir():
-            old_tree = _exchange(staging, out_dir)
+            if path not in same or not _link(f"{root}/{path}", f"{staging}/{path}"):
+                _write_file(f"{staging}/{path}", text.encode("utf-8"))
+            if progress is not None:
+                progress("write", done, total)
+        if OWNED_LIST not in same or not _link(f"{root}/{OWNED_LIST}", f"{staging}/{OWNED_LIST}"):
+            _write_file(f"{staging}/{OWNED_LIST}", _owned_text(files).encode("utf-8"))
+        if old.exists:
+            _carry_over_foreign_files(root, staging, set(files) | old.owned | {OWNED_LIST})
+        if progress is not None:
+            progress("sync", 0, None)
+        _sync(staging)  # one flush for the whole tree: per-file fsync costs seconds on big trees
+        if old.exists:
+            old_tree = _exchange(Path(staging), out_dir)
             shutil.rmtree(old_tree, ignore_errors=True)
         else:
             os.rename(staging, out_dir)
@@ -320,18 +535,18 @@ def _umask() -> int:
     return current
 
 
-def _place(target: Path, previous: Path, data: bytes) -> None:
-    if _regular_file_bytes(previous) == data:
-        try:
-            os.link(previous, target)
-            return
-        except OSError:
-            pass  # another file system, or no hard links: write a copy
-    _write_file(target, data)
+def _link(source: str, target: str) -> bool:
+    """Hard-link an unchanged file into the new tree; False when that cannot be done (another
+    file system, no hard links) and the file must be written again."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+def _write_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         view = memoryview(data)
         while view:
@@ -341,39 +556,35 @@ def _write_file(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _carry_over_foreign_files(old: Path, staging: Path, ours: set[str]) -> None:
+def _carry_over_foreign_files(old: str, staging: str, ours: set[str]) -> None:
     """Hard-link everything jcnrc does not own into the new tree: same inodes, same content and
-    mtimes. Folders that only hold such files get their mode and times back at the end."""
-    created: list[tuple[Path, Path]] = []
-    for root, dirs, names in os.walk(old):
-        root_path = Path(root)
-        for name in list(dirs):
-            source = root_path / name
-            relative = source.relative_to(old).as_posix()
-            if source.is_symlink():  # a link to a folder: carry the link, do not walk into it
-                dirs.remove(name)
-                if relative not in ours:
-                    _link_into(source, staging / relative)
-                continue
-            target = staging / relative
-            if not target.exists():
-                target.mkdir(parents=True)
-                created.append((source, target))
-        for name in names:
-            source = root_path / name
-            relative = source.relative_to(old).as_posix()
-            if relative not in ours:
-                _link_into(source, staging / relative)
+    mtimes. Links are carried as links, never followed. Folders that only hold such files get
+    their mode and times back at the end."""
+    created: list[tuple[str, str]] = []
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(f"{old}/{folder}" if folder else old) as entries:
+            found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+        for name, is_folder in found:
+            relative = f"{folder}/{name}" if folder else name
+            if is_folder:
+                target = f"{staging}/{relative}"
+                if not os.path.lexists(target):
+                    os.mkdir(target)
+                    created.append((f"{old}/{relative}", target))
+                pending.append(relative)
+            elif relative not in ours:
+                _link_into(f"{old}/{relative}", f"{staging}/{relative}")
     for source, target in reversed(created):  # deepest first, after their content is in place
         shutil.copystat(source, target, follow_symlinks=False)
 
 
-def _link_into(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _link_into(source: str, target: str) -> None:
     try:
         os.link(source, target, follow_symlinks=False)
     except OSError:
-        if source.is_symlink():
+        if os.path.islink(source):
             os.symlink(os.readlink(source), target)
         else:
             shutil.copy2(source, target, follow_symlinks=False)
@@ -418,6 +629,37 @@ def _renameat2():
     except (OSError, AttributeError):
         return None  # glibc before 2.28, or another libc without the wrapper
     function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def _sync(folder: str) -> None:
+    """Flush the file system that holds folder (Linux syncfs), or all of them."""
+    syncfs = _syncfs()
+    if syncfs is not None:
+        try:
+            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            fd = None
+        if fd is not None:
+            try:
+                if syncfs(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+    os.sync()
+
+
+def _syncfs():
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
     function.restype = ctypes.c_int
     return function
 

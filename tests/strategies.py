@@ -162,7 +162,14 @@ _LABEL = r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,6})?"
 
 def _names(count: int) -> st.SearchStrategy[list[str]]:
     """Distinct names that are valid as node, VRF and pod names alike (DNS-1123, start with a letter)."""
-    return st.lists(st.from_regex(_LABEL, fullmatch=True), min_size=count, max_size=count, unique=True)
+    return st.lists(_label(), min_size=count, max_size=count, unique=True)
+
+
+def _label() -> st.SearchStrategy[str]:
+    """A DNS-1123 label that is not a Windows device name (those are refused: they become file names)."""
+    from jcnrc.names import windows_device_problem
+
+    return st.from_regex(_LABEL, fullmatch=True).filter(lambda name: windows_device_problem(name) is None)
 
 
 @st.composite
@@ -182,7 +189,7 @@ def valid_intents(draw) -> dict:
     intent: dict[str, Any] = {
         "apiVersion": "jcnrc/v1",
         "kind": "Topology",
-        "metadata": {"name": draw(st.from_regex(_LABEL, fullmatch=True))},
+        "metadata": {"name": draw(_label())},
         "target": draw(st.sampled_from(["platter", "jcnr"])),
         "cluster": {
             "provider": provider,

@@ -155,3 +155,42 @@ def test_init_refuses_to_overwrite(tmp_path):
     assert jcnrc("init", tmp_path).returncode == 0
     again = jcnrc("init", tmp_path)
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+# ----------------------------------------------------------------------------- resource limits on the command line
+
+
+@pytest.mark.parametrize("command", ["check", "build", "diff", "routes", "explain", "verify", "graph"])
+def test_every_command_that_reads_an_intent_takes_the_limit_options(command):
+    from typer.testing import CliRunner
+
+    from jcnrc.cli import app
+
+    help_text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+    assert all(option in help_text for option in ("--max-bytes", "--max-depth", "--max-nodes")), help_text
+
+
+def test_max_bytes_refuses_a_larger_intent_with_jcn008_and_accepts_a_size_suffix():
+    size = EXAMPLE.stat().st_size
+    refused = jcnrc("check", EXAMPLE, "--max-bytes", size - 1)
+    assert refused.returncode == 1
+    assert FIRST_LINE.match(refused.stderr.splitlines()[0])["code"] == "JCN008"
+    assert f"the limit is {size - 1}" in refused.stderr
+    assert jcnrc("check", EXAMPLE, "--max-bytes", "1M").returncode == 0
+
+
+def test_max_depth_and_max_nodes_reach_the_loader():
+    assert "JCN008" in jcnrc("check", EXAMPLE, "--max-depth", "3").stderr
+    assert "JCN008" in jcnrc("routes", EXAMPLE, "--node", "aks-agentpool-23733201-vmss000000", "--max-nodes", "20").stderr
+
+
+@pytest.mark.parametrize("args", [("--max-bytes", "12X"), ("--max-bytes", "0"), ("--max-depth", "0"), ("--max-nodes", "-5")])
+def test_a_bad_limit_is_a_usage_error(args):
+    result = jcnrc("check", EXAMPLE, *args)
+    assert result.returncode == 2 and "Invalid value" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_parse_size_reads_binary_units():
+    from jcnrc.cli import parse_size
+
+    assert [parse_size(text) for text in ("4096", "4K", "16M", "1G", "2MiB")] == [4096, 4096, 16 * 2**20, 2**30, 2 * 2**20]

@@ -75,7 +75,7 @@ class Field:
 def base_intent() -> dict:
     """The walkthrough intent with explicit values everywhere a field is optional."""
     data = example_intent()
-    data["cluster"]["kubeConfig"] = "/zq/kube.conf"
+    data["cluster"]["kubeConfig"] = "/etc/kubernetes/zq-kube.conf"
     data["images"]["nodePrep"] = "zq.example.com/prep:1"
     data["nodes"][1]["isoLoopback"] = "49.0004.1111.2222.3333.00"
     data["nodes"][1]["ipv6Loopback"] = "abcd::77:1"
@@ -125,7 +125,7 @@ FIELDS: tuple[Field, ...] = (
     Field("cluster.nodeSubnet", (("cluster", "nodeSubnet"),), "10.240.0.0/16", ("cluster.nodeSubnet",)),
     Field("cluster.podCidr", (("cluster", "podCidr"),), "10.244.0.0/16", ("cluster.podCidr",)),
     Field("cluster.serviceCidr", (("cluster", "serviceCidr"),), "10.0.0.0/16", ("cluster.serviceCidr",)),
-    Field("cluster.kubeConfig", (("cluster", "kubeConfig"),), "/zq/kube.conf", ("cluster.kubeConfig",),
+    Field("cluster.kubeConfig", (("cluster", "kubeConfig"),), "/etc/kubernetes/zq-kube.conf", ("cluster.kubeConfig",),
           scripts=("node-prep",)),
     Field("images.platter", (("images", "platter"),), "zq.example.com/platter:1", ("images.platter",)),
     Field("images.crpd", (("images", "crpd"),), "zq.example.com/crpd:1", ("images.crpd",)),
@@ -483,10 +483,12 @@ def node_prep_script(result) -> str:
 
 
 def check_node_prep(result, folder: Path) -> None:
-    """One round of node preparation against a fake host root: the kubeconfig copy lands at the exact path.
+    """One round of node preparation against a fake host root: the kubeconfig copy (and the record of
+    its checksum) land at the exact path, and nothing else is written.
 
     The script takes the host root, its ConfigMap folders and sysfs from the environment; the
-    kernel modules are marked loaded in the fake sysfs, and `cmp` fails so that the copy is made.
+    kernel modules are marked loaded in the fake sysfs, and `chroot` is a stub. File commands are
+    the real ones, so a path that the shell split, globbed or expanded would show as another file.
     """
     plan = result.plan
     host = folder / "host"
@@ -498,18 +500,15 @@ def check_node_prep(result, folder: Path) -> None:
         (sysfs / "module" / module).mkdir(parents=True)
     env = {"NODE_NAME": "zq-node1", "JCNRC_HOST_ROOT": str(host), "JCNRC_NODE_CONFIG_DIR": str(folder / "node-config"),
            "JCNRC_SCRIPT_DIR": str(folder / "scripts"), "JCNRC_SYSFS": str(sysfs), "JCNRC_ROUNDS": "1"}
-    run = run_script(node_prep_script(result), folder, ("cp", "mkdir", "chmod", "mv", "chroot", "cmp"), env,
-                     failing=("cmp",))
+    run = run_script(node_prep_script(result), folder, ("chroot",), env)
     assert run.returncode == 0, run.stderr
-    calls = recorded_calls(folder)
-    copies = [c for c in calls if c[0] == "cp"]
-    if plan.kubeconfig == plan.profile.kubeconfig:
-        assert copies == [], calls
-        return
-    target = f"{host}{plan.kubeconfig}"
-    assert copies == [["cp", f"{host}{plan.profile.kubeconfig}", f"{target}.jcnrc-new"]], (calls, run.stderr)
-    assert ["mkdir", "-p", os.path.dirname(target)] in calls, calls
-    assert ["mv", "-f", f"{target}.jcnrc-new", target] in calls, calls
+    written = sorted("/" + str(path.relative_to(host)) for path in host.rglob("*") if not path.is_dir())
+    expected = [plan.profile.kubeconfig]
+    if plan.kubeconfig != plan.profile.kubeconfig:
+        expected += [plan.kubeconfig, plan.kubeconfig + ".jcnrc-cksum"]
+        assert (host / plan.kubeconfig.lstrip("/")).read_text() == "kubeconfig"
+        assert f"copied {plan.profile.kubeconfig} to {plan.kubeconfig}" in run.stderr
+    assert written == sorted(expected), (written, run.stderr)
 
 
 # ----------------------------------------------------------------------------- scripts of the plain example
@@ -559,7 +558,7 @@ def test_iptables_script_passes_each_pool_as_one_argument(tmp_path):
 
 def test_node_prep_copies_the_kubelet_kubeconfig_to_the_configured_path(tmp_path):
     data = base_intent()
-    data["cluster"]["kubeConfig"] = "/etc/zq-dir/kube[1]*.conf"
+    data["cluster"]["kubeConfig"] = "/etc/kubernetes/zq-dir/kube[1]*.conf"
     result = compile_data(data, tmp_path / "intent")
     assert result.ok, _errors(result)
     check_node_prep(result, tmp_path / "run")
@@ -568,16 +567,7 @@ def test_node_prep_copies_the_kubelet_kubeconfig_to_the_configured_path(tmp_path
 # ----------------------------------------------------------------------------- secret values
 
 
-_SECRET_FILE_BUGS = {
-    "crlf": "secret files are read with Path.read_text(), which turns CRLF into LF: "
-            "read bytes and decode them in read_secret_values, jcnrc/pipeline.py",
-}
-
-
-@pytest.mark.parametrize("key", [
-    pytest.param(key, marks=[pytest.mark.xfail(strict=True, reason=_SECRET_FILE_BUGS[key])] if key in _SECRET_FILE_BUGS else [])
-    for key in sorted(HOSTILE)
-])
+@pytest.mark.parametrize("key", sorted(HOSTILE))
 def test_inline_secret_values_arrive_exactly_in_the_secret(key, tmp_path):
     """Secret values are not intent fields, but they are the one input copied into a manifest verbatim."""
     import base64
@@ -636,17 +626,26 @@ def test_kube_config_is_a_plain_absolute_path(tmp_path):
     assert not accepted, accepted
 
 
-@pytest.mark.xfail(strict=True, reason="the privileged node-prep DaemonSet copies the kubelet kubeconfig to "
-                   "cluster.kubeConfig as root (mode 600, replacing the file), so an intent can overwrite any host "
-                   "file: keep kubeConfig under the kubeconfig folders (/etc/kubernetes/, /var/lib/kubelet/, "
-                   "/etc/cni/) in jcnrc/names.py or rules.py, and never replace a file node-prep did not write "
-                   "(templates/common/node-prep.sh.j2)")
 def test_kube_config_cannot_name_a_system_file(tmp_path):
     accepted = []
+    """Node preparation copies the node's credentials to cluster.kubeConfig as root: only the kubeconfig
+    folders, and not the folders whose every file is read as configuration (static pods, CNI networks)."""
     for index, value in enumerate(["/etc/shadow", "/etc/passwd", "/root/.ssh/authorized_keys", "/etc/sudoers.d/jcnrc",
-                                   "/usr/bin/kubelet"]):
+                                   "/usr/bin/kubelet", "/etc/kubernetes", "/etc/kubernetes/", "/etc/kubernetesx/a",
+                                   "/etc/kubernetes/manifests/evil.yaml", "/etc/cni/net.d/00-first.conf",
+                                   "/etc/kubernetes//kubelet.conf"]):
         accepted += _rejected_at(_field("cluster.kubeConfig"), value, tmp_path / str(index))
     assert not accepted, accepted
+
+
+def test_kube_config_may_name_the_paths_real_deployments_use(tmp_path):
+    """kubeadm's and the walkthrough's path, the kubelet's own on AKS and EKS, and multus's."""
+    for index, value in enumerate(["/etc/kubernetes/kubelet.conf", "/var/lib/kubelet/kubeconfig", "/etc/cni/kube.conf",
+                                   "/etc/cni/net.d/multus.d/multus.kubeconfig"]):
+        data = base_intent()
+        data["cluster"]["kubeConfig"] = value
+        result = compile_data(data, tmp_path / str(index), environ=ENVIRON)
+        assert result.ok, (value, _errors(result))
 
 
 def test_secret_files_stay_inside_the_intent_folder(tmp_path):
@@ -681,21 +680,13 @@ def _b64(text: str) -> str:
 # The CLI passes the intent's path as given (`jcnrc build intents/*.yaml`); file names in a pull
 # request are as hostile as its content. The name is copied into comments and messages.
 _FILE_NAME_PAYLOADS = sorted(key for key, value in HOSTILE.items() if "/" not in value and "\0" not in value)
-_FILE_NAME_BUG = ("the intent's file name (`intent_file`, the path given on the command line) is copied raw into shell "
-                  "comments and double-quoted strings (node-prep.sh runs as root on every node: a newline in the "
-                  "name starts a command), YAML comments (kustomization.yaml, helm/values.yaml) and Markdown: quote "
-                  "it with the filters in templates/common/*.sh.j2, kustomization.yaml.j2, templates/jcnr/values.yaml.j2, "
-                  "or refuse names outside [A-Za-z0-9._/-] in jcnrc/pipeline.py")
-# Payloads that survive today; the others break a shell string or comment.
-_FILE_NAME_SAFE = {"alt-delimiters", "astral-format", "backslashes", "bidi-override", "bom", "colon-space", "glob", "go-template",
-                   "hash-comment", "jinja-expression", "jinja-statement", "junos-statement", "non-ascii", "shell-operators",
-                   "single-quote", "spaces", "tab", "yaml-flow", "yaml-indicators"}
+# Refused (JCN010): line breaks and other control characters end or garble the comments that repeat
+# the name, a backquote ends the Markdown code spans. Every other name is printed exactly.
+_FILE_NAME_REFUSED = {"backticks", "crlf", "emoji-line-break", "escape", "newline-key", "tab", "unicode-line-breaks",
+                      "yaml-doc-end", "yaml-doc-start", "bidi-override"}
 
 
-@pytest.mark.parametrize("key", [
-    pytest.param(key, marks=[] if key in _FILE_NAME_SAFE else [pytest.mark.xfail(strict=True, reason=_FILE_NAME_BUG)])
-    for key in _FILE_NAME_PAYLOADS
-])
+@pytest.mark.parametrize("key", _FILE_NAME_PAYLOADS)
 def test_the_intent_file_name_is_rendered_exactly_or_refused(key, tmp_path):
     from jcnrc.pipeline import Options, compile_intent
     from strategies import write_intent
@@ -711,8 +702,12 @@ def test_the_intent_file_name_is_rendered_exactly_or_refused(key, tmp_path):
     name = f"zqintent{HOSTILE[key]}.yaml"
     base = build(base_name, tmp_path / "base")
     result = build(name, tmp_path / "hostile")
-    if not result.ok:
-        assert any(CODE.match(d.code) for d in result.diagnostics if d.is_error)
+    if key in _FILE_NAME_REFUSED:
+        assert not result.ok and result.files is None
+        [item] = [item for item in result.located() if item.diagnostic.code == "JCN010"]
+        assert (item.line, item.column) == (1, 1)
+        assert not unprintable_parts(item.diagnostic) and not _CONTROL.search(item.file), item
         return
+    assert result.ok, f"{name!r}: {_errors(result)}"
     f = Field("intent file name", (), base_name, ())
     check_rendered_exactly(f, name, "platter", read_outputs(base.files), result)

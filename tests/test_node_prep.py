@@ -268,6 +268,96 @@ def test_an_overriding_kubeconfig_path_is_kept_in_sync_with_the_kubelets(tmp_pat
     assert copy.read_text() == kubelet.read_text()
 
 
+def _kubeconfig_override_node(tmp_path: Path) -> tuple[FakeNode, Path, Path]:
+    def override(data):
+        data["cluster"]["kubeConfig"] = "/etc/kubernetes/kubelet.conf"
+
+    node = FakeNode(tmp_path / "node", _compile(tmp_path, override))
+    kubelet = node.host / "var/lib/kubelet/kubeconfig"
+    kubelet.parent.mkdir(parents=True)
+    kubelet.write_text("client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n")
+    return node, kubelet, node.host / "etc/kubernetes/kubelet.conf"
+
+
+def test_a_file_node_preparation_did_not_write_is_never_replaced(tmp_path):
+    """The walkthrough's hand-made copy, or any host file the path names: reported once, left alone."""
+    node, kubelet, copy = _kubeconfig_override_node(tmp_path)
+    copy.parent.mkdir(parents=True)
+    copy.write_text("a kubeconfig copied by hand\n")
+    run = node.run(WORKER, rounds=3)
+    assert run.returncode == 0, run.stderr
+    assert copy.read_text() == "a kubeconfig copied by hand\n"
+    assert run.stderr.count("/etc/kubernetes/kubelet.conf is not a copy node preparation made") == 1
+    assert "copied" not in run.stderr
+    copy.unlink()  # deleted once: from now on node preparation keeps its copy there
+    run = node.run(WORKER, rounds=2)
+    assert copy.read_text() == kubelet.read_text() and "not a copy" not in run.stderr
+    assert run.stderr.count("copied /var/lib/kubelet/kubeconfig to /etc/kubernetes/kubelet.conf") == 1
+
+
+def test_a_copy_changed_by_something_else_is_left_alone(tmp_path):
+    node, kubelet, copy = _kubeconfig_override_node(tmp_path)
+    assert node.run(WORKER).returncode == 0
+    assert copy.read_text() == kubelet.read_text()
+    copy.write_text("edited on the node\n")
+    kubelet.write_text("client-certificate: /var/lib/kubelet/pki/rotated.pem\n")
+    run = node.run(WORKER)
+    assert copy.read_text() == "edited on the node\n"
+    assert "is not a copy node preparation made (or it changed since)" in run.stderr
+
+
+def test_a_symbolic_link_at_the_kubeconfig_path_is_not_followed_or_replaced(tmp_path):
+    node, kubelet, copy = _kubeconfig_override_node(tmp_path)
+    copy.parent.mkdir(parents=True)
+    victim = node.host / "etc/shadow"
+    victim.write_text("root:x:1:\n")
+    copy.symlink_to(victim)
+    for planted in ("kubelet.conf.jcnrc-new", "kubelet.conf.jcnrc-cksum.new"):
+        (copy.parent / planted).symlink_to(victim)
+    run = node.run(WORKER, rounds=2)
+    assert run.returncode == 0, run.stderr
+    assert copy.is_symlink() and victim.read_text() == "root:x:1:\n"
+    assert run.stderr.count("is not a copy node preparation made") == 1
+    # A link to a file with the right content and a planted checksum record are not "ours" either.
+    copy.unlink()
+    twin = node.host / "twin.conf"
+    twin.write_text(kubelet.read_text())
+    copy.symlink_to(twin)
+    (copy.parent / "kubelet.conf.jcnrc-cksum").write_text(
+        subprocess.run(["cksum"], input=kubelet.read_bytes(), capture_output=True, check=True).stdout.decode())
+    kubelet.write_text("client-certificate: /var/lib/kubelet/pki/rotated.pem\n")
+    run = node.run(WORKER)
+    assert copy.is_symlink() and twin.read_text() != kubelet.read_text()
+
+
+def test_links_planted_at_the_temporary_names_are_not_written_through(tmp_path):
+    node, kubelet, copy = _kubeconfig_override_node(tmp_path)
+    copy.parent.mkdir(parents=True)
+    victim = node.host / "etc/shadow"
+    victim.write_text("root:x:1:\n")
+    for planted in ("kubelet.conf.jcnrc-new", "kubelet.conf.jcnrc-cksum.new"):
+        (copy.parent / planted).symlink_to(victim)
+    run = node.run(WORKER)
+    assert run.returncode == 0, run.stderr
+    assert victim.read_text() == "root:x:1:\n"
+    assert copy.read_text() == kubelet.read_text() and not copy.is_symlink()
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["kubelet.conf", "kubelet.conf.jcnrc-cksum"]
+
+
+def test_a_copy_interrupted_half_way_is_still_recognised(tmp_path):
+    """The record names the old and the new checksum while the copy is replaced."""
+    node, kubelet, copy = _kubeconfig_override_node(tmp_path)
+    assert node.run(WORKER).returncode == 0
+    record = copy.with_name("kubelet.conf.jcnrc-cksum")
+    old_sum = record.read_text()
+    kubelet.write_text("client-certificate: /var/lib/kubelet/pki/rotated.pem\n")
+    new_sum = subprocess.run(["cksum"], input=kubelet.read_bytes(), capture_output=True, check=True).stdout.decode()
+    record.write_text(new_sum + old_sum)  # stopped after the first record, before the copy was replaced
+    run = node.run(WORKER)
+    assert copy.read_text() == kubelet.read_text(), run.stderr
+    assert record.read_text() == new_sum
+
+
 def test_a_node_missing_from_the_intent_is_reported_once(node):
     run = node.run("some-other-node", rounds=2)
     assert run.returncode == 0

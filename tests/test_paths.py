@@ -16,8 +16,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import EXAMPLES
+from jcnrc import write
 from jcnrc.write import WriteError, check_paths, plan_changes, safe_relative_path, unified_diff, write_tree
 from strategies import compile_data, example_intent, set_at, valid_intents
 
@@ -59,22 +61,70 @@ def test_safe_relative_path_accepts_plain_relative_paths(path):
     assert safe_relative_path(path) == PurePosixPath(path)
 
 
-@pytest.mark.xfail(strict=True, reason="only characters below 0x20 count as control characters: DEL (0x7f) and the "
-                   "C1 controls (0x80-0x9f) pass; refuse them too in safe_relative_path, jcnrc/write.py")
-@pytest.mark.parametrize("path", ["a\x7fb", "a\x85b", "a\x9bb"], ids=repr)
+@pytest.mark.parametrize("path", ["a\x7fb", "a\x85b", "a\x9bb", "x/\x80", "\x9f.yaml"], ids=repr)
 def test_safe_relative_path_refuses_del_and_c1_controls(path):
-    with pytest.raises(WriteError):
+    with pytest.raises(WriteError, match="control characters"):
         safe_relative_path(path)
 
 
-@pytest.mark.xfail(strict=True, reason="Windows device names (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any "
-                   "extension) are valid node names, so `state/nul.json` and `nodes/con/` are written, and the "
-                   "repository cannot be checked out on Windows: refuse them in safe_relative_path (jcnrc/write.py) "
-                   "and name such files differently in jcnrc/render.py")
-@pytest.mark.parametrize("path", ["state/nul.json", "nodes/con/node-con.json", "aux", "com1.txt", "x/LPT1"])
+@pytest.mark.parametrize("path", [
+    "a\u2028b", "a\u2029b",                                   # line and paragraph separators
+    "pod-\u202egnp.yaml", "a\u202ab", "a\u2066b", "a\u2069b",  # bidi overrides and isolates
+    "a\u200eb", "a\u200fb", "a\u061cb",                        # bidi marks
+    "a\u200bb", "a\u200db", "a\ufeffb", "a\u00adb",            # zero-width characters, BOM, soft hyphen
+    "a\U000e0041b",                                            # tag characters
+    "a\ud800b", "x/\udcff.json",                              # unpaired surrogates: no UTF-8 for them
+], ids=repr)
+def test_safe_relative_path_refuses_invisible_and_layout_characters(path):
+    with pytest.raises(WriteError, match="refusing to write"):
+        safe_relative_path(path)
+
+
+@pytest.mark.parametrize("path", ["a<b", "a>b", "a:b", 'a"b', "a|b", "a?b", "a*b", "x/y:z.json",
+                                  "a.", "a ", "x/a./b", "x/ a /b", "...", "x/.. "], ids=repr)
+def test_safe_relative_path_refuses_what_windows_cannot_check_out(path):
+    with pytest.raises(WriteError, match="refusing to write"):
+        safe_relative_path(path)
+
+
+@pytest.mark.parametrize("path", [".git", "x/.git/config", ".GIT/hooks/pre-commit", "x/Git~1/x"], ids=repr)
+def test_safe_relative_path_refuses_git_folders(path):
+    with pytest.raises(WriteError, match="git's own folder"):
+        safe_relative_path(path)
+
+
+@pytest.mark.parametrize("path", ["é" * 128, "x/" + "中" * 85 + ".y"], ids=lambda p: f"{len(p.encode())}B")
+def test_safe_relative_path_counts_the_length_of_a_component_in_bytes(path):
+    assert len(path) < 255
+    with pytest.raises(WriteError, match="too long"):
+        safe_relative_path(path)
+    safe_relative_path("é" * 127)  # 254 bytes
+
+
+@pytest.mark.parametrize("path", [
+    "state/nul.json", "nodes/con/node-con.json", "aux", "com1.txt", "x/LPT1",
+    "PRN", "Nul", "nUl.tar.gz", "con.example.com/x", "nul .json", "com9", "lpt0.log", "COM\u00b9", "lpt\u00b3.txt",
+    "conin$", "CONOUT$.x", "x/aux/y", "nul.", "con ",
+], ids=repr)
 def test_safe_relative_path_refuses_windows_device_names(path):
     with pytest.raises(WriteError):
         safe_relative_path(path)
+
+
+@pytest.mark.parametrize("path", ["console.json", "nodes/connie/x", "auxiliary", "com10", "lpt", "x/nul-1.json",
+                                  "comx", "a.con", "null", "conin", "x/prn_1"], ids=repr)
+def test_names_that_only_look_like_windows_device_names_are_fine(path):
+    assert safe_relative_path(path) == PurePosixPath(path)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(path=st.text(st.sampled_from(list("/.- ~aceglmnoprstuxCGLNOPTUX19:\\<\x7f\x1f$")), max_size=14)
+            | st.text(st.characters(max_codepoint=127), max_size=20))
+def test_the_quick_path_check_lets_through_only_what_the_close_one_accepts(path):
+    """safe_relative_path skips its close checks for ASCII paths in which one search finds nothing."""
+    if write._SUSPECT.search(path):
+        return
+    write._check_path_closely(path)  # must not raise
 
 
 def test_check_paths_refuses_case_and_file_folder_collisions():
@@ -83,6 +133,10 @@ def test_check_paths_refuses_case_and_file_folder_collisions():
     with pytest.raises(WriteError, match="also written as a file"):
         check_paths(["nodes", "nodes/x.json"])
     check_paths(["nodes/a.json", "nodes/b.json", "state/a.json"])
+    with pytest.raises(WriteError, match="'Nodes' is also written as a file"):
+        check_paths(["Nodes", "nodes/x.json"])  # one file and one folder on case-insensitive file systems
+    with pytest.raises(WriteError, match="case-insensitive"):
+        check_paths(["caf\u00e9.yaml", "cafe\u0301.yaml"])  # NFC and NFD: one name on macOS
 
 
 # ----------------------------------------------------------------------------- rendered paths
@@ -122,10 +176,6 @@ def _longest_node_name() -> str:
     return ".".join(["a" * 63] * 3 + ["b" * 61])
 
 
-@pytest.mark.xfail(strict=True, reason="a 253-character node name passes the checks, but `nodes/<name>/node-<name>.json` "
-                   "(and `state/<name>.json`, and the ConfigMap key `node-<name>.json`, limit 253) are longer than a "
-                   "file name may be, so the build fails only when writing: limit node names to what their file names "
-                   "allow (jcnrc/rules.py or jcnrc/names.py), or derive shorter file names in jcnrc/render.py")
 def test_the_longest_valid_node_name_still_gives_writable_paths(tmp_path):
     name = _longest_node_name()
     assert len(name) == 253
@@ -263,9 +313,6 @@ def test_a_planted_owned_list_cannot_make_diff_read_files_outside(tmp_path):
     assert "TOP-SECRET" not in unified_diff({"README.md": "a\n"}, out)
 
 
-@pytest.mark.xfail(strict=True, reason="_recover renames any `.<name>.old-*` into place when the output folder is "
-                   "missing, also a planted symbolic link, and the build then hard-links everything behind the link "
-                   "into the output: rename only real folders (not links) in _recover, jcnrc/write.py")
 def test_a_planted_leftover_link_does_not_pull_outside_files_into_the_output(tmp_path):
     outside = tmp_path / "home" / ".ssh"
     outside.mkdir(parents=True)
@@ -276,6 +323,68 @@ def test_a_planted_leftover_link_does_not_pull_outside_files_into_the_output(tmp
     write_tree({"README.md": "a\n"}, out)
     assert sorted(snapshot(out)) == [".jcnrc-owned", "README.md"]
     assert not any(p.is_symlink() for p in out.parent.iterdir()), sorted(p.name for p in out.parent.iterdir())
+
+
+@pytest.mark.parametrize("name", [".topo.old-1", ".topo.old-99999", ".topo.new-abc12345"])
+@pytest.mark.parametrize("existing", [False, True], ids=["no-output", "output-exists"])
+def test_a_planted_leftover_link_is_removed_and_never_followed(name, existing, tmp_path):
+    outside = tmp_path / "home" / "folder"
+    outside.mkdir(parents=True)
+    (outside / "id_rsa").write_text("PRIVATE KEY\n")
+    (outside / ".jcnrc-owned").write_text("id_rsa\n")  # looking like jcnrc's output does not help
+    out = tmp_path / "repo" / "out" / "topo"
+    if existing:
+        write_tree({"README.md": "a\n"}, out)
+    else:
+        out.parent.mkdir(parents=True)
+    before = snapshot(outside)
+    (out.parent / name).symlink_to(outside, target_is_directory=True)
+    write_tree({"README.md": "b\n"}, out)
+    assert sorted(snapshot(out)) == [".jcnrc-owned", "README.md"] and not out.is_symlink()
+    assert snapshot(outside) == before  # neither moved, emptied nor written through
+    assert sorted(p.name for p in out.parent.iterdir()) == [".topo.jcnrc-lock", "topo"]
+
+
+@pytest.mark.parametrize("name", [".topo.old-1", ".topo.new-abc12345"])
+def test_a_planted_leftover_file_is_not_put_in_place_of_the_output(name, tmp_path):
+    out = tmp_path / "repo" / "out" / "topo"
+    out.parent.mkdir(parents=True)
+    (out.parent / name).write_text("planted\n")
+    write_tree({"README.md": "a\n"}, out)
+    assert out.is_dir() and sorted(snapshot(out)) == [".jcnrc-owned", "README.md"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [".topo.jcnrc-lock", "topo"]
+
+
+def test_only_leftovers_named_exactly_as_jcnrc_names_them_are_touched(tmp_path):
+    out = tmp_path / "repo" / "out" / "topo"
+    out.parent.mkdir(parents=True)
+    for name in (".topo.old-x", ".topo.old-1.bak", ".top.old-1", ".topo.old-"):
+        (out.parent / name).mkdir()
+        (out.parent / name / "keep.txt").write_text("keep\n")
+    write_tree({"README.md": "a\n"}, out)
+    assert sorted(snapshot(out)) == [".jcnrc-owned", "README.md"]
+    for name in (".topo.old-x", ".topo.old-1.bak", ".top.old-1", ".topo.old-"):
+        assert (out.parent / name / "keep.txt").read_text() == "keep\n"
+
+
+def test_a_folder_planted_as_a_link_is_not_read_through_by_diff(tmp_path):
+    """A planted folder link with a planted owned list naming files behind it: neither the plan
+    nor the diff reads them (`jcnrc diff` and `build --check` print diffs into CI logs)."""
+    outside = tmp_path / "home" / ".ssh"
+    outside.mkdir(parents=True)
+    (outside / "id_rsa").write_text("TOP-SECRET\n")
+    out = tmp_path / "repo" / "out" / "topo"
+    write_tree({"README.md": "a\n"}, out)
+    (out / "keys").symlink_to(outside, target_is_directory=True)
+    (out / ".jcnrc-owned").write_text("README.md\nkeys\nkeys/id_rsa\n")
+    for files in ({"README.md": "a\n"}, {"README.md": "a\n", "keys/id_rsa": "x\n"}):
+        changes = plan_changes(files, out)
+        assert ("keys/id_rsa", "removed") not in [(c.path, c.kind) for c in changes]
+        assert ("keys/id_rsa", "changed") not in [(c.path, c.kind) for c in changes]
+        assert "TOP-SECRET" not in unified_diff(files, out)
+    write_tree({"README.md": "a\n", "keys/id_rsa": "x\n"}, out)  # "keys" was listed as owned: replaced
+    assert not (out / "keys").is_symlink() and (out / "keys/id_rsa").read_text() == "x\n"
+    assert (outside / "id_rsa").read_text() == "TOP-SECRET\n" and (outside / "id_rsa").stat().st_nlink == 1
 
 
 def test_a_planted_lock_link_creates_nothing_outside(tmp_path):

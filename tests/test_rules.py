@@ -6,6 +6,7 @@ import copy
 import time
 from ipaddress import ip_network
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -464,3 +465,94 @@ def test_rules_scale_linearly_to_thousands_of_nodes_and_tens_of_thousands_of_pod
     assert result.diagnostics == []
     # Ten times the input costs about ten times the time (caches and GC add some); all-pairs would be a hundred.
     assert large_time < max(small_time, 0.05) * 50, (small_time, large_time)
+
+
+# --- limits that come from file names ----------------------------------------------------------
+
+def test_the_longest_allowed_node_name_builds_and_its_files_are_written(tmp_path):
+    """243 characters: `node-<name>.json` is then 253, the longest ConfigMap key (and a file name under 255 bytes)."""
+    from jcnrc.write import write_tree
+    from strategies import compile_data, set_at
+
+    from jcnrc import names
+
+    name = ".".join(["a" * 63] * 3 + ["b" * 51])
+    assert len(name) == names.NODE_NAME_MAX == 243
+    data = copy.deepcopy(EXAMPLE)
+    set_at(data, ("nodes", 1, "name"), name)
+    set_at(data, ("pods", 0, "node"), name)
+    for target in ("platter", "jcnr"):
+        data["target"] = target
+        result = compile_data(data, tmp_path / target / "intent")
+        assert result.ok, [d.message for d in result.diagnostics if d.is_error]
+        write_tree(result.files, tmp_path / target / "out")
+    assert (tmp_path / "platter" / "out" / "nodes" / name / f"node-{name}.json").is_file()
+    assert len(f"node-{name}.json") == 253
+
+
+def test_a_longer_node_name_is_refused_with_the_limit_and_why():
+    name = ".".join(["a" * 63] * 3 + ["b" * 52])
+    found = diagnostics_after(lambda data: data["nodes"][1].update(name=name))
+    [d] = [d for d in found if d.path == ("nodes", 1, "name")]
+    assert d.code == "JCN201"
+    assert "is 244 characters long; the limit is 243" in d.message and "`node-<name>.json`" in d.message
+
+
+# --- cluster.kubeConfig: node preparation copies the node's credentials there as root ---------
+
+def test_a_kubeconfig_outside_the_kubeconfig_folders_is_refused_with_what_is_valid():
+    found = diagnostics_after(lambda data: data["cluster"].update(kubeConfig="/root/.ssh/authorized_keys"))
+    assert [(d.code, d.path) for d in found] == [("JCN111", ("cluster", "kubeConfig"))]  # and no JCN916 advice
+    [d] = found
+    assert "/root/.ssh/authorized_keys is outside the folders where kubeconfigs live" in d.message
+    assert "/etc/kubernetes/, /var/lib/kubelet/ or /etc/cni/" in d.help and "/var/lib/kubelet/kubeconfig" in d.help
+
+
+def test_a_kubeconfig_directly_in_a_folder_read_as_configuration_is_refused():
+    for path, why in (("/etc/kubernetes/manifests/kubelet.conf", "static pod"),
+                      ("/etc/cni/net.d/00-kubeconfig.conf", "CNI network configurations")):
+        found = diagnostics_after(lambda data: data["cluster"].update(kubeConfig=path))
+        assert [d.code for d in found] == ["JCN111"] and why in found[0].message
+
+
+def test_kubeconfig_paths_of_real_deployments_pass():
+    for path in ("/etc/kubernetes/kubelet.conf", "/var/lib/kubelet/kubeconfig", "/etc/cni/net.d/multus.d/multus.kubeconfig"):
+        found = diagnostics_after(lambda data: data["cluster"].update(kubeConfig=path))
+        assert [d.code for d in found if d.is_error] == [], path
+
+
+# --- names that become file names -------------------------------------------------------------
+
+@pytest.mark.parametrize(("edit", "code", "path"), [
+    (lambda data: data["metadata"].update(name="con"), "JCN201", ("metadata", "name")),
+    (lambda data: data["vrfs"][0].update(name="nul"), "JCN205", ("vrfs", 0, "name")),
+])
+def test_windows_device_names_are_refused_where_they_become_file_names(edit, code, path):
+    def rename_everywhere(data):
+        before = data["vrfs"][0]["name"]
+        edit(data)
+        after = data["vrfs"][0]["name"]
+        for pod in data["pods"]:
+            for attachment in pod["networks"]:
+                attachment["vrf"] = after if attachment["vrf"] == before else attachment["vrf"]
+    found = [d for d in diagnostics_after(rename_everywhere) if d.is_error]
+    assert [(d.code, d.path) for d in found] == [(code, path)]
+    assert "device name on Windows" in found[0].message
+
+
+def test_a_node_name_whose_first_label_is_a_device_name_is_refused():
+    def rename(data):
+        old = data["nodes"][1]["name"]
+        data["nodes"][1]["name"] = "lpt1.example.com"
+        for pod in data["pods"]:
+            pod["node"] = "lpt1.example.com" if pod["node"] == old else pod["node"]
+    found = [d for d in diagnostics_after(rename) if d.is_error]
+    assert [(d.code, d.path) for d in found] == [("JCN201", ("nodes", 1, "name"))]
+    assert "`lpt1.`" in found[0].message and "lpt1-1.example.com" in found[0].help
+
+
+@pytest.mark.parametrize("name", ["console", "com10", "null", "auxiliary", "nul-1", "lpt"])
+def test_names_that_only_resemble_device_names_pass(name):
+    from jcnrc.names import windows_device_problem
+
+    assert windows_device_problem(name) is None

@@ -290,3 +290,26 @@ def test_create_secrets_stops_with_a_message_when_a_value_is_missing(tmp_path):
                          env={"PATH": "/usr/bin:/bin", "KUBECTL": "/bin/false"})
     assert run.returncode != 0
     assert "set CRPD_ROOT_PASSWORD to the root-password value" in run.stderr
+
+
+def test_inline_secret_files_keep_their_bytes_and_line_ends(tmp_path):
+    """CR LF, a lone CR and a missing final newline arrive in the Secret as the file holds them."""
+    intent = intent_copy(tmp_path, "inline")
+    licence = "line one\r\nline two\rline three"
+    (intent.parent / "crpd-license.txt").write_bytes(licence.encode("utf-8"))
+    result = compile_intent(intent, Options(environ={"CRPD_ROOT_PASSWORD": ROOT_PASSWORD}))
+    assert result.ok, [d.message for d in result.diagnostics]
+    secret = pyyaml.safe_load(result.files["manifests/secret-platter-secrets.yaml"])
+    assert base64.b64decode(secret["data"]["crpd-license"]) == licence.encode("utf-8")
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfeJ\x00U\x00N\x00", b"licence \xe9t\xe9\n"], ids=["utf-16", "latin-1"])
+def test_a_secret_file_that_is_not_utf8_is_a_clear_error(tmp_path, content):
+    intent = intent_copy(tmp_path, "inline")
+    (intent.parent / "crpd-license.txt").write_bytes(content)
+    result = compile_intent(intent, Options(environ={"CRPD_ROOT_PASSWORD": ROOT_PASSWORD}))
+    assert not result.ok and result.files is None
+    [d] = [d for d in result.diagnostics if d.is_error]
+    assert (d.code, d.path) == ("JCN803", ("secrets", "crpdLicense", "file"))
+    assert "crpd-license.txt" in d.message and "not UTF-8" in d.message and "UTF-8" in d.help
+    assert [item.line for item in result.located()] and all(item.line > 1 for item in result.located())

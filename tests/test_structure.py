@@ -146,7 +146,7 @@ def test_vni_range():
 
 def test_other_patterns_explain_what_is_expected():
     d = one(lambda data: data["cluster"].update(kubeConfig="etc/kubelet.conf"))
-    assert d.code == "JCN106" and d.help.startswith("expected an absolute path")
+    assert d.code == "JCN106" and d.help.startswith("expected a file under /etc/kubernetes/")
 
 
 # --- JCN107 / JCN503: addresses ---------------------------------------------------------------
@@ -209,6 +209,10 @@ def test_inline_secret_value_is_refused(value):
     (("metadata", "name"), "-x", "JCN201", "starts or ends with '-'"),
     (("nodes", 0, "name"), "node." + "a" * 64, "JCN201", "has a label of 64 characters"),
     (("pods", 0, "node"), "a..b", "JCN201", "has an empty label"),
+    # 244 characters: `node-<name>.json` would be 254, longer than a ConfigMap key may be.
+    (("nodes", 0, "name"), ".".join(["a" * 63] * 3 + ["b" * 52]), "JCN201",
+     "is 244 characters long; the limit is 243: the node's configuration is the ConfigMap key and file `node-<name>.json`"),
+    (("pods", 0, "node"), ".".join(["a" * 63] * 3 + ["b" * 61]), "JCN201", "is 253 characters long; the limit is 243"),
     (("pods", 0, "networks", 0, "interface"), "net1-to-blue-vrf", "JCN202", "is 16 bytes long; Linux allows at most 15"),
     (("pods", 0, "networks", 0, "interface"), "éééééééé", "JCN202", "is 16 bytes long"),
     (("pods", 0, "networks", 0, "interface"), "eth0/1", "JCN202", "contains '/'"),
@@ -250,6 +254,8 @@ def test_valid_interface_names(text):
 
 def test_node_names_are_subdomains():
     assert names.subdomain_problem("ip-10-0-1-10.ec2.internal") is None
+    assert names.node_name_problem("ip-10-0-1-10.ec2.internal") is None
+    assert names.node_name_problem(".".join(["a" * 63] * 3 + ["b" * 51])) is None  # 243: the longest
     assert names.is_dns1123_subdomain("a." * 100 + "b")
     assert not names.is_dns1123_subdomain("a" * 64 + ".b")
 

@@ -88,6 +88,33 @@ def test_a_rebuild_replaces_changed_files_and_keeps_unchanged_ones_as_they_were(
     assert after["manifests/pod-b.yaml"][1] != before["manifests/pod-b.yaml"][1]
 
 
+def test_an_edit_that_keeps_the_size_or_grows_the_file_is_seen_and_undone(out):
+    write_tree(FILES, out)
+    (out / "README.md").write_text("# DEMO\n")  # same size
+    (out / "manifests/pod-b.yaml").write_text(FILES["manifests/pod-b.yaml"] + "x")  # grown by one byte
+    (out / "nodes/n1/node-n1.json").write_text("")  # emptied
+    changes = write_tree(FILES, out)
+    assert sorted(c.path for c in changes) == ["README.md", "manifests/pod-b.yaml", "nodes/n1/node-n1.json"]
+    assert all(c.kind == "changed" for c in changes)
+    assert tree_files(out) == {**FILES, OWNED_LIST: write._owned_text(FILES)}
+    assert write_tree(FILES, out) == []
+
+
+def test_a_rebuild_with_foreign_folders_keeps_them_exactly(out):
+    write_tree(FILES, out)
+    (out / "mine/deeper/deepest").mkdir(parents=True)
+    (out / "mine/deeper/deepest/f.txt").write_text("f\n")
+    (out / "mine/deeper").chmod(0o750)
+    (out / "manifests/extra").mkdir()
+    (out / "manifests/extra/x.yaml").write_text("x\n")
+    os.utime(out / "mine/deeper/deepest", ns=(1_000_000_000, 1_000_000_000))
+    foreign_before = {k: v for k, v in snapshot(out).items() if k.startswith(("mine", "manifests/extra"))}
+    write_tree({**FILES, "README.md": "# new\n"}, out)
+    after = snapshot(out)
+    assert {k: after[k] for k in foreign_before} == foreign_before
+    assert (out / "mine/deeper/deepest").stat().st_mtime_ns == 1_000_000_000
+
+
 def test_stale_owned_files_go_and_files_jcnrc_did_not_write_stay_untouched(out):
     write_tree(FILES, out)
     (out / "notes.txt").write_text("mine\n")
@@ -140,16 +167,16 @@ def test_a_foreign_folder_or_link_where_jcnrc_writes_is_refused(out, tmp_path):
 def test_a_failure_while_writing_leaves_the_previous_output_and_no_staging_folder(out, monkeypatch):
     write_tree(FILES, out)
     before = snapshot(out)
-    real_place = write._place
+    real_write_file = write._write_file
     calls = []
 
-    def failing_place(target, previous, data):
-        calls.append(target)
+    def failing_write_file(path, data):
+        calls.append(path)
         if len(calls) == 3:
-            raise OSError(errno.EIO, "Input/output error", str(target))
-        real_place(target, previous, data)
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        real_write_file(path, data)
 
-    monkeypatch.setattr(write, "_place", failing_place)
+    monkeypatch.setattr(write, "_write_file", failing_write_file)
     with pytest.raises(WriteError, match="the previous output is unchanged"):
         write_tree({k: v + "changed\n" for k, v in FILES.items()}, out)
     assert snapshot(out) == before and leftovers(out) == []
