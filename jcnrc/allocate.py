@@ -22,7 +22,8 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from functools import cached_property
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from jcnrc import routetarget
 from jcnrc.diagnostics import Diagnostic, error, warning
@@ -95,6 +96,11 @@ class LinkAllocation:
     def address(self):
         """The pod's address: as written in the intent, else the host after the gateway."""
         return self.explicit_address or self.subnet.network_address + 2
+
+    @cached_property
+    def subnet_text(self) -> str:
+        """str(subnet), written once for the lock and the plan (IPv6 text is slow to make)."""
+        return str(self.subnet)
 
 
 @dataclass
@@ -422,8 +428,8 @@ def _locked_subnet(previous: Lock, key: str, family: str, vrf: Vrf) -> IPv4Netwo
     if not text:
         return None
     try:
-        net = ip_network(text)
-    except ValueError:
+        net = (IPv4Network if family == "ipv4" else IPv6Network)(text)
+    except ValueError:  # not a network of this family
         return None
     pool = getattr(vrf, f"{family}Pool")
     prefix = getattr(vrf, f"{family}LinkPrefix")
@@ -475,7 +481,7 @@ def _allocated_subnets(topology: Topology, links: dict[str, dict[str, LinkAlloca
     for pod in topology.pods:
         for k, a in enumerate(pod.networks):
             key = attachment_key(pod.name, interface_name(a, k))
-            families = {f: str(link.subnet) for f, link in links.get(key, {}).items() if getattr(a, f) is None}
+            families = {f: link.subnet_text for f, link in links.get(key, {}).items() if getattr(a, f) is None}
             if families:
                 found[key] = dict(sorted(families.items()))
     return dict(sorted(found.items()))

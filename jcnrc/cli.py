@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 problems in the intent (or a difference found by --chec
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -483,6 +484,9 @@ def main_options(
 
 
 def main() -> None:
+    # One command, then the process exits: the cyclic garbage collector only walks a growing heap
+    # (a second of a 2,000-node build, super-linearly more for bigger ones) to free little.
+    gc.disable()
     try:
         app()
     except KeyboardInterrupt:

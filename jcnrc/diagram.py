@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from jcnrc import graph as tg
 from jcnrc.plan import Plan, PlannedAttachment, PlannedNode, PlannedVrf
 
 TEXT_FORMATS = ("mermaid", "dot")
@@ -270,7 +269,7 @@ def _scope(plan: Plan, vrf: str | None, node: str | None) -> _Scope:
 
 def _route_neighbours(plan: Plan, vrfs: Iterable[str]) -> set[str]:
     """VRFs that send routes to, or take routes from, any of `vrfs`."""
-    sources = {v.name: tg.route_sources(plan.graph, v.name) for v in plan.vrfs}
+    sources = {v.name: plan.route_sources(v.name) for v in plan.vrfs}
     found: set[str] = set()
     for name in vrfs:
         found |= sources[name]
@@ -430,13 +429,12 @@ class _Builder:
 
     def _importing_pairs(self, drawn: list[str], focus: set[str]) -> dict[tuple[str, str], list[str]]:
         """(exporter, importer) -> the targets that carry the routes, for two different drawn VRFs."""
-        g = self.plan.graph
         pairs = {}
         drawn_set = set(drawn)
         for importer in drawn:
-            for exporter in sorted(tg.route_sources(g, importer) & drawn_set):
+            for exporter in sorted(self.plan.route_sources(importer) & drawn_set):
                 if exporter != importer and (exporter in focus or importer in focus):
-                    pairs[(exporter, importer)] = tg.shared_targets(g, exporter, importer)
+                    pairs[(exporter, importer)] = self.plan.shared_targets(exporter, importer)
         return pairs
 
     def _import_edges(self, pairs: dict[tuple[str, str], list[str]]) -> list[Edge]:

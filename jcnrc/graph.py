@@ -8,6 +8,10 @@ Edges carry a ``relation``:
 - vrf -exports-> target -imported-by-> vrf: a route of VRF A reaches VRF B's table exactly
   when a path A -> target -> B exists
 - worker -peers-with-> master (iBGP to every route reflector)
+
+The plan builds this graph only when ``Plan.graph`` is asked for: a build needs just the
+route-target part, which ``Plan.route_sources`` and ``Plan.shared_targets`` answer from the VRFs
+directly (tests check that both agree with ``route_sources`` and ``shared_targets`` here).
 """
 
 from __future__ import annotations

@@ -1,25 +1,29 @@
 """Stage 3, plan: a checked Topology -> a Plan, the complete network with every value decided.
 
 The plan is plain frozen data: the renderers and the expected-state writers read it and
-never compute addresses or identifiers themselves. It also carries the topology graph
-(networkx) that reachability and the diagrams are computed from.
+never compute addresses or identifiers themselves. Who installs whose routes (``route_sources``,
+``shared_targets``) is answered from the VRFs' route targets; the same topology as a networkx
+graph (``graph.py``) is built only when ``Plan.graph`` is asked for, so a build never imports
+networkx.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 from functools import cached_property
 from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING
 
-import networkx as nx
-
-from jcnrc import graph as topology_graph
 from jcnrc import reach, routetarget
 from jcnrc.allocate import Allocation, Lock, allocate, attachment_key
 from jcnrc.diagnostics import Diagnostic, Related, error
 from jcnrc.model import Topology
 from jcnrc.providers import Profile, profile
 from jcnrc.rules import VXLAN_OVERHEAD, interface_name
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,6 @@ class Plan:
     vrfs: tuple[PlannedVrf, ...]
     pods: tuple[PlannedPod, ...]
     lock: Lock
-    graph: nx.DiGraph = field(compare=False)
 
     # Derived views, computed once: the plan is frozen, and renderers ask for them per node and pod.
     @cached_property
@@ -157,6 +160,30 @@ class Plan:
     def has_vrf(self, name: str) -> bool:
         return name in self._vrfs_by_name
 
+    @cached_property
+    def _route_sources(self) -> dict[str, frozenset[str]]:
+        exporters: dict[str, set[str]] = defaultdict(set)
+        for vrf in self.vrfs:
+            for target in vrf.exports:
+                exporters[target].add(vrf.name)
+        return {v.name: frozenset(name for target in v.imports for name in exporters.get(target, ())) for v in self.vrfs}
+
+    def route_sources(self, vrf: str) -> frozenset[str]:
+        """VRFs whose routes VRF `vrf` installs: those that export a target it imports (itself
+        included when it imports its own export). The answer of graph.route_sources on `graph`."""
+        return self._route_sources[vrf]
+
+    def shared_targets(self, exporter: str, importer: str) -> list[str]:
+        """The targets that carry `exporter`'s routes into `importer`'s table, sorted."""
+        return sorted(set(self.vrf(exporter).exports) & set(self.vrf(importer).imports))
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The topology as a networkx DiGraph (see graph.py), built on first use."""
+        from jcnrc import graph as topology_graph
+
+        return topology_graph.build(self.nodes, self.vrfs, self.pods)
+
 
 @dataclass
 class Planned:
@@ -177,7 +204,6 @@ def plan(topology: Topology, previous_lock: Lock | None = None) -> Planned:
     pods = tuple(_plan_pod(topology, allocation, pod) for pod in topology.pods)
     cluster = topology.cluster
     prof = profile(cluster.provider)
-    graph = topology_graph.build(nodes, vrfs, pods)
     result = Plan(
         name=topology.metadata.name,
         namespace=topology.metadata.namespace,
@@ -194,7 +220,6 @@ def plan(topology: Topology, previous_lock: Lock | None = None) -> Planned:
         vrfs=vrfs,
         pods=pods,
         lock=allocation.lock,
-        graph=graph,
     )
     diagnostics += reach.check_expectations(result)
     if any(d.is_error for d in diagnostics):
@@ -344,10 +369,10 @@ def _plan_pod(topology: Topology, allocation: Allocation, pod) -> PlannedPod:
 def _link(allocation) -> LinkAddress | None:
     if allocation is None:
         return None
-    subnet = allocation.subnet
+    pod_ip = str(allocation.address)
     return LinkAddress(
-        address=f"{allocation.address}/{subnet.prefixlen}",
+        address=f"{pod_ip}/{allocation.subnet.prefixlen}",
         gateway=str(allocation.gateway),
-        subnet=str(subnet),
-        pod_ip=str(allocation.address),
+        subnet=allocation.subnet_text,
+        pod_ip=pod_ip,
     )

@@ -1,4 +1,4 @@
-"""Reachability between pods and VRFs, proved on the graph, and the `expect:` assertions.
+"""Reachability between pods and VRFs, proved on the route targets, and the `expect:` assertions.
 
 A pod interface in VRF A can send to one in VRF B when A's table holds B's prefix: B's VRF
 exports a target that A's VRF imports, and B has an address to advertise. A *reaches* B when
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jcnrc import graph as tg
 from jcnrc.diagnostics import Diagnostic, error
 
 
@@ -117,7 +116,7 @@ def endpoint_vrfs(plan, name: str) -> list[str]:
 
 
 def _direction(plan, sender: Endpoint, receiver: Endpoint) -> Direction:
-    return Direction(sender, receiver, tuple(tg.shared_targets(plan.graph, receiver.vrf, sender.vrf)))
+    return Direction(sender, receiver, tuple(plan.shared_targets(receiver.vrf, sender.vrf)))
 
 
 def verdicts(plan, a: str, b: str) -> list[Verdict]:

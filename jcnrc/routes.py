@@ -20,12 +20,11 @@ of the VRF into the kernel VRF table, and the walkthrough only shows the IPv4 si
 
 from __future__ import annotations
 
+import socket
 from collections import defaultdict
 from dataclasses import dataclass
-from ipaddress import ip_address, ip_network
-
-from jcnrc import graph as tg
-from jcnrc.capture import format_type5
+from functools import lru_cache
+from ipaddress import ip_address
 
 # Platter installs the pod host routes with this kernel protocol number (walkthrough: `proto 22`).
 CRPD_KERNEL_PROTO = 22
@@ -52,15 +51,33 @@ class Origin:
     host_order: tuple = ()  # and the pod's host route
 
 
-def _origin(plan, attachment, node, family: str, link) -> Origin:
-    rd = node.route_distinguisher(plan.vrf(attachment.vrf))
-    net = ip_network(link.subnet)
-    host = ip_address(link.pod_ip)
+def _type5_nlri(rd: str, prefix: str) -> str:
+    """The Type-5 NLRI as Junos prints it (capture.format_type5), from values valid by
+    construction: the plan's RD and a network as ipaddress writes it. format_type5 checks the
+    RD and parses the prefix again, which for tens of thousands of routes is most of the work;
+    tests compare both. Not importing capture (a parser) also keeps a build's start-up shorter."""
+    address, _, length = prefix.partition("/")
+    return f"5:{rd}::0::{address}::{length}/248"
+
+
+# Per family: the IP version, the address length in bits and the socket family that parses it.
+_FAMILIES = {"ipv4": (4, 32, socket.AF_INET), "ipv6": (6, 128, socket.AF_INET6)}
+
+
+def _address_number(text: str, family: str) -> int:
+    """An address of the plan (written by ipaddress) as a number, for sorting; parsed in C."""
+    return int.from_bytes(socket.inet_pton(_FAMILIES[family][2], text), "big")
+
+
+def _origin(attachment, node, family: str, link, rd: str, rd_order: tuple) -> Origin:
+    version, bits, _ = _FAMILIES[family]
+    network, _, length = link.subnet.partition("/")
+    start, prefixlen = _address_number(network, family), int(length)
     return Origin(attachment.vrf, node.name, node.ipv4_loopback, link.subnet, family, link.gateway, attachment.pod,
-                  attachment.interface, link.pod_ip, rd, format_type5(rd, net),
-                  order=(net.version, _rd_order(rd), int(net.network_address), net.prefixlen),
-                  kernel_order=(net.version, int(net.network_address), net.prefixlen),
-                  host_order=(host.version, int(host), host.max_prefixlen))
+                  attachment.interface, link.pod_ip, rd, _type5_nlri(rd, link.subnet),
+                  order=(version, rd_order, start, prefixlen),
+                  kernel_order=(version, start, prefixlen),
+                  host_order=(version, _address_number(link.pod_ip, family), bits))
 
 
 class OriginIndex(dict):
@@ -71,7 +88,7 @@ class OriginIndex(dict):
 
     def __init__(self, plan, by_vrf: dict[str, list[Origin]] | None = None) -> None:
         super().__init__(by_vrf or {})
-        self._graph = plan.graph
+        self._plan = plan
         self._by_node: dict[tuple[str, str], list[Origin]] = defaultdict(list)
         for origins in self.values():
             for origin in origins:
@@ -82,7 +99,7 @@ class OriginIndex(dict):
     def sources(self, vrf: str) -> tuple[str, ...]:
         """VRFs whose routes VRF `vrf` installs, sorted."""
         if vrf not in self._sources:
-            self._sources[vrf] = tuple(sorted(tg.route_sources(self._graph, vrf)))
+            self._sources[vrf] = tuple(sorted(self._plan.route_sources(vrf)))
         return self._sources[vrf]
 
     def on_node(self, vrf: str, node: str) -> list[Origin]:
@@ -217,9 +234,11 @@ def origins_by_vrf(plan) -> OriginIndex:
     found: dict[str, list[Origin]] = defaultdict(list)
     for attachment in plan.attachments:
         node = plan.node(attachment.node)
+        rd = node.route_distinguisher(plan.vrf(attachment.vrf))
+        rd_order = _rd_order(rd)
         for family, link in (("ipv4", attachment.ipv4), ("ipv6", attachment.ipv6)):
             if link is not None:
-                found[attachment.vrf].append(_origin(plan, attachment, node, family, link))
+                found[attachment.vrf].append(_origin(attachment, node, family, link, rd, rd_order))
     for origins in found.values():
         origins.sort(key=lambda o: o.order)
     return OriginIndex(plan, found)
@@ -323,11 +342,15 @@ def _kernel_routes(vrf_name: str, source, origin: Origin, local: bool, node) -> 
 
 def _rd_order(rd: str) -> tuple:
     administrator, _, number = rd.rpartition(":")
+    return _administrator_order(administrator), int(number)
+
+
+@lru_cache(maxsize=4096)  # one per node address: every VRF of a node shares it
+def _administrator_order(administrator: str) -> tuple:
     try:
-        admin_key = (0, int(ip_address(administrator)))
+        return (0, int(ip_address(administrator)))
     except ValueError:
-        admin_key = (1, int(administrator.rstrip("L") or 0))
-    return admin_key, int(number)
+        return (1, int(administrator.rstrip("L") or 0))
 
 
 def vrf_routes(plan, vrf_name: str, origins: OriginIndex | None = None) -> VrfRoutes:

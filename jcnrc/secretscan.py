@@ -208,7 +208,8 @@ def _read_reference(ref, base: Path, environ: Mapping[str, str]) -> str | None:
     if ref.env:
         return environ.get(ref.env)
     try:
-        return (base / ref.file).read_text(encoding="utf-8")
+        # Bytes, decoded: the value exactly as the Secret would carry it (read_text turns CR LF into LF).
+        return (base / ref.file).read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
 

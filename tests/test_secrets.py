@@ -313,3 +313,13 @@ def test_a_secret_file_that_is_not_utf8_is_a_clear_error(tmp_path, content):
     assert (d.code, d.path) == ("JCN803", ("secrets", "crpdLicense", "file"))
     assert "crpd-license.txt" in d.message and "not UTF-8" in d.message and "UTF-8" in d.help
     assert [item.line for item in result.located()] and all(item.line > 1 for item in result.located())
+
+
+def test_the_leak_scan_reads_secret_files_with_their_line_ends(tmp_path):
+    """The scan looks for the value the Secret would carry: a CR LF licence is searched with its CRs."""
+    intent = intent_copy(tmp_path, "reference")
+    licence = "licence line one\r\nlicence line two\r\n"
+    (intent.parent / "crpd-license.txt").write_bytes(licence.encode("utf-8"))
+    secrets = compile_intent(intent, Options(environ={})).plan.topology.secrets
+    values, labels = secretscan.available_values(secrets, intent.parent, {})
+    assert values == [licence] and labels == ["`secrets.crpdLicense`"]

@@ -1,0 +1,264 @@
+"""The optimised build writes the same bytes as the plain, un-optimised one (issue 8).
+
+Every speed-up of the build keeps a plain reference that does the same work the slow,
+obvious way. ``_reference_implementations`` swaps each one in:
+
+- loading: the exact ruamel.yaml loader instead of the fast one (rapidyaml + json);
+- ``escape.yaml_block``: its checks written per character and per line, as before 210570c;
+- ``render.indented_json`` and the templates' ``json`` filter: ``escape.to_json`` (json.dumps
+  with sorted keys, with or without indent=2);
+- ``Plan.route_sources`` / ``Plan.shared_targets``: the networkx graph's answers (graph.py);
+- ``routes._type5_nlri``: ``capture.format_type5``, which checks the RD and parses the prefix;
+- ``routes._address_number``: ``int(ipaddress.ip_address(...))``;
+- the memoised helpers (``LinkAllocation.subnet_text``, ``render._network_sort_key``,
+  ``routes._administrator_order``) computed again at every call.
+
+A mid-size generated intent (60 nodes, 6 VRFs, 240 pods, 30 % explicit addresses, the rest
+allocated) and every bundled example are built both ways and compared file by file, byte for
+byte, the expected routing state in its full and in its compact form.
+
+The mid-size build is also compared with a digest manifest of what jcnrc produced for the same
+intent at commit 46ec096, the last commit before the optimisation work (210570c and later):
+``tests/fixtures/unoptimised/mid-46ec096.sha256``. The files that later commits changed on
+purpose are listed in ``CHANGED_ON_PURPOSE`` with the reason; every other file must still
+match. Regenerate the manifest (only ever from that commit) with::
+
+    mkdir -p /tmp/jcnrc-46ec096 && git archive 46ec096 | tar -x -C /tmp/jcnrc-46ec096
+    PYTHONPATH=/tmp/jcnrc-46ec096 .venv/bin/python tests/test_unoptimised.py > tests/fixtures/unoptimised/mid-46ec096.sha256
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib.util
+import ipaddress
+import json
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "tests" / "fixtures" / "unoptimised" / "mid-46ec096.sha256"
+MID_SIZE = dict(nodes=60, vrfs=6, pods_per_node=4)  # benchmarks/generate.py, seed 0, 30 % explicit addresses
+MID_NAME = "mid.yaml"
+LOCK = "<lock file>"  # the allocation lock's text, compared like an output file
+
+# Output files of the mid-size build that changed on purpose since 46ec096, with why.
+CHANGED_ON_PURPOSE = {
+    "README.md": "210570c bounds the README tables (pods, attachments) for big topologies",
+    "nodes/*/iptables.sh": "210570c writes NAT exemptions per routing relationship (VRF pool pairs)",
+    "manifests/configmap-jcnrc-node-prep.yaml": "210570c: one cluster-wide rule script; node preparation keeps changing",
+    "manifests/daemonset-jcnrc-node-prep.yaml": "its config checksum covers the node-prep ConfigMap above",
+}
+
+
+def _generate_mid_intent() -> str:
+    spec = importlib.util.spec_from_file_location("jcnrc_bench_generate", ROOT / "benchmarks" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module.generate(**MID_SIZE)
+
+
+def build(intent: Path):
+    """Every output file of `intent` as `jcnrc build` renders it and the allocation lock, and the Result."""
+    from jcnrc.pipeline import Options, compile_intent
+
+    result = compile_intent(intent, Options(), display_name=intent.name)
+    assert result.ok and result.files is not None, [d.message for d in result.diagnostics if d.is_error]
+    return {**result.files, LOCK: result.lock.to_json()}, result
+
+
+def digests(files: dict[str, str]) -> dict[str, str]:
+    return {path: hashlib.sha256(text.encode("utf-8")).hexdigest() for path, text in files.items()}
+
+
+# --- the reference implementations ---------------------------------------------------------
+
+def _reference_yaml_block(text: str, indent: int) -> str:
+    """escape.yaml_block with its two checks as they were before 210570c (a Python loop over
+    every character, a split into lines), which that commit replaced with C-level string calls."""
+    from jcnrc import escape
+
+    if not text or any(not (ch.isprintable() or ch in "\n\t") for ch in text) or "\r" in text:
+        return escape.yaml_quoted(text)
+    if any(line != line.rstrip(" \t") for line in text.split("\n")):
+        return escape.yaml_quoted(text)
+    indicator = "|"
+    if text[0] in " \n":
+        indicator += "2"
+    if not text.endswith("\n"):
+        indicator += "-"
+    elif text.endswith("\n\n"):
+        indicator += "+"
+    pad = " " * indent
+    body = "\n".join(pad + line if line else "" for line in text.rstrip("\n").split("\n"))
+    trailing = "\n" * (len(text) - len(text.rstrip("\n")) - 1) if text.endswith("\n") else ""
+    return f"{indicator}\n{body}{trailing}"
+
+
+@contextmanager
+def _reference_implementations():
+    import pytest
+
+    from jcnrc import allocate, capture, escape, graph, load, pipeline, render, routes
+    from jcnrc.plan import Plan
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "load_file", lambda *args, **kwargs: load.load_file(*args, **{**kwargs, "fast": False}))
+        patch.setitem(render.FILTERS, "yaml_block", _reference_yaml_block)
+        patch.setitem(render.FILTERS, "json", escape.to_json)
+        patch.setattr(render, "indented_json", lambda value: escape.to_json(value, indent=2))
+        patch.setattr(Plan, "route_sources", lambda plan, vrf: graph.route_sources(plan.graph, vrf))
+        patch.setattr(Plan, "shared_targets", lambda plan, exporter, importer: graph.shared_targets(plan.graph, exporter, importer))
+        patch.setattr(routes, "_type5_nlri", capture.format_type5)
+        patch.setattr(routes, "_address_number", lambda text, family: int(ipaddress.ip_address(text)))
+        patch.setattr(allocate.LinkAllocation, "subnet_text", property(lambda link: str(link.subnet)))
+        patch.setattr(render, "_network_sort_key", render._network_sort_key.__wrapped__)
+        patch.setattr(routes, "_administrator_order", routes._administrator_order.__wrapped__)
+        yield
+
+
+def _compact(result) -> dict[str, str]:
+    """The expected state in its compact form (the form of big topologies), rendered from the same plan."""
+    from jcnrc import render
+
+    options = render.RenderOptions(intent_file=MID_NAME, intent_digest=result.source_digest, state_detail_limit=0)
+    return {path: text for path, text in render.render(result.plan, options).items() if path.startswith("state/")}
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+def _first_difference(expected: dict[str, str], actual: dict[str, str]) -> str | None:
+    if expected.keys() != actual.keys():
+        return (f"files only in the reference build: {sorted(expected.keys() - actual.keys())[:5]}; "
+                f"only in the optimised build: {sorted(actual.keys() - expected.keys())[:5]}")
+    for path in sorted(expected):
+        if expected[path] != actual[path]:
+            a, b = expected[path], actual[path]
+            at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            return f"{path} differs at character {at}: reference {a[at - 40:at + 40]!r}, optimised {b[at - 40:at + 40]!r}"
+    return None
+
+
+def _mid_builds(tmp: Path):
+    intent = tmp / MID_NAME
+    intent.write_text(_generate_mid_intent(), encoding="utf-8")
+    optimised, result = build(intent)
+    compact = _compact(result)
+    with _reference_implementations():
+        reference, reference_result = build(intent)
+        reference_compact = _compact(reference_result)
+    return optimised, compact, reference, reference_compact
+
+
+def test_mid_size_intent_builds_the_same_bytes_both_ways(tmp_path):
+    optimised, compact, reference, reference_compact = _mid_builds(tmp_path)
+    assert len(optimised) > 400 and any(path.startswith("state/vrfs/") for path in compact)
+    full_state, compact_state = _first_difference(reference, optimised), _first_difference(reference_compact, compact)
+    assert full_state is None, full_state
+    assert compact_state is None, compact_state
+    _check_manifest(optimised)
+
+
+def _check_manifest(files: dict[str, str]) -> None:
+    recorded: dict[str, str] = {}
+    intent_digest = None
+    for line in MANIFEST.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# intent "):
+            intent_digest = line.split()[2]
+        elif line and not line.startswith("#"):
+            digest, path = line.split("  ", 1)
+            recorded[path] = digest
+    assert intent_digest == hashlib.sha256(_generate_mid_intent().encode()).hexdigest(), (
+        "benchmarks/generate.py now writes another mid-size intent than the one the manifest was made from")
+    checked = {path for path in recorded if not any(fnmatch.fnmatchcase(path, p) for p in CHANGED_ON_PURPOSE)}
+    assert len(checked) > 400 and LOCK in checked  # expected state, pods, NADs, node configs, cRPD config, the lock
+    current = digests(files)
+    assert checked <= current.keys(), f"files 46ec096 wrote and this build does not: {sorted(checked - current.keys())[:5]}"
+    changed = sorted(path for path in checked if current[path] != recorded[path])
+    assert not changed, (f"{len(changed)} file(s) differ from what jcnrc wrote at 46ec096, e.g. {changed[:5]}; "
+                         "if that change is intended, add them to CHANGED_ON_PURPOSE with the reason")
+
+
+def test_examples_build_the_same_bytes_both_ways():
+    from jcnrc.pipeline import Options, compile_intent
+
+    def build_all():
+        built = {}
+        for path in sorted((ROOT / "examples").glob("*.yaml")):
+            for target in ("platter", "jcnr"):
+                result = compile_intent(path, Options(target=target), display_name=f"examples/{path.name}")
+                assert result.ok, [d.message for d in result.diagnostics if d.is_error]
+                built[(path.name, target)] = result.files
+        return built
+
+    optimised = build_all()
+    with _reference_implementations():
+        reference = build_all()
+    problems = [(key, _first_difference(reference[key], optimised[key])) for key in optimised]
+    assert not [p for p in problems if p[1]], [p for p in problems if p[1]]
+
+
+def test_route_targets_without_the_graph_agree_with_the_graph(compiled_examples):
+    from jcnrc import graph
+
+    for result in compiled_examples.values():
+        plan = result.plan
+        names = [v.name for v in plan.vrfs]
+        for vrf in names:
+            assert plan.route_sources(vrf) == graph.route_sources(plan.graph, vrf)
+            for other in names:
+                assert plan.shared_targets(vrf, other) == graph.shared_targets(plan.graph, vrf, other)
+
+
+def test_indented_json_is_json_dumps_with_indent():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from jcnrc.escape import to_json
+    from jcnrc.render import indented_json
+
+    def outcome(encode, value):
+        try:
+            return encode(value)
+        except (TypeError, ValueError) as exc:  # keys that do not sort, say
+            return type(exc)
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+    keys = st.text(max_size=4) | st.integers(-2, 2) | st.none()  # non-string keys are left to json.dumps
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                          | st.dictionaries(keys, inner, max_size=4), max_leaves=30)
+
+    @settings(max_examples=300, deadline=None)
+    @given(values)
+    def same(value):
+        assert outcome(indented_json, value) == outcome(lambda v: to_json(v, indent=2), value)
+
+    same()
+    for value in ({"a": [], "b": {}, "c": [{}], "d": [[]]}, [{"x": "},\n  {"}], "\u2028\x00\x7f😀", 10 ** 30):
+        assert indented_json(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+# --- the manifest ------------------------------------------------------------------------------
+
+def write_manifest() -> None:
+    """Print the digest manifest of the mid-size build made by whichever jcnrc is importable."""
+    import jcnrc
+
+    text = _generate_mid_intent()
+    with tempfile.TemporaryDirectory() as folder:
+        intent = Path(folder) / MID_NAME
+        intent.write_text(text, encoding="utf-8")
+        files, _ = build(intent)
+    print(f"# sha256 of every file of a build of the mid-size benchmark intent ({MID_SIZE}), and of its")
+    print(f"# allocation lock ({LOCK}), by the jcnrc in {Path(jcnrc.__file__).parent}: see tests/test_unoptimised.py")
+    print(f"# intent {hashlib.sha256(text.encode()).hexdigest()}  {MID_NAME}")
+    for path, digest in sorted(digests(files).items()):
+        print(f"{digest}  {path}")
+
+
+if __name__ == "__main__":
+    write_manifest()
