@@ -43,6 +43,7 @@ DEFAULT_WORK = Path(os.environ.get("JCNRC_FUZZ_WORK", "/tmp/jcnrc-fuzz"))
 CODE = re.compile(r"^JCN\d{3}$")
 STATS_EVERY = 5.0  # seconds between two writes of stats.json
 POOL_LIMIT = 2000  # plain mode: inputs kept for further mutation
+SAMPLES_PER_CRASH = 20  # further inputs kept per distinct crash, as <id>-<n>.yaml
 
 # Tokens that take the fuzzer quickly to the interesting parts of YAML and of the intent model.
 DICTIONARY = [
@@ -99,6 +100,17 @@ def exercise(data: bytes) -> str:
     return STAGES[3] if planned.plan is not None else STAGES[2]
 
 
+def exercise_loaders(data: bytes) -> str:
+    """Only the two loaders, compared (``--loaders``): many more inputs per second than `exercise`."""
+    from jcnrc.diagnostics import locate
+    from jcnrc.load import load_bytes
+
+    loaded = load_bytes(data, "fuzz.yaml")
+    _verify(loaded.diagnostics, loaded.source, locate)
+    _compare_fast_loader(data, loaded)
+    return STAGES[0] if not loaded.ok else STAGES[3]
+
+
 # Codes of checks that run before any YAML parser: the fast loader never sees such input.
 _PRE_PARSE_CODES = {"JCN003", "JCN004", "JCN005", "JCN008", "JCN009"}
 
@@ -136,7 +148,8 @@ def _verify(diagnostics, source, locate) -> None:
 class Recorder:
     """Counts executions and keeps one input per distinct crash."""
 
-    def __init__(self, work: Path, engine: str, stop_on_crash: bool) -> None:
+    def __init__(self, work: Path, engine: str, stop_on_crash: bool, target=None) -> None:
+        self.target = target or exercise
         self.work = work
         self.crashes_dir = work / "crashes"
         self.crashes_dir.mkdir(parents=True, exist_ok=True)
@@ -146,6 +159,7 @@ class Recorder:
         self.executions = 0
         self.crash_count = 0
         self.signatures: dict[str, str] = {}
+        self.samples: dict[str, int] = {}
         self.slowest = (0.0, "")
         self.last_write = 0.0
         self.reached = dict.fromkeys(STAGES, 0)
@@ -154,7 +168,7 @@ class Recorder:
         self.executions += 1
         start = time.perf_counter()
         try:
-            self.reached[exercise(data)] += 1
+            self.reached[self.target(data)] += 1
         except Exception as exc:  # the fuzzing target: every exception is a finding
             self._crash(data, exc)
             if self.stop_on_crash:
@@ -171,9 +185,15 @@ class Recorder:
         frames = traceback.extract_tb(exc.__traceback__)
         where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
         signature = f"{type(exc).__name__} at {where}"
-        if signature in self.signatures:
-            return
         name = hashlib.sha1(signature.encode()).hexdigest()[:12]
+        if signature in self.signatures:
+            # One signature can hide several causes (every fast-loader disagreement is one line of
+            # this file): keep a few more inputs, smallest first, to look at.
+            seen = self.samples.get(signature, 0)
+            if seen < SAMPLES_PER_CRASH and len(data) <= 4096:
+                self.samples[signature] = seen + 1
+                self._save(f"{name}-{seen + 1}", data)
+            return
         self.signatures[signature] = self._save(name, data)
         (self.crashes_dir / f"{name}.txt").write_text(
             f"{signature}\n\n{''.join(traceback.format_exception(exc))}", encoding="utf-8")
@@ -255,13 +275,16 @@ def run_atheris(argv: list[str], work: Path, stop_on_crash: bool) -> None:
         recorder.write_stats()
 
 
-def run_plain(seconds: float, work: Path, stop_on_crash: bool, seed: int) -> Recorder:
-    recorder = Recorder(work, f"plain (seed {seed})", stop_on_crash)
+def run_plain(seconds: float, work: Path, stop_on_crash: bool, seed: int, loaders: bool = False) -> Recorder:
+    engine = f"plain (seed {seed}{', loaders only' if loaders else ''})"
+    recorder = Recorder(work, engine, stop_on_crash, exercise_loaders if loaders else exercise)
     rng = random.Random(seed)
     pool = seeds()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        data = mutate(rng.choice(pool), rng, pool)
+        # Loaders only: half the inputs are small YAML-like texts built from syntax tokens, where
+        # the two parsers' corner cases are closer than in a mutated intent.
+        data = yamlish(rng) if loaders and rng.random() < 0.5 else mutate(rng.choice(pool), rng, pool)
         before = dict(recorder.reached)
         recorder.run(data)
         # Stage feedback instead of coverage: keep mutants that got past the loader, so that
@@ -344,6 +367,24 @@ def _random_bytes(buffer: bytearray, rng: random.Random, pool: list[bytes]) -> b
     return buffer
 
 
+# Pieces of YAML for `yamlish`: scalars of every resolver type, indicators, odd whitespace.
+_SCALARS = ["a", "b", "name", "x y", "1", "-1", "0x1F", "0o7", "1.5", ".inf", "~", "null", "true", "yes", "on",
+            "11:11", "a:b", "-a", "?a", "'q'", '"q"', "'a''b'", '"a\\tb"', "''", '""', "2001-01-01", "@x", "`x",
+            "%x", "a#b", "a #b", "<<", "=", "!t", "!!str", "&a", "*a", "&a x", "*a ", "|", ">", "|-\n  t", ">\n  t\n  u"]
+_SYNTAX = [": ", ":", " :", "- ", "-", "? ", "?", ", ", ",", "[", "]", "{", "}", "[]", "{}", " ", "  ", "\n", "\n  ",
+           "\n- ", "\n  - ", "#c", " #c", "\t", "\r\n", "\r", "\x85", "\u2028", "---\n", "...\n", "\ufeff"]
+
+
+def yamlish(rng: random.Random) -> bytes:
+    """A short text made of YAML scalars and syntax, mostly shaped like a mapping."""
+    parts = [rng.choice(("", "k: ", "k:\n  ", "- ", "{", "["))]
+    for _ in range(rng.randint(1, 14)):
+        parts.append(rng.choice(_SCALARS) if rng.random() < 0.5 else rng.choice(_SYNTAX))
+    if rng.random() < 0.7:
+        parts.append("\n")
+    return "".join(parts).encode("utf-8")
+
+
 def replay(path: Path) -> int:
     """Run one saved input and show what happens (a crash raises with its traceback)."""
     exercise(path.read_bytes())
@@ -358,6 +399,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0, help="plain mode: random seed")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="corpus, crashes and stats.json go here")
     parser.add_argument("--stop-on-crash", action="store_true", help="stop at the first crash")
+    parser.add_argument("--loaders", action="store_true",
+                        help="plain mode: compare the fast and the exact loader only, also on generated YAML-like text")
     parser.add_argument("--replay", type=Path, help="run one saved input and exit")
     options, rest = parser.parse_known_args(argv)
     if options.replay:
@@ -370,7 +413,7 @@ def main(argv: list[str]) -> int:
             print("atheris is not installed; running the plain random loop", file=sys.stderr)
         options.plain = True
     if options.plain:
-        recorder = run_plain(options.seconds, options.work, options.stop_on_crash, options.seed)
+        recorder = run_plain(options.seconds, options.work, options.stop_on_crash, options.seed, options.loaders)
         print(json.dumps({"executions": recorder.executions, "crashing_inputs": recorder.crash_count,
                           "distinct_crashes": recorder.signatures, "inputs_by_stage_reached": recorder.reached},
                          indent=2))

@@ -72,7 +72,7 @@ MaxDepth = Annotated[Optional[int], typer.Option(
     "--max-depth", callback=_positive, metavar="N", help="Deepest nesting of mappings and lists accepted.")]
 MaxNodes = Annotated[Optional[int], typer.Option(
     "--max-nodes", callback=_positive, metavar="N",
-    help="Most YAML nodes (mappings, lists, scalars; aliases counted as expanded).")]
+    help="Most YAML nodes (mappings, lists, scalars, keys included; aliases counted as expanded).")]
 
 
 def _limits(max_bytes: Optional[int], max_depth: Optional[int], max_nodes: Optional[int]):

@@ -1,12 +1,22 @@
 """The fast path of loading: rapidyaml (C++) parses, emits JSON, and json.loads builds the data.
 
-ruamel.yaml's round-trip loader keeps positions for every node and takes about 25 s on a
-2.5 MB intent; this path takes about 0.5 s. It is used only when the result is guaranteed to
+ruamel.yaml's round-trip loader keeps positions for every node and takes about 12 s on a
+2.2 MB intent; this path takes about 0.2 s. It is used only when the result is guaranteed to
 be what ruamel's YAML 1.2 loader returns, so it declines (returns None) whenever that is not
 certain: parse errors, several documents, anchors, aliases, tags, duplicate keys, and any
 string that ruamel's YAML 1.2 resolver would read as something else (``~``, ``0x1F``,
-``0777``, ``True``...), since JSON cannot say whether such a value was quoted. Declining
-costs nothing but time: the caller then uses ruamel, which also reports the exact problem.
+``0777``, ``True``...), since JSON cannot say whether such a value was quoted. It also declines
+input where the two parsers are known to disagree (found by fuzz/fuzz_loader.py, each kind
+described with the check that finds it below): tabs, line breaks other than LF and CR LF, a flow
+collection (``[...]``, ``{...}``) that does not close on the line where it opens or is followed
+by more text, ``?``, ``<<``, ``:`` right before ``,``/``]``/``}``, block scalar headers,
+directives, empty keys and strings that start like YAML syntax. The checks are a few scans of
+the text at C speed (about 20 ms for 2 MB) and look at brackets and colons in quotes and
+comments too: they decline more than they must, never less. Declining costs nothing but time:
+the caller then uses ruamel, which also reports the exact problem.
+
+The one thing it does not decline is a document over the node limit: it raises `TooManyNodes`,
+since the exact loader would only spend longer reaching the same answer.
 """
 
 from __future__ import annotations
@@ -22,40 +32,146 @@ from typing import Any
 # Below this size ruamel is fast enough, and the exact path is always the one that runs.
 FAST_PATH_MIN_BYTES = 64 * 1024
 
-# Anchors (&a), aliases (*a) and tags (!x) after a separator: the JSON view would lose them.
-_NODE_PROPERTY = re.compile(r"(?:^|[\s\[\]{},:-])[&*!][^\s]", re.MULTILINE)
-_DOCUMENT_MARKER = re.compile(r"^(?:---|\.\.\.)(?:\s|$)", re.MULTILINE)
+# Anchors (&a), aliases (*a) and tags (!x) after a separator: the JSON view would lose them
+# (and a bare `&` or `*` is an error for ruamel, text for rapidyaml).
+_NODE_PROPERTY = re.compile(r"(?:^|[\s\[\]{},:?-])[&*!]", re.MULTILINE)
+# Document markers; rapidyaml also takes indented ones for markers (`- a\n  ...`), ruamel does not.
+_DOCUMENT_MARKER = re.compile(r"^[ ]*(?:---|\.\.\.)(?:\s|$)", re.MULTILINE)
 # First characters of plain scalars that YAML 1.2 may resolve to something other than a string.
-_MAYBE_NOT_STRING = frozenset("0123456789+-.~nNtTfF")
+# (ruamel's resolver also reads `=` as a `value` tag and `<<` as a merge, YAML 1.1 remnants.)
+_MAYBE_NOT_STRING = frozenset("0123456789+-.~nNtTfF=<")
 _STR_TAG = "tag:yaml.org,2002:str"
+# Characters where the parsers part ways: ruamel breaks lines at NEL, LS and PS (and a lone CR),
+# rapidyaml does not; a tab after `:` ends a key for ruamel and not for rapidyaml (`{b:\t7}`),
+# and ruamel refuses a tab after `key:` that rapidyaml skips.
+# A byte order mark inside the text is a character for ruamel and nothing for rapidyaml; `?`
+# (explicit keys) is read differently in flow mappings and refused differently in block ones.
+_DISPUTED = ("\t", "\x85", "\u2028", "\u2029", "\ufeff", "?")
+# `{a:}` is {"a": null} for rapidyaml and {"a:": null} for ruamel; `<<` merges only for ruamel.
+_DISPUTED_PAIRS = (b":,", b":]", b":}", b"<<")
+# Lines where rapidyaml is lenient and ruamel is not (or fails): a directive (`%`) without
+# `---`; block scalar headers (`|1x`, `| -` pass as empty strings); and a scalar on the line
+# after `key: # comment`, which ruamel 0.19 cannot parse when a blank line follows.
+_LENIENT = re.compile(rb"^%|(?:^[ ]*|[:?-][ ]+|[\[{,][ ]*)[|>]|:[ ]+#[^\n]*\n(?:[ \r]*(?:#[^\n]*)?\n)*[ ]+(?!-[ \r\n])(?![^\n]*:[ \r\n])[^\s#]", re.MULTILINE)
+_LENIENT_HINTS = (b"%", b"|", b">", b" #")
+# Anything but a comment, a separator or a closing bracket after a flow collection: an error for
+# ruamel, more entries for rapidyaml (`- {} -`).
+_AFTER_FLOW = re.compile(rb"[\]}] *[^\s,\]}:#]")
+# First characters that cannot start a plain scalar (YAML 1.2, 7.3.3), which rapidyaml takes as
+# text anyway (`a: }`, `a: @x`): a string that starts with one was quoted, or ruamel refuses it.
+# (`:` too: `{:1}` is {null: 1} for ruamel and {":1": null} for rapidyaml; `- ` and `-` alone.)
+_INDICATORS = frozenset(",[]{}#&*!|>'\"%@`")
+# Everything but brackets and line feeds, deleted to see whether each flow collection closes on
+# its own line (rapidyaml reads multi-line plain keys in flow mappings that ruamel refuses).
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}\n")
+# No line of an intent holds this many brackets; a line that does is declined without a look.
+_MAX_BRACKETS_PER_LINE = 1024
+# rapidyaml's JSON emitter stops at this depth; deeper documents are declined anyway.
+_EMIT_MAX_DEPTH = 64
 
 
 class _Decline(Exception):
     pass
 
 
-def parse(text: str, max_depth: int) -> dict | None:
-    """The document as plain data, or None when only ruamel can say what it means."""
+class TooManyNodes(Exception):
+    """The document holds more nodes than the limit: refuse it, do not ask the exact loader."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count  # at least this many nodes
+
+
+def parse(text: str, max_depth: int, max_nodes: int | None = None) -> dict | None:
+    """The document as plain data, or None when only ruamel can say what it means.
+
+    Raises `TooManyNodes` when the document has more than `max_nodes` nodes (mappings, lists
+    and scalars, keys included), counted on rapidyaml's tree before any Python object is built.
+    """
     try:
         import ryml
     except ImportError:
         return None
-    if _NODE_PROPERTY.search(text) or _DOCUMENT_MARKER.search(text):
+    raw = text.encode("utf-8")
+    if _disputed(text, raw, max_depth):
         return None
     try:
         with _silenced_stderr():
-            tree = ryml.parse_in_arena(text.encode("utf-8"))
+            tree = ryml.parse_in_arena(raw)
+            # Every tree node is one YAML node, or two with its key: the size is a lower bound.
+            size = tree.size()
+            if max_nodes is not None and size - 1 > max_nodes:
+                raise TooManyNodes(size - 1)
             root = tree.root_id()
             if tree.is_stream(root) or not tree.is_map(root):
                 return None
             emitted = ryml.emit_json_malloc(tree, root)
+            del tree
         data = json.loads(emitted, object_pairs_hook=_unique_keys)
         _check(data, 0, max_depth)
+        if max_nodes is not None and 2 * size - 1 > max_nodes:
+            count = _yaml_nodes(data)
+            if count > max_nodes:
+                raise TooManyNodes(count)
+    except TooManyNodes:
+        raise
     except (_Decline, ValueError, RecursionError, RuntimeError):
         return None
     except Exception:  # noqa: BLE001 - any surprise from the C++ parser means: let ruamel decide
         return None
     return data if isinstance(data, dict) else None
+
+
+def count_nodes(text: str) -> int | None:
+    """At least how many nodes the document has (aliases count as one), as rapidyaml reads it;
+    None without rapidyaml or when it cannot read the text. Costs about 20 ms per MB."""
+    try:
+        import ryml
+    except ImportError:
+        return None
+    try:
+        with _silenced_stderr():
+            return max(ryml.parse_in_arena(text.encode("utf-8")).size() - 1, 0)
+    except Exception:  # noqa: BLE001 - the exact loader will say what is wrong with the text
+        return None
+
+
+def _disputed(text: str, raw: bytes, max_depth: int) -> bool:
+    """Input the two parsers may read differently, found by a few scans at C speed."""
+    if any(char in text for char in _DISPUTED):
+        return True
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return True
+    if any(pair in raw for pair in _DISPUTED_PAIRS) or _AFTER_FLOW.search(raw):
+        return True
+    if any(hint in raw for hint in _LENIENT_HINTS) and _LENIENT.search(raw):
+        return True
+    if any(char in text for char in "&*!") and _NODE_PROPERTY.search(text):
+        return True
+    if ("---" in text or "..." in text) and _DOCUMENT_MARKER.search(text):
+        return True
+    return not _flow_closes_on_its_line(raw, min(max_depth, _EMIT_MAX_DEPTH))
+
+
+def _flow_closes_on_its_line(raw: bytes, max_depth: int) -> bool:
+    """True when every `[` and `{` is closed on its own line, nested at most `max_depth` deep.
+    Brackets inside quotes or comments count too: an unbalanced one only makes this answer
+    False, which is safe. Each distinct line of brackets is looked at once: a few for an intent."""
+    for line in set(raw.translate(None, _NOT_BRACKET).split()):
+        if len(line) > _MAX_BRACKETS_PER_LINE or not _balanced(line, max_depth):
+            return False
+    return True
+
+
+def _balanced(brackets: bytes, max_depth: int) -> bool:
+    for _ in range(max_depth + 1):
+        inner = brackets.replace(b"{}", b"").replace(b"[]", b"")
+        if not inner:
+            return True
+        if len(inner) == len(brackets):
+            return False
+        brackets = inner
+    return False
 
 
 @contextmanager
@@ -89,6 +205,9 @@ def _check(node: Any, depth: int, max_depth: int) -> None:
         raise _Decline("too deep")
     if isinstance(node, dict):
         for key, value in node.items():
+            if not key:
+                # `: y` is a null key for ruamel and '' for rapidyaml; `"": y` is '' for both.
+                raise _Decline("empty key")
             _check_string(key)
             _check(value, depth + 1, max_depth)
     elif isinstance(node, list):
@@ -100,11 +219,32 @@ def _check(node: Any, depth: int, max_depth: int) -> None:
         raise _Decline("floats: JSON and YAML spell them differently")
 
 
+def _yaml_nodes(data: Any) -> int:
+    """Nodes as the exact loader counts them: every mapping, list, key and value."""
+    count = 0
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            count += len(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
 def _check_string(text: str) -> None:
     if not text:
         return
-    if text[0] in _MAYBE_NOT_STRING and not _resolves_to_string(text):
+    first = text[0]
+    if first in _MAYBE_NOT_STRING and not _resolves_to_string(text):
         raise _Decline(f"{text!r} may not be a string in YAML 1.2")
+    if first in _INDICATORS or first == ":" or (first == "-" and text[1:2] in ("", " ")):
+        raise _Decline(f"{text!r} starts like YAML syntax")
+    if " #" in text:
+        # In a plain scalar, ruamel starts a comment there; rapidyaml does not in flow collections.
+        raise _Decline("a comment inside a string")
     if text != text.strip() or "\n" in text:
         # Block scalars and quoted strings with edge whitespace: keep ruamel's exact reading.
         raise _Decline("multi-line or padded string")

@@ -8,6 +8,7 @@ documents, a top level that is not a mapping, resource limits — becomes a diag
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from ruamel.yaml.comments import merge_attrib
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
 from jcnrc import fastyaml
 from jcnrc.diagnostics import Diagnostic, Path, Related, error, escaped
@@ -22,12 +26,44 @@ from jcnrc.diagnostics import Diagnostic, Path, Related, error, escaped
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds that keep hostile input from exhausting memory or time (documented in README)."""
+    """Bounds that keep hostile input from exhausting memory or time (documented in docs/security.md).
 
-    max_bytes: int = 64 * 1024 * 1024
+    The loader refuses input beyond them with JCN008, and stops reading as soon as it knows:
+
+    * `max_bytes`: size of the intent file in bytes, checked on the file size before it is read
+      (and on the bytes, for `load_bytes`).
+    * `max_depth`: nesting of mappings and lists; the top-level mapping is level 0, so the
+      default 64 allows 64 levels under it. Checked on the parser's events: nothing deeper
+      is composed (an alias counts with the depth of what it names).
+    * `max_nodes`: mappings, lists and scalars, keys included, counted as if every alias
+      were expanded, without expanding them. Counted while the document is composed, and
+      before that by rapidyaml's C++ parser whenever the text might hold more (a cheap textual
+      bound says so): a document over the limit is refused without building it.
+
+    Why these defaults: the largest intent jcnrc is meant for is the benchmark's 5,000 nodes
+    with 50,000 pods (`benchmarks/generate.py --nodes 5000 --vrfs 20 --pods-per-node 10`):
+    5.6 MB and 680,277 nodes, or 7.1 MB and 875,673 nodes with two attachments per pod. The
+    2,000-node benchmark intent is 2.2 MB and 272,117 nodes; the bundled examples are 2-3 KB
+    and 120-350 nodes. 8 MiB (8,388,608 bytes) is 1.5 times the 5,000-node intent and holds the
+    two-attachment variant too. The byte limit is what bounds memory: the worst case is a file
+    at the limit made of one-character nodes. 2,000,000 nodes is twice what 8 MiB of such
+    intents hold (one node per 8 bytes); it binds first for terse or aliased documents. An
+    intent nests 5 levels; 64 is also as deep as rapidyaml's JSON emitter goes, so the fast
+    loader reads whatever the limit lets through.
+
+    Costs at the limits (CPU time and peak memory, measured as tests/test_resource_limits.py
+    does): the 7.1 MB intent loads in 0.7 s through the fast loader, and the 5,000-node intent
+    builds in 15 s and 650 MB. Refusing 8 MiB of one-character list items (4 million nodes)
+    costs about 1.5 s and 780 MB (block list) or 1 s and 630 MB (flow list), nearly all of it
+    rapidyaml's tree (about 150 bytes per node) while it counts; 8 MiB of nested brackets cost
+    0.1 s and 44 MB; aliases that expand to 1.6 million nodes (just under the node limit) cost
+    1.2 s and 4 MB to convert, and one more level is refused in milliseconds. Lower `max_bytes`
+    to lower the worst case in proportion; raise it (`--max-bytes`) for bigger intents.
+    """
+
+    max_bytes: int = 8 * 1024 * 1024
     max_depth: int = 64
-    # Nodes after alias expansion: defeats "billion laughs" without forbidding anchors.
-    max_nodes: int = 5_000_000
+    max_nodes: int = 2_000_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -170,11 +206,15 @@ def load_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS, fast: boo
     if tabs:
         return Loaded(None, source, tabs, digest)
     if fast and len(raw) >= fastyaml.FAST_PATH_MIN_BYTES:
-        data = fastyaml.parse(text, limits.max_depth)
+        try:
+            data = fastyaml.parse(text, limits.max_depth, limits.max_nodes)
+        except fastyaml.TooManyNodes as over:
+            _remember_count(digest, over.count)
+            return Loaded(None, source, [_too_many_nodes(limits, aliases=False)], digest, exact=False)
         if data is not None:
             source.text = text
             return Loaded(data, source, [], digest, exact=False)
-    return _parse(text, source, limits, digest)
+    return _parse(text, source, limits, digest, raw)
 
 
 def _positions_tree(text: str) -> Any:
@@ -216,18 +256,34 @@ def _tab_indentation(lines: list[str]) -> list[Diagnostic]:
     return found
 
 
-def _parse(text: str, source: SourceMap, limits: Limits, digest: str) -> Loaded:
+def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes) -> Loaded:
     from ruamel.yaml import YAML
     from ruamel.yaml.constructor import DuplicateKeyError
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    at_least = _COUNTED.get(digest)
+    if at_least is None and _node_upper_bound(text) > limits.max_nodes and not _nested_deeper_than(raw, limits.max_depth):
+        # The text may hold more nodes than the limit even without aliases: count them in C++
+        # first, so that ruamel does not spend a minute composing a million nodes to be refused.
+        # (Not when it nests too deep: the composer below stops at that within milliseconds,
+        # where rapidyaml would hold every level.)
+        at_least = fastyaml.count_nodes(text)
+    if at_least is not None and at_least > limits.max_nodes:
+        _remember_count(digest, at_least)
+        return Loaded(None, source, [_too_many_nodes(limits, aliases=False)], digest)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
+    yaml.Scanner = _LinearScanner
+    yaml.Composer = functools.partial(_LimitedComposer, limits=limits)
     try:
         with warnings.catch_warnings():
             # A reused anchor is legal YAML (the later one wins); ruamel would print a warning.
             warnings.simplefilter("ignore")
             documents = list(yaml.load_all(text))
+    except _TooDeep as deep:
+        return Loaded(None, source, [_too_deep(limits, deep.line, deep.column)], digest)
+    except _TooLarge as large:
+        return Loaded(None, source, [_too_many_nodes(limits, large.aliases)], digest)
     except DuplicateKeyError as exc:
         return Loaded(None, source, [_duplicate_key(exc, text)], digest)
     except MarkedYAMLError as exc:
@@ -251,10 +307,12 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str) -> Loaded:
         return Loaded(None, source, [error("JCN006", f"the top level of an intent must be a mapping, found {kind}",
                                            line=line, column=column, help="start with `apiVersion: jcnrc/v1`")], digest)
     source.root = root
-    problem = _check_limits(root, limits)
-    if problem:
-        return Loaded(None, source, [problem], digest)
-    return Loaded(to_plain(root), source, [], digest)
+    try:
+        data = to_plain(root)
+    except RecursionError:  # only with a max_depth raised far beyond the default
+        return Loaded(None, source, [error("JCN008", f"the document nests too deeply (limit {limits.max_depth})",
+                                           line=1, column=1)], digest)
+    return Loaded(data, source, [], digest)
 
 
 def _node_start(node: Any) -> tuple[int, int] | None:
@@ -402,50 +460,162 @@ def _syntax_help(problem: str, context: str, unclosed_quote: bool) -> str:
     return "check indentation, colons and quotes on this line and the one before"
 
 
-def _check_limits(root: Any, limits: Limits) -> Diagnostic | None:
-    """Count nodes as if aliases were expanded, without expanding them (memoised by identity)."""
-    sizes: dict[int, int] = {}
+def _node_upper_bound(text: str) -> int:
+    """More nodes than any YAML text can hold (aliases counted as one), from a few character
+    counts: every node but a document's root is announced by an indicator (`: `, `- `, `?`,
+    `,`, `[`, `{`), and each such indicator brings at most a key and a value (an opening
+    bracket, the collection and its first entry). Plain text with colons or commas only makes
+    the bound larger. About 6 ms per MB. (Line breaks other than LF and CR LF can make it too
+    low; then the composer, which counts anyway, is what refuses the document.)"""
+    separators = text.count(":") + text.count("?") + text.count(",")
+    openers = text.count("[") + text.count("{")
+    dashes = text.count("- ") + text.count("-\n") + text.count("-\r") + text.count("-\t")
+    documents = text.count("---") + text.count("...")
+    return 2 + 2 * separators + 4 * openers + dashes + documents
 
-    def size(node: Any, depth: int) -> int:
-        if depth > limits.max_depth:
-            raise _TooDeep(node)
-        if not isinstance(node, (dict, list)):
-            return 1
-        known = sizes.get(id(node))
-        if known is not None:
-            return known
-        children = node.items() if isinstance(node, dict) else enumerate(node)
-        total = 1
-        for _, child in children:
-            total += size(child, depth + 1)
-            if total > limits.max_nodes:
-                raise _TooLarge()
-        sizes[id(node)] = total
-        return total
 
-    try:
-        size(root, 0)
-    except _TooDeep as deep:
-        line, column = deep.position()
-        return error("JCN008", f"the document nests deeper than {limits.max_depth} levels", line=line, column=column,
-                     help="an intent nests a few levels; this looks like generated or corrupted input")
-    except _TooLarge:
-        return error("JCN008", f"the document expands to more than {limits.max_nodes} nodes (YAML aliases?)", line=1, column=1,
-                     help="an intent needs no deeply repeated aliases; write the values out")
-    return None
+# Node counts of refused files by SHA-256 of their bytes: the pipeline reads a refused file a
+# second time (fast loader, then exact loader for positions), and counting again would cost
+# as much as the first time. A few entries: only files over the node limit get here.
+_COUNTED: dict[str, int] = {}
+
+
+def _remember_count(digest: str, count: int) -> None:
+    for old in list(_COUNTED)[:-7]:
+        _COUNTED.pop(old, None)
+    _COUNTED[digest] = count
+
+
+_BRACKETS_AS_ONE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _nested_deeper_than(raw: bytes, depth: int) -> bool:
+    """A hint: more than `depth` opening brackets in a row, whatever text lies between them
+    (`[[[`, `{a: {b: {c:`, `[x, [y, [z`), which a document nesting that deep usually shows."""
+    return b"[" * (depth + 1) in raw.translate(_BRACKETS_AS_ONE, _NOT_BRACKET)
+
+
+class _LinearScanner(RoundTripScanner):
+    """ruamel's round-trip scanner without its quadratic cost in open flow levels.
+
+    The scanner keeps one possible simple key per open `[`/`{` level and, for every token,
+    looked at all of them: 10,000 `[` cost 3 CPU seconds before the composer could stop at
+    `max_depth`, since the scanner reads up to 1,024 characters ahead. The keys are kept in the
+    order they were saved, which is also the order of their token numbers, lines and offsets:
+    the nearest is the first, and the stale ones are a prefix. Same answers, constant time.
+    """
+
+    def next_possible_simple_key(self) -> Any:
+        for key in self.possible_simple_keys.values():
+            return key.token_number
+        return None
+
+    def stale_possible_simple_keys(self) -> None:
+        keys = self.possible_simple_keys
+        if not keys:
+            return
+        reader = self.reader
+        line, index = reader.line, reader.index
+        while keys:
+            level = next(iter(keys))
+            key = keys[level]
+            if key.line == line and index - key.index <= 1024:
+                return
+            if key.required:
+                raise ScannerError("while scanning a simple key", key.mark, "could not find expected ':'",
+                                   reader.get_mark())
+            del keys[level]
+
+
+class _LimitedComposer(Composer):
+    """ruamel's composer, counting nodes and depth on the parser's events as it composes them,
+    and stopping at the first node past a limit: the rest of the document is never scanned.
+
+    An alias counts the nodes and the levels of the node it names (known once that node is
+    composed), so "billion laughs" is refused after a few hundred events and nothing is expanded.
+    """
+
+    def __init__(self, loader: Any = None, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(loader)
+        self.max_nodes = limits.max_nodes
+        self.max_depth = limits.max_depth
+        self.nodes = 0
+        self.level = 0  # of the node being composed (ruamel's own `depth` is not in every version)
+        self.deepest = 0  # the deepest level reached inside the anchored node being composed
+        self.expanded: dict[int, tuple[int, int]] = {}  # id of an anchored node -> (nodes, levels below it)
+        self.aliases = False
+        self.events: Any = None
+
+    def compose_document(self) -> Any:
+        self.events = self.parser  # the property looks itself up on every use; once is enough
+        return super().compose_document()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.events.peek_event()
+        depth = self.level  # levels above this node: 0 for the root
+        if isinstance(event, AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an undefined alias is the base class's error
+                known = self.expanded.get(id(target))
+                if known is None:  # an alias inside the node it names: infinitely deep
+                    raise _TooDeep(event.start_mark)
+                nodes, levels = known
+                self.aliases = True
+                self.nodes += nodes
+                if self.nodes > self.max_nodes:
+                    raise _TooLarge(aliases=True)
+                if depth + levels > self.max_depth:
+                    raise _TooDeep(event.start_mark)
+                if depth + levels > self.deepest:
+                    self.deepest = depth + levels
+            return super().compose_node(parent, index)
+        if depth > self.max_depth:
+            raise _TooDeep(event.start_mark)
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            raise _TooLarge(aliases=self.aliases)
+        anchored = event.anchor is not None
+        if anchored:
+            before, outer = self.nodes - 1, self.deepest
+            self.deepest = depth
+        elif depth > self.deepest:
+            self.deepest = depth
+        self.level = depth + 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.level = depth
+        if anchored:
+            self.expanded[id(node)] = (self.nodes - before, self.deepest - depth)
+            self.deepest = max(outer, self.deepest)
+        return node
 
 
 class _TooDeep(Exception):
-    def __init__(self, node: Any) -> None:
+    def __init__(self, mark: Any) -> None:
         super().__init__()
-        self.node = node
-
-    def position(self) -> tuple[int, int]:
-        return _node_start(self.node) or (1, 1)
+        self.line = mark.line + 1 if mark is not None else 1
+        self.column = mark.column + 1 if mark is not None else 1
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, aliases: bool) -> None:
+        super().__init__()
+        self.aliases = aliases
+
+
+def _too_deep(limits: Limits, line: int, column: int) -> Diagnostic:
+    return error("JCN008", f"the document nests deeper than {limits.max_depth} levels", line=line, column=column,
+                 help="an intent nests a few levels; this looks like generated or corrupted input")
+
+
+def _too_many_nodes(limits: Limits, aliases: bool) -> Diagnostic:
+    if aliases:
+        return error("JCN008", f"the document expands to more than {limits.max_nodes} nodes (YAML aliases?)",
+                     line=1, column=1, help="an intent needs no deeply repeated aliases; write the values out")
+    return error("JCN008", f"the document has more than {limits.max_nodes} nodes", line=1, column=1,
+                 help="raise the limit with --max-nodes if this file is genuine")
 
 
 def to_plain(node: Any) -> Any:

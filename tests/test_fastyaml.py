@@ -36,6 +36,16 @@ def test_fast_reading_equals_ruamel_or_declines(path: Path, capfd):
     "a: |\n  two\n  lines\n",       # block scalar
     "- 1\n",                        # not a mapping
     "a: [1, 2\n",                   # syntax error
+    "a: {b:\t7}\n", "a: \t\n",        # tabs: the parsers disagree where they may stand
+    "a: b\x85c: d\n", "a: b\u2028c\n",  # NEL, LS: line breaks for ruamel only
+    "a: 1\rb: 2\n",                 # a lone CR
+    "a: [b,\n  c]\n",               # a flow collection over two lines
+    "a: {b: " * 70 + "c" + "}" * 70 + "\n",  # deeper than rapidyaml's JSON emitter goes
+    "a: [" + "[], " * 600 + "]\n",  # more brackets on a line than an intent has
+    "a:\n  b: x\n  : y\n",           # empty key: null for ruamel, '' for rapidyaml
+    "a: =\n", "a: '<<'\n",          # YAML 1.1's `value` and merge tags: not strings for ruamel
+    "a: |1x\n", "a: # c\n  x\n\n",   # rapidyaml is lenient, ruamel refuses or fails
+    "%YAML 1.1\na: b\n", "a: b\n\ufeffc: d\n", "{?a}\n",
 ])
 def test_declines_whenever_json_could_differ(text, capfd):
     assert fastyaml.parse(text, 64) is None
@@ -46,6 +56,50 @@ def test_reads_the_usual_intent_values():
     text = 'a: "11:11"\nb: 11:11\nc: 10.240.0.4\nd: 1500\ne: [x, "y"]\nf: {g: yes, h: on}\ni: null\nj: true\n'
     assert fastyaml.parse(text, 64) == {"a": "11:11", "b": "11:11", "c": "10.240.0.4", "d": 1500, "e": ["x", "y"],
                                         "f": {"g": "yes", "h": "on"}, "i": None, "j": True}
+
+
+def test_every_first_character_the_resolver_knows_is_checked():
+    """A plain string that starts with one of these may resolve to another type in ruamel."""
+    resolver = fastyaml._resolver()
+    starts = {first for first in resolver.versioned_resolver if first}
+    assert starts <= fastyaml._MAYBE_NOT_STRING | fastyaml._INDICATORS
+
+
+def test_reads_crlf_line_ends():
+    assert fastyaml.parse('a: "x"\r\nb: [c, {d: e}]  # f | g\r\n', 64) == {"a": "x", "b": ["c", {"d": "e"}]}
+    assert fastyaml.parse('a: "[x"\r\n', 64) is None  # a bracket in quotes counts: declining is safe
+
+
+def test_counts_nodes_against_the_limit():
+    text = "a: [1, 2, 3]\nb: {c: d}\n"  # the mapping, 2 keys, the list and 3 items, the map, c and d
+    assert fastyaml.parse(text, 64, max_nodes=10) == {"a": [1, 2, 3], "b": {"c": "d"}}
+    with pytest.raises(fastyaml.TooManyNodes) as refused:
+        fastyaml.parse(text, 64, max_nodes=9)
+    assert refused.value.count == 10
+    with pytest.raises(fastyaml.TooManyNodes):  # refused on the tree's size, before any Python object exists
+        fastyaml.parse("a: [" + "x, " * 1000 + "]\n", 64, max_nodes=500)
+    assert 0 < fastyaml.count_nodes(text) <= 10  # rapidyaml's tree: a lower bound (keys share their value's node)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_the_examples_are_read_by_the_fast_loader(path: Path):
+    """Declining is safe but slow: what intents look like must not be declined."""
+    text = path.read_text(encoding="utf-8")
+    if '"3600"' in text:  # multi-vrf.yaml: a quoted number, which JSON cannot tell from a number
+        assert fastyaml.parse(text, 64) is None
+    else:
+        assert fastyaml.parse(text, 64) is not None
+
+
+def test_the_benchmark_intent_is_read_by_the_fast_loader(tmp_path):
+    import subprocess
+    import sys
+
+    intent = tmp_path / "bench.yaml"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--nodes", "50", "--vrfs", "5",
+                    "--pods-per-node", "10", "--attachments-per-pod", "2", "-o", str(intent)], check=True)
+    loaded = load_file(intent, fast=True)
+    assert loaded.ok and not loaded.exact
 
 
 def _big_intent(tmp_path: Path, mistake: bool) -> Path:

@@ -186,6 +186,39 @@ def test_alias_expansion_limit_stops_billion_laughs():
     assert d.code == "JCN008" and "aliases" in d.message
 
 
+def test_nesting_through_an_alias_counts_the_levels_of_what_it_names():
+    text = b"a: &a [x, [y, [z]]]\nb: [[[[*a]]]]\n"  # `z` ends up 8 levels below the top
+    assert load_bytes(text, "t.yaml", Limits(max_depth=8)).ok
+    d = only(load_bytes(text, "t.yaml", Limits(max_depth=7)))
+    assert (d.code, d.line, d.column) == ("JCN008", 2, 8)
+
+
+def test_an_alias_inside_the_node_it_names_is_refused():
+    d = only(load_bytes(b"a: &a [x, *a]\n", "t.yaml"))
+    assert (d.code, d.line, d.column) == ("JCN008", 1, 11) and "nests deeper" in d.message
+
+
+def test_the_node_limit_counts_keys_values_and_expanded_aliases():
+    text = b"a: &a [1, 2, 3]\nb: *a\n"  # mapping, 2 keys, the list and its 3 items, the alias's 4
+    assert load_bytes(text, "t.yaml", Limits(max_nodes=11)).ok
+    d = only(load_bytes(text, "t.yaml", Limits(max_nodes=10)))
+    assert d.code == "JCN008" and "more than 10 nodes" in d.message and "aliases" in d.message
+    d = only(load_bytes(b"a: [1, 2, 3]\n", "t.yaml", Limits(max_nodes=5)))
+    assert d.code == "JCN008" and d.message == "the document has more than 5 nodes"
+
+
+def test_a_text_over_the_node_limit_is_counted_before_ruamel_composes_it(monkeypatch):
+    import jcnrc.load
+
+    def composed(*args):
+        raise AssertionError("ruamel composed a document that rapidyaml had counted over the limit")
+
+    monkeypatch.setattr(jcnrc.load._LimitedComposer, "compose_node", composed)
+    text = b"a: [" + b"x, " * 2000 + b"]\n"
+    d = only(load_bytes(text, "t.yaml", Limits(max_nodes=1000)))
+    assert (d.code, d.message, d.line, d.column) == ("JCN008", "the document has more than 1000 nodes", 1, 1)
+
+
 def test_size_limit():
     d = only(load_bytes(b"a: 1\n" * 100, "t.yaml", Limits(max_bytes=50)))
     assert d.code == "JCN008" and "limit is 50" in d.message
@@ -234,3 +267,51 @@ def test_one_character_damage_to_the_example_never_raises(offset, char):
     loaded = load_bytes(damaged.encode("utf-8"), "t.yaml")
     for item in located(loaded):
         assert 1 <= item.line <= damaged.count("\n") + 2
+
+
+# --- the scanner -----------------------------------------------------------------------------
+
+def _events(text: str, scanner) -> list:
+    """Every event of ruamel's round-trip parser with `scanner`, or the error it ends with."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    yaml = YAML(typ="rt")
+    yaml.Scanner = scanner
+    events = []
+    try:
+        for event in yaml.parse(text):
+            events.append((type(event).__name__, getattr(event, "value", None), getattr(event, "anchor", None),
+                           getattr(event, "tag", None), event.start_mark.index, event.end_mark.index))
+    except YAMLError as exc:
+        events.append(("error", str(exc)))
+    return events
+
+
+YAML_SYNTAX = st.text(alphabet="[]{},:-?#'\"&*!|> \nab1", max_size=300)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(YAML_SYNTAX)
+def test_the_linear_scanner_reads_what_ruamels_scanner_reads(text):
+    """jcnrc.load._LinearScanner replaces two of ruamel's methods with constant-time ones."""
+    from ruamel.yaml.scanner import RoundTripScanner
+
+    from jcnrc.load import _LinearScanner
+
+    assert _events(text, _LinearScanner) == _events(text, RoundTripScanner)
+
+
+@pytest.mark.parametrize("text", [
+    "a: " + "[" * 300 + "]" * 300 + "\n",                  # many open flow levels
+    "a: [" + ", ".join(["{b: c}"] * 200) + "]\n",           # a line longer than 1,024 characters
+    "a: {" + "x" * 1100 + ": 1}\n",                         # a key too long to be a simple key
+    "- " + "x" * 1100 + "\n- : b\n",
+    "[a,\n b, {c: [d,\n e]}]\n",                           # flow over several lines
+])
+def test_the_linear_scanner_reads_long_and_deep_lines_like_ruamel(text):
+    from ruamel.yaml.scanner import RoundTripScanner
+
+    from jcnrc.load import _LinearScanner
+
+    assert _events(text, _LinearScanner) == _events(text, RoundTripScanner)
