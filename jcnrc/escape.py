@@ -93,6 +93,11 @@ def yaml_block(text: str, indent: int) -> str:
     if _TRAILING_BLANK.search(text):
         # Trailing blanks are lost by some editors and linters; quote to keep the value exact.
         return yaml_quoted(text)
+    return literal_block(text, indent)
+
+
+def literal_block(text: str, indent: int) -> str:
+    """`text` as a literal block scalar, for text that yaml_block found fit for one."""
     indicator = "|"
     if text[0] in " \n":
         indicator += "2"

@@ -620,15 +620,23 @@ def _rename_exchange(first: Path, second: Path) -> bool:
 
 
 def _renameat2():
+    import ctypes
+
+    # None with glibc before 2.28, or another libc without the wrapper.
+    return _libc_function("renameat2", [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint])
+
+
+def _libc_function(name: str, argtypes: list):
+    """The C library's `name` (returning int, setting errno), or None off Linux or where it is missing."""
     if not sys.platform.startswith("linux"):
         return None
     import ctypes
 
     try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
-        return None  # glibc before 2.28, or another libc without the wrapper
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        return None
+    function.argtypes = argtypes
     function.restype = ctypes.c_int
     return function
 
@@ -651,17 +659,9 @@ def _sync(folder: str) -> None:
 
 
 def _syncfs():
-    if not sys.platform.startswith("linux"):
-        return None
     import ctypes
 
-    try:
-        function = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int]
-    function.restype = ctypes.c_int
-    return function
+    return _libc_function("syncfs", [ctypes.c_int])
 
 
 def _fsync_dir(folder: Path) -> None:

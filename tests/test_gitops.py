@@ -234,7 +234,7 @@ def test_check_fails_on_a_deleted_file_and_a_stale_owned_list_but_not_on_a_forei
     owned = out / OWNED_LIST
     owned.write_text(owned.read_text() + "manifests/pod-gone.yaml\n")
     run = jcnrc("build", str(intent), "-o", str(out), "--check")
-    assert run.returncode == 1 and f"-manifests/pod-gone.yaml" in run.stdout
+    assert run.returncode == 1 and "-manifests/pod-gone.yaml" in run.stdout
 
 
 def test_check_fails_when_the_intent_changed_since_the_build(built):

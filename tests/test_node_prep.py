@@ -250,14 +250,7 @@ def test_default_kubeconfig_is_the_kubelets_own_and_its_absence_is_reported_once
 
 
 def test_an_overriding_kubeconfig_path_is_kept_in_sync_with_the_kubelets(tmp_path):
-    def override(data):
-        data["cluster"]["kubeConfig"] = "/etc/kubernetes/kubelet.conf"
-
-    node = FakeNode(tmp_path / "node", _compile(tmp_path, override))
-    kubelet = node.host / "var/lib/kubelet/kubeconfig"
-    kubelet.parent.mkdir(parents=True)
-    kubelet.write_text("client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n")
-    copy = node.host / "etc/kubernetes/kubelet.conf"
+    node, kubelet, copy = _kubeconfig_override_node(tmp_path)
     run = node.run(WORKER, rounds=2)
     assert run.returncode == 0, run.stderr
     assert copy.read_text() == kubelet.read_text()

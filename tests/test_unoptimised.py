@@ -86,17 +86,7 @@ def _reference_yaml_block(text: str, indent: int) -> str:
         return escape.yaml_quoted(text)
     if any(line != line.rstrip(" \t") for line in text.split("\n")):
         return escape.yaml_quoted(text)
-    indicator = "|"
-    if text[0] in " \n":
-        indicator += "2"
-    if not text.endswith("\n"):
-        indicator += "-"
-    elif text.endswith("\n\n"):
-        indicator += "+"
-    pad = " " * indent
-    body = "\n".join(pad + line if line else "" for line in text.rstrip("\n").split("\n"))
-    trailing = "\n" * (len(text) - len(text.rstrip("\n")) - 1) if text.endswith("\n") else ""
-    return f"{indicator}\n{body}{trailing}"
+    return escape.literal_block(text, indent)
 
 
 @contextmanager
