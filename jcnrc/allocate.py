@@ -27,8 +27,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from jcnrc import routetarget
 from jcnrc.diagnostics import Diagnostic, error, warning
-from jcnrc.model import Topology, Vrf
-from jcnrc.rules import interface_name
+from jcnrc.model import Topology, Vrf, interface_name
 
 LOCK_KIND = "AllocationLock"
 FAMILIES = ("ipv4", "ipv6")
@@ -272,23 +271,22 @@ def route_tables(topology: Topology, vni: dict[str, int]) -> dict[str, frozenset
     exports: dict[str, set[str]] = {}
     importers: dict[str, set[str]] = defaultdict(set)
     for vrf in topology.vrfs:
-        imported, exported = _targets(vrf, topology.cluster.asn, vni.get(vrf.name, 0))
-        exports[vrf.name] = exported
+        imported, exported = route_target_texts(vrf, topology.cluster.asn, vni.get(vrf.name, 0))
+        exports[vrf.name] = {_canonical_target(t) for t in exported}
         for target in imported:
-            importers[target].add(vrf.name)
+            importers[_canonical_target(target)].add(vrf.name)
     return {name: frozenset({name}.union(*(importers.get(t, set()) for t in targets)))
             for name, targets in exports.items()}
 
 
-def _targets(vrf: Vrf, asn: int, vni: int) -> tuple[set[str], set[str]]:
+def route_target_texts(vrf: Vrf, asn: int, vni: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The VRF's (import, export) route targets as written; without `routeTarget`, `<asn>:<vni>` both ways."""
     spec = vrf.routeTarget
     if spec is None:
-        both = {_canonical_target(f"{asn}:{vni}")}
-        return both, both
+        spec = f"{asn}:{vni}"
     if isinstance(spec, str):
-        both = {_canonical_target(spec)}
-        return both, both
-    return {_canonical_target(t) for t in spec.import_}, {_canonical_target(t) for t in spec.export}
+        return (spec,), (spec,)
+    return tuple(spec.import_), tuple(spec.export)
 
 
 def _canonical_target(text: str) -> str:

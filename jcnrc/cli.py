@@ -101,12 +101,16 @@ def _require_file(path: Path) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
+def _failing(located, warnings_as_errors: bool) -> bool:
+    return any(item.diagnostic.is_error or warnings_as_errors for item in located)
+
+
 def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False) -> bool:
     """Print diagnostics; True when the run must fail."""
     from jcnrc import diagnostics as diag
 
     located = result.located()
-    failing = any(item.diagnostic.is_error or warnings_as_errors for item in located)
+    failing = _failing(located, warnings_as_errors)
     if fmt == Format.json:
         typer.echo(diag.to_json(located), nl=False)
         return failing
@@ -122,15 +126,14 @@ def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False) -
 
 
 def _options(templates: Optional[Path], layout: Layout, target: Optional[Target], with_secrets: bool, out: Optional[Path],
-             limits=None, progress=None):
-    from jcnrc.load import DEFAULT_LIMITS
+             limits, progress=None):
     from jcnrc.pipeline import Options
 
     if templates is not None and not templates.is_dir():
         _err(f"jcnrc: error: --templates {templates}: not a folder")
         raise typer.Exit(EXIT_USAGE)
     return Options(templates=templates, layout=layout.value, target=target.value if target else None,
-                   with_secrets=with_secrets, output=out, limits=limits or DEFAULT_LIMITS, progress=progress)
+                   with_secrets=with_secrets, output=out, limits=limits, progress=progress)
 
 
 def default_out_dir(result, target: Optional[Target]) -> Path:
@@ -158,12 +161,14 @@ def _erased_after(bar):
             bar.close()
 
 
-def _compile(file: Path, options):
-    from jcnrc.pipeline import compile_intent
+def _run(file: Path, options, render: bool):
+    """analyse (or, with render, compile) the intent file named on the command line; a file that
+    is missing or cannot be read is a usage error."""
+    from jcnrc.pipeline import analyse, compile_intent
 
     _require_file(file)
     try:
-        return compile_intent(file, options, display_name=str(file))
+        return (compile_intent if render else analyse)(file, options, display_name=str(file))
     except OSError as exc:
         _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_USAGE)
@@ -194,8 +199,8 @@ def build(
 
     bar = _progress_bar(quiet or fmt == Format.json)
     with _erased_after(bar):
-        result = _compile(file, _options(templates, layout, target, with_secrets, out,
-                                         _limits(max_bytes, max_depth, max_nodes), bar))
+        result = _run(file, _options(templates, layout, target, with_secrets, out,
+                                     _limits(max_bytes, max_depth, max_nodes), bar), render=True)
     if report(result, fmt, warnings_as_errors, quiet) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
@@ -254,22 +259,17 @@ def check_command(
 ) -> None:
     """Check intents without writing anything."""
     from jcnrc import diagnostics as diag
-    from jcnrc.pipeline import Options, analyse
+    from jcnrc.pipeline import Options
 
+    options = Options(target=target.value if target else None, limits=_limits(max_bytes, max_depth, max_nodes))
     failing = False
     all_located = []
     for file in files:
-        _require_file(file)
-        try:
-            options = Options(target=target.value if target else None, limits=_limits(max_bytes, max_depth, max_nodes))
-            result = analyse(file, options, display_name=str(file))
-        except OSError as exc:
-            _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
-            raise typer.Exit(EXIT_USAGE)
+        result = _run(file, options, render=False)
         if fmt == Format.json:
             located = result.located()
             all_located += located
-            failing |= any(i.diagnostic.is_error or warnings_as_errors for i in located)
+            failing |= _failing(located, warnings_as_errors)
         else:
             failing |= report(result, fmt, warnings_as_errors)
     if fmt == Format.json:
@@ -291,7 +291,8 @@ def diff(
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
     from jcnrc import write as writer
 
-    result = _compile(file, _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes)))
+    options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes))
+    result = _run(file, options, render=True)
     if report(result, Format.text, False) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
@@ -334,14 +335,10 @@ def routes(
 
 
 def _analysed(file: Path, limits):
-    from jcnrc.pipeline import Options, analyse
+    """The analysed intent for the commands that read its plan; its errors end the command."""
+    from jcnrc.pipeline import Options
 
-    _require_file(file)
-    try:
-        result = analyse(file, Options(limits=limits), display_name=str(file))
-    except OSError as exc:
-        _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
-        raise typer.Exit(EXIT_USAGE)
+    result = _run(file, Options(limits=limits), render=False)
     if report(result, Format.text, False, quiet=True) or result.plan is None:
         raise typer.Exit(EXIT_PROBLEMS)
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterable, Literal
 
 Severity = Literal["error", "warning"]
@@ -211,10 +211,6 @@ def summary(items: list[Located]) -> str:
     if warnings:
         parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
     return ", ".join(parts) if parts else "no problems"
-
-
-def with_path_prefix(diagnostic: Diagnostic, prefix: Path) -> Diagnostic:
-    return replace(diagnostic, path=prefix + diagnostic.path)
 
 
 def locate(diagnostics: Iterable[Diagnostic], source) -> list[Located]:

@@ -28,10 +28,12 @@ import shutil
 import subprocess
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from jcnrc.plan import Plan, PlannedAttachment, PlannedNode, PlannedVrf
+
+if TYPE_CHECKING:
+    from jcnrc.render import Templates
 
 TEXT_FORMATS = ("mermaid", "dot")
 IMAGE_FORMATS = ("svg", "png")
@@ -138,49 +140,6 @@ class Drawing:
 
         walk(self.groups)
         return found
-
-
-# --- escaping (template filters) -----------------------------------------------------------
-
-_MERMAID_PLAIN = re.compile(r"[A-Za-z0-9 .,:/_()+@-]")
-
-
-def mermaid_string(value: object) -> str:
-    """A quoted Mermaid label that shows ``value`` verbatim; newlines become line breaks.
-
-    Inside ``"..."`` Mermaid ends the string only at a quote, but it later decodes ``#name;``
-    entity codes and (with HTML labels) interprets tags and markdown, so every character
-    outside a small safe set is written as a numeric entity code (``<`` is ``#60;``).
-    """
-    lines = str(value).split("\n")
-    return '"' + "<br/>".join(
-        "".join(ch if _MERMAID_PLAIN.fullmatch(ch) else f"#{ord(ch)};" for ch in line) for line in lines
-    ) + '"'
-
-
-def dot_string(value: object) -> str:
-    """A quoted DOT string that Graphviz shows verbatim; newlines become centred line breaks.
-
-    Graphviz reads ``\\"`` in the string, then expands backslash escapes (``\\N`` is the node
-    name) and HTML entities (``&amp;``) in labels, so backslash, quote and ampersand are
-    escaped, and other control characters are written as numeric entities.
-    """
-    out = []
-    for ch in str(value):
-        if ch == "\n":
-            out.append("\\n")
-        elif ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "&":
-            out.append("&amp;")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"&#{ord(ch)};")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-FILTERS = {"mermaid_str": mermaid_string, "dot_str": dot_string}
 
 
 # --- identifiers ---------------------------------------------------------------------------
@@ -467,27 +426,20 @@ def _count(n: int, noun: str) -> str:
 
 # --- output --------------------------------------------------------------------------------
 
-def templates(folder: Path | None = None):
-    """The template set (jcnrc.render.Templates) with the diagram escaping filters registered."""
-    from jcnrc.render import Templates  # here, not at the top: render.py calls this module for the README
-
-    found = Templates(folder)
-    for env in (found.text, found.go_template):
-        for name, function in FILTERS.items():
-            env.filters.setdefault(name, function)
-    return found
-
-
 def render(plan: Plan, fmt: str, vrf: str | None = None, node: str | None = None,
-           limits: Limits = DEFAULT_LIMITS, template_folder: Path | None = None) -> str | bytes:
-    """The picture in ``fmt``: text for mermaid and dot, bytes for svg and png (through Graphviz)."""
+           limits: Limits = DEFAULT_LIMITS, templates: Templates | None = None) -> str | bytes:
+    """The picture in ``fmt``: text for mermaid and dot, bytes for svg and png (through Graphviz).
+    ``templates`` is the template set to use (a build passes its own); by default the built-in one."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown diagram format {fmt!r}; expected one of {', '.join(FORMATS)}")
     drawing = build(plan, vrf=vrf, node=node, limits=limits)
-    found = templates(template_folder)
+    if templates is None:
+        from jcnrc.render import Templates  # here, not at the top: render.py calls this module for the README
+
+        templates = Templates(None)
     if fmt == "mermaid":
-        return found.render("diagram/mermaid.j2", drawing=drawing)
-    dot_text = found.render("diagram/dot.j2", drawing=drawing)
+        return templates.render("diagram/mermaid.j2", drawing=drawing)
+    dot_text = templates.render("diagram/dot.j2", drawing=drawing)
     if fmt == "dot":
         return dot_text
     return run_graphviz(dot_text, fmt)

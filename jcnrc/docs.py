@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from jcnrc import schema as intent_schema
-from jcnrc.model import Topology
+from jcnrc.model import Topology, field_for_key
 
 PLURALS = {"string": "strings", "integer": "integers", "boolean": "booleans", "number": "numbers"}
 GENERATOR = "python -m jcnrc.docs > docs/intent.md"
@@ -224,22 +224,13 @@ def _default_text(name: str, prop: dict, model) -> str:
     if "default" in prop:
         value = prop["default"]
         return "" if value is None else f"Default: {_code(_json(value))}."
-    info = _field(model, name)
+    info = field_for_key(model, name) if model is not None else None
     if info is None or info.default_factory is None:
         return ""
     value = info.default_factory()
     if isinstance(value, BaseModel):
         return "When left out, each of its fields takes its own default."
     return f"Default: {_code(_json(value))}."
-
-
-def _field(model, name: str):
-    if model is None:
-        return None
-    for field_name, info in model.model_fields.items():
-        if (info.alias or field_name) == name:
-            return info
-    return None
 
 
 def _allowed_values(prop: dict) -> list[str]:

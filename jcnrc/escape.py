@@ -8,6 +8,8 @@
 - Shell words come from ``shlex.quote``.
 - Junos identifiers are checked against a strict pattern (names are validated upstream, this is
   the last line of defence), and Junos strings are double-quoted with backslash escapes.
+- Mermaid and Graphviz DOT labels (the topology diagrams) are quoted strings that show the
+  value verbatim (``mermaid_string``, ``dot_string``).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _yaml_code_escape(ch: str) -> str:
 
 def yaml_string(value: Any) -> str:
     """Always a string, also for numbers: ConfigMap data and env values must be strings."""
-    return yaml_scalar(str(value)) if not isinstance(value, str) else yaml_scalar(value)
+    return yaml_scalar(str(value))
 
 
 def yaml_block(text: str, indent: int) -> str:
@@ -133,3 +135,41 @@ def junos_string(value: Any) -> str:
     if any(not ch.isprintable() for ch in text):
         raise EscapeError(f"{text!r} holds control characters")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_MERMAID_PLAIN = re.compile(r"[A-Za-z0-9 .,:/_()+@-]")
+
+
+def mermaid_string(value: Any) -> str:
+    """A quoted Mermaid label that shows ``value`` verbatim; newlines become line breaks.
+
+    Inside ``"..."`` Mermaid ends the string only at a quote, but it later decodes ``#name;``
+    entity codes and (with HTML labels) interprets tags and markdown, so every character
+    outside a small safe set is written as a numeric entity code (``<`` is ``#60;``).
+    """
+    lines = str(value).split("\n")
+    return '"' + "<br/>".join(
+        "".join(ch if _MERMAID_PLAIN.fullmatch(ch) else f"#{ord(ch)};" for ch in line) for line in lines
+    ) + '"'
+
+
+def dot_string(value: Any) -> str:
+    """A quoted DOT string that Graphviz shows verbatim; newlines become centred line breaks.
+
+    Graphviz reads ``\\"`` in the string, then expands backslash escapes (``\\N`` is the node
+    name) and HTML entities (``&amp;``) in labels, so backslash, quote and ampersand are
+    escaped, and other control characters are written as numeric entities.
+    """
+    out = []
+    for ch in str(value):
+        if ch == "\n":
+            out.append("\\n")
+        elif ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "&":
+            out.append("&amp;")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"&#{ord(ch)};")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'

@@ -115,9 +115,7 @@ def parse(text: str, max_depth: int, max_nodes: int | None = None) -> dict | Non
                 raise TooManyNodes(count)
     except TooManyNodes:
         raise
-    except (_Decline, ValueError, RecursionError, RuntimeError):
-        return None
-    except Exception:  # noqa: BLE001 - any surprise from the C++ parser means: let ruamel decide
+    except Exception:  # noqa: BLE001 - a _Decline, a JSON or C++ parser error, or any surprise: let ruamel decide
         return None
     return data if isinstance(data, dict) else None
 

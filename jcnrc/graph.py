@@ -47,10 +47,6 @@ def build(nodes, vrfs, pods) -> nx.DiGraph:
     return g
 
 
-def of_kind(g: nx.DiGraph, kind: str) -> list[str]:
-    return sorted(name for k, name in g.nodes if k == kind)
-
-
 def route_sources(g: nx.DiGraph, vrf: str) -> set[str]:
     """VRFs whose routes VRF `vrf` installs (itself included when it imports its own export)."""
     sources: set[str] = set()
@@ -59,14 +55,6 @@ def route_sources(g: nx.DiGraph, vrf: str) -> set[str]:
             continue
         sources.update(name for kind, name in g.predecessors(target) if kind == "vrf")
     return sources
-
-
-def attachments_of_pod(g: nx.DiGraph, pod: str) -> list[str]:
-    return sorted(name for kind, name in g.predecessors(("pod", pod)) if kind == "attachment")
-
-
-def vrf_of_attachment(g: nx.DiGraph, key: str) -> str:
-    return next(name for kind, name in g.successors(("attachment", key)) if kind == "vrf")
 
 
 def shared_targets(g: nx.DiGraph, exporter: str, importer: str) -> list[str]:

@@ -94,8 +94,7 @@ class SourceMap:
         for index, part in enumerate(path):
             last = index == len(path) - 1
             entry = None
-            if isinstance(node, dict) and not isinstance(part, int) and _original_key(node, part) is not None:
-                key = _original_key(node, part)
+            if isinstance(node, dict) and not isinstance(part, int) and (key := _original_key(node, part)) is not None:
                 entry = _entry_position(node, key, "key" if (last and at == "key") else "value")
                 child = node[key]
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):

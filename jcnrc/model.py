@@ -76,119 +76,99 @@ def _ipv6_text(value: str) -> str:
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
 _IPV6 = r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*"
+_IPV4_PREFIX = r"/(3[0-2]|[12]?[0-9])"
+_IPV6_PREFIX = r"/(12[0-8]|1[01][0-9]|[1-9]?[0-9])"
 
 
 def _text_schema(fmt: str, pattern: str, message: str) -> WithJsonSchema:
     """Editors do not know pydantic's address formats; a pattern lets them flag typos while typing."""
-    return WithJsonSchema({"type": "string", "format": fmt, "pattern": pattern, "patternErrorMessage": message})
+    return WithJsonSchema({"type": "string", "format": fmt, "pattern": f"^{pattern}$", "patternErrorMessage": message})
 
 
 Ipv4Addr = Annotated[
     IPv4Address,
     BeforeValidator(_require_text),
-    _text_schema("ipv4", f"^{_IPV4}$", "an IPv4 address such as 10.240.0.4"),
+    _text_schema("ipv4", _IPV4, "an IPv4 address such as 10.240.0.4"),
 ]
 Ipv4Net = Annotated[
     IPv4Network,
     BeforeValidator(_strict_network),
-    _text_schema("ipv4network", f"^{_IPV4}/(3[0-2]|[12]?[0-9])$", "an IPv4 network with its prefix length, such as 10.240.0.0/16"),
+    _text_schema("ipv4network", _IPV4 + _IPV4_PREFIX, "an IPv4 network with its prefix length, such as 10.240.0.0/16"),
 ]
 Ipv6Net = Annotated[
     IPv6Network,
     BeforeValidator(_strict_network),
     BeforeValidator(_no_zone_id),
-    _text_schema("ipv6network", f"^{_IPV6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$", "an IPv6 network with its prefix length, such as abcd::1.1.0.0/112"),
+    _text_schema("ipv6network", _IPV6 + _IPV6_PREFIX, "an IPv6 network with its prefix length, such as abcd::1.1.0.0/112"),
 ]
 Ipv4Iface = Annotated[
     IPv4Interface,
     BeforeValidator(_require_text),
-    _text_schema("ipv4interface", f"^{_IPV4}/(3[0-2]|[12]?[0-9])$", "an IPv4 address with the prefix length of its link subnet, such as 1.1.11.2/30"),
+    _text_schema("ipv4interface", _IPV4 + _IPV4_PREFIX, "an IPv4 address with the prefix length of its link subnet, such as 1.1.11.2/30"),
 ]
 Ipv6Iface = Annotated[
     IPv6Interface,
     BeforeValidator(_no_zone_id),
-    _text_schema("ipv6interface", f"^{_IPV6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$", "an IPv6 address with the prefix length of its link subnet, such as abcd::1.1.11.2/126"),
+    _text_schema("ipv6interface", _IPV6 + _IPV6_PREFIX, "an IPv6 address with the prefix length of its link subnet, such as abcd::1.1.11.2/126"),
 ]
 Ipv6Text = Annotated[
     StrictStr,
     AfterValidator(_ipv6_text),
-    _text_schema("ipv6", f"^{_IPV6}$", "an IPv6 address such as abcd::10.240.0.4"),
+    _text_schema("ipv6", _IPV6, "an IPv6 address such as abcd::10.240.0.4"),
 ]
+
+
+def _syntax(pattern: str, message: str, max_length: int | None = None) -> Any:
+    """A text field's pattern, and the words editors show instead of the regex."""
+    return Field(pattern=pattern, max_length=max_length, json_schema_extra={"patternErrorMessage": message})
+
 
 KubeName = Annotated[
     StrictStr,
-    Field(
-        pattern=names.DNS1123_LABEL,
-        max_length=63,
-        json_schema_extra={
-            "patternErrorMessage": "a Kubernetes name: at most 63 lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit (DNS-1123 label)"
-        },
-    ),
+    _syntax(names.DNS1123_LABEL, "a Kubernetes name: at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit (DNS-1123 label)", max_length=63),
 ]
 NodeName = Annotated[
     StrictStr,
-    Field(
-        pattern=names.DNS1123_SUBDOMAIN,
-        max_length=names.NODE_NAME_MAX,
-        json_schema_extra={
-            "patternErrorMessage": "a Kubernetes node name: lower-case DNS labels (letters, digits, '-') separated by dots "
-            "(DNS-1123 subdomain)"
-        },
-    ),
+    _syntax(names.DNS1123_SUBDOMAIN, "a Kubernetes node name: lower-case DNS labels (letters, digits, '-') separated by dots "
+            "(DNS-1123 subdomain)", max_length=names.NODE_NAME_MAX),
 ]
 VrfName = Annotated[
     StrictStr,
-    Field(
-        pattern=names.VRF_NAME,
-        max_length=names.VRF_NAME_MAX,
-        json_schema_extra={
-            "patternErrorMessage": "at most 31 lower-case letters, digits and '-', starting with a letter "
-            "(it becomes a Junos routing-instance and a NAD name)"
-        },
-    ),
+    _syntax(names.VRF_NAME, "at most 31 lower-case letters, digits and '-', starting with a letter "
+            "(it becomes a Junos routing-instance and a NAD name)", max_length=names.VRF_NAME_MAX),
 ]
 InterfaceName = Annotated[
     StrictStr,
-    Field(
-        pattern=names.LINUX_IFNAME,
-        max_length=names.LINUX_IFNAME_MAX,
-        json_schema_extra={
-            "patternErrorMessage": "a Linux interface name: at most 15 letters, digits, '-', '_' or '.'; no '/' and no spaces"
-        },
-    ),
+    _syntax(names.LINUX_IFNAME, "a Linux interface name: at most 15 letters, digits, '-', '_' or '.'; no '/' and no spaces",
+            max_length=names.LINUX_IFNAME_MAX),
 ]
 ImageRef = Annotated[
     StrictStr,
-    Field(
-        pattern=names.IMAGE_REFERENCE,
-        max_length=names.IMAGE_REFERENCE_MAX,
-        json_schema_extra={
-            "patternErrorMessage": "a container image reference such as registry.example.com/crpd:23.2R1 (lower-case repository path)"
-        },
-    ),
+    _syntax(names.IMAGE_REFERENCE, "a container image reference such as registry.example.com/crpd:23.2R1 (lower-case repository path)",
+            max_length=names.IMAGE_REFERENCE_MAX),
 ]
 RouteTargetText = Annotated[
     StrictStr,
-    Field(
-        pattern=names.ROUTE_TARGET,
-        json_schema_extra={
-            "patternErrorMessage": "a route target: ASN:N, IPv4:N or 4-byte ASN, optionally prefixed by 'target:' (e.g. \"11:11\")"
-        },
-    ),
+    _syntax(names.ROUTE_TARGET,
+            "a route target: ASN:N, IPv4:N or 4-byte ASN, optionally prefixed by 'target:' (e.g. \"11:11\")"),
 ]
-MacAddress = Annotated[
-    StrictStr,
-    Field(
-        pattern=names.MAC_ADDRESS,
-        json_schema_extra={"patternErrorMessage": "a MAC address such as 02:00:00:00:01:01"},
-    ),
-]
+MacAddress = Annotated[StrictStr, _syntax(names.MAC_ADDRESS, "a MAC address such as 02:00:00:00:01:01")]
+# Remote keys of an external secret store.
+StoreKey = Annotated[StrictStr, _syntax(names.STORE_KEY, "a remote key without control characters or line breaks")]
 
 
 def _key_as_title(name: str, info: Any) -> str:
     """Editors show the title on hover: the key as written in the file (`routeTarget`), not `Routetarget`."""
     return info.alias or name
+
+
+def field_for_key(model: type[BaseModel], key: str) -> Any:
+    """The field of `model` that `key` names as the file writes it (`import`, not `import_`), or None."""
+    for name, info in model.model_fields.items():
+        if (info.alias or name) == key:
+            return info
+    return None
 
 
 class IntentModel(BaseModel):
@@ -262,6 +242,10 @@ class VniRange(IntentModel):
     first: StrictInt = Field(10000, ge=1, le=16777215, description="First VNI handed out.", examples=[10000])
     last: StrictInt = Field(19999, ge=1, le=16777215, description="Last VNI handed out.", examples=[19999])
 
+
+# Bytes VXLAN adds to every overlay packet: attachment MTUs default to, and must fit in,
+# `cluster.underlayMtu` minus this.
+VXLAN_OVERHEAD = 50
 
 _KUBECONFIG_MESSAGE = ("a file under /etc/kubernetes/, /var/lib/kubelet/ or /etc/cni/ (not directly in "
                        "/etc/kubernetes/manifests/ or /etc/cni/net.d/); no spaces, quotes, ';', '$', backslashes, "
@@ -462,6 +446,11 @@ class Attachment(IntentModel):
     )
 
 
+def interface_name(attachment: Attachment, position: int) -> str:
+    """The attachment's interface name in its pod: as written, else `net<n>` by its place in `networks`."""
+    return attachment.interface or f"net{position + 1}"
+
+
 class Pod(IntentModel):
     """An application pod with interfaces in VRFs."""
 
@@ -531,14 +520,8 @@ class ExternalSecretStore(IntentModel):
         "ClusterSecretStore", description="Kind of the store.", examples=["ClusterSecretStore"]
     )
     name: KubeName = Field(description="Name of the store.", examples=["vault"])
-    rootPasswordKey: StrictStr = Field(
-        pattern=names.STORE_KEY, description="Remote key of the root password.", examples=["jcnr/root-password"],
-        json_schema_extra={"patternErrorMessage": "a remote key without control characters or line breaks"},
-    )
-    crpdLicenseKey: StrictStr = Field(
-        pattern=names.STORE_KEY, description="Remote key of the cRPD licence.", examples=["jcnr/crpd-license"],
-        json_schema_extra={"patternErrorMessage": "a remote key without control characters or line breaks"},
-    )
+    rootPasswordKey: StoreKey = Field(description="Remote key of the root password.", examples=["jcnr/root-password"])
+    crpdLicenseKey: StoreKey = Field(description="Remote key of the cRPD licence.", examples=["jcnr/crpd-license"])
 
 
 class Secrets(IntentModel):

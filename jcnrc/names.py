@@ -74,7 +74,6 @@ KUBECONFIG_PATH = (
 # Remote keys of an external secret store: any printable text.
 STORE_KEY = r"^[^" + _UNSAFE + r"]+$"
 
-_dns_label = re.compile(DNS1123_LABEL)
 _dns_subdomain = re.compile(DNS1123_SUBDOMAIN)
 _vrf = re.compile(VRF_NAME)
 _ifname = re.compile(LINUX_IFNAME)
@@ -96,10 +95,6 @@ def windows_device_problem(text: str) -> str | None:
     which = "is a device name on Windows" if stem == text.lower() else \
         f"starts with `{stem}.`, which Windows reads as the device `{stem}` whatever follows the dot"
     return f"{which}: the output names a file or folder after it, and a checkout on Windows cannot create that"
-
-
-def is_dns1123_label(text: str) -> bool:
-    return len(text) <= 63 and bool(_dns_label.match(text))
 
 
 def is_dns1123_subdomain(text: str) -> bool:
@@ -157,10 +152,6 @@ def node_name_problem(text: str) -> str | None:
 
 def vrf_problem(text: str) -> str | None:
     """Why `text` cannot name a VRF, or None."""
-    if not text:
-        return "is empty"
-    if len(text) > VRF_NAME_MAX:
-        return f"is {len(text)} characters long; the limit is {VRF_NAME_MAX}"
     problem = label_problem(text, max_length=VRF_NAME_MAX)
     if problem:
         return problem
@@ -227,9 +218,9 @@ def node_path_problem(text: str) -> str | None:
         return unsafe
     if _dot_components(text):
         return "has a '.' or '..' component; write the path without them"
-    bad = sorted({c for c in text if c in " \t;'\"`$\\"})
+    bad = {c for c in text if c in " \t;'\"`$\\"}
     if bad:
-        return f"contains {_shown(set(bad))}"
+        return f"contains {_shown(bad)}"
     return None
 
 
@@ -256,9 +247,9 @@ def secret_file_problem(text: str) -> str | None:
     unsafe = _unsafe_characters(text)
     if unsafe:
         return unsafe
-    bad = sorted({c for c in text if c in "'\"`$\\"})
+    bad = {c for c in text if c in "'\"`$\\"}
     if bad:
-        return f"contains {_shown(set(bad))}"
+        return f"contains {_shown(bad)}"
     return None
 
 

@@ -148,7 +148,7 @@ def compile_intent(intent: Path, options: Options | None = None, display_name: s
         except secretscan.SopsUnavailable as exc:
             result.diagnostics.append(error("JCN804", str(exc), ("secrets", "mode")))
             return result
-    secret_values, problems = read_secret_values(result.plan, intent.parent, options, environ)
+    secret_values, problems = read_secret_values(result.plan, intent.parent, environ)
     result.diagnostics += problems
     if problems:
         return result
@@ -210,7 +210,7 @@ def _secret_path(label: str) -> tuple[str, ...]:
     return tuple(label.strip("`").split("."))
 
 
-def read_secret_values(plan: Plan, base: Path, options: Options, environ: dict) -> tuple[SecretValues | None, list[Diagnostic]]:
+def read_secret_values(plan: Plan, base: Path, environ: dict) -> tuple[SecretValues | None, list[Diagnostic]]:
     """Only the modes that write a Secret (inline, sops) read values to put in it."""
     secrets = plan.topology.secrets
     if secrets.mode not in ("inline", "sops"):

@@ -16,11 +16,10 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING
 
 from jcnrc import reach, routetarget
-from jcnrc.allocate import Allocation, Lock, allocate, attachment_key
+from jcnrc.allocate import Allocation, Lock, allocate, attachment_key, route_target_texts
 from jcnrc.diagnostics import Diagnostic, Related, error
-from jcnrc.model import Topology
+from jcnrc.model import VXLAN_OVERHEAD, Topology, interface_name
 from jcnrc.providers import Profile, profile
-from jcnrc.rules import VXLAN_OVERHEAD, interface_name
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -325,14 +324,9 @@ def _default_target_problems(topology: Topology, allocation: Allocation) -> list
 
 def _plan_vrf(topology: Topology, allocation: Allocation, vrf) -> PlannedVrf:
     vni = allocation.vni[vrf.name]
-    spec = vrf.routeTarget
-    if spec is None:
-        imports = exports = (routetarget.parse(f"{topology.cluster.asn}:{vni}"),)
-    elif isinstance(spec, str):
-        imports = exports = (routetarget.parse(spec),)
-    else:
-        imports = tuple(routetarget.parse(t) for t in spec.import_)
-        exports = tuple(routetarget.parse(t) for t in spec.export)
+    imported, exported = route_target_texts(vrf, topology.cluster.asn, vni)
+    imports = [routetarget.parse(t) for t in imported]
+    exports = [routetarget.parse(t) for t in exported]
     return PlannedVrf(
         name=vrf.name,
         vni=vni,

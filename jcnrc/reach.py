@@ -78,14 +78,6 @@ class Verdict:
     backward: Direction  # b can send to a (the replies)
 
     @property
-    def a_vrf(self) -> str:
-        return self.a.vrf
-
-    @property
-    def b_vrf(self) -> str:
-        return self.b.vrf
-
-    @property
     def reachable(self) -> bool:
         return self.forward.ok and self.backward.ok
 
@@ -108,11 +100,6 @@ def endpoints(plan, name: str) -> list[Endpoint]:
     if plan.has_vrf(name):
         return [Endpoint(name, name)]
     raise KeyError(name)
-
-
-def endpoint_vrfs(plan, name: str) -> list[str]:
-    """The VRFs of a pod's interfaces, or [name] when name is a VRF."""
-    return sorted({e.vrf for e in endpoints(plan, name)})
 
 
 def _direction(plan, sender: Endpoint, receiver: Endpoint) -> Direction:

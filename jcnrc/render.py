@@ -20,9 +20,11 @@ from typing import Any, Callable
 
 from jcnrc import escape, resources
 from jcnrc.plan import Plan
-from jcnrc.rules import VXLAN_OVERHEAD
+from jcnrc.model import VXLAN_OVERHEAD
 
 MANIFESTS = "manifests"
+# Written in `secrets.mode: reference`, where the Secret is created out of band.
+CREATE_SECRETS_SCRIPT = "scripts/create-secrets.sh"
 # Namespaces every cluster has; any other namespace of the intent gets a Namespace object.
 BUILT_IN_NAMESPACES = frozenset({"default", "kube-system"})
 
@@ -206,6 +208,8 @@ FILTERS: dict[str, Callable] = {
     "sh": escape.shell_word,
     "junos_id": escape.junos_identifier,
     "junos_str": escape.junos_string,
+    "mermaid_str": escape.mermaid_string,
+    "dot_str": escape.dot_string,
 }
 
 
@@ -227,11 +231,14 @@ def render(plan: Plan, options: RenderOptions | None = None) -> dict[str, str]:
     return _render_platter(plan, options, templates)
 
 
-def common_context(plan: Plan, options: RenderOptions) -> dict:
+def common_context(plan: Plan, options: RenderOptions, templates: Templates | None = None) -> dict:
+    """The context every template of both targets gets. `templates` draws the README diagram;
+    without it, a template set is made from `options`."""
     from jcnrc import diagram, routes
 
     membership = routes.vrfs_on_node(plan)
     pairs = nat_pairs(plan, membership)
+    cluster_pairs = sorted({pair for node_pairs in pairs.values() for pair in node_pairs}, key=_pair_sort_key)
     return {
         "plan": plan,
         "bgp": plan.topology.cluster.bgp,
@@ -241,8 +248,7 @@ def common_context(plan: Plan, options: RenderOptions) -> dict:
         "leaking_vrfs": leaking_vrfs(plan),
         "kernel_modules": KERNEL_MODULES,
         "node_config_map": "platter-node-config",
-        "eks_snat_exclusions": sorted({pool for node_pairs in pairs.values() for pair in node_pairs for pool in pair},
-                                      key=_network_sort_key),
+        "eks_snat_exclusions": sorted({pool for pair in cluster_pairs for pool in pair}, key=_network_sort_key),
         "labels": {"app.kubernetes.io/managed-by": "jcnrc", "app.kubernetes.io/part-of": plan.name},
         "intent_file": options.intent_file,
         "intent_digest": options.intent_digest,
@@ -251,8 +257,8 @@ def common_context(plan: Plan, options: RenderOptions) -> dict:
         "secret_values": options.secret_values,
         "vrfs_on_node": {node: sorted(vrfs) for node, vrfs in membership.items()},
         "nat_pairs": pairs,
-        "cluster_nat_pairs": sorted({pair for node_pairs in pairs.values() for pair in node_pairs}, key=_pair_sort_key),
-        "diagram": diagram.render(plan, "mermaid", template_folder=options.templates),
+        "cluster_nat_pairs": cluster_pairs,
+        "diagram": diagram.render(plan, "mermaid", templates=templates or Templates(options.templates)),
     }
 
 
@@ -369,18 +375,61 @@ class Output:
         return digest(prep_script, cluster_rules, node_config_text)
 
     def finish(self, secret_name: str, secret_namespace: str, readme: str = "common/README.md.j2") -> dict[str, str]:
-        self.files.update(_manifest_files(self.manifests, self.options, self.templates, self.ctx, self.separate))
+        self._add_manifest_files()
         self.ctx["manifest_order"] = [m.path for m in self.manifests]
-        self.files.update(_edge_files(self.plan, self.options, self.templates, self.ctx, secret_name=secret_name,
-                                      secret_namespace=secret_namespace, readme=readme))
+        self._add_edge_files(secret_name, secret_namespace, readme)
         return dict(sorted(self.files.items()))
+
+    def _add_manifest_files(self) -> None:
+        """The manifests, one per file or bundled in manifest.yaml, and the two kustomizations."""
+        if self.options.layout == "single":
+            bundled = [m for m in self.manifests if m.path not in self.separate]
+            self.files[f"{MANIFESTS}/manifest.yaml"] = "---\n".join(m.text for m in bundled)
+            resources_list = ["manifest.yaml"]
+            for m in self.manifests:
+                if m.path in self.separate:
+                    self.files[f"{MANIFESTS}/{m.path}"] = m.text
+                    resources_list.append(m.path)
+        else:
+            for m in self.manifests:
+                self.files[f"{MANIFESTS}/{m.path}"] = m.text
+            resources_list = [m.path for m in self.manifests]
+        self.files[f"{MANIFESTS}/kustomization.yaml"] = self.render("common/kustomization.yaml.j2", resources=resources_list)
+        self.files["kustomization.yaml"] = self.render("common/kustomization.yaml.j2", resources=[MANIFESTS])
+
+    def _add_edge_files(self, secret_name: str, secret_namespace: str, readme: str) -> None:
+        """Scripts, the secrets example, the expected routing state and the README."""
+        from jcnrc import routes
+
+        plan = self.plan
+        self.files["scripts/prepare-nodes.sh"] = self.render("common/prepare-nodes.sh.j2")
+        self.files["secrets.example.env"] = self.render("common/secrets.example.env.j2", secret_name=secret_name)
+        if plan.topology.secrets.mode == "reference":
+            self.files[CREATE_SECRETS_SCRIPT] = self.render("common/create-secrets.sh.j2", secret_name=secret_name,
+                                                            secret_namespace=secret_namespace)
+        origins = routes.origins_by_vrf(plan)
+        membership = routes.vrfs_on_node(plan)
+        states = {}
+        for node in plan.nodes:
+            state = routes.node_state(plan, node.name, origins=origins, membership=membership,
+                                      detail_limit=self.options.state_detail_limit)
+            states[node.name] = state
+            self.files[f"state/{node.name}.json"] = indented_json(routes.to_data(state)) + "\n"
+            self.files[f"state/{node.name}.txt"] = self.templates.render("common/node-state.txt.j2", state=state,
+                                                                         target=plan.target)
+        if any(not state.complete for state in states.values()):
+            # Big topologies: every VRF's routes once, instead of on every node that carries it.
+            for vrf in plan.vrfs:
+                self.files[f"state/vrfs/{vrf.name}.json"] = indented_json(
+                    routes.vrf_routes_to_data(routes.vrf_routes(plan, vrf.name, origins))) + "\n"
+        self.files["README.md"] = self.render(readme, states=states, secret_name=secret_name)
 
 
 PLATTER_SECRET = ("platter-secrets", "kube-system")
 
 
 def _render_platter(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
-    out = Output(plan, options, templates, common_context(plan, options))
+    out = Output(plan, options, templates, common_context(plan, options, templates))
     if plan.namespace not in BUILT_IN_NAMESPACES:
         out.manifest("namespace", plan.namespace, "common/namespace.yaml.j2", namespace_name=plan.namespace)
     crpd_config = out.render("platter/crpd-config.tmpl.j2")
@@ -404,55 +453,3 @@ def _render_platter(plan: Plan, options: RenderOptions, templates: Templates) ->
     for name, text in node_configs.items():
         out.files[f"nodes/{name}/node-{name}.json"] = text
     return out.finish(*PLATTER_SECRET)
-
-
-def _manifest_files(manifests: list[Manifest], options: RenderOptions, templates: Templates, ctx: dict,
-                    separate: set[str] = frozenset()) -> dict[str, str]:
-    files: dict[str, str] = {}
-    if options.layout == "single":
-        bundled = [m for m in manifests if m.path not in separate]
-        files[f"{MANIFESTS}/manifest.yaml"] = "".join(("---\n" if i else "") + m.text for i, m in enumerate(bundled))
-        resources_list = ["manifest.yaml"]
-        for m in manifests:
-            if m.path in separate:
-                files[f"{MANIFESTS}/{m.path}"] = m.text
-                resources_list.append(m.path)
-    else:
-        for m in manifests:
-            files[f"{MANIFESTS}/{m.path}"] = m.text
-        resources_list = [m.path for m in manifests]
-    files[f"{MANIFESTS}/kustomization.yaml"] = templates.render("common/kustomization.yaml.j2", **ctx, resources=resources_list)
-    files["kustomization.yaml"] = templates.render("common/kustomization.yaml.j2", **ctx, resources=[MANIFESTS])
-    return files
-
-
-def _edge_files(plan: Plan, options: RenderOptions, templates: Templates, ctx: dict, secret_name: str, secret_namespace: str,
-                readme: str = "common/README.md.j2") -> dict[str, str]:
-    """Scripts, the secrets example, the expected routing state and the README."""
-    from jcnrc import routes
-
-    files = {
-        "scripts/prepare-nodes.sh": templates.render("common/prepare-nodes.sh.j2", **ctx),
-        "secrets.example.env": templates.render("common/secrets.example.env.j2", **ctx, secret_name=secret_name),
-    }
-    if plan.topology.secrets.mode == "reference":
-        files["scripts/create-secrets.sh"] = templates.render("common/create-secrets.sh.j2", **ctx, secret_name=secret_name,
-                                                              secret_namespace=secret_namespace)
-    origins = routes.origins_by_vrf(plan)
-    membership = routes.vrfs_on_node(plan)
-    states = {}
-    for node in plan.nodes:
-        state = routes.node_state(plan, node.name, origins=origins, membership=membership,
-                                  detail_limit=options.state_detail_limit)
-        states[node.name] = state
-        files[f"state/{node.name}.json"] = indented_json(routes.to_data(state)) + "\n"
-        files[f"state/{node.name}.txt"] = templates.render("common/node-state.txt.j2", state=state, target=plan.target)
-    if any(not state.complete for state in states.values()):
-        # Big topologies: every VRF's routes once, instead of on every node that carries it.
-        for vrf in plan.vrfs:
-            files[f"state/vrfs/{vrf.name}.json"] = indented_json(
-                routes.vrf_routes_to_data(routes.vrf_routes(plan, vrf.name, origins))) + "\n"
-    manifest_order = ctx.get("manifest_order", [])
-    files["README.md"] = templates.render(readme, **{**ctx, "manifest_order": manifest_order}, states=states,
-                                          secret_name=secret_name)
-    return files

@@ -13,7 +13,7 @@ The plan is the same for both router generations; only the packaging differs
 - ``jcnr-secrets`` lives in namespace ``jcnr``, which jcnrc creates.
 
 Node preparation, iptables rules, expected routing state and the verification files are the
-target-independent ones from ``templates/common`` (via ``render._edge_files``).
+target-independent ones from ``templates/common`` (via ``render.Output``).
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ from jcnrc.render import Output, RenderOptions, Templates, common_context, diges
 JCNR_NAMESPACE = "jcnr"
 SECRET_NAME = "jcnr-secrets"
 VALUES_FILE = "helm/values.yaml"
-# The node-prep DaemonSet mounts a "node config" ConfigMap (Platter's platter-node-config).
-# JCNR has no per-node JSON file and its node-prep script reads none, so the mount points at a
-# ConfigMap that exists: the node-prep one itself.
-NODE_PREP_CONFIG_MAP = "jcnrc-node-prep"
 # Name of the iBGP group jcnrc writes on every cRPD, masters and workers alike.
 BGP_GROUP = "jcnrc-evpn"
 # Pod attachments: a kernel (non-DPDK) application on a veth pair into the DPDK vRouter
@@ -82,7 +78,7 @@ def configlet_name(node: PlannedNode) -> str:
 
 
 def render_jcnr(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
-    out = Output(plan, options, templates, _context(plan, options))
+    out = Output(plan, options, templates, _context(plan, options, templates))
     out.manifest("namespace", JCNR_NAMESPACE, "jcnr/namespace.yaml.j2")
     out.add_secret(SECRET_NAME, JCNR_NAMESPACE)
     prep_checksum = out.add_node_preparation()
@@ -97,10 +93,9 @@ def render_jcnr(plan: Plan, options: RenderOptions, templates: Templates) -> dic
     return out.finish(SECRET_NAME, JCNR_NAMESPACE, readme="jcnr/README.md.j2")
 
 
-def _context(plan: Plan, options: RenderOptions) -> dict:
+def _context(plan: Plan, options: RenderOptions, templates: Templates) -> dict:
     return {
-        **common_context(plan, options),
-        "node_config_map": NODE_PREP_CONFIG_MAP,
+        **common_context(plan, options, templates),
         "jcnr_namespace": JCNR_NAMESPACE,
         "bgp_group": BGP_GROUP,
         "pod_interface_type": POD_INTERFACE_TYPE,

@@ -81,13 +81,10 @@ def _origin(attachment, node, family: str, link, rd: str, rd_order: tuple) -> Or
 
 
 class OriginIndex(dict):
-    """VRF name -> its advertised prefixes, plus the lookups every node needs, computed once.
+    """VRF name -> its advertised prefixes, plus the lookups every node needs, computed once."""
 
-    A plain ``dict`` of the same shape is accepted wherever an index is; it is wrapped.
-    """
-
-    def __init__(self, plan, by_vrf: dict[str, list[Origin]] | None = None) -> None:
-        super().__init__(by_vrf or {})
+    def __init__(self, plan, by_vrf: dict[str, list[Origin]]) -> None:
+        super().__init__(by_vrf)
         self._plan = plan
         self._by_node: dict[tuple[str, str], list[Origin]] = defaultdict(list)
         for origins in self.values():
@@ -233,9 +230,9 @@ class VrfRoutes:
 def origins_by_vrf(plan) -> OriginIndex:
     found: dict[str, list[Origin]] = defaultdict(list)
     for attachment in plan.attachments:
-        node = plan.node(attachment.node)
-        rd = node.route_distinguisher(plan.vrf(attachment.vrf))
-        rd_order = _rd_order(rd)
+        node, vrf = plan.node(attachment.node), plan.vrf(attachment.vrf)
+        rd = node.route_distinguisher(vrf)
+        rd_order = (_administrator_order(node.ipv4_loopback), vrf.rd_number)
         for family, link in (("ipv4", attachment.ipv4), ("ipv6", attachment.ipv6)):
             if link is not None:
                 found[attachment.vrf].append(_origin(attachment, node, family, link, rd, rd_order))
@@ -267,10 +264,7 @@ def node_state(plan, node_name: str, vrf_filter: str | None = None, origins=None
     list more Type-5 routes than that, every node gets the compact form (see the module
     docstring), so all state files of one build have the same shape; None lists everything."""
     node = plan.node(node_name)
-    if origins is None:
-        origins = origins_by_vrf(plan)
-    elif not isinstance(origins, OriginIndex):
-        origins = OriginIndex(plan, origins)
+    origins = origins if origins is not None else origins_by_vrf(plan)
     membership = membership if membership is not None else vrfs_on_node(plan)
     names = sorted(v for v in membership.get(node_name, ()) if not vrf_filter or v == vrf_filter)
     compact = detail_limit is not None and origins.listing_size(membership) > detail_limit
@@ -338,11 +332,6 @@ def _kernel_routes(vrf_name: str, source, origin: Origin, local: bool, node) -> 
         ExpectedKernelRoute(vrf_name, origin.prefix, "connected", None, connected_src, None, origin.family),
         ExpectedKernelRoute(vrf_name, origin.pod_ip, "host", None, None, None, origin.family, via=origin.pod_ip),
     ]
-
-
-def _rd_order(rd: str) -> tuple:
-    administrator, _, number = rd.rpartition(":")
-    return _administrator_order(administrator), int(number)
 
 
 @lru_cache(maxsize=4096)  # one per node address: every VRF of a node shares it

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 from typing import Callable, Iterable, Iterator
 
-from jcnrc import routetarget
+from jcnrc import names, providers, routetarget
 from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, escaped, warning
-from jcnrc.model import Images, Attachment, Cluster, Expectation, Metadata, Node, Pod, Secrets, Vrf
+from jcnrc.model import (VXLAN_OVERHEAD, Attachment, Cluster, Expectation, Images, Metadata, Node, Pod, Secrets, Vrf,
+                         interface_name)
 
-VXLAN_OVERHEAD = 50
 IPV6_MIN_MTU = 1280  # RFC 8200: Linux turns IPv6 off on an interface with a smaller MTU
 
 ROUTE_TARGET_FORMS = ("valid forms: 2-byte AS:32-bit number (11:11), 4-byte AS:16-bit number (4200000000:7), "
@@ -60,10 +60,6 @@ class Intent:
         return self._hints[key]
 
 
-def interface_name(attachment: Attachment, position: int) -> str:
-    return attachment.interface or f"net{position + 1}"
-
-
 def run(intent: Intent) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for rule in (_roles, _file_names, _node_rules, _vrf_rules, _pod_rules, _overlaps, _route_target_conflicts, _expectations,
@@ -93,16 +89,14 @@ def _file_names(intent: Intent) -> Iterator[Diagnostic]:
     """The output names folders and files after the topology (out/<name>), each node
     (nodes/<node>/, state/<node>.json) and each VRF (state/vrfs/<vrf>.json); GitOps repositories
     holding them are checked out on Windows too."""
-    from jcnrc import names
-
     named = [(("metadata", "name"), intent.metadata.name, "JCN201", "topology")] if intent.metadata else []
     named += [(("nodes", i, "name"), node.name, "JCN201", "node") for i, node in intent.nodes]
     named += [(("vrfs", i, "name"), vrf.name, "JCN205", "VRF") for i, vrf in intent.vrfs]
     for path, name, code, what in named:
         problem = names.windows_device_problem(name)
         if problem is not None:
-            yield error(code, f"{what} name `{name}` {problem}", path,
-                        help=f"rename the {what}, e.g. `{name.split('.', 1)[0]}-1{name[len(name.split('.', 1)[0]):]}`")
+            stem, dot, rest = name.partition(".")
+            yield error(code, f"{what} name `{name}` {problem}", path, help=f"rename the {what}, e.g. `{stem}-1{dot}{rest}`")
 
 
 # --- nodes -----------------------------------------------------------------------------------
@@ -471,8 +465,6 @@ def _target_rules(intent: Intent) -> Iterator[Diagnostic]:
 def _provider_rules(intent: Intent) -> Iterator[Diagnostic]:
     if intent.cluster is None:
         return
-    from jcnrc import names, providers
-
     kube_config = intent.cluster.kubeConfig
     problem = names.kubeconfig_folder_problem(kube_config) if kube_config is not None else None
     if problem is not None:

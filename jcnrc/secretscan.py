@@ -93,8 +93,10 @@ def _find_raw(path: str, text: str, needles: list[tuple[str, str]]) -> Iterable[
     if not needles:
         return
     # Mapping positions back costs a Python loop over the file: do it only when the quick
-    # C-level test says a needle is there at all.
-    single = _WHITESPACE.sub(" ", text)
+    # C-level test says a needle is there at all. str.split() splits at the characters that
+    # _WHITESPACE matches, in a third of the time of the regex; unlike _WHITESPACE.sub(" ", text)
+    # it drops a leading and a trailing space, which no needle (stripped) can start or end with.
+    single = " ".join(text.split())
     if not any(_WHITESPACE.sub(" ", needle) in single or needle in text for _, needle in needles):
         return
     squeezed, positions = _squeeze(text, keep_single_spaces=True)
@@ -137,8 +139,9 @@ def _stable_base64(data: bytes, offset: int) -> str:
 
 
 def _find_base64(path: str, text: str, needles: list[tuple[str, str]]) -> Iterable[Finding]:
-    # Wrapped or indented encodings are one run of characters once whitespace is gone.
-    if not needles or not _any_needle_in(_WHITESPACE.sub("", text), needles):
+    # Wrapped or indented encodings are one run of characters once whitespace is gone
+    # ("".join(text.split()) is _WHITESPACE.sub("", text), faster).
+    if not needles or not _any_needle_in("".join(text.split()), needles):
         return
     compact, positions = _squeeze(text, keep_single_spaces=False)
     for label, needle in needles:

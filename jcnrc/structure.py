@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from jcnrc import names
 from jcnrc.diagnostics import Diagnostic, Path, closest, error, escaped, one_of
-from jcnrc.model import Topology
+from jcnrc.model import Topology, field_for_key
 
 # Fields whose syntax errors get a more specific code than "invalid format", keyed by the
 # last two keys of the path (list indexes skipped): (code, why the text is invalid, what it names).
@@ -180,18 +180,11 @@ def model_at(path: Path) -> type[BaseModel] | None:
             continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
-        field = _field_by_alias(model, part)
+        field = field_for_key(model, part)
         if field is None:
             return None
         model = _inner_model(field.annotation)
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _field_by_alias(model: type[BaseModel], key: str):
-    for name, field in model.model_fields.items():
-        if (field.alias or name) == key:
-            return field
-    return None
 
 
 def _field_at(path: Path):
@@ -199,7 +192,7 @@ def _field_at(path: Path):
     if not keys:
         return None
     owner = model_at(path[: max(i for i, p in enumerate(path) if isinstance(p, str))])
-    return _field_by_alias(owner, keys[-1]) if owner is not None else None
+    return field_for_key(owner, keys[-1]) if owner is not None else None
 
 
 def _inner_model(annotation: Any) -> Any:
@@ -324,7 +317,7 @@ def _missing_keys(parent: Path, keys: list[str]) -> Diagnostic:
 def _example_entry(parent: Path, key: str) -> str | None:
     """`key: value` from the field's first example, written the way the file writes it."""
     owner = model_at(parent)
-    field = _field_by_alias(owner, key) if owner is not None else None
+    field = field_for_key(owner, key) if owner is not None else None
     if field is None or not field.examples:
         return None
     return f"`{key}: {flow_yaml(field.examples[0])}`"

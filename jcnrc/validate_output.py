@@ -18,19 +18,19 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from jcnrc.render import MANIFESTS
+from jcnrc.render import CREATE_SECRETS_SCRIPT, MANIFESTS, PLATTER_SECRET
+from jcnrc.render_jcnr import JCNR_NAMESPACE, SECRET_NAME as JCNR_SECRET
 
-# The Secret each target's workloads reference (render.py's secret_name / secret_namespace).
-_OUT_OF_BAND_SECRETS = (("Secret", "kube-system", "platter-secrets"), ("Secret", "jcnr", "jcnr-secrets"))
-_OUT_OF_BAND_MARKER = "scripts/create-secrets.sh"
+# The Secret each target's workloads reference, as (kind, namespace, name).
+_OUT_OF_BAND_SECRETS = (("Secret", PLATTER_SECRET[1], PLATTER_SECRET[0]), ("Secret", JCNR_NAMESPACE, JCNR_SECRET))
 
 
 class ValidationUnavailable(Exception):
     pass
 
 
-def yaml_reader() -> tuple[str, Callable[[str], Iterator]]:
-    """(name, load_all) of the fastest safe YAML reader at hand.
+def yaml_reader() -> Callable[[str], Iterator]:
+    """`load_all` of the fastest safe YAML reader at hand.
 
     libyaml through PyYAML when it is installed: ruamel.yaml's pure-Python reader needs about
     9 ms for a 1 KB Pod, 9 s for a thousand objects. jcnrc writes every scalar so that YAML 1.1
@@ -44,13 +44,13 @@ def yaml_reader() -> tuple[str, Callable[[str], Iterator]]:
     except (ImportError, AttributeError):
         from ruamel.yaml import YAML
 
-        return "ruamel.yaml (pure Python)", YAML(typ="safe", pure=True).load_all
-    return "libyaml", lambda text: pyyaml.load_all(text, Loader=loader)
+        return YAML(typ="safe", pure=True).load_all
+    return lambda text: pyyaml.load_all(text, Loader=loader)
 
 
 def manifest_objects(files: dict[str, str]) -> tuple[list[dict], list[str]]:
     """Every Kubernetes object under manifests/, parsed back from the text, with its file name."""
-    _, load_all = yaml_reader()
+    load_all = yaml_reader()
     objects, sources = [], []
     for path, text in sorted(files.items()):
         if not path.startswith(MANIFESTS + "/") or path.endswith("kustomization.yaml"):
@@ -76,7 +76,7 @@ def validate_files(files: dict[str, str], kube_version: str) -> list:
         else:
             checked.append(obj)
             checked_sources.append(source)
-    if _OUT_OF_BAND_MARKER in files:
+    if CREATE_SECRETS_SCRIPT in files:
         assumed.extend(_OUT_OF_BAND_SECRETS)
     try:
         return kubeschema.validate_objects(checked, kube_version, sources=checked_sources, assume_present=assumed)

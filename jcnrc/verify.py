@@ -28,7 +28,6 @@ from jcnrc.capture import (
     KernelTableCapture,
     RouteTableCapture,
     parse_capture,
-    parse_type5,
 )
 
 # Kernel routes the kernel adds by itself for every address (local, broadcast, ...) are not
@@ -148,22 +147,21 @@ class RouteTableCheck(_Check):
     def _wrong_route_distinguishers(self, missing, unexpected, found):
         """A route for the right prefix from the right node under another RD is one difference,
         not a missing and an unexpected route: typically Junos auto-numbering instead of the planned RD."""
-        by_origin = {}
+        by_origin: dict[tuple[str, str], EvpnType5Route] = {}
         for text in unexpected:
-            rd, network = parse_type5(text)
-            by_origin.setdefault((rd.rpartition(":")[0], network.compressed), text)
+            entry = found[text][0]  # the capture has parsed its RD and prefix
+            by_origin.setdefault((entry.rd.rpartition(":")[0], entry.prefix), entry)
         still_missing = []
         paired = set()
         for route in missing:
-            text = by_origin.get((route.rd.rpartition(":")[0], route.prefix))
-            if text is None or text in paired:
+            entry = by_origin.get((route.rd.rpartition(":")[0], route.prefix))
+            if entry is None or entry.text in paired:
                 still_missing.append(route)
                 continue
-            paired.add(text)
-            got_rd = parse_type5(text)[0]
-            self.problem("wrong-rd", f"route for {route.prefix} from {route.protocol_next_hop} has RD {got_rd}, "
-                                     f"expected {route.rd} ({text} instead of {route.text})",
-                         line=found[text][0].line, subject=route.text, expected=route.rd, found=got_rd)
+            paired.add(entry.text)
+            self.problem("wrong-rd", f"route for {route.prefix} from {route.protocol_next_hop} has RD {entry.rd}, "
+                                     f"expected {route.rd} ({entry.text} instead of {route.text})",
+                         line=entry.line, subject=route.text, expected=route.rd, found=entry.rd)
         return still_missing, [t for t in unexpected if t not in paired]
 
     def _missing(self, missing, table: str) -> int:

@@ -419,8 +419,8 @@ def _usable_target(out_dir: Path, allow_symlink: bool) -> Path:
     if out_dir.exists() and not out_dir.is_dir():
         raise WriteError(f"{out_dir} exists and is not a folder")
     absolute = Path(os.path.abspath(out_dir))
-    here = Path.cwd().resolve()
-    if absolute.parent == absolute or absolute.resolve() == here or absolute.resolve() in here.parents:
+    resolved, here = absolute.resolve(), Path.cwd().resolve()
+    if absolute.parent == absolute or resolved == here or resolved in here.parents:
         raise WriteError(f"refusing to use {out_dir} as the output folder: it is the current folder, one above it "
                          "or the root; give jcnrc a folder of its own (e.g. out/<topology>)")
     return absolute
@@ -581,13 +581,12 @@ def _carry_over_foreign_files(old: str, staging: str, ours: set[str]) -> None:
 
 
 def _link_into(source: str, target: str) -> None:
-    try:
-        os.link(source, target, follow_symlinks=False)
-    except OSError:
-        if os.path.islink(source):
-            os.symlink(os.readlink(source), target)
-        else:
-            shutil.copy2(source, target, follow_symlinks=False)
+    if _link(source, target):
+        return
+    if os.path.islink(source):
+        os.symlink(os.readlink(source), target)
+    else:
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
 def _exchange(new_tree: Path, out_dir: Path) -> Path:

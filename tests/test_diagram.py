@@ -21,7 +21,7 @@ import yaml
 
 import mermaid_syntax
 from conftest import EXAMPLES, ROOT
-from jcnrc import diagram, routes
+from jcnrc import diagram, escape, routes
 from jcnrc.check import check
 from jcnrc.pipeline import analyse
 from jcnrc.plan import plan as make_plan
@@ -218,7 +218,7 @@ def test_node_filter_draws_that_node_and_its_peers_without_their_pods():
 def test_labels_show_any_text_verbatim_without_breaking_the_syntax():
     nasty = ['a "quoted" name', "end", "<b>bold</b> & #quot; `code`", "back\\slash ]) }} |pipe|", "two\nlines", "ünïcödé ✓", "x;y%%z"]
     for text in nasty:
-        label = diagram.mermaid_string(text)
+        label = escape.mermaid_string(text)
         chart = mermaid_syntax.check(f"flowchart LR\n  v[{label}] -->|{label}| w({label})\n  subgraph s[{label}]\n  end\n")
         assert chart.vertices["v"].text == text
         assert chart.vertices["w"].text == text
@@ -365,7 +365,7 @@ def test_colours_follow_the_vrf_not_the_filter():
 # --- DOT and Graphviz ----------------------------------------------------------------------
 
 def test_dot_escapes_labels():
-    assert diagram.dot_string('a"b\\N&amp;\nc\x01') == '"a\\"b\\\\N&amp;amp;\\nc&#1;"'
+    assert escape.dot_string('a"b\\N&amp;\nc\x01') == '"a\\"b\\\\N&amp;amp;\\nc&#1;"'
 
 
 @needs_graphviz
@@ -381,7 +381,7 @@ def test_graphviz_reads_the_dot_of_every_example(example):
 @needs_graphviz
 def test_graphviz_shows_labels_verbatim():
     nasty = ['a "q" b', "back\\N", "&amp; <b>", "two\nlines"]
-    dot_text = "digraph g {\n" + "".join(f"  v{i} [label={diagram.dot_string(t)}];\n" for i, t in enumerate(nasty)) + "}\n"
+    dot_text = "digraph g {\n" + "".join(f"  v{i} [label={escape.dot_string(t)}];\n" for i, t in enumerate(nasty)) + "}\n"
     svg = ET.fromstring(diagram.run_graphviz(dot_text, "svg"))
     shown = {}
     for node in svg.iter("{http://www.w3.org/2000/svg}g"):
