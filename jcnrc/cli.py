@@ -161,14 +161,21 @@ def _erased_after(bar):
             bar.close()
 
 
-def _run(file: Path, options, render: bool):
+def _run(file: Path, options, render: bool, target: Optional[Target] = None):
     """analyse (or, with render, compile) the intent file named on the command line; a file that
-    is missing or cannot be read is a usage error."""
-    from jcnrc.pipeline import analyse, compile_intent
+    is missing or cannot be read is a usage error. Without `options.output`, rendering is told the
+    default output folder, known once the plan names it."""
+    from dataclasses import replace
+
+    from jcnrc.pipeline import analyse, render_analysed
 
     _require_file(file)
     try:
-        return (compile_intent if render else analyse)(file, options, display_name=str(file))
+        result = analyse(file, options, display_name=str(file))
+        if not render or result.plan is None:
+            return result
+        output = options.output or default_out_dir(result, target)
+        return render_analysed(file, result, replace(options, output=output), display_name=str(file))
     except OSError as exc:
         _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_USAGE)
@@ -200,7 +207,7 @@ def build(
     bar = _progress_bar(quiet or fmt == Format.json)
     with _erased_after(bar):
         result = _run(file, _options(templates, layout, target, with_secrets, out,
-                                     _limits(max_bytes, max_depth, max_nodes), bar), render=True)
+                                     _limits(max_bytes, max_depth, max_nodes), bar), render=True, target=target)
     if report(result, fmt, warnings_as_errors, quiet) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
@@ -292,7 +299,7 @@ def diff(
     from jcnrc import write as writer
 
     options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes))
-    result = _run(file, options, render=True)
+    result = _run(file, options, render=True, target=target)
     if report(result, Format.text, False) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)

@@ -136,7 +136,12 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
 def compile_intent(intent: Path, options: Options | None = None, display_name: str | None = None) -> Result:
     """analyse, then render the output files (not written); secrets are encrypted or scanned for."""
     options = options or Options()
-    result = analyse(intent, options, display_name)
+    return render_analysed(intent, analyse(intent, options, display_name), options, display_name)
+
+
+def render_analysed(intent: Path, result: Result, options: Options, display_name: str | None = None) -> Result:
+    """The second half of compile_intent, for callers that choose `options.output` from the plan
+    (the CLI's default out/<metadata.name>: sops reuses the ciphertext it finds there)."""
     if result.plan is None or not result.ok:
         return result
     environ = options.environ if options.environ is not None else dict(os.environ)

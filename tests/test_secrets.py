@@ -323,3 +323,17 @@ def test_the_leak_scan_reads_secret_files_with_their_line_ends(tmp_path):
     secrets = compile_intent(intent, Options(environ={})).plan.topology.secrets
     values, labels = secretscan.available_values(secrets, intent.parent, {})
     assert values == [licence] and labels == ["`secrets.crpdLicense`"]
+
+
+@pytest.mark.parametrize("out", [[], ["-o", "elsewhere"]], ids=["default-output", "given-output"])
+def test_a_sops_build_is_up_to_date_right_after_it_was_written(tmp_path, fake_sops, out):
+    """The previous ciphertext is found in the output folder, also when the CLI picks out/<metadata.name>."""
+    import os
+
+    intent = intent_copy(tmp_path, "sops")
+    jcnrc = Path(sys.executable).with_name("jcnrc")
+    environ = {**os.environ, **fake_sops, "CRPD_ROOT_PASSWORD": ROOT_PASSWORD, "NO_COLOR": "1"}
+    for args in (["build", intent.name, *out], ["build", intent.name, *out, "--check"]):
+        run = subprocess.run([str(jcnrc), *args], cwd=intent.parent, env=environ, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, (args, run.stdout, run.stderr)
+    assert "up to date" in run.stderr
