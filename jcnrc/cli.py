@@ -397,7 +397,11 @@ def verify(
     texts = {}
     for capture in captures:
         _require_file(capture)
-        texts[str(capture)] = capture.read_text(encoding="utf-8", errors="replace")
+        try:
+            texts[str(capture)] = capture.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            _err(f"jcnrc: error: {capture}: {exc.strerror or exc}")
+            raise typer.Exit(EXIT_USAGE)
     findings = verifier.verify(plan, node, texts)
     if fmt == Format.json:
         typer.echo(json.dumps([f.to_data() for f in findings], indent=2, sort_keys=True))

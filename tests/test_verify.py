@@ -294,3 +294,23 @@ def test_an_unreadable_capture_is_a_problem_with_its_line(aks):
 
     assert finding.is_problem and finding.kind == "unreadable"
     assert finding.text().startswith("junk:2: cannot read the capture: unrecognized capture for the command 'show version'")
+
+
+def test_cli_an_unreadable_capture_is_a_usage_error(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from jcnrc.cli import app
+
+    capture = tmp_path / "brief.txt"
+    capture.write_text(BRIEF)
+    real_read_text = Path.read_text
+
+    def refuse_the_capture(path, *args, **kwargs):
+        if path == capture:
+            raise PermissionError(13, "Permission denied")
+        return real_read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refuse_the_capture)
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    run = CliRunner().invoke(app, ["verify", "examples/aks-evpn-type5.yaml", "--node", NODE2, str(capture)])
+    assert run.exit_code == 2 and f"jcnrc: error: {capture}: Permission denied" in run.output, run.output
