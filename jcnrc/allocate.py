@@ -24,6 +24,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, ValidationInfo
 
 from jcnrc import routetarget
 from jcnrc.diagnostics import Diagnostic, error, warning
@@ -32,7 +35,9 @@ from jcnrc.model import Topology, Vrf, interface_name
 LOCK_KIND = "AllocationLock"
 FAMILIES = ("ipv4", "ipv6")
 RD_NUMBER_MAX = 0xFFFF  # <IPv4 address>:<n> leaves 16 bits for n (RFC 4364 type 1)
-_UNICAST_MAC = re.compile(r"^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$")
+NODE_INDEX_MAX = 1048574  # an SR index below the largest SRGB (`srgbRange` is at most 1048575)
+VNI_MAX = 16777215  # 24 bits
+_UNICAST_MAC = re.compile(r"[0-9a-f][02468ace](?::[0-9a-f]{2}){5}")  # fullmatch only: "$" would let "\n" through
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Lock:
     route_distinguishers: dict[str, int] = field(default_factory=dict)
     macs: dict[str, str] = field(default_factory=dict)
     subnets: dict[str, dict[str, str]] = field(default_factory=dict)  # attachment key -> {ipv4: cidr, ipv6: cidr}
+    # The subnets as from_json parsed them (text -> network), so the allocation does not parse them again.
+    networks: dict[str, IPv4Network | IPv6Network] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> str:
         body = {
@@ -60,22 +67,101 @@ class Lock:
 
     @classmethod
     def from_json(cls, text: str) -> Lock:
-        body = json.loads(text)
+        """The lock as jcnrc wrote it. The file comes from the repository: anything else (other
+        types, values out of range, a MAC or subnet that is not one, written exactly, unknown keys,
+        nesting deeper than a lock has) raises ValueError, and the lock is not used at all."""
+        try:
+            body = json.loads(text)
+        except RecursionError:
+            raise ValueError("it is nested too deeply to be a lock file") from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer of thousands of digits
+            raise ValueError("it holds a number too long to be a lock value") from None
         if not isinstance(body, dict) or body.get("kind") != LOCK_KIND:
             raise ValueError(f"not a jcnrc lock file (kind is not {LOCK_KIND})")
+        networks: dict[str, IPv4Network | IPv6Network] = {}
+        try:
+            valid = _LockFile.model_validate(body, strict=True, context=networks)
+        except ValidationError as exc:
+            raise ValueError(_first_problem(exc)) from None
+        except RecursionError:
+            raise ValueError("it is nested too deeply to be a lock file") from None
         return cls(
-            nodes=_dict_of(body.get("nodes"), int),
-            vnis=_dict_of(body.get("vnis"), int),
-            route_distinguishers=_dict_of(body.get("routeDistinguishers"), int),
-            macs=_dict_of(body.get("macs"), str),
-            subnets={k: _dict_of(v, str) for k, v in (body.get("subnets") or {}).items() if isinstance(v, dict)},
+            nodes=dict(valid.nodes),
+            vnis=dict(valid.vnis),
+            route_distinguishers=dict(valid.routeDistinguishers),
+            macs=dict(valid.macs),
+            subnets={key: {family: net for family, net in (("ipv4", nets.ipv4), ("ipv6", nets.ipv6)) if net is not None}
+                     for key, nets in valid.subnets.items()},
+            networks=networks,
         )
 
 
-def _dict_of(value, kind) -> dict:
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): v for k, v in value.items() if isinstance(v, kind) and not isinstance(v, bool)}
+# --- what a lock file may hold ------------------------------------------------------------------
+
+_MAC_TEXT = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
+_NETWORK_TEXT = re.compile(r"[0-9a-fA-F.:]{2,45}/[0-9]{1,3}")
+
+
+def _mac_text(text: str) -> str:
+    if not _MAC_TEXT.fullmatch(text):
+        raise ValueError("must be a MAC address like 02:00:00:00:00:01")
+    return text.lower()
+
+
+def _network_text(kind, example: str):
+    def parse(text: str, info: ValidationInfo) -> str:
+        try:
+            if not _NETWORK_TEXT.fullmatch(text):
+                raise ValueError(f"not like {example}")
+            network = kind(text, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"must be an IPv{4 if kind is IPv4Network else 6} network ({exc})") from None
+        if info.context is not None:
+            info.context[text] = network  # parsed once: the allocation takes it from Lock.networks
+        return text
+    return parse
+
+
+_Key = Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+_NodeIndex = Annotated[StrictInt, Field(ge=0, le=NODE_INDEX_MAX)]
+_Vni = Annotated[StrictInt, Field(ge=1, le=VNI_MAX)]
+_RdNumber = Annotated[StrictInt, Field(ge=1, le=RD_NUMBER_MAX)]
+_Mac = Annotated[StrictStr, AfterValidator(_mac_text)]
+_Ipv4Net = Annotated[StrictStr, AfterValidator(_network_text(IPv4Network, "1.1.0.0/30"))]
+_Ipv6Net = Annotated[StrictStr, AfterValidator(_network_text(IPv6Network, "fd00::/126"))]
+
+
+class _Subnets(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    ipv4: Optional[_Ipv4Net] = None
+    ipv6: Optional[_Ipv6Net] = None
+
+
+class _LockFile(BaseModel):
+    """The schema of `<intent>.lock.json`, as Lock.to_json writes it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    apiVersion: Optional[Literal["jcnrc/v1"]] = None
+    kind: Literal["AllocationLock"]
+    comment: Optional[Annotated[StrictStr, Field(max_length=1000)]] = None
+    nodes: dict[_Key, _NodeIndex] = Field(default_factory=dict)
+    vnis: dict[_Key, _Vni] = Field(default_factory=dict)
+    routeDistinguishers: dict[_Key, _RdNumber] = Field(default_factory=dict)
+    macs: dict[_Key, _Mac] = Field(default_factory=dict)
+    subnets: dict[_Key, _Subnets] = Field(default_factory=dict)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """Where the first problem is and what it is, without the value (the repository wrote it)."""
+    problem = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) if len(str(part)) <= 40 else str(part)[:37] + "..." for part in problem["loc"])
+    message = problem["msg"].removeprefix("Value error, ")
+    more = exc.error_count() - 1
+    return f"`{where}`: {message}" + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
 
 def attachment_key(pod: str, interface: str) -> str:
@@ -158,7 +244,9 @@ def _keep_locked(names: list[str], locked: dict[str, int], reserved: set[int], v
 
 def _node_indexes(topology: Topology, previous: Lock) -> dict[str, int]:
     names = [n.name for n in topology.nodes]
-    kept = _keep_locked(names, previous.nodes, set(), lambda v: v >= 0)
+    sr = topology.cluster.segmentRouting
+    fits = sr.srgbRange - max(sr.ipv4IndexBase, sr.ipv6IndexBase)  # indexes below this fit the SRGB
+    kept = _keep_locked(names, previous.nodes, set(), lambda v: 0 <= v < fits)
     free = _lowest_free(set(kept.values()), 0)
     return {name: kept[name] if name in kept else next(free) for name in names}
 
@@ -243,7 +331,7 @@ def _macs(topology: Topology, previous: Lock) -> dict[str, str]:
                 pending.append(key)
     for key in pending:
         locked = previous.macs.get(key, "").lower()
-        if _UNICAST_MAC.match(locked) and locked not in used:
+        if _UNICAST_MAC.fullmatch(locked) and locked not in used:
             result[key] = locked
             used.add(locked)
     namespace = topology.metadata.namespace
@@ -425,10 +513,12 @@ def _locked_subnet(previous: Lock, key: str, family: str, vrf: Vrf) -> IPv4Netwo
     text = previous.subnets.get(key, {}).get(family)
     if not text:
         return None
-    try:
-        net = (IPv4Network if family == "ipv4" else IPv6Network)(text)
-    except ValueError:  # not a network of this family
-        return None
+    net = previous.networks.get(text)
+    if net is None:
+        try:
+            net = (IPv4Network if family == "ipv4" else IPv6Network)(text)
+        except ValueError:  # not a network of this family
+            return None
     pool = getattr(vrf, f"{family}Pool")
     prefix = getattr(vrf, f"{family}LinkPrefix")
     if pool is None or net.version != pool.version or net.prefixlen != prefix or not net.subnet_of(pool):

@@ -73,6 +73,10 @@ MaxDepth = Annotated[Optional[int], typer.Option(
 MaxNodes = Annotated[Optional[int], typer.Option(
     "--max-nodes", callback=_positive, metavar="N",
     help="Most YAML nodes (mappings, lists, scalars, keys included; aliases counted as expanded).")]
+# On the commands that print diagnostics: the first N by position are shown, the rest counted.
+MaxDiagnostics = Annotated[int, typer.Option(
+    "--max-diagnostics", callback=_positive, metavar="N",
+    help="Print at most N diagnostics, the first by position; the rest are counted.")]
 
 
 def _limits(max_bytes: Optional[int], max_depth: Optional[int], max_nodes: Optional[int]):
@@ -101,27 +105,30 @@ def _require_file(path: Path) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
-def _failing(located, warnings_as_errors: bool) -> bool:
-    return any(item.diagnostic.is_error or warnings_as_errors for item in located)
+def _failing(diagnostics, warnings_as_errors: bool) -> bool:
+    return any(d.is_error or warnings_as_errors for d in diagnostics)
 
 
-def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False) -> bool:
-    """Print diagnostics; True when the run must fail."""
+def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False, max_diagnostics: Optional[int] = None) -> bool:
+    """Print the first `max_diagnostics` diagnostics by position and count the rest; True when the run must fail."""
     from jcnrc import diagnostics as diag
 
-    located = result.located()
-    failing = _failing(located, warnings_as_errors)
+    limit = max_diagnostics or diag.MAX_DIAGNOSTICS
+    failing = _failing(result.diagnostics, warnings_as_errors)
     if fmt == Format.json:
-        typer.echo(diag.to_json(located), nl=False)
+        located, omitted = diag.locate_first(result.diagnostics, result.source, limit)
+        typer.echo(diag.to_json(located, omitted), nl=False)
         return failing
+    shown = [d for d in result.diagnostics if d.is_error] if quiet else result.diagnostics
+    located, hidden = diag.locate_first(shown, result.source, limit)
     color = _use_color(sys.stderr)
     for item in located:
-        if quiet and not item.diagnostic.is_error:
-            continue
         _err(diag.format_text(item, color=color))
         _err("")
-    if located and not quiet:
-        _err(f"{result.source.file}: {diag.summary(located)}")
+    if hidden:
+        _err(diag.not_shown(hidden, all(d.is_error for d in shown)))
+    if result.diagnostics and not quiet:
+        _err(f"{result.source.file}: {diag.summary(result.diagnostics)}")
     return failing
 
 
@@ -200,6 +207,7 @@ def build(
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
+    max_diagnostics: MaxDiagnostics = 100,
 ) -> None:
     """Check the intent and compile it into every artifact, written atomically."""
     from jcnrc import write as writer
@@ -208,7 +216,7 @@ def build(
     with _erased_after(bar):
         result = _run(file, _options(templates, layout, target, with_secrets, out,
                                      _limits(max_bytes, max_depth, max_nodes), bar), render=True, target=target)
-    if report(result, fmt, warnings_as_errors, quiet) or result.files is None:
+    if report(result, fmt, warnings_as_errors, quiet, max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
     if validate and not _validate_manifests(result.files, kube_version):
@@ -230,12 +238,18 @@ def build(
         raise typer.Exit(EXIT_PROBLEMS)
     try:
         with _erased_after(bar):
-            changes = writer.write_tree(result.files, out_dir, allow_symlink=allow_symlink_output, progress=bar)
+            changes = writer.write_tree(result.files, out_dir, allow_symlink=allow_symlink_output, progress=bar,
+                                        inputs=(file, result.lock_path))
     except writer.WriteError as exc:
         _err(f"jcnrc: error: {exc}")
         raise typer.Exit(EXIT_USAGE)
     if result.lock_changed:
-        result.lock_path.write_text(result.lock.to_json(), encoding="utf-8")
+        # Atomic, and never through a link planted under the lock's name: the link itself is replaced.
+        try:
+            writer.replace_file(result.lock_path, result.lock.to_json().encode("utf-8"))
+        except writer.WriteError as exc:
+            _err(f"jcnrc: error: {exc}; the output folder {out_dir} was written")
+            raise typer.Exit(EXIT_USAGE)
     if not quiet:
         changed = [c for c in changes if c.path != writer.OWNED_LIST]
         _err(f"jcnrc: wrote {out_dir} ({len(result.files)} files, {len(changed)} changed)")
@@ -263,6 +277,7 @@ def check_command(
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
+    max_diagnostics: MaxDiagnostics = 100,
 ) -> None:
     """Check intents without writing anything."""
     from jcnrc import diagnostics as diag
@@ -271,16 +286,18 @@ def check_command(
     options = Options(target=target.value if target else None, limits=_limits(max_bytes, max_depth, max_nodes))
     failing = False
     all_located = []
+    omitted = 0
     for file in files:
         result = _run(file, options, render=False)
         if fmt == Format.json:
-            located = result.located()
+            located, hidden = diag.locate_first(result.diagnostics, result.source, max_diagnostics)
             all_located += located
-            failing |= _failing(located, warnings_as_errors)
+            omitted += hidden
+            failing |= _failing(result.diagnostics, warnings_as_errors)
         else:
-            failing |= report(result, fmt, warnings_as_errors)
+            failing |= report(result, fmt, warnings_as_errors, max_diagnostics=max_diagnostics)
     if fmt == Format.json:
-        typer.echo(diag.to_json(all_located), nl=False)
+        typer.echo(diag.to_json(all_located, omitted), nl=False)
     raise typer.Exit(EXIT_PROBLEMS if failing else EXIT_OK)
 
 
@@ -294,13 +311,14 @@ def diff(
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
+    max_diagnostics: MaxDiagnostics = 100,
 ) -> None:
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
     from jcnrc import write as writer
 
     options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes))
     result = _run(file, options, render=True, target=target)
-    if report(result, Format.text, False) or result.files is None:
+    if report(result, Format.text, False, max_diagnostics=max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
     typer.echo(writer.unified_diff(result.files, out_dir), nl=False)

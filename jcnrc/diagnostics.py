@@ -8,6 +8,7 @@ loader's source map turns paths into positions when the diagnostics are shown.
 from __future__ import annotations
 
 import difflib
+import heapq
 import json
 from dataclasses import dataclass, field
 from typing import Iterable, Literal
@@ -27,6 +28,10 @@ class Related:
     line: int | None = None
     column: int | None = None
 
+    def __post_init__(self) -> None:
+        if len(self.message) > MAX_MESSAGE:
+            object.__setattr__(self, "message", abbreviate(self.message, MAX_MESSAGE))
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -43,10 +48,34 @@ class Diagnostic:
     column: int | None = None
     # Characters the caret underlines; None: the key, scalar or quoted string at the position.
     span: int | None = None
+    # Problems of the same kind found after this one and not built one by one (a flood of them,
+    # see structure.py): counted in the summary and in "... more not shown", never listed.
+    more: int = 0
+
+    def __post_init__(self) -> None:
+        # Messages quote the file; a quoted value must not make one diagnostic megabytes long.
+        for name in ("message", "help"):
+            text = getattr(self, name)
+            if text is not None and len(text) > MAX_MESSAGE:
+                object.__setattr__(self, name, abbreviate(text, MAX_MESSAGE))
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
+
+
+# Longest message or help shown (characters), longest piece of a source line shown, and how many
+# diagnostics a command prints by default (`--max-diagnostics`); the rest are counted.
+MAX_MESSAGE = 1000
+MAX_SOURCE_LINE = 200
+MAX_DIAGNOSTICS = 100
+
+
+def abbreviate(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
 
 def error(code: str, message: str, path: Path = (), **kwargs) -> Diagnostic:
@@ -134,11 +163,12 @@ def format_text(item: Located, color: bool = False) -> str:
     sev_color = red if d.is_error else yellow
     lines = [f"{bold}{file}:{item.line}:{item.column}: {sev_color}{d.severity}[{d.code}]{reset}{bold}: {d.message}{reset}"]
     if item.source_line:
-        shown = printable(item.source_line)
+        shown, column = _window(item.source_line, item.column)
+        shown = printable(shown)
         gutter = str(item.line)
         pad = " " * len(gutter)
-        caret_pad = " " * _display_width(shown[: max(item.column - 1, 0)])
-        carets = "^" * (d.span or token_width(shown, item.column))
+        caret_pad = " " * _display_width(shown[: max(column - 1, 0)])
+        carets = "^" * max(min(d.span or token_width(shown, column), len(shown) - column + 1), 1)
         lines.append(f"{blue}{pad} |{reset}")
         lines.append(f"{blue}{gutter} |{reset} {shown}")
         lines.append(f"{blue}{pad} |{reset} {caret_pad}{sev_color}{carets}{reset}")
@@ -147,6 +177,18 @@ def format_text(item: Located, color: bool = False) -> str:
     if d.help:
         lines.append(f"{blue}help{reset}: {d.help}")
     return "\n".join(lines)
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """At most MAX_SOURCE_LINE characters of `line` around `column`, with `...` where it is cut,
+    and the column in what is shown: a line of a megabyte is not printed whole."""
+    if len(line) <= MAX_SOURCE_LINE:
+        return line, column
+    start = min(max(column - 1 - MAX_SOURCE_LINE // 4, 0), len(line) - MAX_SOURCE_LINE)
+    end = start + MAX_SOURCE_LINE
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(line) else ""
+    return head + line[start:end] + tail, column - start + len(head)
 
 
 def printable(text: str) -> str:
@@ -181,7 +223,8 @@ def _display_width(text: str) -> int:
     return len(text)
 
 
-def to_json(items: list[Located]) -> str:
+def to_json(items: list[Located], omitted: int = 0) -> str:
+    """The diagnostics as JSON; `omitted` (those past --max-diagnostics) is given when not 0."""
     records = [
         {
             "file": item.file,
@@ -190,7 +233,7 @@ def to_json(items: list[Located]) -> str:
             "severity": item.diagnostic.severity,
             "code": item.diagnostic.code,
             "message": item.diagnostic.message,
-            "path": list(item.diagnostic.path),
+            "path": [abbreviate(p, MAX_MESSAGE) if isinstance(p, str) else p for p in item.diagnostic.path],
             "help": item.diagnostic.help,
             "related": [
                 {"message": rel.message, "line": line, "column": column, "path": list(rel.path)}
@@ -199,17 +242,22 @@ def to_json(items: list[Located]) -> str:
         }
         for item in items
     ]
-    return json.dumps({"diagnostics": records}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    document: dict = {"diagnostics": records}
+    if omitted:
+        document["omitted"] = omitted
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def summary(items: list[Located]) -> str:
-    errors = sum(1 for i in items if i.diagnostic.is_error)
-    warnings = len(items) - errors
+def summary(items: list[Located] | list[Diagnostic]) -> str:
+    """`2 errors, 1 warning`, counting what each diagnostic stands for (its `more` too)."""
+    found = [i.diagnostic if isinstance(i, Located) else i for i in items]
+    errors = sum(1 + d.more for d in found if d.is_error)
+    warnings = sum(1 + d.more for d in found) - errors
     parts = []
     if errors:
-        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+        parts.append(f"{errors:,} error{'s' if errors != 1 else ''}")
     if warnings:
-        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        parts.append(f"{warnings:,} warning{'s' if warnings != 1 else ''}")
     return ", ".join(parts) if parts else "no problems"
 
 
@@ -225,6 +273,34 @@ def locate(diagnostics: Iterable[Diagnostic], source) -> list[Located]:
                         for r in d.related)
         located.append(Located(d, source.file, line, column, source.source_line(line), related))
     return sorted(located, key=sort_key)
+
+
+def locate_first(diagnostics: list[Diagnostic], source, limit: int | None = MAX_DIAGNOSTICS) -> tuple[list[Located], int]:
+    """The first `limit` diagnostics by position, located, and how many are not among them
+    (with the `more` each one stands for). Only those shown are located in full: the rest are
+    ordered on a cheap form of their position (`source.order`, where the source map has one)."""
+    hidden = sum(d.more for d in diagnostics)
+    if limit is None or len(diagnostics) <= limit:
+        return locate(diagnostics, source), hidden
+    order = getattr(source, "order", None)
+
+    def key(d: Diagnostic) -> tuple:
+        if d.line is not None:
+            place = (d.line, d.column or 1)
+        elif order is not None:
+            place = order(d.path, d.at)
+        else:
+            place = source.position(d.path, d.at)
+        return (*place, d.code, d.message)
+
+    first = heapq.nsmallest(limit, diagnostics, key=key)
+    return locate(first, source), hidden + len(diagnostics) - len(first)
+
+
+def not_shown(count: int, errors_only: bool) -> str:
+    """The line after the diagnostics shown: how many more there are, and how to see them."""
+    noun = ("error" if errors_only else "diagnostic") + ("" if count == 1 else "s")
+    return f"... and {count:,} more {noun} not shown (--max-diagnostics N)"
 
 
 # --- the catalogue of codes ----------------------------------------------------------------------
@@ -261,14 +337,14 @@ CODES: dict[str, CodeInfo] = {
     "JCN107": CodeInfo("error", "invalid address", "An address, network or address/prefix is malformed, or a pool is written with host bits set."),
     "JCN109": CodeInfo("error", "exactly one of", "A mapping needs exactly one of two keys: `env` or `file` for a secret, `reach` or `isolate` for an expectation."),
     "JCN110": CodeInfo("error", "wrong number of items", "A list is empty or has the wrong length (`nodes`, `networks`, `reach`)."),
-    "JCN111": CodeInfo("error", "kubeconfig outside the kubeconfig folders", "`cluster.kubeConfig` names a file outside `/etc/kubernetes/`, `/var/lib/kubelet/` and `/etc/cni/`, or in a folder whose every file is read as configuration (`/etc/kubernetes/manifests/`, `/etc/cni/net.d/`). Node preparation runs as root and copies the node's credentials there, so the path is kept to where kubeconfigs live."),
+    "JCN111": CodeInfo("error", "kubeconfig not an allowed file", "`cluster.kubeConfig` names a file other than `/etc/kubernetes/kubelet.conf`, `/var/lib/kubelet/kubeconfig` and `/etc/cni/net.d/multus.d/multus.kubeconfig`. Node preparation runs as root and copies the node's credentials there, so the path is one of the files real deployments use, never a pod's volume, a static pod or a CNI network configuration."),
     # names and syntax
     "JCN201": CodeInfo("error", "invalid Kubernetes name", "Object names are DNS-1123 labels (lower-case letters, digits, '-', at most 63); node names are DNS-1123 subdomains of at most 243 characters (a node's configuration is the file and ConfigMap key `node-<name>.json`, and ConfigMap keys end at 253)."),
     "JCN202": CodeInfo("error", "invalid interface name", "A Linux interface name is 1 to 15 bytes, without '/' or whitespace."),
     "JCN203": CodeInfo("error", "invalid image reference", "An image reference is `[registry/]path[:tag][@sha256:digest]` with a lower-case path."),
     "JCN204": CodeInfo("error", "invalid route target", "A route target is `ASN2:N32`, `ASN4:N16` or `IPv4:N16`, optionally prefixed by `target:`; each part within its range."),
     "JCN205": CodeInfo("error", "invalid VRF name", "A VRF name is at most 31 lower-case letters, digits and '-', starting with a letter."),
-    "JCN206": CodeInfo("error", "invalid MAC address", "A MAC is six hex pairs separated by ':' and must be unicast (even first octet)."),
+    "JCN206": CodeInfo("error", "invalid MAC address", "A MAC is six hex pairs separated by ':' and must be unicast (even first octet) and not all zeros."),
     "JCN207": CodeInfo("error", "invalid ISO NET", "An ISO loopback is an ISO NET such as `49.0004.0102.4000.0004.00`."),
     # roles and references
     "JCN301": CodeInfo("error", "no master", "No node has `role: master`, so there is no BGP route reflector (the AKS walkthrough's `DESIRED 0`)."),
@@ -299,12 +375,13 @@ CODES: dict[str, CodeInfo] = {
     "JCN510": CodeInfo("error", "SR index outside the SRGB", "A node's segment-routing index does not fit `cluster.segmentRouting.srgbRange`."),
     "JCN511": CodeInfo("error", "default route target does not fit", "With a 4-byte AS and a VNI above 65535 the default target `<asn>:<vni>` is invalid; write `routeTarget`."),
     "JCN512": CodeInfo("error", "duplicate node identity", "Two nodes end up with the same ISO system ID or IPv6 loopback."),
+    "JCN513": CodeInfo("error", "special-purpose address", "A VRF pool, pod address, node address, `cluster.nodeSubnet` or IPv6 loopback lies in (or a pool overlaps) a range that is never routed as unicast: 0.0.0.0/8, loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10), multicast (224.0.0.0/4, ff00::/8), reserved 240.0.0.0/4 and the broadcast 255.255.255.255, the IPv6 unspecified :: and IPv4-mapped ::ffff:0:0/96. Private, shared and other unicast ranges are accepted."),
     "JCN520": CodeInfo("warning", "unreadable lock file", "The allocation lock file next to the intent cannot be read and is ignored."),
     # MTU
     "JCN601": CodeInfo("error", "MTU does not fit the underlay", "An attachment MTU is larger than `cluster.underlayMtu` minus the 50 bytes VXLAN adds."),
-    "JCN602": CodeInfo("error", "MTU too small for IPv6", "An interface with an IPv6 address has an MTU below 1280; Linux disables IPv6 on it."),
+    "JCN602": CodeInfo("error", "MTU too small for IPv6", "An interface with an IPv6 address has an MTU below 1280, written or the default `cluster.underlayMtu` minus 50 (then reported at `underlayMtu`, which must be at least 1330); Linux disables IPv6 on it."),
     # route targets and reachability
-    "JCN701": CodeInfo("error", "same route targets, different VNIs", "Two VRFs import and export the same targets (they exchange all routes) but use different VNIs."),
+    "JCN701": CodeInfo("error", "same route targets, different VNIs", "Two VRFs import and export the same targets (they exchange all routes) but use different VNIs. Targets are compared as the build uses them: normalised (`target:64512:7` is `64512:7`), and a VRF without `routeTarget` takes `<asn>:<vni>`, with its allocated VNI when none is written."),
     "JCN702": CodeInfo("error", "same VNI, different route targets", "Two VRFs share a VNI, and so a VXLAN segment, but have different route targets."),
     "JCN703": CodeInfo("error", "expected reachability fails", "An `expect: reach` pair does not reach each other both ways with these route targets."),
     "JCN704": CodeInfo("error", "expected isolation fails", "An `expect: isolate` pair can reach each other in at least one direction."),
@@ -313,8 +390,9 @@ CODES: dict[str, CodeInfo] = {
     "JCN802": CodeInfo("error", "external secrets without a store", "`secrets.mode: external-secrets` needs `secrets.store`."),
     "JCN803": CodeInfo("error", "secret value unavailable", "In `inline` or `sops` mode (or with `--with-secrets`) the environment variable is unset, or the file is unreadable or not UTF-8 text."),
     "JCN804": CodeInfo("error", "sops not found", "`secrets.mode: sops` needs the `sops` executable on the PATH."),
-    "JCN805": CodeInfo("error", "secret value in the output", "A secret value (raw or base64) appears in a file that is not the inline Secret; nothing is written."),
+    "JCN805": CodeInfo("error", "secret value in the output", "A secret value (raw, escaped as a template filter writes it, or base64) appears in a file that is not the inline Secret; nothing is written."),
     "JCN806": CodeInfo("error", "sops failed", "`sops` could not encrypt the Secret (keys, `.sops.yaml`)."),
+    "JCN807": CodeInfo("error", "secret file refused", "In `inline` or `sops` mode a secret file is a symbolic link (or below one), a folder, a FIFO, a device or a socket, or larger than 64 KiB; secret files are regular files in the intent's folder or below it, read without following links."),
     # rendering
     "JCN900": CodeInfo("error", "rendering failed", "A template (usually one given with `--templates`) failed to render."),
     # warnings
@@ -326,4 +404,5 @@ CODES: dict[str, CodeInfo] = {
     "JCN915": CodeInfo("warning", "secret store ignored", "`secrets.store` is set but `secrets.mode` is not `external-secrets`."),
     "JCN916": CodeInfo("warning", "provider advice", "A setting works but costs something on this provider, e.g. a `cluster.kubeConfig` that differs from the kubelet's own."),
     "JCN917": CodeInfo("warning", "secret too short to scan", "A secret value is too short to search the output for it without false alarms."),
+    "JCN918": CodeInfo("warning", "secret not checked for leaks", "Outside `inline` and `sops` mode a referenced value cannot be read at build time (variable unset, file missing or refused as in JCN807), so the output was not searched for it. One warning per build."),
 }

@@ -6,6 +6,8 @@
   decided by real parsers, not by a hand-made list of special words.
 - JSON comes from ``json.dumps`` with sorted keys.
 - Shell words come from ``shlex.quote``.
+- Every pattern is matched whole (`fullmatch`): with `re.match`, `$` also matches before a final
+  line break, and "blue\\n" would pass as an identifier.
 - Junos identifiers are checked against a strict pattern (names are validated upstream, this is
   the last line of defence), and Junos strings are double-quoted with backslash escapes.
 - Mermaid and Graphviz DOT labels (the topology diagrams) are quoted strings that show the
@@ -58,7 +60,7 @@ def yaml_scalar(value: Any) -> str:
     if isinstance(value, float):
         raise EscapeError("floats are not written by jcnrc")
     text = str(value)
-    if _PLAIN_SAFE.match(text) and not text.endswith(":") and _plain_is_string(text):
+    if _PLAIN_SAFE.fullmatch(text) and not text.endswith(":") and _plain_is_string(text):
         return text
     return yaml_quoted(text)
 
@@ -125,7 +127,7 @@ def shell_word(value: Any) -> str:
 
 def junos_identifier(value: Any) -> str:
     text = str(value)
-    if not _JUNOS_IDENTIFIER.match(text):
+    if not _JUNOS_IDENTIFIER.fullmatch(text):
         raise EscapeError(f"{text!r} is not safe as a Junos identifier")
     return text
 

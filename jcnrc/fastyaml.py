@@ -21,6 +21,7 @@ since the exact loader would only spend longer reaching the same answer.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -82,11 +83,12 @@ class TooManyNodes(Exception):
         self.count = count  # at least this many nodes
 
 
-def parse(text: str, max_depth: int, max_nodes: int | None = None) -> dict | None:
+def parse(text: str, max_depth: int, max_nodes: int | None = None, max_scalar: int | None = None) -> dict | None:
     """The document as plain data, or None when only ruamel can say what it means.
 
     Raises `TooManyNodes` when the document has more than `max_nodes` nodes (mappings, lists
-    and scalars, keys included), counted on rapidyaml's tree before any Python object is built.
+    and scalars, keys included), counted on rapidyaml's tree before any Python object is built,
+    and `ScalarTooLong` for a key or value of more than `max_scalar` characters.
     """
     try:
         import ryml
@@ -108,12 +110,13 @@ def parse(text: str, max_depth: int, max_nodes: int | None = None) -> dict | Non
             emitted = ryml.emit_json_malloc(tree, root)
             del tree
         data = json.loads(emitted, object_pairs_hook=_unique_keys)
-        _check(data, 0, max_depth)
+        del emitted
+        _check(data, 0, max_depth, max_scalar or sys.maxsize)
         if max_nodes is not None and 2 * size - 1 > max_nodes:
             count = _yaml_nodes(data)
             if count > max_nodes:
                 raise TooManyNodes(count)
-    except TooManyNodes:
+    except (TooManyNodes, ScalarTooLong):
         raise
     except Exception:  # noqa: BLE001 - a _Decline, a JSON or C++ parser error, or any surprise: let ruamel decide
         return None
@@ -198,7 +201,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return result
 
 
-def _check(node: Any, depth: int, max_depth: int) -> None:
+def _check(node: Any, depth: int, max_depth: int, max_scalar: int) -> None:
     if depth > max_depth:
         raise _Decline("too deep")
     if isinstance(node, dict):
@@ -206,12 +209,26 @@ def _check(node: Any, depth: int, max_depth: int) -> None:
             if not key:
                 # `: y` is a null key for ruamel and '' for rapidyaml; `"": y` is '' for both.
                 raise _Decline("empty key")
-            _check_string(key)
-            _check(value, depth + 1, max_depth)
+            try:
+                if len(key) > max_scalar:
+                    too_long = ScalarTooLong(len(key))
+                    too_long.key = True
+                    raise too_long
+                _check_string(key)
+                _check(value, depth + 1, max_depth, max_scalar)
+            except ScalarTooLong as found:
+                found.path.insert(0, key)
+                raise
     elif isinstance(node, list):
-        for value in node:
-            _check(value, depth + 1, max_depth)
+        for index, value in enumerate(node):
+            try:
+                _check(value, depth + 1, max_depth, max_scalar)
+            except ScalarTooLong as found:
+                found.path.insert(0, index)
+                raise
     elif isinstance(node, str):
+        if len(node) > max_scalar:
+            raise ScalarTooLong(len(node))
         _check_string(node)
     elif isinstance(node, float):
         raise _Decline("floats: JSON and YAML spell them differently")
@@ -260,3 +277,232 @@ def _resolves_to_string(text: str) -> bool:
     from ruamel.yaml.nodes import ScalarNode
 
     return _resolver().resolve(ScalarNode, text, (True, False)) == _STR_TAG
+
+
+# ----------------------------------------------------------------------------- positions
+
+class ScalarTooLong(Exception):
+    """A key or value longer than the limit; `path` leads to it, `key` says which of the two."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+        self.path: list[Any] = []
+        self.key = False
+
+
+class Positions:
+    """Where each node of a text that `parse` read starts, as ruamel's round-trip loader marks it,
+    found on rapidyaml's tree instead of composing the document again in Python.
+
+    rapidyaml parses the text in place: every scalar (key or value) it returns is a slice of the
+    buffer it was given, so the slice's address less the buffer's is the scalar's byte offset.
+    ruamel marks a node where its first token starts: a scalar at its first character (the quote
+    of a quoted one), a block mapping at its first key, a block sequence at its first `-`, a flow
+    collection at its bracket, and an empty value right after the `:` (or `-`) that announces
+    it. For the texts `parse` reads (no anchors, tags, block scalars, `?`, empty keys, or flow
+    collections over several lines) these are found from the slices and a few characters around
+    them. Where they are not (an empty value or an empty flow collection as a list item),
+    `offset` says None and the caller asks ruamel. Offsets are in bytes of the UTF-8 text.
+    """
+
+    def __init__(self, text: str) -> None:
+        import ctypes
+
+        import ryml
+
+        self.raw = text.encode("utf-8")
+        # rapidyaml unescapes quoted scalars in this copy; `raw` keeps the text as written.
+        self._buffer = bytearray(self.raw)
+        with _silenced_stderr():
+            self.tree = ryml.parse_in_place(self._buffer)
+        self._none = ryml.NONE
+        self._base = ctypes.addressof(ctypes.c_char.from_buffer(self._buffer))
+        self._children: dict[int, list[int]] = {}
+        self._keys: dict[int, dict[str, int]] = {}
+        self._line_starts: list[int] | None = None
+        self.root = self.tree.root_id()
+
+    # --- the tree
+
+    def is_map(self, node: int) -> bool:
+        return self.tree.is_map(node)
+
+    def is_seq(self, node: int) -> bool:
+        return self.tree.is_seq(node)
+
+    def is_container(self, node: int) -> bool:
+        return self.tree.is_container(node)
+
+    def length(self, node: int) -> int:
+        return self.tree.num_children(node)
+
+    def item(self, node: int, index: int) -> int | None:
+        children = self._child_list(node)
+        return children[index] if 0 <= index < len(children) else None
+
+    def entry(self, node: int, key: str) -> int | None:
+        """The child of mapping `node` under `key`."""
+        keys = self._keys.get(node)
+        if keys is None:
+            tree = self.tree
+            keys = {}
+            for child in self._child_list(node):
+                keys.setdefault(bytes(tree.key(child)).decode("utf-8"), child)
+            self._keys[node] = keys
+        return keys.get(key)
+
+    def _child_list(self, node: int) -> list[int]:
+        children = self._children.get(node)
+        if children is None:
+            tree, none = self.tree, self._none
+            children = []
+            child = tree.first_child(node)
+            while child != none:
+                children.append(child)
+                child = tree.next_sibling(child)
+            self._children[node] = children
+        return children
+
+    # --- where nodes start (byte offsets)
+
+    def key_start(self, node: int) -> int | None:
+        return self._scalar_start(node, key=True)
+
+    def value_start(self, node: int) -> int | None:
+        """Where the value of mapping entry `node` starts."""
+        found = self.start(node)
+        if found is not None:
+            return found
+        colon = self._colon(node)
+        if colon is None:
+            return None
+        after = _BLANKS_AND_COMMENTS.match(self.raw, colon + 1).end()
+        if self.tree.is_container(node):
+            return after
+        # An empty value: ruamel marks it where the `:` ends in a flow mapping or when a comment
+        # follows on its line, and else where the next token starts (the next key, or the end).
+        if self.tree.is_flow(self.tree.parent(node)):
+            return colon + 1
+        spaces = colon + 1
+        while self.raw[spaces:spaces + 1] == b" ":
+            spaces += 1
+        return colon + 1 if self.raw[spaces:spaces + 1] == b"#" else after
+
+    def start(self, node: int) -> int | None:
+        """Where `node` (its value, for a mapping entry) starts; None when only its context says."""
+        tree = self.tree
+        if not tree.is_container(node):
+            return self._scalar_start(node, key=False)
+        first = tree.first_child(node)
+        if first == self._none:
+            return None  # `[]` or `{}`: found from what announces it
+        if tree.is_map(node):
+            inner = self._scalar_start(first, key=True)
+            opener = b"{"
+        else:
+            inner = self.start(first)
+            opener = b"["
+        if inner is None:
+            return None
+        if not tree.is_flow(node) and tree.is_map(node):
+            return inner
+        back = inner
+        while back > 0 and self.raw[back - 1:back] == b" ":
+            back -= 1
+        if back == 0:
+            return None
+        before = self.raw[back - 1:back]
+        if tree.is_flow(node):
+            return back - 1 if before == opener else None
+        return back - 1 if before == b"-" else None  # a block sequence starts at its first `-`
+
+    def _scalar_start(self, node: int, key: bool) -> int | None:
+        tree = self.tree
+        view = tree.key(node) if key else tree.val(node)
+        if view is None:
+            return None
+        offset = self._offset(view)
+        if offset is None:
+            return None
+        quoted = tree.is_key_quoted(node) if key else tree.is_val_quoted(node)
+        return offset - 1 if quoted else offset
+
+    def _colon(self, node: int) -> int | None:
+        """The offset of the `:` after the key of mapping entry `node`."""
+        start = self._scalar_start(node, key=True)
+        if start is None:
+            return None
+        raw = self.raw
+        quote = raw[start:start + 1]
+        if quote in (b'"', b"'"):
+            found = (_DOUBLE_QUOTED if quote == b'"' else _SINGLE_QUOTED).match(raw, start)
+            if found is None:
+                return None
+            end = found.end()
+        else:
+            end = start + len(self.tree.key(node))
+        while raw[end:end + 1] == b" ":
+            end += 1
+        return end if raw[end:end + 1] == b":" else None
+
+    def _offset(self, view: memoryview) -> int | None:
+        offset = _address(view) - self._base
+        return offset if 0 <= offset <= len(self.raw) else None
+
+    # --- offsets to lines and columns
+
+    def line_column(self, offset: int) -> tuple[int, int]:
+        """1-based line and column (in characters, as ruamel counts them) of a byte offset."""
+        line, start = self._line_of(offset)
+        return line, len(self.raw[start:offset].decode("utf-8", errors="replace")) + 1
+
+    def order(self, offset: int) -> tuple[int, int]:
+        """A key that sorts like `line_column` without decoding the line: line, byte column."""
+        line, start = self._line_of(offset)
+        return line, offset - start + 1
+
+    def _line_of(self, offset: int) -> tuple[int, int]:
+        if self._line_starts is None:
+            self._line_starts = [0] + [found.end() for found in _LINE_FEED.finditer(self.raw)]
+        index = bisect.bisect_right(self._line_starts, offset) - 1
+        return index + 1, self._line_starts[index]
+
+
+_BLANKS_AND_COMMENTS = re.compile(rb"(?:[ \r\n]|#[^\n]*)*")
+_DOUBLE_QUOTED = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_SINGLE_QUOTED = re.compile(rb"'(?:[^']|'')*'")
+_LINE_FEED = re.compile(rb"\n")
+
+
+def _address(view: memoryview) -> int:
+    """The address of the first byte of a read-only buffer (ctypes can only take writable ones)."""
+    import ctypes
+
+    buffer = _PyBuffer()
+    _get_buffer(view, ctypes.byref(buffer), 0)
+    try:
+        return buffer.buf or 0
+    finally:
+        _release_buffer(ctypes.byref(buffer))
+
+
+def _buffer_api():
+    import ctypes
+
+    class PyBuffer(ctypes.Structure):
+        _fields_ = [("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p), ("len", ctypes.c_ssize_t),
+                    ("itemsize", ctypes.c_ssize_t), ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
+                    ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p), ("strides", ctypes.c_void_p),
+                    ("suboffsets", ctypes.c_void_p), ("internal", ctypes.c_void_p)]
+
+    get = ctypes.pythonapi.PyObject_GetBuffer
+    get.argtypes = [ctypes.py_object, ctypes.POINTER(PyBuffer), ctypes.c_int]
+    get.restype = ctypes.c_int
+    release = ctypes.pythonapi.PyBuffer_Release
+    release.argtypes = [ctypes.POINTER(PyBuffer)]
+    release.restype = None
+    return PyBuffer, get, release
+
+
+_PyBuffer, _get_buffer, _release_buffer = _buffer_api()

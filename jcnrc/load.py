@@ -17,7 +17,9 @@ from typing import Any
 
 from ruamel.yaml.comments import merge_attrib
 from ruamel.yaml.composer import Composer
-from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.error import StreamMark
+from ruamel.yaml.events import AliasEvent, ScalarEvent
+from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
 from jcnrc import fastyaml
@@ -39,6 +41,8 @@ class Limits:
       were expanded, without expanding them. Counted while the document is composed, and
       before that by rapidyaml's C++ parser whenever the text might hold more (a cheap textual
       bound says so): a document over the limit is refused without building it.
+    * `max_scalar`: characters in one key or value (1 MiB; the longest value of an intent is a
+      path or an image reference). The diagnostic points at it; its text is never repeated.
 
     Why these defaults: the largest intent jcnrc is meant for is the benchmark's 5,000 nodes
     with 50,000 pods (`benchmarks/generate.py --nodes 5000 --vrfs 20 --pods-per-node 10`):
@@ -59,14 +63,36 @@ class Limits:
     0.1 s and 44 MB; aliases that expand to 1.6 million nodes (just under the node limit) cost
     1.2 s and 4 MB to convert, and one more level is refused in milliseconds. Lower `max_bytes`
     to lower the worst case in proportion; raise it (`--max-bytes`) for bigger intents.
+
+    The exact loader reads at most `exact_budget` nodes and aliases as written (see there): a
+    file that only it can read costs at most about 35 CPU seconds and 850 MB. An 8 MB key costs
+    0.8 s to refuse through the fast loader (`max_scalar`).
     """
 
     max_bytes: int = 8 * 1024 * 1024
     max_depth: int = 64
     max_nodes: int = 2_000_000
+    max_scalar: int = 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()
+
+# The exact loader (ruamel) holds about 700 bytes for every node and alias as written, the fast
+# loader about 150 (rapidyaml's tree): ruamel reads at most half of `max_nodes` of them, and
+# never fewer than a million (a 5,000-node intent is 680,277 nodes; every intent the defaults are
+# sized for fits). Aliases still count as expanded against `max_nodes` itself.
+EXACT_MIN_BUDGET = 1_000_000
+
+
+def exact_budget(limits: Limits) -> int:
+    """How many nodes and aliases, as written, the exact loader composes."""
+    return max(EXACT_MIN_BUDGET, limits.max_nodes // 2)
+
+# The fast loader's positions come from rapidyaml's tree (fastyaml.Positions). For the few
+# places that tree cannot tell (an empty value or an empty flow collection as a list item),
+# ruamel reads the text again, if it is at most this long (about 5 CPU seconds); in a longer text
+# the closest place the tree knows (the enclosing item) is given instead.
+EXACT_POSITIONS_MAX_CHARS = 1_000_000
 
 
 @dataclass
@@ -76,16 +102,70 @@ class SourceMap:
     file: str
     lines: list[str]
     root: Any = None
-    # Set by the fast loader: the text is parsed again, with positions, only when one is asked for.
+    # Set by the fast loader: positions are then found on rapidyaml's tree of the text
+    # (fastyaml.Positions), built when the first one is asked for; ruamel reads the text again
+    # only for a place that tree cannot tell, and only when the text is small enough.
     text: str | None = None
+    fast: Any = None
+    # Set by the exact loader when it stood placeholders in for NEL, LS and PS (see
+    # _hide_yaml_1_1_breaks): the keys of `root` hold the placeholders.
+    hidden: dict[int, str] | None = None
 
     def source_line(self, line: int) -> str:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
 
     def position(self, path: Path, at: str = "value") -> tuple[int, int]:
         if self.root is None and self.text is not None:
+            found, certain = self._fast_position(path, at, exact=True)
+            if certain or len(self.text) > EXACT_POSITIONS_MAX_CHARS:
+                return found
             self.root = _positions_tree(self.text)
-            self.text = None
+            self.text = self.fast = None
+        return self._exact_position(path, at)
+
+    def order(self, path: Path, at: str = "value") -> tuple[int, int]:
+        """Sorts like `position`, at less cost for a text the fast loader read (a byte column)."""
+        if self.root is None and self.text is not None:
+            return self._fast_position(path, at, exact=False)[0]
+        return self._exact_position(path, at)
+
+    def _fast_position(self, path: Path, at: str, exact: bool) -> tuple[tuple[int, int], bool]:
+        """`position` from rapidyaml's tree, and whether it is certain (else: the closest place known)."""
+        if self.fast is None:
+            self.fast = fastyaml.Positions(self.text)
+        tree = self.fast
+        node = tree.root
+        offset = tree.start(node)
+        if offset is None:
+            return (1, 1), False
+        certain = True
+        for index, part in enumerate(path):
+            last = index == len(path) - 1
+            if tree.is_map(node) and not isinstance(part, int):
+                child = tree.entry(node, part)
+                if child is None:
+                    break  # a missing key: the enclosing node
+                entry = tree.key_start(child) if (last and at == "key") else tree.value_start(child)
+            elif tree.is_seq(node) and isinstance(part, int):
+                child = tree.item(node, part)
+                if child is None:
+                    break
+                entry = tree.start(child)
+            elif tree.is_map(node) and isinstance(part, int):
+                continue
+            else:
+                break
+            if entry is None:
+                certain = False
+                break
+            offset, node = entry, child
+            if not tree.is_container(node) and not last:
+                break
+        return (tree.line_column(offset) if exact else tree.order(offset)), certain
+
+    def _exact_position(self, path: Path, at: str) -> tuple[int, int]:
+        if self.hidden:
+            path = tuple(part.translate(self.hidden) if isinstance(part, str) else part for part in path)
         start = _node_start(self.root)
         if start is None:
             return (1, 1)
@@ -94,7 +174,7 @@ class SourceMap:
         for index, part in enumerate(path):
             last = index == len(path) - 1
             entry = None
-            if isinstance(node, dict) and not isinstance(part, int) and (key := _original_key(node, part)) is not None:
+            if isinstance(node, dict) and not isinstance(part, int) and (key := _original_key(node, part)) is not _MISSING:
                 entry = _entry_position(node, key, "key" if (last and at == "key") else "value")
                 child = node[key]
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
@@ -122,14 +202,17 @@ def _item_position(sequence: Any, index: int) -> tuple[int, int] | None:
     return None if line is None or col is None else (line, col)
 
 
+_MISSING = object()
+
+
 def _original_key(mapping: Any, key: str) -> Any:
-    """The key as ruamel holds it: `to_plain` turned `7:` into "7"."""
+    """The key as ruamel holds it: `to_plain` turned `7:` into "7" and an empty key into "null"."""
     if key in mapping:
         return key
     for original in mapping:
         if not isinstance(original, str) and _plain_key(original) == key:
             return original
-    return None
+    return _MISSING
 
 
 def _entry_position(mapping: Any, key: Any, at: str) -> tuple[int, int] | None:
@@ -181,6 +264,25 @@ def load_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS, fast: boo
     digest = hashlib.sha256(raw).hexdigest()
     if len(raw) > limits.max_bytes:
         return _fail(name, [], error("JCN008", f"the input is {len(raw)} bytes; the limit is {limits.max_bytes}", line=1, column=1))
+    again = _READ.pop((digest, name, limits), None)
+    if again is not None and not fast:
+        # The pipeline reads a file a second time, without `fast`, when it has something to
+        # report, for the exact loader's positions: the fast loader's are the same (see
+        # SourceMap), and so is everything else it answered. Reading again would cost the most
+        # exactly when the file is big or hostile.
+        return Loaded(again.data, again.source, list(again.diagnostics), digest, exact=again.exact)
+    loaded = _load_text(raw, name, limits, fast, digest)
+    if fast:
+        _READ.clear()
+        _READ[(digest, name, limits)] = loaded
+    return loaded
+
+
+# What the last `load_bytes(fast=True)` answered, for the pipeline's second read of the same bytes.
+_READ: dict[tuple[str, str, Limits], Loaded] = {}
+
+
+def _load_text(raw: bytes, name: str, limits: Limits, fast: bool, digest: str) -> Loaded:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -206,10 +308,14 @@ def load_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS, fast: boo
         return Loaded(None, source, tabs, digest)
     if fast and len(raw) >= fastyaml.FAST_PATH_MIN_BYTES:
         try:
-            data = fastyaml.parse(text, limits.max_depth, limits.max_nodes)
+            data = fastyaml.parse(text, limits.max_depth, limits.max_nodes, limits.max_scalar)
         except fastyaml.TooManyNodes as over:
             _remember_count(digest, over.count)
             return Loaded(None, source, [_too_many_nodes(limits, aliases=False)], digest, exact=False)
+        except fastyaml.ScalarTooLong as long:
+            source.text = text
+            line, column = source.position(tuple(long.path), "key" if long.key else "value")
+            return Loaded(None, source, [_too_long(limits, long.length, long.key, line, column)], digest, exact=False)
         if data is not None:
             source.text = text
             return Loaded(data, source, [], digest, exact=False)
@@ -232,6 +338,31 @@ _LINE_BREAK = re.compile("\r\n|\r|\n")
 # Everything YAML 1.2 calls printable (section 5.1); the rest is refused by the parser with
 # a character offset only, so it is found here with a line and a column.
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+# YAML 1.1 broke lines at NEL, LS and PS; YAML 1.2 reads them as ordinary characters (in a
+# comment, a key or a value), and so does rapidyaml. ruamel's scanner still breaks lines at them
+# (its reader does not count them as lines in 1.2 mode): it is given the text with a character
+# the text does not use standing in for each, from Unicode's private use areas, which every YAML
+# reader takes as text; `to_plain` puts the real ones back. One character for one: every line
+# and column stays where it was.
+_YAML_1_1_BREAKS = "\x85\u2028\u2029"
+_PRIVATE_USE = (range(0xE000, 0xF900), range(0xF0000, 0xFFFFE), range(0x100000, 0x10FFFE))
+
+
+def _hide_yaml_1_1_breaks(text: str) -> tuple[str, dict[int, str] | None, dict[int, str] | None]:
+    """The text with placeholders for NEL, LS and PS; the table that puts placeholders in (for
+    keys of paths) and the one that takes them out (None, None when the text holds none)."""
+    if not any(char in text for char in _YAML_1_1_BREAKS):
+        return text, None, None
+    used = set(text)
+    free = (chr(code) for block in _PRIVATE_USE for code in block if chr(code) not in used)
+    placeholders = [next(free, None) for _ in _YAML_1_1_BREAKS]
+    if None in placeholders:  # the text uses every private character: leave it as it is
+        return text, None, None
+    hide = {ord(char): placeholder for char, placeholder in zip(_YAML_1_1_BREAKS, placeholders)}
+    restore = {ord(placeholder): char for char, placeholder in zip(_YAML_1_1_BREAKS, placeholders)}
+    return text.translate(hide), hide, restore
 
 
 def _control_character(text: str) -> Diagnostic | None:
@@ -261,7 +392,9 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     at_least = _COUNTED.get(digest)
-    if at_least is None and _node_upper_bound(text) > limits.max_nodes and not _nested_deeper_than(raw, limits.max_depth):
+    budget = exact_budget(limits)
+    if at_least is None and _node_upper_bound(text) > min(limits.max_nodes, budget) \
+            and not _nested_deeper_than(raw, limits.max_depth):
         # The text may hold more nodes than the limit even without aliases: count them in C++
         # first, so that ruamel does not spend a minute composing a million nodes to be refused.
         # (Not when it nests too deep: the composer below stops at that within milliseconds,
@@ -270,6 +403,10 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes
     if at_least is not None and at_least > limits.max_nodes:
         _remember_count(digest, at_least)
         return Loaded(None, source, [_too_many_nodes(limits, aliases=False)], digest)
+    if at_least is not None and at_least > budget:
+        _remember_count(digest, at_least)
+        return Loaded(None, source, [_too_many_for_ruamel(limits)], digest)
+    text, source.hidden, restore = _hide_yaml_1_1_breaks(text)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     yaml.Scanner = _LinearScanner
@@ -282,9 +419,12 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes
     except _TooDeep as deep:
         return Loaded(None, source, [_too_deep(limits, deep.line, deep.column)], digest)
     except _TooLarge as large:
-        return Loaded(None, source, [_too_many_nodes(limits, large.aliases)], digest)
+        diagnostic = _too_many_for_ruamel(limits) if large.exact else _too_many_nodes(limits, large.aliases)
+        return Loaded(None, source, [diagnostic], digest)
+    except _TooLong as long:
+        return Loaded(None, source, [_too_long(limits, long.length, long.key, long.line, long.column)], digest)
     except DuplicateKeyError as exc:
-        return Loaded(None, source, [_duplicate_key(exc, text)], digest)
+        return Loaded(None, source, [_duplicate_key(exc, text, restore)], digest)
     except MarkedYAMLError as exc:
         return Loaded(None, source, [_syntax_error(exc, source.lines)], digest)
     except YAMLError as exc:
@@ -307,7 +447,7 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes
                                            line=line, column=column, help="start with `apiVersion: jcnrc/v1`")], digest)
     source.root = root
     try:
-        data = to_plain(root)
+        data = to_plain(root, restore)
     except RecursionError:  # only with a max_depth raised far beyond the default
         return Loaded(None, source, [error("JCN008", f"the document nests too deeply (limit {limits.max_depth})",
                                            line=1, column=1)], digest)
@@ -363,14 +503,15 @@ def _second_document_position(yaml, text: str) -> tuple[int, int]:
     return 1, 1
 
 
-def _duplicate_key(exc, text: str) -> Diagnostic:
+def _duplicate_key(exc, text: str, restore: dict | None = None) -> Diagnostic:
     mark = exc.problem_mark
     key = _quoted_key(exc.problem)
     first = _first_occurrence(text, key.strip("`"), exc.context_mark, mark) if key else None
     related = (Related("first defined", (), line=first[0], column=first[1]),) if first else ()
+    shown = key.translate(restore) if restore else key
     return error(
         "JCN002",
-        escaped(f"duplicate key {key}") if key else "duplicate key",
+        escaped(f"duplicate key {shown}") if key else "duplicate key",
         line=mark.line + 1,
         column=mark.column + 1,
         related=related,
@@ -545,6 +686,9 @@ class _LimitedComposer(Composer):
         self.expanded: dict[int, tuple[int, int]] = {}  # id of an anchored node -> (nodes, levels below it)
         self.aliases = False
         self.events: Any = None
+        self.max_scalar = limits.max_scalar
+        self.max_read = exact_budget(limits)
+        self.read = 0  # nodes and aliases as written, each an object in ruamel's tree
 
     def compose_document(self) -> Any:
         self.events = self.parser  # the property looks itself up on every use; once is enough
@@ -553,6 +697,9 @@ class _LimitedComposer(Composer):
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.events.peek_event()
         depth = self.level  # levels above this node: 0 for the root
+        self.read += 1
+        if self.read > self.max_read:
+            raise _TooLarge(aliases=self.aliases, exact=True)
         if isinstance(event, AliasEvent):
             target = self.anchors.get(event.anchor)
             if target is not None:  # an undefined alias is the base class's error
@@ -568,12 +715,19 @@ class _LimitedComposer(Composer):
                     raise _TooDeep(event.start_mark)
                 if depth + levels > self.deepest:
                     self.deepest = depth + levels
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
+            if index is None and parent is not None and isinstance(node, ScalarNode):
+                # An alias used as a key: the key is here, not where its anchor is (the mapping
+                # records its keys' positions from their nodes).
+                node = ScalarNode(node.tag, node.value, event.start_mark, event.end_mark, style=node.style)
+            return node
         if depth > self.max_depth:
             raise _TooDeep(event.start_mark)
         self.nodes += 1
         if self.nodes > self.max_nodes:
             raise _TooLarge(aliases=self.aliases)
+        if isinstance(event, ScalarEvent) and len(event.value) > self.max_scalar:
+            raise _TooLong(event.start_mark, len(event.value), key=index is None and parent is not None)
         anchored = event.anchor is not None
         if anchored:
             before, outer = self.nodes - 1, self.deepest
@@ -588,6 +742,11 @@ class _LimitedComposer(Composer):
         if anchored:
             self.expanded[id(node)] = (self.nodes - before, self.deepest - depth)
             self.deepest = max(outer, self.deepest)
+        # The document's nodes live until it is constructed, each with two marks that hold the
+        # whole text's buffer, its offset twice, line and column: a third of ruamel's memory.
+        # The constructor reads the start's line and column (and an error its index) only.
+        mark = node.start_mark
+        node.start_mark = node.end_mark = StreamMark(mark.name, mark.index, mark.line, mark.column)
         return node
 
 
@@ -598,15 +757,39 @@ class _TooDeep(Exception):
         self.column = mark.column + 1 if mark is not None else 1
 
 
+class _TooLong(Exception):
+    def __init__(self, mark: Any, length: int, key: bool) -> None:
+        super().__init__()
+        self.line = mark.line + 1 if mark is not None else 1
+        self.column = mark.column + 1 if mark is not None else 1
+        self.length = length
+        self.key = key
+
+
 class _TooLarge(Exception):
-    def __init__(self, aliases: bool) -> None:
+    def __init__(self, aliases: bool, exact: bool = False) -> None:
         super().__init__()
         self.aliases = aliases
+        self.exact = exact  # over exact_budget, not over max_nodes
 
 
 def _too_deep(limits: Limits, line: int, column: int) -> Diagnostic:
     return error("JCN008", f"the document nests deeper than {limits.max_depth} levels", line=line, column=column,
                  help="an intent nests a few levels; this looks like generated or corrupted input")
+
+
+def _too_long(limits: Limits, length: int, key: bool, line: int, column: int) -> Diagnostic:
+    what = "key" if key else "value"
+    return error("JCN008", f"this {what} is {length:,} characters long; the limit is {limits.max_scalar:,}",
+                 line=line, column=column, span=1, help=f"no {what} of an intent is this long; this looks like generated or corrupted input")
+
+
+def _too_many_for_ruamel(limits: Limits) -> Diagnostic:
+    return error("JCN008", f"the document has more than {exact_budget(limits):,} nodes, the most the exact YAML reader "
+                 "reads", line=1, column=1,
+                 help="bigger intents are read by the fast reader, which reads neither anchors, aliases, tags, tabs, "
+                      "quoted numbers nor other YAML it cannot read exactly like the exact reader; write the file "
+                      "without them, or raise --max-nodes (the exact reader reads half as many)")
 
 
 def _too_many_nodes(limits: Limits, aliases: bool) -> Diagnostic:
@@ -617,8 +800,11 @@ def _too_many_nodes(limits: Limits, aliases: bool) -> Diagnostic:
                  help="raise the limit with --max-nodes if this file is genuine")
 
 
-def to_plain(node: Any) -> Any:
-    """Plain dict/list/str/int/float/bool/None: what pydantic and every later stage expect."""
+def to_plain(node: Any, restore: dict[int, str] | None = None) -> Any:
+    """Plain dict/list/str/int/float/bool/None: what pydantic and every later stage expect.
+    `restore` translates every string and key (the placeholders of _hide_yaml_1_1_breaks)."""
+    if restore:
+        return _restored(to_plain(node), restore)
     if isinstance(node, dict):
         return {_plain_key(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):
@@ -633,6 +819,14 @@ def to_plain(node: Any) -> Any:
         return str(node)
     # Timestamps and other YAML types: keep the text so the type check names it plainly.
     return node
+
+
+def _restored(node: Any, table: dict[int, str]) -> Any:
+    if isinstance(node, dict):
+        return {k.translate(table): _restored(v, table) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_restored(v, table) for v in node]
+    return node.translate(table) if isinstance(node, str) else node
 
 
 def _plain_key(key: Any) -> str:

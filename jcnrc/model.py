@@ -11,11 +11,14 @@ so that all such errors are reported together, each with its own code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network, ip_interface
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,7 +30,8 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from jcnrc import names
 
@@ -118,44 +122,69 @@ Ipv6Text = Annotated[
 ]
 
 
-def _syntax(pattern: str, message: str, max_length: int | None = None) -> Any:
-    """A text field's pattern, and the words editors show instead of the regex."""
-    return Field(pattern=pattern, max_length=max_length, json_schema_extra={"patternErrorMessage": message})
+@dataclass(frozen=True)
+class FullMatch:
+    """A text field's syntax: the whole value must match `pattern`.
+
+    pydantic's own `pattern=` constraint searches with `re.match`, where `$` also matches before
+    a final line break, so `"t1\\n"` would pass `^[a-z0-9]+$`. Every pattern of the model goes
+    through this instead; the JSON Schema keeps the pattern as written, since `$` in ECMAScript
+    (editors) ends the text. The error has pydantic's own type, so diagnostics treat it alike."""
+
+    pattern: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        pattern = self.pattern
+
+        def check(value: Any) -> Any:
+            if isinstance(value, str) and not names.full_match(pattern, value):
+                raise PydanticCustomError("string_pattern_mismatch", "String should match pattern '{pattern}'", {"pattern": pattern})
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        message = json_schema.pop("patternErrorMessage", None)  # kept next to, and after, its pattern
+        json_schema["pattern"] = self.pattern
+        if message is not None:
+            json_schema["patternErrorMessage"] = message
+        return json_schema
 
 
-KubeName = Annotated[
-    StrictStr,
-    _syntax(names.DNS1123_LABEL, "a Kubernetes name: at most 63 lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit (DNS-1123 label)", max_length=63),
-]
-NodeName = Annotated[
-    StrictStr,
-    _syntax(names.DNS1123_SUBDOMAIN, "a Kubernetes node name: lower-case DNS labels (letters, digits, '-') separated by dots "
-            "(DNS-1123 subdomain)", max_length=names.NODE_NAME_MAX),
-]
-VrfName = Annotated[
-    StrictStr,
-    _syntax(names.VRF_NAME, "at most 31 lower-case letters, digits and '-', starting with a letter "
-            "(it becomes a Junos routing-instance and a NAD name)", max_length=names.VRF_NAME_MAX),
-]
-InterfaceName = Annotated[
-    StrictStr,
-    _syntax(names.LINUX_IFNAME, "a Linux interface name: at most 15 letters, digits, '-', '_' or '.'; no '/' and no spaces",
-            max_length=names.LINUX_IFNAME_MAX),
-]
-ImageRef = Annotated[
-    StrictStr,
-    _syntax(names.IMAGE_REFERENCE, "a container image reference such as registry.example.com/crpd:23.2R1 (lower-case repository path)",
-            max_length=names.IMAGE_REFERENCE_MAX),
-]
-RouteTargetText = Annotated[
-    StrictStr,
-    _syntax(names.ROUTE_TARGET,
-            "a route target: ASN:N, IPv4:N or 4-byte ASN, optionally prefixed by 'target:' (e.g. \"11:11\")"),
-]
-MacAddress = Annotated[StrictStr, _syntax(names.MAC_ADDRESS, "a MAC address such as 02:00:00:00:01:01")]
+def _text(pattern: str, message: str, max_length: int | None = None) -> Any:
+    """A text type: its pattern (matched whole), and the words editors show instead of the regex."""
+    # The length limit first: it applies to the string itself and keeps pydantic's string_too_long.
+    return Annotated[StrictStr, Field(max_length=max_length, json_schema_extra={"patternErrorMessage": message}), FullMatch(pattern)]
+
+
+KubeName = _text(names.DNS1123_LABEL, "a Kubernetes name: at most 63 lower-case letters, digits and '-', "
+                 "starting and ending with a letter or digit (DNS-1123 label)", max_length=63)
+NodeName = _text(names.DNS1123_SUBDOMAIN, "a Kubernetes node name: lower-case DNS labels (letters, digits, '-') separated by dots "
+                 "(DNS-1123 subdomain)", max_length=names.NODE_NAME_MAX)
+VrfName = _text(names.VRF_NAME, "at most 31 lower-case letters, digits and '-', starting with a letter "
+                 "(it becomes a Junos routing-instance and a NAD name)", max_length=names.VRF_NAME_MAX)
+InterfaceName = _text(names.LINUX_IFNAME, "a Linux interface name: at most 15 letters, digits, '-', '_' or '.'; no '/' and no spaces",
+                 max_length=names.LINUX_IFNAME_MAX)
+ImageRef = _text(names.IMAGE_REFERENCE, "a container image reference such as registry.example.com/crpd:23.2R1 (lower-case repository path)",
+                 max_length=names.IMAGE_REFERENCE_MAX)
+RouteTargetText = _text(names.ROUTE_TARGET,
+                 "a route target: ASN:N, IPv4:N or 4-byte ASN, optionally prefixed by 'target:' (e.g. \"11:11\")")
+# An expectation names a pod or a VRF: both are DNS-1123 labels.
+PodOrVrfName = _text(names.DNS1123_LABEL, "the name of a pod or a VRF", max_length=63)
+
+
+class _FreeTextMarker:
+    """Marks a text type whose value may hold any character, line breaks included (a pod's command
+    is often a multi-line script): every output escapes it instead. Every other text field of the
+    model has a syntax matched whole; tests/test_injection.py enumerates the model to prove both."""
+
+
+FREE_TEXT = _FreeTextMarker()
+FreeText = Annotated[StrictStr, FREE_TEXT]
+MacAddress = _text(names.MAC_ADDRESS, "a MAC address such as 02:00:00:00:01:01")
 # Remote keys of an external secret store.
-StoreKey = Annotated[StrictStr, _syntax(names.STORE_KEY, "a remote key without control characters or line breaks")]
+StoreKey = _text(names.STORE_KEY, "a remote key without control characters or line breaks")
 
 
 def _key_as_title(name: str, info: Any) -> str:
@@ -172,14 +201,11 @@ def field_for_key(model: type[BaseModel], key: str) -> Any:
 
 
 class IntentModel(BaseModel):
-    # python-re: the path patterns refuse `..` components with a look-ahead, which pydantic's
-    # default (Rust) regex engine lacks; editors' JavaScript engines have it too.
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
         use_attribute_docstrings=False,
         field_title_generator=_key_as_title,
-        regex_engine="python-re",
     )
 
 
@@ -247,13 +273,12 @@ class VniRange(IntentModel):
 # `cluster.underlayMtu` minus this.
 VXLAN_OVERHEAD = 50
 
-_KUBECONFIG_MESSAGE = ("a file under /etc/kubernetes/, /var/lib/kubelet/ or /etc/cni/ (not directly in "
-                       "/etc/kubernetes/manifests/ or /etc/cni/net.d/); no spaces, quotes, ';', '$', backslashes, "
-                       "control characters or '.'/'..' components")
-# Validated as a node path (JCN106); the folders are a rule of their own (JCN111, rules.py), which
-# editors learn from the schema's pattern.
+_KUBECONFIG_MESSAGE = "one of " + ", ".join(names.KUBECONFIG_FILES)
+# Validated as a node path (JCN106); which files are allowed is a rule of its own (JCN111,
+# rules.py), which editors learn from the schema's pattern.
 KubeConfigPath = Annotated[
     StrictStr,
+    FullMatch(names.NODE_PATH),
     WithJsonSchema({"type": "string", "pattern": names.KUBECONFIG_PATH, "patternErrorMessage": _KUBECONFIG_MESSAGE}),
 ]
 
@@ -297,11 +322,10 @@ class Cluster(IntentModel):
     )
     kubeConfig: KubeConfigPath | None = Field(
         None,
-        pattern=names.NODE_PATH,
         description="Path on every node of the kubeconfig the Platter CNI reads. Default from the provider profile "
-        "(the kubelet's own kubeconfig). Another path is a file under `/etc/kubernetes/`, `/var/lib/kubelet/` or "
-        "`/etc/cni/` (not directly in `/etc/kubernetes/manifests/` or `/etc/cni/net.d/`): node preparation keeps "
-        "a copy of the kubelet's kubeconfig there, and never replaces a file it did not write.",
+        "(the kubelet's own kubeconfig). Otherwise one of `/etc/kubernetes/kubelet.conf`, `/var/lib/kubelet/kubeconfig` "
+        "or `/etc/cni/net.d/multus.d/multus.kubeconfig`: node preparation keeps a copy of the kubelet's kubeconfig "
+        "there, and never replaces a file it did not write.",
         examples=["/etc/kubernetes/kubelet.conf"],
         json_schema_extra={"patternErrorMessage": _KUBECONFIG_MESSAGE},
     )
@@ -352,9 +376,8 @@ class Node(IntentModel):
             ]
         },
     )
-    isoLoopback: StrictStr | None = Field(
+    isoLoopback: Annotated[StrictStr, FullMatch(names.ISO_NET)] | None = Field(
         None,
-        pattern=names.ISO_NET,
         description="ISO NET of the node (`isoLoopbackAddr`). Default: derived from the node address.",
         examples=["49.0004.0102.4000.0004.00"],
         json_schema_extra={"patternErrorMessage": "an ISO NET: 49, an area, a 3-group system ID and .00, e.g. 49.0004.0102.4000.0004.00"},
@@ -459,7 +482,7 @@ class Pod(IntentModel):
     name: KubeName = Field(description="Pod name.", examples=["ubuntu-du11"])
     node: NodeName = Field(description="Worker node the pod is pinned to (a `name` from `nodes`).", examples=["aks-agentpool-23733201-vmss000001"])
     image: ImageRef = Field(description="Container image.", examples=["ubuntu:20.04"])
-    command: list[StrictStr] = Field(
+    command: list[FreeText] = Field(
         default_factory=lambda: ["sleep", "infinity"],
         description="Container command. Default keeps the pod running for tests.",
         examples=[["sleep", "infinity"]],
@@ -474,16 +497,14 @@ class SecretSource(IntentModel):
 
     model_config = ConfigDict(title="secretSource")
 
-    env: StrictStr | None = Field(
+    env: Annotated[StrictStr, FullMatch(names.ENV_VARIABLE)] | None = Field(
         None,
-        pattern=names.ENV_VARIABLE,
         description="Environment variable holding the value.",
         examples=["CRPD_ROOT_PASSWORD"],
         json_schema_extra={"patternErrorMessage": "an environment variable name: letters, digits and '_', not starting with a digit"},
     )
-    file: StrictStr | None = Field(
+    file: Annotated[StrictStr, FullMatch(names.SECRET_FILE)] | None = Field(
         None,
-        pattern=names.SECRET_FILE,
         description="File holding the value, relative to the intent file.",
         examples=["crpd-license.txt"],
         json_schema_extra={
@@ -557,14 +578,14 @@ class Expectation(IntentModel):
 
     model_config = ConfigDict(title="expectation")
 
-    reach: list[StrictStr] | None = Field(
+    reach: list[PodOrVrfName] | None = Field(
         None,
         min_length=2,
         max_length=2,
         description="Two pods (or VRFs) that must reach each other, both ways.",
         examples=[["ubuntu-du11", "ubuntu-du22"]],
     )
-    isolate: list[StrictStr] | None = Field(
+    isolate: list[PodOrVrfName] | None = Field(
         None,
         min_length=2,
         max_length=2,

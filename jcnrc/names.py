@@ -1,5 +1,10 @@
 """Syntax of every name that jcnrc turns into a file name, a Kubernetes name or Junos text.
 
+Every pattern here is written for JSON Schema (ECMAScript, where `$` ends the text) and is
+matched in Python only through ``full_match``: Python's `$` also matches before a final line
+break, so `re.match("^[a-z]+$", "x\\n")` succeeds, and a value ending in a line break would pass
+a check that was meant to refuse it.
+
 These patterns are deliberately narrow: a name that passes them is safe as a path component,
 a YAML plain scalar, a JSON string and a Junos identifier without any escaping, which is
 what makes injection through names impossible by construction. Values that are not names
@@ -12,6 +17,7 @@ reads "contains upper-case letters" instead of echoing a regular expression.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 # Each dot-separated label is itself at most 63 characters (the whole name at most 253).
@@ -55,29 +61,43 @@ SECRET_FILE = r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^" + _UNSAFE + r"'\"`$\\]+$"
 # An absolute path on the node, without whitespace, shell metacharacters or `.`/`..` components:
 # node preparation copies the kubeconfig there, and the NADs name the same path.
 NODE_PATH = r"^(?!(?:.*/)?\.\.?(?:/|$))/[^\s;'\"`$\\" + _UNSAFE + r"]*$"
-# Where `cluster.kubeConfig` may point. Node preparation runs as root and copies the node's
-# credentials to that path, so it is kept to the folders where kubeconfigs live: the kubeadm and
-# kubespray files (/etc/kubernetes/kubelet.conf), the kubelet's own on AKS and EKS
-# (/var/lib/kubelet/kubeconfig), and the CNI's (/etc/cni/, e.g. multus's
-# /etc/cni/net.d/multus.d/multus.kubeconfig). Not directly in the two folders whose every file is
-# read as configuration: the kubelet's static pods and the container runtime's CNI networks.
-KUBECONFIG_FOLDERS = ("/etc/kubernetes/", "/var/lib/kubelet/", "/etc/cni/")
-KUBECONFIG_READ_FOLDERS = {"/etc/kubernetes/manifests/": "whose every file the kubelet runs as a static pod",
-                           "/etc/cni/net.d/": "whose files the container runtime reads as CNI network configurations"}
-# The same rule for editors (the JSON schema); `node_path_problem` and `kubeconfig_folder_problem`
+# Where `cluster.kubeConfig` may point: an allow-list of exact files. Node preparation runs as root
+# and copies the node's credentials to that path (unless it is the kubelet's own), so a folder
+# rule is not enough: under /var/lib/kubelet/pods/ lie the volumes of every pod (an emptyDir a pod
+# could read the copy from), under /etc/kubernetes/manifests/ the static pods the kubelet runs, in
+# /etc/cni/net.d/ the networks the container runtime reads. These are the files real deployments
+# name: kubeadm's and kubespray's (the walkthrough copied an admin kubeconfig there), the kubelet's
+# own on AKS and EKS, and Multus's, whose ServiceAccount kubeconfig a CNI may share.
+KUBECONFIG_FILES = {
+    "/etc/kubernetes/kubelet.conf": "kubeadm and kubespray; the walkthrough's path",
+    "/var/lib/kubelet/kubeconfig": "the kubelet's own on AKS and EKS",
+    "/etc/cni/net.d/multus.d/multus.kubeconfig": "Multus's own, from its ServiceAccount",
+}
+# Places a path outside the list most often points at, and why each is dangerous.
+_POD_VOLUMES = "/var/lib/kubelet/pods/"
+_READ_AS_CONFIGURATION = {
+    "/etc/kubernetes/manifests/": "whose every file the kubelet runs as a static pod",
+    "/etc/cni/net.d/": "whose files the container runtime reads as CNI network configurations",
+}
+# The same rule for editors (the JSON schema); `node_path_problem` and `kubeconfig_file_problem`
 # say in words what is wrong.
-_PATH_CHAR = r"[^/\s;'\"`$\\" + _UNSAFE + r"]"
-KUBECONFIG_PATH = (
-    r"^(?!(?:.*/)?\.\.?(?:/|$))(?!/etc/kubernetes/manifests/[^/]*$)(?!/etc/cni/net\.d/[^/]*$)"
-    r"/(?:etc/kubernetes|var/lib/kubelet|etc/cni)(?:/" + _PATH_CHAR + r"+)+$"
-)
+KUBECONFIG_PATH = "^(?:" + "|".join(re.escape(path) for path in KUBECONFIG_FILES) + ")$"
 # Remote keys of an external secret store: any printable text.
 STORE_KEY = r"^[^" + _UNSAFE + r"]+$"
 
-_dns_subdomain = re.compile(DNS1123_SUBDOMAIN)
-_vrf = re.compile(VRF_NAME)
-_ifname = re.compile(LINUX_IFNAME)
-_image = re.compile(IMAGE_REFERENCE)
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def full_match(pattern: str, text: str) -> bool:
+    """Whether the whole of `text` matches `pattern`: the one way jcnrc matches a syntax pattern.
+
+    `re.fullmatch` cannot end early before a line break the way `$` can, so "blue\\n" fails
+    `^[a-z]+$` here whatever the pattern's anchors say."""
+    return _compiled(pattern).fullmatch(text) is not None
 
 
 # Names Windows reserves for devices, with or without an extension ("nul.json", "aux.internal"):
@@ -98,7 +118,7 @@ def windows_device_problem(text: str) -> str | None:
 
 
 def is_dns1123_subdomain(text: str) -> bool:
-    return len(text) <= DNS1123_SUBDOMAIN_MAX and bool(_dns_subdomain.match(text))
+    return len(text) <= DNS1123_SUBDOMAIN_MAX and full_match(DNS1123_SUBDOMAIN, text)
 
 
 def _shown(chars: set[str]) -> str:
@@ -157,7 +177,7 @@ def vrf_problem(text: str) -> str | None:
         return problem
     if not text[0].isalpha():
         return "starts with a digit; a VRF name starts with a letter"
-    return None if _vrf.match(text) else "is not a lower-case name starting with a letter"
+    return None if full_match(VRF_NAME, text) else "is not a lower-case name starting with a letter"
 
 
 def interface_problem(text: str) -> str | None:
@@ -176,7 +196,7 @@ def interface_problem(text: str) -> str | None:
     bad = {c for c in text if not (c.isascii() and (c.isalnum() or c in "_.-"))}
     if bad:
         return f"contains {_shown(bad)}"
-    return None if _ifname.match(text) else "starts with '.' or '-'"
+    return None if full_match(LINUX_IFNAME, text) else "starts with '.' or '-'"
 
 
 def image_problem(text: str) -> str | None:
@@ -193,9 +213,9 @@ def image_problem(text: str) -> str | None:
         return "has upper-case letters in the repository path; only the registry host and the tag may"
     if text.endswith(":") or text.endswith("@"):
         return "ends with an empty tag or digest"
-    if "@" in text and not re.search(r"@sha256:[0-9a-f]{64}$", text):
+    if "@" in text and not re.search(r"@sha256:[0-9a-f]{64}\Z", text):
         return "has a malformed digest; it is `@sha256:` and 64 lower-case hex digits"
-    return None if _image.match(text) else "is not of the form [registry/]path[:tag][@sha256:digest]"
+    return None if full_match(IMAGE_REFERENCE, text) else "is not of the form [registry/]path[:tag][@sha256:digest]"
 
 
 def _unsafe_characters(text: str) -> str | None:
@@ -224,16 +244,16 @@ def node_path_problem(text: str) -> str | None:
     return None
 
 
-def kubeconfig_folder_problem(text: str) -> str | None:
+def kubeconfig_file_problem(text: str) -> str | None:
     """Why `text` (a valid node path) is not a place for a kubeconfig copy, or None."""
-    if not text.startswith(KUBECONFIG_FOLDERS):
-        return "is outside the folders where kubeconfigs live"
-    if text.endswith("/") or "//" in text:
-        return "does not name a file (it ends with '/' or has an empty component)"
+    if text in KUBECONFIG_FILES:
+        return None
+    if text.startswith(_POD_VOLUMES):
+        return f"is under {_POD_VOLUMES}, where the volumes of pods lie: a pod could read the node's credentials"
     folder = text.rsplit("/", 1)[0] + "/"
-    if folder in KUBECONFIG_READ_FOLDERS:
-        return f"is directly in {folder}, {KUBECONFIG_READ_FOLDERS[folder]}"
-    return None
+    if folder in _READ_AS_CONFIGURATION:
+        return f"is directly in {folder}, {_READ_AS_CONFIGURATION[folder]}"
+    return "is not one of the kubeconfig files node preparation may write"
 
 
 def secret_file_problem(text: str) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from jcnrc import __version__, names, secretscan
 from jcnrc.allocate import Lock
 from jcnrc.check import check
-from jcnrc.diagnostics import Diagnostic, Located, error, escaped, locate, warning
+from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, warning
 from jcnrc.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
 from jcnrc.plan import Plan, plan
 from jcnrc.progress import ProgressCallback
@@ -96,14 +96,29 @@ def lock_path_for(intent: Path) -> Path:
     return intent.with_name(intent.stem + ".lock.json")
 
 
-def read_lock(path: Path) -> tuple[Lock | None, list[Diagnostic]]:
-    if not path.is_file():
-        return None, []
+LOCK_SIZE_FACTOR = 4  # a lock holds a few short entries per attachment: about twice its intent's size
+
+
+def read_lock(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Lock | None, list[Diagnostic]]:
+    """The allocation lock next to the intent, or None. The lock comes from the repository like
+    the intent: a link is not followed, a file larger than LOCK_SIZE_FACTOR times the intent's
+    byte limit is not read past that, and anything that is not a valid lock (JSON, nesting,
+    types, ranges, formats) is ignored with JCN520, as if there were no lock."""
+    from jcnrc.write import NotARegularFile, read_file_no_follow
+
     try:
-        return Lock.from_json(path.read_text(encoding="utf-8")), []
-    except (ValueError, OSError) as exc:
-        return None, [warning("JCN520", f"the lock file {path.name} cannot be read ({exc}); it is ignored",
-                            help="delete it to start fresh: explicit addresses are kept, allocated ones may move")]
+        data = read_file_no_follow(path, LOCK_SIZE_FACTOR * limits.max_bytes)
+        if data is None:
+            return None, []
+        return Lock.from_json(data.decode("utf-8")), []
+    except (ValueError, OSError, NotARegularFile) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        link = isinstance(exc, NotARegularFile) and os.path.islink(path)
+        return None, [warning("JCN520", f"the lock file {escaped(path.name)} cannot be read ({escaped(reason)}); it is "
+                                        "ignored" + ("; `jcnrc build` replaces the link itself, never what it points to"
+                                                     if link else ""),
+                              help="commit the lock file itself, not a link to it" if link else
+                                   "delete it to start fresh: explicit addresses are kept, allocated ones may move")]
 
 
 def analyse(intent: Path, options: Options | None = None, display_name: str | None = None) -> Result:
@@ -120,7 +135,7 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
     if checked is None or not checked.ok or name_problem is not None:
         return result
     result.lock_path = lock_path_for(intent)
-    previous, lock_problems = read_lock(result.lock_path)
+    previous, lock_problems = read_lock(result.lock_path, options.limits)
     result.diagnostics += lock_problems
     options.stage("plan")
     planned = plan(checked.topology, previous)
@@ -186,8 +201,7 @@ def _encrypt_secrets(files: dict[str, str], sops: str, base: Path, environ: dict
     for path, text in files.items():
         if not (path.startswith(f"{MANIFESTS}/secret-") and path.endswith(".yaml")):
             continue
-        previous_file = output / path if output is not None else None
-        previous = previous_file.read_text(encoding="utf-8") if previous_file is not None and previous_file.is_file() else None
+        previous = _previous_output(output, path)
         try:
             encrypted[path] = secretscan.sops_encrypt(text, sops=sops, cwd=base, environ=environ, previous=previous)
         except secretscan.SopsFailed as exc:
@@ -196,9 +210,22 @@ def _encrypt_secrets(files: dict[str, str], sops: str, base: Path, environ: dict
     return encrypted
 
 
+def _previous_output(output: Path | None, path: str) -> str | None:
+    """The file of the previous build, exactly as stored (CR LF stays CR LF), read without following
+    any link (the output folder is in the repository too); None when there is none or it is not UTF-8."""
+    from jcnrc.write import read_output_file
+
+    data = read_output_file(output, path) if output is not None else None
+    try:
+        return data.decode("utf-8") if data is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
 def _refuse_leaks(files: dict[str, str], result: Result, base: Path, environ: dict):
-    """The last line of defence: no secret value, raw or base64, in any file outside inline mode."""
-    values, labels = secretscan.available_values(result.plan.topology.secrets, base, environ)
+    """The last line of defence: no secret value, raw, escaped or base64, in any file outside inline mode."""
+    found = secretscan.read_values(result.plan.topology.secrets, base, environ)
+    values, labels = found.values, found.labels
     leaks = secretscan.scan(files, values, labels)
     for finding in leaks:
         result.diagnostics.append(error("JCN805", f"refusing to write a secret value: {finding.message()}",
@@ -207,7 +234,27 @@ def _refuse_leaks(files: dict[str, str], result: Result, base: Path, environ: di
     for label in secretscan.unscannable(values, labels):
         result.diagnostics.append(warning("JCN917", f"the value of {label} is too short to check the output for leaks",
                                           _secret_path(label), help="use a longer value, at least 6 characters"))
+    if found.unchecked:
+        result.diagnostics.append(_unchecked_warning(found.unchecked))
     return None if leaks else files
+
+
+def _unchecked_warning(unchecked: list[secretscan.Unchecked]) -> Diagnostic:
+    """One warning for every value the scan could not look for (a build without the values is the
+    usual case in reference mode: one warning, not one per value), at the first reference; the
+    others are notes."""
+    first, *others = unchecked
+    if others:
+        listed = " and ".join(f"`secrets.{u.key}` ({u.reason})" for u in unchecked)
+        message = f"the output was not checked for the values of {listed}"
+    else:
+        message = f"the output was not checked for the value of `secrets.{first.key}`: {first.reason}"
+    return warning("JCN918", message, ("secrets", first.key, first.source),
+                   related=tuple(Related(f"`secrets.{u.key}`, not checked either", ("secrets", u.key, u.source))
+                                 for u in others),
+                   help="this mode does not need the values, but the leak scan can only look for the values it can "
+                        "read: make them available to the build (an exported variable, a regular file of at most "
+                        f"{secretscan.MAX_SECRET_FILE_BYTES // 1024} KiB beside the intent) to have every one checked")
 
 
 def _secret_path(label: str) -> tuple[str, ...]:
@@ -230,20 +277,26 @@ def read_secret_values(plan: Plan, base: Path, environ: dict) -> tuple[SecretVal
                                       ("secrets", key, "env"), help=f"export {ref.env}=... before the build"))
             values.append(value or "")
         else:
-            value, problem = _read_secret_file(base / ref.file, ref.file, key)
+            value, problem = _read_secret_file(base, ref.file, key)
             values.append(value)
             problems += [problem] if problem else []
     return SecretValues(*values), problems
 
 
-def _read_secret_file(path: Path, name: str, key: str) -> tuple[str, Diagnostic | None]:
+def _read_secret_file(base: Path, name: str, key: str) -> tuple[str, Diagnostic | None]:
     """The file's text exactly as stored: bytes decoded as UTF-8, so CR LF line ends and a final
-    newline stay what they are (Path.read_text would turn CR LF into LF)."""
+    newline stay what they are (Path.read_text would turn CR LF into LF). Only a regular file in the
+    intent's folder, reached without following links, of at most 64 KiB (secretscan.read_secret_file)."""
     where = ("secrets", key, "file")
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return "", error("JCN803", f"cannot read {escaped(name)} for `secrets.{key}`: {exc.strerror}", where)
+        raw = secretscan.read_secret_file(base, name)
+    except secretscan.SecretFileError as exc:
+        if exc.refused:
+            return "", error("JCN807", f"refusing to read {escaped(name)} for `secrets.{key}`: {exc}", where,
+                             help="a secret file must be a regular file of at most "
+                                  f"{secretscan.MAX_SECRET_FILE_BYTES // 1024} KiB in the intent's folder or below it, "
+                                  "not a link; copy it there, or pass the value in an environment variable (`env:`)")
+        return "", error("JCN803", f"cannot read {escaped(name)} for `secrets.{key}`: {exc}", where)
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:

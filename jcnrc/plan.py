@@ -15,7 +15,7 @@ from functools import cached_property
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING
 
-from jcnrc import reach, routetarget
+from jcnrc import reach, routetarget, rules
 from jcnrc.allocate import Allocation, Lock, allocate, attachment_key, route_target_texts
 from jcnrc.diagnostics import Diagnostic, Related, error
 from jcnrc.model import VXLAN_OVERHEAD, Topology, interface_name
@@ -197,6 +197,7 @@ def plan(topology: Topology, previous_lock: Lock | None = None) -> Planned:
         return Planned(None, diagnostics)
     nodes, node_problems = _plan_nodes(topology, allocation)
     diagnostics += node_problems + _node_identity_problems(topology, nodes) + _default_target_problems(topology, allocation)
+    diagnostics += rules.allocated_target_conflicts(topology, allocation.vni)  # JCN701 on `<asn>:<allocated vni>`
     if any(d.is_error for d in diagnostics):
         return Planned(None, diagnostics)
     vrfs = tuple(_plan_vrf(topology, allocation, vrf) for vrf in topology.vrfs)

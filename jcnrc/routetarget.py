@@ -56,3 +56,9 @@ def parse(text: str) -> RouteTarget:
     if assigned > 0xFFFFFFFF:
         raise RouteTargetError(f"with a 2-byte AS the number is at most 4294967295, found {assigned}")
     return RouteTarget(str(asn), assigned)
+
+
+def default(asn: int, vni: int) -> RouteTarget:
+    """The target of a VRF without `routeTarget`: `<asn>:<vni>` both ways (allocate.route_target_texts).
+    Raises RouteTargetError when it does not fit (a 4-byte AS with a VNI above 65535: JCN511)."""
+    return parse(f"{asn}:{vni}")

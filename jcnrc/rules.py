@@ -10,15 +10,86 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import Callable, Iterable, Iterator
 
 from jcnrc import names, providers, routetarget
 from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, escaped, warning
-from jcnrc.model import (VXLAN_OVERHEAD, Attachment, Cluster, Expectation, Images, Metadata, Node, Pod, Secrets, Vrf,
-                         interface_name)
+from jcnrc.model import (VXLAN_OVERHEAD, Attachment, Cluster, Expectation, Images, Metadata, Node, Pod, Secrets, Topology,
+                         Vrf, interface_name)
 
 IPV6_MIN_MTU = 1280  # RFC 8200: Linux turns IPv6 off on an interface with a smaller MTU
+
+
+
+@dataclass(frozen=True)
+class SpecialRange:
+    """An address range that is never a routed unicast address of a pod, a node or a pool."""
+
+    network: IPv4Network | IPv6Network
+    kind: str  # "IPv4 multicast"
+    rfc: str
+    why: str
+
+    @property
+    def hint(self) -> str:
+        return f"{self.network} is {self.kind} ({self.rfc}): {self.why}"
+
+
+def _special(network: str, kind: str, rfc: str, why: str) -> SpecialRange:
+    return SpecialRange(ip_network(network), kind, rfc, why)
+
+
+# The ranges refused for pools, link subnets, node addresses, `nodeSubnet` and IPv6 loopbacks.
+# Python's ipaddress classifies the same addresses (is_loopback, is_multicast, is_link_local,
+# is_reserved, ipv4_mapped, is_unspecified; tests/test_attack_semantics.py checks the two agree),
+# but the hint names the range and its RFC, so the table is written out. Not listed, and so
+# accepted: private, shared (100.64.0.0/10), documentation and unallocated ranges, which route
+# like any unicast range inside a VRF (the walkthrough's own pools are 1.1.0.0/16 and
+# abcd::1.1.0.0/112, which Python's IPv6 `is_reserved` would flag).
+SPECIAL_RANGES: tuple[SpecialRange, ...] = (
+    _special("0.0.0.0/8", "IPv4 \"this network\"", "RFC 1122",
+             "it means \"this host\" as a source and is never a destination"),
+    _special("127.0.0.0/8", "IPv4 loopback", "RFC 1122", "a packet sent there never leaves the host"),
+    _special("169.254.0.0/16", "IPv4 link-local", "RFC 3927", "routers never forward it off its link"),
+    _special("224.0.0.0/4", "IPv4 multicast", "RFC 5771", "a pod address there is never routed as unicast"),
+    _special("255.255.255.255/32", "the IPv4 limited broadcast address", "RFC 919",
+             "it reaches every host of the link and is never routed"),
+    _special("240.0.0.0/4", "reserved IPv4 (former class E)", "RFC 1112", "hosts and routers drop it"),
+    _special("::/128", "the IPv6 unspecified address", "RFC 4291",
+             "it means \"no address\" as a source and is never a destination"),
+    _special("::1/128", "the IPv6 loopback address", "RFC 4291", "a packet sent there never leaves the host"),
+    _special("::ffff:0:0/96", "IPv4-mapped IPv6", "RFC 4291",
+             "it stands for an IPv4 address inside a host's sockets and never appears in an IPv6 packet"),
+    _special("fe80::/10", "IPv6 link-local", "RFC 4291", "routers never forward it off its link"),
+    _special("ff00::/8", "IPv6 multicast", "RFC 4291", "a pod address there is never routed as unicast"),
+)
+
+
+def special_range(net: IPv4Network | IPv6Network) -> SpecialRange | None:
+    """The special-purpose range `net` lies in (the most specific one), else the first one it overlaps."""
+    overlapped = [r for r in SPECIAL_RANGES if r.network.version == net.version and net.overlaps(r.network)]
+    inside = [r for r in overlapped if net.subnet_of(r.network)]
+    if inside:
+        return max(inside, key=lambda r: r.network.prefixlen)
+    return overlapped[0] if overlapped else None
+
+
+def _special_problem(what: str, net: IPv4Network | IPv6Network, path: tuple, shown: str | None = None,
+                     advice: str | None = None) -> Diagnostic | None:
+    """JCN513 when `net` lies in or overlaps a special-purpose range; `shown` is the value as the message names it."""
+    found = special_range(net)
+    if found is None:
+        return None
+    inside = net.subnet_of(found.network)
+    if advice is None:
+        unicast = "10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16" if net.version == 4 else "fd00::/8 (unique local)"
+        advice = f"use a unicast range, e.g. in {unicast}"
+    if not inside:
+        advice = f"no part of it may lie there (link subnets are allocated anywhere in a pool); {advice}"
+    return error("JCN513", f"{what} {shown or net} {'is in' if inside else 'overlaps'} {found.network}, {found.kind}", path,
+                 help=f"{found.hint}; {advice}")
+
 
 ROUTE_TARGET_FORMS = ("valid forms: 2-byte AS:32-bit number (11:11), 4-byte AS:16-bit number (4200000000:7), "
                       "IPv4:16-bit number (10.0.0.1:5)")
@@ -62,8 +133,8 @@ class Intent:
 
 def run(intent: Intent) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for rule in (_roles, _file_names, _node_rules, _vrf_rules, _pod_rules, _overlaps, _route_target_conflicts, _expectations,
-                 _secret_rules, _target_rules, _provider_rules, _usage_warnings):
+    for rule in (_roles, _file_names, _node_rules, _vrf_rules, _pod_rules, _default_mtu, _overlaps, _route_target_conflicts,
+                 _expectations, _secret_rules, _target_rules, _provider_rules, _usage_warnings):
         found.extend(rule(intent))
     return found
 
@@ -104,16 +175,44 @@ def _file_names(intent: Intent) -> Iterator[Diagnostic]:
 def _node_rules(intent: Intent) -> Iterator[Diagnostic]:
     yield from _duplicates(((("nodes", i, "name"), n.name) for i, n in intent.nodes), "JCN401", "node name")
     yield from _duplicates(((("nodes", i, "address"), str(n.address)) for i, n in intent.nodes), "JCN402", "node address")
-    if intent.cluster is None:
-        return
-    subnet = intent.cluster.nodeSubnet
+    yield from _node_loopbacks(intent)
+    subnet = intent.cluster.nodeSubnet if intent.cluster is not None else None
+    subnet_problem = None
+    if subnet is not None:
+        subnet_problem = _special_problem("`cluster.nodeSubnet`", subnet, ("cluster", "nodeSubnet"),
+                                          advice="write the subnet of the nodes' InternalIPs (`kubectl get nodes -o wide`)")
+        if subnet_problem is not None:
+            yield subnet_problem
     for i, node in intent.nodes:
-        if node.address not in subnet:
+        if subnet_problem is not None:
+            continue  # the addresses are judged against a subnet that is itself the mistake
+        problem = _special_problem("node address", ip_network(node.address), ("nodes", i, "address"), shown=str(node.address),
+                                   advice="use the node's InternalIP (`kubectl get nodes -o wide`)")
+        if problem is not None:
+            yield problem  # one mistake: not reported again as outside `nodeSubnet`
+        elif subnet is None:
+            continue
+        elif node.address not in subnet:
             yield error("JCN501", f"node address {node.address} is outside `cluster.nodeSubnet` {subnet}",
                         ("nodes", i, "address"), help="use the node's InternalIP (`kubectl get nodes -o wide`) or fix `nodeSubnet`")
         elif subnet.prefixlen < 31 and node.address in (subnet.network_address, subnet.broadcast_address):
             yield error("JCN501", f"node address {node.address} is the network or broadcast address of {subnet}",
                         ("nodes", i, "address"), help="use the node's InternalIP (`kubectl get nodes -o wide`)")
+
+
+def _node_loopbacks(intent: Intent) -> Iterator[Diagnostic]:
+    for i, node in intent.nodes:
+        if node.ipv6Loopback is None:
+            continue
+        try:
+            loopback = IPv6Address(node.ipv6Loopback)
+        except ValueError:  # refused by the model already
+            continue
+        problem = _special_problem(f"node `{node.name}` IPv6 loopback", ip_network(loopback), ("nodes", i, "ipv6Loopback"),
+                                   shown=node.ipv6Loopback, advice="use a global or unique-local address, or leave "
+                                   "`ipv6Loopback` out to derive `abcd::<node address>`")
+        if problem is not None:
+            yield problem
 
 
 # --- VRFs ------------------------------------------------------------------------------------
@@ -127,12 +226,18 @@ def targets_of(vrf: Vrf, cluster: Cluster | None = None) -> Targets | None:
     Without `routeTarget` the build derives `<asn>:<vni>`; that is known here only when the VNI
     is written (and the cluster valid). None when the targets are not known before allocation.
     """
+    return effective_targets(vrf, cluster.asn if cluster is not None else None, vrf.vni)
+
+
+def effective_targets(vrf: Vrf, asn: int | None, vni: int | None) -> Targets | None:
+    """The (import, export) targets the build uses, canonical: written ones, else `<asn>:<vni>`
+    (the default of allocate.route_target_texts). None when unknown or invalid (reported elsewhere)."""
     spec = vrf.routeTarget
     try:
         if spec is None:
-            if cluster is None or vrf.vni is None:
+            if asn is None or vni is None:
                 return None
-            one = frozenset({routetarget.parse(f"{cluster.asn}:{vrf.vni}").junos})
+            one = frozenset({routetarget.default(asn, vni).junos})
             return one, one
         if isinstance(spec, str):
             one = frozenset({routetarget.parse(spec).junos})
@@ -172,6 +277,10 @@ def _route_target_syntax(i: int, vrf: Vrf) -> Iterator[Diagnostic]:
 
 
 def _pool_rules(intent: Intent, i: int, vrf: Vrf) -> Iterator[Diagnostic]:
+    for family, pool in (("ipv4", vrf.ipv4Pool), ("ipv6", vrf.ipv6Pool)):
+        problem = _special_problem(f"VRF `{vrf.name}` `{family}Pool`", pool, ("vrfs", i, f"{family}Pool")) if pool else None
+        if problem is not None:
+            yield problem
     if intent.cluster is None or vrf.ipv4Pool is None:
         return
     for key in ("nodeSubnet", "podCidr", "serviceCidr"):
@@ -211,6 +320,9 @@ def _pod_rules(intent: Intent) -> Iterator[Diagnostic]:
         if int(mac[:2], 16) & 1:
             yield error("JCN206", f"MAC {mac} is a multicast address", path,
                         help="the first octet must be even; 02:xx:... is locally administered unicast")
+        elif int(mac.replace(":", ""), 16) == 0:
+            yield error("JCN206", f"MAC {mac} is the all-zero address, which no interface may use", path,
+                        help="use a unicast MAC such as 02:00:00:00:01:01 (locally administered), or omit `mac` to derive one")
 
 
 def first_by_name(items: list[tuple[int, Node | Vrf]]) -> dict[str, tuple[int, Node | Vrf]]:
@@ -252,6 +364,12 @@ def _address_rules(path: tuple, attachment: Attachment, vrf: Vrf, vrf_index: int
                         help=f"add `{family}Pool` to VRF `{vrf.name}` or remove the address")
             continue
         net = iface.network
+        if special_range(pool) is None or not net.subnet_of(pool):  # else the pool is the mistake, reported once
+            problem = _special_problem("pod address", net, where, shown=str(iface),
+                                       advice=f"pick an address in VRF `{vrf.name}`'s pool {pool}, or omit it to have one allocated")
+            if problem is not None:
+                yield problem
+                continue
         if net.prefixlen >= net.max_prefixlen - 1:
             smallest = net.max_prefixlen - 2
             yield error("JCN509", f"link subnet {net} leaves no room for both a gateway and the pod", where,
@@ -285,6 +403,33 @@ def _mtu_rules(intent: Intent, path: tuple, attachment: Attachment, vrf: Vrf) ->
     if carries_ipv6 and attachment.mtu < IPV6_MIN_MTU:
         yield error("JCN602", f"MTU {attachment.mtu} is below {IPV6_MIN_MTU}, the IPv6 minimum, on an interface with an IPv6 address",
                     path + ("mtu",), help=f"use at least {IPV6_MIN_MTU}; Linux disables IPv6 on smaller interfaces")
+
+
+def _default_mtu(intent: Intent) -> Iterator[Diagnostic]:
+    """Attachments without `mtu` take `cluster.underlayMtu` minus VXLAN; below the IPv6 minimum that
+    disables IPv6 on every such interface. An explicit `mtu` cannot help (it may not exceed the same
+    limit), so the one fix is the underlay: one error there, naming the first interface it breaks."""
+    if intent.cluster is None:
+        return
+    underlay = intent.cluster.underlayMtu
+    default = underlay - VXLAN_OVERHEAD
+    if default >= IPV6_MIN_MTU:
+        return
+    vrfs = first_by_name(intent.vrfs)
+    affected = [(("pods", i, "networks", k), pod.name, interface_name(attachment, k))
+                for i, pod in intent.pods for k, attachment in enumerate(pod.networks)
+                if attachment.mtu is None and attachment.vrf in vrfs
+                and (attachment.ipv6 is not None or vrfs[attachment.vrf][1].ipv6Pool is not None)]
+    if not affected:
+        return
+    path, pod, interface = affected[0]
+    others = f" and {len(affected) - 1} more" if len(affected) > 1 else ""
+    yield error("JCN602", f"`cluster.underlayMtu` {underlay} leaves attachments a default MTU of {default} ({underlay} minus "
+                f"{VXLAN_OVERHEAD} bytes of VXLAN), below {IPV6_MIN_MTU}, the IPv6 minimum: interface {interface} of pod "
+                f"`{pod}`{others} would lose IPv6", ("cluster", "underlayMtu"),
+                related=(Related(f"pod `{pod}` interface {interface} has IPv6 and takes the default MTU", path),),
+                help=f"raise `cluster.underlayMtu` to at least {IPV6_MIN_MTU + VXLAN_OVERHEAD}: an attachment `mtu` may not "
+                     f"exceed `underlayMtu` minus {VXLAN_OVERHEAD} either, so no attachment can be given {IPV6_MIN_MTU}")
 
 
 # --- overlaps --------------------------------------------------------------------------------
@@ -372,26 +517,66 @@ def overlapping(entries: list[tuple], related: Callable[[str, str], bool]) -> It
 
 def _route_target_conflicts(intent: Intent) -> Iterator[Diagnostic]:
     by_vni: dict[int, tuple[int, Vrf]] = {}
-    by_targets: dict[Targets, tuple[int, Vrf]] = {}
+    asn = intent.cluster.asn if intent.cluster is not None else None
     for i, vrf in intent.vrfs:
-        targets = targets_of(vrf, intent.cluster)
         if vrf.vni is not None:
             if vrf.vni in by_vni:
-                yield _shared_vni(intent, i, vrf, targets, *by_vni[vrf.vni])
+                yield _shared_vni(intent, i, vrf, targets_of(vrf, intent.cluster), *by_vni[vrf.vni])
             else:
                 by_vni[vrf.vni] = (i, vrf)
-        if targets is None or vrf.routeTarget is None:
-            continue  # derived targets are `<asn>:<vni>`: one per VNI by construction
-        if targets in by_targets:
-            first_index, first = by_targets[targets]
-            if vrf.vni is None or first.vni is None or first.vni != vrf.vni:
-                yield error("JCN701", f"VRF `{vrf.name}` has the same import and export targets as VRF `{first.name}` "
-                            f"but {_vni_words(vrf)} instead of {_vni_words(first)}", ("vrfs", i, "routeTarget"),
-                            related=(Related(f"VRF `{first.name}` sets the same targets", ("vrfs", first_index, "routeTarget")),),
-                            help="VRFs that exchange all routes are one network: merge them or give them one VNI, "
-                                 "or give them different targets")
-        else:
-            by_targets[targets] = (i, vrf)
+    # Derived targets take part: a written target equal to another VRF's `<asn>:<vni>` joins the
+    # two VRFs as surely as two written ones. Targets that depend on an allocated VNI are compared
+    # at plan time (allocated_target_conflicts).
+    for later, earlier in _same_targets([(i, vrf, vrf.vni) for i, vrf in intent.vrfs], asn):
+        yield _same_targets_error(asn, later, earlier, allocated=frozenset())
+
+
+VrfVni = tuple[int, Vrf, int | None]  # (position, VRF, its VNI: written, allocated, or None when not known yet)
+
+
+def _same_targets(entries: list[VrfVni], asn: int | None) -> Iterator[tuple[VrfVni, VrfVni]]:
+    """(later, earlier) pairs of VRFs with the same effective (import, export) targets whose VNIs
+    differ or are not known yet. Equal VNIs with equal targets are one network written twice: JCN404."""
+    by_targets: dict[Targets, VrfVni] = {}
+    for entry in entries:
+        targets = effective_targets(entry[1], asn, entry[2])
+        if targets is None:
+            continue
+        earlier = by_targets.setdefault(targets, entry)
+        if earlier is not entry and (entry[2] is None or earlier[2] is None or entry[2] != earlier[2]):
+            yield entry, earlier
+
+
+def allocated_target_conflicts(topology: Topology, vnis: dict[str, int]) -> list[Diagnostic]:
+    """JCN701 where the check stage could not see it: a VRF with neither `routeTarget` nor `vni`
+    takes the default `<asn>:<allocated vni>`, which may equal another VRF's written targets.
+    Run by the plan stage with the allocated VNIs; pairs the check stage judged are skipped."""
+    asn = topology.cluster.asn
+    allocated = frozenset(v.name for v in topology.vrfs if v.vni is None)
+    derived_from_allocation = {v.name for v in topology.vrfs if v.vni is None and v.routeTarget is None}
+    entries = [(i, vrf, vnis.get(vrf.name)) for i, vrf in enumerate(topology.vrfs)]
+    return [_same_targets_error(asn, later, earlier, allocated) for later, earlier in _same_targets(entries, asn)
+            if later[1].name in derived_from_allocation or earlier[1].name in derived_from_allocation]
+
+
+def _same_targets_error(asn: int | None, later: VrfVni, earlier: VrfVni, allocated: frozenset[str]) -> Diagnostic:
+    """Reported at the written `routeTarget` (the later VRF's when both are written): that is the
+    value that collides, a default `<asn>:<vni>` is only named."""
+    this, that = (later, earlier) if later[1].routeTarget is not None else (earlier, later)
+    (i, vrf, _), (other_index, other, _) = this, that
+    message = (f"VRF `{vrf.name}` has the same import and export targets as VRF `{other.name}` but "
+               f"{_vni_words(this, allocated)} instead of {_vni_words(that, allocated)}")
+    if other.routeTarget is None:
+        target = routetarget.default(asn, that[2]).value
+        message += f": VRF `{other.name}` has no `routeTarget`, so it uses the default `<asn>:<vni>` {target}"
+        where = ("vrfs", other_index, "vni") if other.vni is not None else ("vrfs", other_index, "name")
+        related = Related(f"VRF `{other.name}` takes the default route target {target} from its "
+                          f"{'VNI' if other.vni is not None else 'allocated VNI'}", where)
+    else:
+        related = Related(f"VRF `{other.name}` sets the same targets", ("vrfs", other_index, "routeTarget"))
+    return error("JCN701", message, ("vrfs", i, "routeTarget"), related=(related,),
+                 help="VRFs that exchange all routes are one network: merge them or give them one VNI, "
+                      "or give them different targets (a VRF without `routeTarget` uses `<asn>:<vni>`)")
 
 
 def _shared_vni(intent: Intent, i: int, vrf: Vrf, targets: Targets | None, first_index: int, first: Vrf) -> Diagnostic:
@@ -405,8 +590,11 @@ def _shared_vni(intent: Intent, i: int, vrf: Vrf, targets: Targets | None, first
                  help="give every VRF its own VNI")
 
 
-def _vni_words(vrf: Vrf) -> str:
-    return f"VNI {vrf.vni}" if vrf.vni is not None else "an allocated VNI"
+def _vni_words(entry: VrfVni, allocated: frozenset[str]) -> str:
+    _, vrf, vni = entry
+    if vni is None:
+        return "an allocated VNI"
+    return f"allocated VNI {vni}" if vrf.name in allocated else f"VNI {vni}"
 
 
 # --- expectations, secrets -------------------------------------------------------------------
@@ -466,15 +654,13 @@ def _provider_rules(intent: Intent) -> Iterator[Diagnostic]:
     if intent.cluster is None:
         return
     kube_config = intent.cluster.kubeConfig
-    problem = names.kubeconfig_folder_problem(kube_config) if kube_config is not None else None
+    problem = names.kubeconfig_file_problem(kube_config) if kube_config is not None else None
     if problem is not None:
         own = providers.profile(intent.cluster.provider).kubeconfig
-        *others, last = names.KUBECONFIG_FOLDERS
+        allowed = ", ".join(f"{path} ({used})" for path, used in names.KUBECONFIG_FILES.items())
         yield error("JCN111", f"`cluster.kubeConfig` {escaped(kube_config)} {problem}: node preparation copies the "
                     "node's credentials to this path as root", ("cluster", "kubeConfig"),
-                    help=f"use a file under {', '.join(others)} or {last} (not directly in "
-                         f"{' or '.join(names.KUBECONFIG_READ_FOLDERS)}), or remove `kubeConfig` to use the kubelet's "
-                         f"own {own}")
+                    help=f"remove `kubeConfig` to use the kubelet's own {own}, or name one of {allowed}")
         return
     for advice in providers.advice(intent.cluster.provider, kube_config):
         yield warning("JCN916", advice.message, advice.path, help=advice.help)

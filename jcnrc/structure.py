@@ -122,7 +122,55 @@ def validate_structure(data: dict) -> tuple[Topology | None, list[Diagnostic]]:
     try:
         return Topology.model_validate(data), []
     except ValidationError as exc:
+        if exc.error_count() > _DETAILED_ERRORS:
+            return None, _explain_flood(exc, data)
         return None, explain(exc.errors(include_url=False), data)
+
+
+# A list of 900,000 wrong items is 900,000 errors: as Python objects (exc.errors()) they would
+# take a gigabyte, and as diagnostics minutes. Past this many, they are read one at a time from
+# pydantic's JSON, and only the first _PER_KIND of each kind become diagnostics.
+_DETAILED_ERRORS = 10_000
+_PER_KIND = 1_000
+
+
+def _explain_flood(exc: ValidationError, data: Any) -> list[Diagnostic]:
+    """The first _PER_KIND errors of each kind (the same error at the same place in the model,
+    whatever the list indexes) as diagnostics; the rest are counted on the last one
+    (`Diagnostic.more`). pydantic lists the errors of one list in the order of its items, which is
+    the order of the file, so the first of each kind are also the first by position."""
+    from dataclasses import replace
+
+    try:
+        text = exc.json(include_url=False)
+    except Exception:  # noqa: BLE001 - an input JSON cannot hold; the messages then lack the value
+        text = exc.json(include_url=False, include_input=False)
+    decoder = json.JSONDecoder()
+    kept: list[dict] = []
+    seen: dict[tuple, int] = defaultdict(int)
+    dropped = 0
+    index = text.index("[") + 1
+    while True:
+        while index < len(text) and text[index] in " \n,":
+            index += 1
+        if index >= len(text) or text[index] == "]":
+            break
+        err, index = decoder.raw_decode(text, index)
+        loc = err["loc"]
+        if err["type"] == "extra_forbidden":
+            loc = loc[:-1]  # unknown keys: one kind per mapping, whatever the keys
+        kind = (err["type"], tuple(None if isinstance(part, int) else part for part in loc))
+        seen[kind] += 1
+        if seen[kind] > _PER_KIND or len(kept) >= _DETAILED_ERRORS:
+            dropped += 1
+            continue
+        err["loc"] = tuple(err["loc"])
+        kept.append(err)
+    del text
+    found = explain(kept, data)
+    if found and dropped:
+        found[-1] = replace(found[-1], more=found[-1].more + dropped)
+    return found
 
 
 def explain(errors: list[dict], data: Any) -> list[Diagnostic]:

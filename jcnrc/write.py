@@ -13,11 +13,23 @@ The old tree is looked at with lstat, once per file, and never through a link: a
 link planted in the output folder counts as absent, so neither the plan, nor the diff, nor the
 hard links of unchanged files reach what the link points to.
 
+The output folder is jcnrc's alone, because it is swapped out whole. A build refuses a folder
+that holds anything jcnrc did not write: an entry that is neither listed in ``.jcnrc-owned``
+nor a file holding exactly what this build writes there (a ``.git``, the intent, a file of the
+user's). An empty or missing folder is fine. It also refuses an output path with a symbolic link
+in a component inside the current folder (the repository's tree), an output folder that holds
+an input of the build (the intent or its lock file), and one with a mount point inside: jcnrc
+never writes, moves or deletes across a mount point (entries are compared by st_dev).
+
 Unchanged files are hard-linked from the old tree, so their mtimes stay put, and a build that
 changes nothing touches nothing at all. jcnrc removes only files it wrote before (listed in
-``.jcnrc-owned``); anything else in the folder is carried over untouched (hard links keep the
-very same inode), and a build that would overwrite such a file stops instead. A lock file
-(``.<name>.jcnrc-lock`` next to the output folder) keeps two builds from interleaving.
+``.jcnrc-owned``), and a build that would overwrite a file it did not write stops instead. A
+lock file (``.<name>.jcnrc-lock`` next to the output folder) keeps two builds from interleaving.
+
+Single files next to the intent (its allocation lock) are written with ``replace_file``: a
+temporary file in the same folder (O_EXCL, O_NOFOLLOW), flushed, then renamed over the name, so
+a link planted under that name is replaced, never written through, and a reader sees the old
+file or the new one. ``read_file_no_follow`` reads such a file without following a link.
 
 ``JCNRC_TEST_SLOW_WRITE`` (seconds, test-only) pauses before each file is written, so that the
 tests can kill a build in the middle of writing. It has no other use.
@@ -185,6 +197,72 @@ def _folders_of(paths) -> list[str]:
     return sorted(folders)
 
 
+# --- the output path ----------------------------------------------------------------------------
+
+def _shown(name: str) -> str:
+    """A name from the disk as one printable line (the repository chooses these names)."""
+    return name if name.isprintable() else repr(name)[1:-1]
+
+
+def _inside(path: str, folder: str) -> bool:
+    """path lies below folder (both absolute, without links)."""
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def _current_folder() -> str:
+    try:
+        return os.path.realpath(os.getcwd())
+    except OSError:
+        return "/"  # the current folder is gone: count everything as the repository's
+
+
+def link_inside_current_folder(out_dir: Path | str, allow_last: bool = False) -> str | None:
+    """The first component of out_dir, as given, that is a symbolic link lying inside the current
+    folder (the tree a repository controls); None when there is none.
+
+    Components above the current folder are the user's (``/tmp`` is a link on macOS) and are
+    followed. The path is walked as the kernel walks it: a ``..`` after a followed link goes up
+    from the link's target, not lexically. With allow_last, the last component may be a link
+    (``--allow-symlink-output``)."""
+    here = _current_folder()
+    given = os.fspath(out_dir)
+    parts = given.split("/")
+    real = "/" if given.startswith("/") else here
+    last = max((i for i, part in enumerate(parts) if part not in ("", ".")), default=-1)
+    for index, part in enumerate(parts):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            real = os.path.dirname(real)
+            continue
+        candidate = os.path.join(real, part)
+        if not os.path.islink(candidate):
+            real = candidate
+            continue
+        if _inside(candidate, here) and not (allow_last and index == last):
+            return "/".join(parts[:index + 1]) or "/"
+        real = os.path.realpath(candidate)
+    return None
+
+
+def _refuse_links_in_path(out_dir: Path) -> None:
+    component = link_inside_current_folder(out_dir, allow_last=True)
+    if component is not None:
+        raise WriteError(f"refusing to write {out_dir}: {_shown(component)} is a symbolic link inside the current folder; "
+                         "jcnrc does not write through links the repository could have planted; give an output path "
+                         "without links (nothing was written)")
+
+
+def _refuse_inputs_inside(out_dir: Path, inputs) -> None:
+    """The intent and its lock file must not lie in the output folder, which is swapped out whole."""
+    folder = os.path.realpath(out_dir)
+    for given in inputs:
+        real = os.path.realpath(given)
+        if real == folder or _inside(real, folder):
+            raise WriteError(f"refusing to use {out_dir} as the output folder: it holds {given}, an input of this build; "
+                             "give jcnrc an empty folder or one it wrote (e.g. out/<topology>)")
+
+
 # --- what is in the output folder now -----------------------------------------------------------
 
 # What an old entry is. Entries are looked at with lstat, never through a link: an entry below a
@@ -198,7 +276,10 @@ class _OldTree:
 
     def __init__(self, root: Path | str, known_safe=frozenset()):
         self.root = os.fspath(root)
-        self._folders: dict[str, int] = {"": _FOLDER if os.path.isdir(self.root) else _ABSENT}
+        # Behind a link planted inside the current folder (out -> /elsewhere) nothing is looked at:
+        # the build refuses such a path, and the plan and the diff never read through it.
+        readable = os.path.isdir(self.root) and link_inside_current_folder(self.root, allow_last=True) is None
+        self._folders: dict[str, int] = {"": _FOLDER if readable else _ABSENT}
         self.owned = _parse_owned(_read_regular(self.root, OWNED_LIST) if self.exists else None, known_safe)
 
     @property
@@ -284,6 +365,99 @@ def _read_regular(root: str, relative: str) -> bytes | None:
         return None
     finally:
         os.close(folder_fd)
+
+
+def read_output_file(out_dir: Path | str, relative: str) -> bytes | None:
+    """The exact bytes of a file of a previous build (sops reuses the ciphertext it finds), or
+    None. Nothing is read through a link: not the file, not a folder below out_dir, not out_dir
+    itself, and not a link in a component of out_dir inside the current folder."""
+    if not _is_safe(relative) or os.path.islink(out_dir) or link_inside_current_folder(out_dir) is not None:
+        return None
+    return _read_regular(os.fspath(out_dir), relative)
+
+
+# --- single files next to the intent ------------------------------------------------------------
+
+class NotARegularFile(Exception):
+    """read_file_no_follow found a link, a folder, a device... or more than it may read; the
+    message says which, in words."""
+
+
+def read_file_no_follow(path: Path | str, limit: int) -> bytes | None:
+    """The bytes of the regular file path; None when nothing is there. A symbolic link (as the
+    last component) is not followed, and a link, a folder, a pipe or a file longer than `limit`
+    bytes raise NotARegularFile. At most limit + 1 bytes are read."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        raise NotARegularFile("it is a symbolic link, which jcnrc does not follow")
+    if not stat.S_ISREG(info.st_mode):
+        raise NotARegularFile("it is not a regular file")
+    fd = os.open(path, _OPEN_READ)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile("it is not a regular file")
+        chunks = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise NotARegularFile(f"it is larger than {limit:,} bytes")
+    return data
+
+
+def replace_file(path: Path | str, data: bytes) -> None:
+    """Write path atomically: a new file in the same folder (O_EXCL, O_NOFOLLOW), flushed to
+    disk, then renamed over path. A symbolic link at path is replaced itself, never written
+    through; a reader sees the old content or the new one. A regular file keeps its mode.
+    Raises WriteError."""
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    folder = folder or "."
+    try:
+        mode = os.lstat(path)
+        keep_mode = stat.S_IMODE(mode.st_mode) if stat.S_ISREG(mode.st_mode) else None
+    except FileNotFoundError:
+        keep_mode = None
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror}") from exc
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    temporary = None
+    try:
+        for _ in range(100):
+            candidate = os.path.join(folder, f".{name}.jcnrc-new-{os.getpid()}-{os.urandom(4).hex()}")
+            try:
+                fd = os.open(candidate, flags, 0o666)
+            except FileExistsError:
+                continue  # someone else's file (or link) under that name: never touched
+            temporary = candidate
+            break
+        else:
+            raise FileExistsError(errno.EEXIST, "no free temporary name", folder)
+        try:
+            if keep_mode is not None:
+                os.fchmod(fd, keep_mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(temporary, path)
+        temporary = None
+    except OSError as exc:
+        reason = "no space left on the device" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+        raise WriteError(f"cannot write {path}: {reason}; it is unchanged") from exc
+    finally:
+        if temporary is not None:
+            _ignoring_errors(os.unlink, temporary)
+    _fsync_dir(Path(folder))
 
 
 # --- what a build would change ------------------------------------------------------------------
@@ -383,14 +557,17 @@ def build_lock(out_dir: Path) -> Iterator[None]:
 
 
 def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False,
-               progress: ProgressCallback | None = None) -> list[Change]:
-    """Make out_dir hold exactly `files` plus the files jcnrc does not own. Returns what changed.
+               progress: ProgressCallback | None = None, inputs=()) -> list[Change]:
+    """Make out_dir hold exactly `files`. Returns what changed.
 
     Raises WriteError, and then the output folder is as it was before. `progress` hears
     ("write", files done, files in all) while the new tree is assembled, then ("sync", 0, None).
+    `inputs` are the files the build read (the intent, its lock file): the output folder must
+    not hold them.
     """
     check_paths(files)
     out_dir = _usable_target(Path(out_dir), allow_symlink)
+    _refuse_inputs_inside(out_dir, inputs)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         with build_lock(out_dir):
@@ -402,6 +579,7 @@ def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False
             states = old.survey(expected_tree(files))
             if old.exists:
                 _refuse_foreign_conflicts(files, old, states)
+                _refuse_foreign_entries(files, old, states)
             changes = _changes(files, old, states)
             if not changes and old.exists:
                 return []
@@ -412,6 +590,7 @@ def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False
 
 
 def _usable_target(out_dir: Path, allow_symlink: bool) -> Path:
+    _refuse_links_in_path(out_dir)
     if out_dir.is_symlink():
         if not allow_symlink:
             raise WriteError(f"{out_dir} is a symbolic link; refusing to write through it (use --allow-symlink-output)")
@@ -419,7 +598,8 @@ def _usable_target(out_dir: Path, allow_symlink: bool) -> Path:
     if out_dir.exists() and not out_dir.is_dir():
         raise WriteError(f"{out_dir} exists and is not a folder")
     absolute = Path(os.path.abspath(out_dir))
-    resolved, here = absolute.resolve(), Path.cwd().resolve()
+    _refuse_links_in_path(absolute)  # the path written to, ".." taken lexically
+    resolved, here = absolute.resolve(), Path(_current_folder())
     if absolute.parent == absolute or resolved == here or resolved in here.parents:
         raise WriteError(f"refusing to use {out_dir} as the output folder: it is the current folder, one above it "
                          "or the root; give jcnrc a folder of its own (e.g. out/<topology>)")
@@ -447,6 +627,42 @@ def _refuse_foreign_conflicts(files: dict[str, str], old: _OldTree, states: dict
         raise WriteError(f"refusing to overwrite what jcnrc did not write in {old.root}: {listed}; move it away "
                          f"(if it is the output of an earlier jcnrc build that lost {OWNED_LIST}, delete it); "
                          "the previous output is unchanged")
+
+
+def _refuse_foreign_entries(files: dict[str, str], old: _OldTree, states: dict[str, int]) -> None:
+    """The output folder is swapped out whole: it may hold only what jcnrc wrote (listed in the
+    owned list, or holding exactly what this build writes there) and the folders that lead to
+    those, all on the output folder's own file system. Anything else (a .git, the intent, a
+    file of the user's, a mount point) stops the build before anything is changed."""
+    ours = old.owned | {path for path in files if states.get(path) == _SAME} | {OWNED_LIST}
+    folders = set(_folders_of(ours))
+    device = os.lstat(old.root).st_dev
+    foreign: list[str] = []
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(f"{old.root}/{folder}" if folder else old.root) as entries:
+            names = [entry.name for entry in entries]
+        for name in names:
+            relative = f"{folder}/{name}" if folder else name
+            try:
+                info = os.lstat(f"{old.root}/{relative}")
+            except FileNotFoundError:
+                continue
+            if info.st_dev != device:
+                raise WriteError(f"refusing to write {old.root}: {_shown(relative)} is a mount point (another file "
+                                 "system); jcnrc never writes, moves or deletes across a mount point: unmount it or "
+                                 "give jcnrc another output folder (nothing was written)")
+            if stat.S_ISDIR(info.st_mode) and (relative in folders or relative in ours):
+                pending.append(relative)
+            elif relative not in ours:
+                foreign.append(relative)
+    if foreign:
+        first = min(foreign, key=lambda path: (path.rpartition("/")[2] != ".git", path.count("/"), path))
+        more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
+        raise WriteError(f"refusing to use {old.root} as the output folder: it holds {_shown(first)}{more}, which jcnrc "
+                         f"did not write (it is not in {OWNED_LIST}); jcnrc replaces its output folder whole, so give it "
+                         "an empty folder or one it wrote (e.g. out/<topology>); nothing was written")
 
 
 def _os_message(exc: OSError, out_dir: Path) -> str:
@@ -478,7 +694,7 @@ def _recover(out_dir: Path) -> None:
         elif backup.match(leftover) and not os.path.lexists(out_dir):
             os.rename(path, out_dir)
         else:
-            shutil.rmtree(path, ignore_errors=True)
+            _remove_tree(path)
 
 
 def _swap_in(files: dict[str, str], out_dir: Path, old: _OldTree, same: set[str],
@@ -506,19 +722,17 @@ def _swap_in(files: dict[str, str], out_dir: Path, old: _OldTree, same: set[str]
                 progress("write", done, total)
         if OWNED_LIST not in same or not _link(f"{root}/{OWNED_LIST}", f"{staging}/{OWNED_LIST}"):
             _write_file(f"{staging}/{OWNED_LIST}", _owned_text(files).encode("utf-8"))
-        if old.exists:
-            _carry_over_foreign_files(root, staging, set(files) | old.owned | {OWNED_LIST})
         if progress is not None:
             progress("sync", 0, None)
         _sync(staging)  # one flush for the whole tree: per-file fsync costs seconds on big trees
         if old.exists:
             old_tree = _exchange(Path(staging), out_dir)
-            shutil.rmtree(old_tree, ignore_errors=True)
+            _remove_tree(os.fspath(old_tree))
         else:
             os.rename(staging, out_dir)
         _fsync_dir(out_dir.parent)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
         raise
 
 
@@ -556,37 +770,50 @@ def _write_file(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def _carry_over_foreign_files(old: str, staging: str, ours: set[str]) -> None:
-    """Hard-link everything jcnrc does not own into the new tree: same inodes, same content and
-    mtimes. Links are carried as links, never followed. Folders that only hold such files get
-    their mode and times back at the end."""
-    created: list[tuple[str, str]] = []
-    pending = [""]
+def _remove_tree(top: str) -> None:
+    """Delete the folder top and what it holds, as far as it can (errors are ignored), like
+    shutil.rmtree; but it never follows a link and never crosses into another file system: a
+    mount point below top is neither entered nor removed, and the folders that lead to it stay.
+    It walks with a list, not recursion, so no depth makes it fail."""
+    try:
+        info = os.lstat(top)
+    except OSError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        _ignoring_errors(os.unlink, top)
+        return
+    device = info.st_dev
+    folders = []
+    pending = [top]
     while pending:
         folder = pending.pop()
-        with os.scandir(f"{old}/{folder}" if folder else old) as entries:
-            found = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
-        for name, is_folder in found:
-            relative = f"{folder}/{name}" if folder else name
-            if is_folder:
-                target = f"{staging}/{relative}"
-                if not os.path.lexists(target):
-                    os.mkdir(target)
-                    created.append((f"{old}/{relative}", target))
-                pending.append(relative)
-            elif relative not in ours:
-                _link_into(f"{old}/{relative}", f"{staging}/{relative}")
-    for source, target in reversed(created):  # deepest first, after their content is in place
-        shutil.copystat(source, target, follow_symlinks=False)
+        folders.append(folder)
+        try:
+            with os.scandir(folder) as entries:
+                names = [entry.name for entry in entries]
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                entry = os.lstat(path)
+            except OSError:
+                continue
+            if entry.st_dev != device:
+                continue  # a mount point: left alone, with everything on it
+            if stat.S_ISDIR(entry.st_mode):
+                pending.append(path)
+            else:
+                _ignoring_errors(os.unlink, path)
+    for folder in reversed(folders):  # children were found after their parents
+        _ignoring_errors(os.rmdir, folder)
 
 
-def _link_into(source: str, target: str) -> None:
-    if _link(source, target):
-        return
-    if os.path.islink(source):
-        os.symlink(os.readlink(source), target)
-    else:
-        shutil.copy2(source, target, follow_symlinks=False)
+def _ignoring_errors(function, path: str) -> None:
+    try:
+        function(path)
+    except OSError:
+        pass
 
 
 def _exchange(new_tree: Path, out_dir: Path) -> Path:

@@ -208,7 +208,7 @@ def valid_intents(draw) -> dict:
     if draw(st.booleans()):
         intent["metadata"]["namespace"] = draw(st.sampled_from(["default", "kube-system", "apps"]))
     if draw(st.booleans()):
-        intent["cluster"]["kubeConfig"] = draw(st.sampled_from(["/etc/kubernetes/kubelet.conf", "/etc/cni/kube.conf"]))
+        intent["cluster"]["kubeConfig"] = draw(st.sampled_from(["/etc/kubernetes/kubelet.conf", "/etc/cni/net.d/multus.d/multus.kubeconfig"]))
     if draw(st.booleans()):
         intent["cluster"]["bgp"] = {"listenPort": 178, "connectPort": 178}
     for node in intent["nodes"]:

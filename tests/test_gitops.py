@@ -226,7 +226,11 @@ def test_check_fails_with_a_unified_diff_on_a_hand_edit_and_passes_after_a_rebui
 def test_check_fails_on_a_deleted_file_and_a_stale_owned_list_but_not_on_a_foreign_file(built):
     intent, out = built
     (out / "notes.md").write_text("my notes\n")
-    assert jcnrc("build", str(intent), "-o", str(out), "--check").returncode == 0
+    assert jcnrc("build", str(intent), "-o", str(out), "--check").returncode == 0  # nothing jcnrc writes is stale
+    # ...but the folder is swapped out whole, so a build refuses it while it holds a file jcnrc did not write.
+    refused = jcnrc("build", str(intent), "-o", str(out))
+    assert refused.returncode == 2 and "it holds notes.md, which jcnrc did not write" in refused.stderr
+    (out / "notes.md").unlink()
     (out / "state" / "aks-agentpool-23733201-vmss000001.txt").unlink()
     run = jcnrc("build", str(intent), "-o", str(out), "--check")
     assert run.returncode == 1 and "+++ b/state/aks-agentpool-23733201-vmss000001.txt" in run.stdout

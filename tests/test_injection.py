@@ -75,7 +75,7 @@ class Field:
 def base_intent() -> dict:
     """The walkthrough intent with explicit values everywhere a field is optional."""
     data = example_intent()
-    data["cluster"]["kubeConfig"] = "/etc/kubernetes/zq-kube.conf"
+    data["cluster"]["kubeConfig"] = "/etc/kubernetes/kubelet.conf"
     data["images"]["nodePrep"] = "zq.example.com/prep:1"
     data["nodes"][1]["isoLoopback"] = "49.0004.1111.2222.3333.00"
     data["nodes"][1]["ipv6Loopback"] = "abcd::77:1"
@@ -125,7 +125,7 @@ FIELDS: tuple[Field, ...] = (
     Field("cluster.nodeSubnet", (("cluster", "nodeSubnet"),), "10.240.0.0/16", ("cluster.nodeSubnet",)),
     Field("cluster.podCidr", (("cluster", "podCidr"),), "10.244.0.0/16", ("cluster.podCidr",)),
     Field("cluster.serviceCidr", (("cluster", "serviceCidr"),), "10.0.0.0/16", ("cluster.serviceCidr",)),
-    Field("cluster.kubeConfig", (("cluster", "kubeConfig"),), "/etc/kubernetes/zq-kube.conf", ("cluster.kubeConfig",),
+    Field("cluster.kubeConfig", (("cluster", "kubeConfig"),), "/etc/kubernetes/kubelet.conf", ("cluster.kubeConfig",),
           scripts=("node-prep",)),
     Field("images.platter", (("images", "platter"),), "zq.example.com/platter:1", ("images.platter",)),
     Field("images.crpd", (("images", "crpd"),), "zq.example.com/crpd:1", ("images.crpd",)),
@@ -436,19 +436,18 @@ ENV_SECRET = "a b'\"$(id)`id`;${HOME}\n#x\r\n"
 
 
 def check_create_secrets(result, folder: Path) -> None:
-    """kubectl receives each secret exactly: file paths as one argument, values byte for byte."""
+    """kubectl receives each secret exactly, byte for byte, from a private copy: kubectl splits
+    `--from-file` at '=' and ',', so the script never hands it the intent's own file name."""
     secrets = result.plan.topology.secrets
     work = folder / "intent-folder"
     work.mkdir(parents=True)
     env = {"KUBECTL": "kubectl"}
     expected_contents = {}
-    expected_arguments = []
     for key, ref in (("root-password", secrets.rootPassword), ("crpd-license", secrets.crpdLicense)):
         if ref.env:
             env[ref.env] = ENV_SECRET
             expected_contents[key] = ENV_SECRET
         else:
-            expected_arguments.append(f"--from-file={key}={ref.file}")
             if _create_inside(work, ref.file, f"{key} from a file\r\n"):
                 expected_contents[key] = f"{key} from a file\r\n"
     run = run_script(result.files["scripts/create-secrets.sh"], folder, ("kubectl",), env, cwd=work)
@@ -459,8 +458,8 @@ def check_create_secrets(result, folder: Path) -> None:
     assert run.returncode == 0, run.stderr
     create = [c for c in recorded_calls(folder) if "create" in c]
     assert len(create) == 1, recorded_calls(folder)
-    for argument in expected_arguments:
-        assert argument in create[0], f"{argument!r} did not arrive as one argument: {create[0]}"
+    given = sorted(argument.split("=", 2)[1] for argument in create[0] if argument.startswith("--from-file="))
+    assert given == ["crpd-license", "root-password"], create[0]
     assert recorded_contents(folder) == expected_contents
 
 
@@ -514,9 +513,12 @@ def check_node_prep(result, folder: Path) -> None:
 # ----------------------------------------------------------------------------- scripts of the plain example
 
 
-def test_create_secrets_passes_paths_with_spaces_quotes_and_dollars_as_one_argument(tmp_path):
+@pytest.mark.parametrize("name", ["keys/licence file (v2) #1 & co.txt", "lic=1.txt", "a,b.txt", "-licence.txt"])
+def test_create_secrets_reads_files_whatever_their_names_hold(name, tmp_path):
+    """Spaces, '#', '&', and the '=' and ',' that kubectl's --from-file would split at (the outside
+    review: `file: "lic=1.txt"` built, and `kubectl create secret` refused it)."""
     data = base_intent()
-    data["secrets"]["crpdLicense"]["file"] = "keys/licence file (v2) #1 & co.txt"
+    data["secrets"]["crpdLicense"]["file"] = name
     result = compile_data(data, tmp_path / "intent", environ=ENVIRON)
     assert result.ok, _errors(result)
     check_create_secrets(result, tmp_path / "run")
@@ -558,7 +560,7 @@ def test_iptables_script_passes_each_pool_as_one_argument(tmp_path):
 
 def test_node_prep_copies_the_kubelet_kubeconfig_to_the_configured_path(tmp_path):
     data = base_intent()
-    data["cluster"]["kubeConfig"] = "/etc/kubernetes/zq-dir/kube[1]*.conf"
+    data["cluster"]["kubeConfig"] = "/etc/cni/net.d/multus.d/multus.kubeconfig"
     result = compile_data(data, tmp_path / "intent")
     assert result.ok, _errors(result)
     check_node_prep(result, tmp_path / "run")
@@ -627,20 +629,23 @@ def test_kube_config_is_a_plain_absolute_path(tmp_path):
 
 
 def test_kube_config_cannot_name_a_system_file(tmp_path):
-    accepted = []
     """Node preparation copies the node's credentials to cluster.kubeConfig as root: only the kubeconfig
-    folders, and not the folders whose every file is read as configuration (static pods, CNI networks)."""
+    files real deployments use, never a pod's volume (JCN111 was bypassed through an emptyDir), a static
+    pod or a CNI network configuration."""
+    accepted = []
     for index, value in enumerate(["/etc/shadow", "/etc/passwd", "/root/.ssh/authorized_keys", "/etc/sudoers.d/jcnrc",
                                    "/usr/bin/kubelet", "/etc/kubernetes", "/etc/kubernetes/", "/etc/kubernetesx/a",
                                    "/etc/kubernetes/manifests/evil.yaml", "/etc/cni/net.d/00-first.conf",
-                                   "/etc/kubernetes//kubelet.conf"]):
+                                   "/etc/kubernetes//kubelet.conf", "/etc/cni/kube.conf", "/etc/kubernetes/kubelet.conf/x",
+                                   "/var/lib/kubelet/pods/0c1d/volumes/kubernetes.io~empty-dir/loot/kubeconfig",
+                                   "/var/lib/kubelet/plugins/x/kubeconfig"]):
         accepted += _rejected_at(_field("cluster.kubeConfig"), value, tmp_path / str(index))
     assert not accepted, accepted
 
 
 def test_kube_config_may_name_the_paths_real_deployments_use(tmp_path):
     """kubeadm's and the walkthrough's path, the kubelet's own on AKS and EKS, and multus's."""
-    for index, value in enumerate(["/etc/kubernetes/kubelet.conf", "/var/lib/kubelet/kubeconfig", "/etc/cni/kube.conf",
+    for index, value in enumerate(["/etc/kubernetes/kubelet.conf", "/var/lib/kubelet/kubeconfig",
                                    "/etc/cni/net.d/multus.d/multus.kubeconfig"]):
         data = base_intent()
         data["cluster"]["kubeConfig"] = value

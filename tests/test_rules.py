@@ -504,8 +504,16 @@ def test_a_kubeconfig_outside_the_kubeconfig_folders_is_refused_with_what_is_val
     found = diagnostics_after(lambda data: data["cluster"].update(kubeConfig="/root/.ssh/authorized_keys"))
     assert [(d.code, d.path) for d in found] == [("JCN111", ("cluster", "kubeConfig"))]  # and no JCN916 advice
     [d] = found
-    assert "/root/.ssh/authorized_keys is outside the folders where kubeconfigs live" in d.message
-    assert "/etc/kubernetes/, /var/lib/kubelet/ or /etc/cni/" in d.help and "/var/lib/kubelet/kubeconfig" in d.help
+    assert "/root/.ssh/authorized_keys is not one of the kubeconfig files node preparation may write" in d.message
+    assert all(path in d.help for path in ("/etc/kubernetes/kubelet.conf", "/var/lib/kubelet/kubeconfig",
+                                           "/etc/cni/net.d/multus.d/multus.kubeconfig"))
+
+
+def test_a_kubeconfig_in_a_pod_volume_is_refused():
+    """The outside review bypassed the folder rule with a pod's emptyDir under /var/lib/kubelet/pods/."""
+    path = "/var/lib/kubelet/pods/0c1d/volumes/kubernetes.io~empty-dir/loot/kubeconfig"
+    found = diagnostics_after(lambda data: data["cluster"].update(kubeConfig=path))
+    assert [d.code for d in found] == ["JCN111"] and "a pod could read the node's credentials" in found[0].message
 
 
 def test_a_kubeconfig_directly_in_a_folder_read_as_configuration_is_refused():

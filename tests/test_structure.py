@@ -146,7 +146,7 @@ def test_vni_range():
 
 def test_other_patterns_explain_what_is_expected():
     d = one(lambda data: data["cluster"].update(kubeConfig="etc/kubelet.conf"))
-    assert d.code == "JCN106" and d.help.startswith("expected a file under /etc/kubernetes/")
+    assert d.code == "JCN106" and d.help.startswith("expected one of /etc/kubernetes/kubelet.conf")
 
 
 # --- JCN107 / JCN503: addresses ---------------------------------------------------------------

@@ -51,6 +51,7 @@ CHANGED_ON_PURPOSE = {
     "nodes/*/iptables.sh": "210570c writes NAT exemptions per routing relationship (VRF pool pairs)",
     "manifests/configmap-jcnrc-node-prep.yaml": "210570c: one cluster-wide rule script; node preparation keeps changing",
     "manifests/daemonset-jcnrc-node-prep.yaml": "its config checksum covers the node-prep ConfigMap above",
+    "scripts/create-secrets.sh": "issue 13 copies secret files before kubectl sees them and quotes the intent's name in comments",
 }
 
 

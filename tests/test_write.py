@@ -100,7 +100,9 @@ def test_an_edit_that_keeps_the_size_or_grows_the_file_is_seen_and_undone(out):
     assert write_tree(FILES, out) == []
 
 
-def test_a_rebuild_with_foreign_folders_keeps_them_exactly(out):
+def test_a_rebuild_with_foreign_folders_is_refused_and_changes_nothing(out):
+    """The output folder is swapped out whole, so it may hold only what jcnrc wrote (this used to
+    carry foreign folders over into the new tree; issue 13 made the rule strict)."""
     write_tree(FILES, out)
     (out / "mine/deeper/deepest").mkdir(parents=True)
     (out / "mine/deeper/deepest/f.txt").write_text("f\n")
@@ -108,14 +110,27 @@ def test_a_rebuild_with_foreign_folders_keeps_them_exactly(out):
     (out / "manifests/extra").mkdir()
     (out / "manifests/extra/x.yaml").write_text("x\n")
     os.utime(out / "mine/deeper/deepest", ns=(1_000_000_000, 1_000_000_000))
-    foreign_before = {k: v for k, v in snapshot(out).items() if k.startswith(("mine", "manifests/extra"))}
-    write_tree({**FILES, "README.md": "# new\n"}, out)
-    after = snapshot(out)
-    assert {k: after[k] for k in foreign_before} == foreign_before
+    before = snapshot(out)
+    with pytest.raises(WriteError, match=r"it holds mine \(and 1 more\), which jcnrc did not write .*give it an empty "
+                                         r"folder or one it wrote"):
+        write_tree({**FILES, "README.md": "# new\n"}, out)
+    assert snapshot(out) == before and leftovers(out) == []
     assert (out / "mine/deeper/deepest").stat().st_mtime_ns == 1_000_000_000
 
 
-def test_stale_owned_files_go_and_files_jcnrc_did_not_write_stay_untouched(out):
+def test_stale_owned_files_go(out):
+    write_tree(FILES, out)
+    smaller = {k: v for k, v in FILES.items() if not k.startswith("nodes/")}
+    changes = write_tree(smaller, out)
+    assert ("nodes/n1/node-n1.json", "removed") in [(c.path, c.kind) for c in changes]
+    assert not (out / "nodes").exists()
+    assert tree_files(out) == {**smaller, OWNED_LIST: write._owned_text(smaller)}
+    assert write._owned(out) == set(smaller)
+
+
+@pytest.mark.parametrize("planted", ["notes.txt", "nodes/n1/local.conf", "empty", "private", "to-etc", "to-notes"])
+def test_files_jcnrc_did_not_write_make_the_build_stop_and_stay_untouched(out, planted):
+    """Before issue 13 these were carried over untouched; now the build names one and stops."""
     write_tree(FILES, out)
     (out / "notes.txt").write_text("mine\n")
     (out / "nodes/n1/local.conf").write_text("also mine\n")  # inside a folder jcnrc writes to
@@ -124,16 +139,16 @@ def test_stale_owned_files_go_and_files_jcnrc_did_not_write_stay_untouched(out):
     (out / "private/key").write_text("k")
     (out / "to-etc").symlink_to("/etc")
     (out / "to-notes").symlink_to("notes.txt")
-    foreign_before = {k: v for k, v in snapshot(out).items() if k.split("/")[0] in ("notes.txt", "empty", "private", "to-etc", "to-notes")
-                      or k == "nodes/n1/local.conf"}
+    for other in ("notes.txt", "nodes/n1/local.conf", "empty", "private/key", "private", "to-etc", "to-notes"):
+        if other != planted and not (planted == "private" and other == "private/key"):
+            path = out / other
+            path.unlink() if path.is_symlink() or path.is_file() else path.rmdir()
+    before = snapshot(out)
     smaller = {k: v for k, v in FILES.items() if not k.startswith("nodes/")}
-    changes = write_tree(smaller, out)
-    assert ("nodes/n1/node-n1.json", "removed") in [(c.path, c.kind) for c in changes]
-    after = snapshot(out)
-    assert "nodes/n1/node-n1.json" not in after
-    assert {k: after[k] for k in foreign_before} == foreign_before
-    assert (out / "private").stat().st_mode & 0o777 == 0o700
-    assert write._owned(out) == set(smaller)
+    with pytest.raises(WriteError, match=f"it holds {planted}, which jcnrc did not write"):
+        write_tree(smaller, out)
+    assert snapshot(out) == before and leftovers(out) == []
+    assert write._owned(out) == set(FILES)
 
 
 def test_a_file_jcnrc_did_not_write_is_never_overwritten(out):

@@ -3,7 +3,8 @@
 # examples/hub-and-spoke.yaml references. jcnrc never writes the values itself (secrets.mode: reference).
 # Run it from the folder that holds examples/hub-and-spoke.yaml. Idempotent (create --dry-run | apply).
 # Values from environment variables go through a private temporary file, never through the
-# command line, where other users of the machine could read them in the process list.
+# command line, where other users of the machine could read them in the process list. Files are
+# copied there too: kubectl splits --from-file at '=' and ',', which a file name may contain.
 set -eu
 KUBECTL="${KUBECTL:-kubectl}"
 : "${CRPD_ROOT_PASSWORD:?set CRPD_ROOT_PASSWORD to the root-password value}"

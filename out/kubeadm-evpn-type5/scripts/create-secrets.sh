@@ -3,7 +3,8 @@
 # examples/kubeadm-evpn-type5.yaml references. jcnrc never writes the values itself (secrets.mode: reference).
 # Run it from the folder that holds examples/kubeadm-evpn-type5.yaml. Idempotent (create --dry-run | apply).
 # Values from environment variables go through a private temporary file, never through the
-# command line, where other users of the machine could read them in the process list.
+# command line, where other users of the machine could read them in the process list. Files are
+# copied there too: kubectl splits --from-file at '=' and ',', which a file name may contain.
 set -eu
 KUBECTL="${KUBECTL:-kubectl}"
 : "${CRPD_ROOT_PASSWORD:?set CRPD_ROOT_PASSWORD to the root-password value}"
@@ -16,8 +17,9 @@ umask 077
 values=$(mktemp -d)
 trap 'rm -rf "$values"' EXIT
 printf '%s' "${CRPD_ROOT_PASSWORD}" > "$values/root-password"
+cp -- crpd-license.txt "$values/crpd-license"
 
 "$KUBECTL" -n kube-system create secret generic platter-secrets \
     --from-file=root-password="$values/root-password" \
-    --from-file=crpd-license=crpd-license.txt \
+    --from-file=crpd-license="$values/crpd-license" \
     --dry-run=client -o yaml | "$KUBECTL" apply -f -
