@@ -1,4 +1,4 @@
-"""Time jcnrc.kubeschema.validate_objects on 1,000 mixed Platter-shaped objects.
+"""Time jcnrc.verify.kubeschema.validate_objects on 1,000 mixed Platter-shaped objects.
 
 Usage: python benchmarks/bench_kubeschema.py [--count N] [--repeat R] [--kube 1.32] [--compare]
 
@@ -20,7 +20,7 @@ from pathlib import Path
 # Run from a checkout without installing: make the repository's jcnrc importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jcnrc.kubeschema import validate_objects  # noqa: E402
+from jcnrc.verify.kubeschema import validate_objects  # noqa: E402
 
 NS = "kube-system"
 # Objects the DaemonSets mount but that this benchmark does not generate.

@@ -65,7 +65,7 @@ def without_route_tables() -> None:
     """What-if: every node's expected state keeps its BGP sessions but lists no VRF table."""
     import functools
 
-    from jcnrc import routes
+    from jcnrc.plan import expected as routes
 
     routes.node_state = functools.partial(routes.node_state, vrf_filter="\0no-vrf-has-this-name")
 
@@ -73,12 +73,13 @@ def without_route_tables() -> None:
 def stage_functions(intent: Path, out: Path):
     """The stages as zero-argument callables, each feeding the next, as jcnrc.pipeline runs them."""
     from jcnrc import __version__
-    from jcnrc.check import check
-    from jcnrc.load import load_file
+    from jcnrc.intent.check import check
+    from jcnrc.intent.load import load_file
     from jcnrc.pipeline import lock_path_for, read_lock
-    from jcnrc.plan import plan
-    from jcnrc.render import RenderOptions, render
-    from jcnrc.write import write_tree
+    from jcnrc.plan.planner import plan
+    from jcnrc.render import render
+    from jcnrc.render.common import RenderOptions
+    from jcnrc.output.write import write_tree
 
     state: dict = {}
 

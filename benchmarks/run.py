@@ -473,12 +473,13 @@ def pipeline_load_options(load_file) -> dict:
 def stage_worker(intent: Path, out: Path, until: str = STAGES[-1]) -> None:
     """Run the pipeline stage by stage, as jcnrc.pipeline does, printing a JSON line per stage."""
     from jcnrc import __version__
-    from jcnrc.check import check
-    from jcnrc.load import load_file
+    from jcnrc.intent.check import check
+    from jcnrc.intent.load import load_file
     from jcnrc.pipeline import lock_path_for, read_lock
-    from jcnrc.plan import plan
-    from jcnrc.render import RenderOptions, render
-    from jcnrc.write import write_tree
+    from jcnrc.plan.planner import plan
+    from jcnrc.render import render
+    from jcnrc.render.common import RenderOptions
+    from jcnrc.output.write import write_tree
 
     def timed(stage: str, work):
         started, cpu_started = time.perf_counter(), time.process_time()

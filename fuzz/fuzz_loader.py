@@ -2,7 +2,7 @@
 
 The property: whatever the bytes, jcnrc answers with diagnostics (each with a JCN code and a
 position that resolves to line >= 1, column >= 1) or with a plan, and never raises. Any
-exception is a crash. Every input is also read by the fast loader (``jcnrc/fastyaml.py``, which
+exception is a crash. Every input is also read by the fast loader (``jcnrc/intent/fastyaml.py``, which
 the pipeline uses for large files): when it returns data, that data must be exactly what the exact
 loader returns.
 
@@ -77,10 +77,10 @@ def exercise(data: bytes) -> str:
 
     Returns how far the input got (one of STAGES), to show how deep a campaign reached.
     """
-    from jcnrc.check import check
+    from jcnrc.intent.check import check
     from jcnrc.diagnostics import locate
-    from jcnrc.load import load_bytes
-    from jcnrc.plan import plan
+    from jcnrc.intent.load import load_bytes
+    from jcnrc.plan.planner import plan
 
     loaded = load_bytes(data, "fuzz.yaml")
     _verify(loaded.diagnostics, loaded.source, locate)
@@ -103,7 +103,7 @@ def exercise(data: bytes) -> str:
 def exercise_loaders(data: bytes) -> str:
     """Only the two loaders, compared (``--loaders``): many more inputs per second than `exercise`."""
     from jcnrc.diagnostics import locate
-    from jcnrc.load import load_bytes
+    from jcnrc.intent.load import load_bytes
 
     loaded = load_bytes(data, "fuzz.yaml")
     _verify(loaded.diagnostics, loaded.source, locate)
@@ -116,10 +116,10 @@ _PRE_PARSE_CODES = {"JCN003", "JCN004", "JCN005", "JCN008", "JCN009"}
 
 
 def _compare_fast_loader(data: bytes, loaded) -> None:
-    """The fast loader (jcnrc/fastyaml.py) may decline, but what it returns must be what the exact
+    """The fast loader (jcnrc/intent/fastyaml.py) may decline, but what it returns must be what the exact
     loader returns. The pipeline uses it only for files of 64 KiB and more; here it reads every input."""
     try:
-        from jcnrc import fastyaml
+        from jcnrc.intent import fastyaml
     except ImportError:
         return
     if any(d.code in _PRE_PARSE_CODES for d in loaded.diagnostics):
@@ -257,9 +257,9 @@ def run_atheris(argv: list[str], work: Path, stop_on_crash: bool) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["jcnrc", "ruamel"]):
-        import jcnrc.check  # noqa: F401  (instrumented for coverage)
-        import jcnrc.load  # noqa: F401
-        import jcnrc.plan  # noqa: F401
+        import jcnrc.intent.check  # noqa: F401  (instrumented for coverage)
+        import jcnrc.intent.load  # noqa: F401
+        import jcnrc.plan.planner  # noqa: F401
     recorder = Recorder(work, "atheris", stop_on_crash)
     corpus, dictionary = write_corpus(work)
     flags = [a for a in argv if a.startswith("-")]

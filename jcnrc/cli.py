@@ -64,7 +64,7 @@ def _positive(value: Optional[int]) -> Optional[int]:
     return value
 
 
-# The loader's resource limits (jcnrc.load.Limits), on every command that reads an intent.
+# The loader's resource limits (jcnrc.intent.load.Limits), on every command that reads an intent.
 MaxBytes = Annotated[Optional[int], typer.Option(
     "--max-bytes", parser=parse_size, metavar="SIZE",
     help="Largest intent file read (bytes, or 16M); default: the loader's limit.")]
@@ -82,7 +82,7 @@ MaxDiagnostics = Annotated[int, typer.Option(
 def _limits(max_bytes: Optional[int], max_depth: Optional[int], max_nodes: Optional[int]):
     from dataclasses import replace
 
-    from jcnrc.load import DEFAULT_LIMITS
+    from jcnrc.intent.load import DEFAULT_LIMITS
 
     given = {"max_bytes": max_bytes, "max_depth": max_depth, "max_nodes": max_nodes}
     return replace(DEFAULT_LIMITS, **{name: value for name, value in given.items() if value is not None})
@@ -152,8 +152,8 @@ def default_out_dir(result, target: Optional[Target]) -> Path:
 
 
 def _progress_bar(quiet: bool):
-    """A progress line on stderr when it is an interactive terminal (see jcnrc/progress.py), else None."""
-    from jcnrc import progress
+    """A progress line on stderr when it is an interactive terminal (see jcnrc/output/progress.py), else None."""
+    from jcnrc.output import progress
 
     return progress.TerminalProgress(sys.stderr) if progress.wanted(sys.stderr, quiet, os.environ) else None
 
@@ -210,7 +210,7 @@ def build(
     max_diagnostics: MaxDiagnostics = 100,
 ) -> None:
     """Check the intent and compile it into every artifact, written atomically."""
-    from jcnrc import write as writer
+    from jcnrc.output import write as writer
 
     bar = _progress_bar(quiet or fmt == Format.json)
     with _erased_after(bar):
@@ -256,7 +256,7 @@ def build(
 
 
 def _validate_manifests(files: dict[str, str], kube_version: str) -> bool:
-    from jcnrc import validate_output
+    from jcnrc.verify import manifests as validate_output
 
     try:
         problems = validate_output.validate_files(files, kube_version)
@@ -314,7 +314,7 @@ def diff(
     max_diagnostics: MaxDiagnostics = 100,
 ) -> None:
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
-    from jcnrc import write as writer
+    from jcnrc.output import write as writer
 
     options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes))
     result = _run(file, options, render=True, target=target)
@@ -327,7 +327,7 @@ def diff(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the intent format."""
-    from jcnrc.schema import schema_text
+    from jcnrc.intent.schema import schema_text
 
     typer.echo(schema_text(), nl=False)
 
@@ -343,9 +343,9 @@ def routes(
     max_nodes: MaxNodes = None,
 ) -> None:
     """Print the routing state NODE must show: BGP sessions, EVPN Type-5 routes, kernel VRF routes."""
-    from jcnrc import escape
-    from jcnrc import routes as expected
-    from jcnrc.render import Templates
+    from jcnrc.render import escape
+    from jcnrc.plan import expected as expected
+    from jcnrc.render.templates import Templates
 
     result = _analysed(file, _limits(max_bytes, max_depth, max_nodes))
     plan = result.plan
@@ -388,7 +388,7 @@ def explain(
     max_nodes: MaxNodes = None,
 ) -> None:
     """Explain in words whether A reaches B and why (route targets both ways)."""
-    from jcnrc import reach
+    from jcnrc.plan import reach
 
     plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
     names = [p.name for p in plan.pods] + [v.name for v in plan.vrfs]
@@ -408,7 +408,7 @@ def verify(
     max_nodes: MaxNodes = None,
 ) -> None:
     """Compare captured router and kernel output of NODE with the expected state; exit 1 on any difference."""
-    from jcnrc import verify as verifier
+    from jcnrc.verify import compare as verifier
 
     plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
     _require_name(node, [n.name for n in plan.nodes], "node")
@@ -450,7 +450,7 @@ def graph(
     max_nodes: MaxNodes = None,
 ) -> None:
     """Draw the topology: nodes by role, pods, VRF attachments, route-target import/export, BGP sessions."""
-    from jcnrc import diagram
+    from jcnrc.render import diagram
 
     plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
     if vrf is not None:
@@ -481,13 +481,13 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing topology.yaml."),
 ) -> None:
     """Write a commented starter intent with the editor schema modeline."""
-    from jcnrc.render import Templates
+    from jcnrc.render.templates import Templates
 
     target = folder / "topology.yaml"
     if target.exists() and not force:
         _err(f"jcnrc: error: {target} exists; use --force to overwrite")
         raise typer.Exit(EXIT_USAGE)
-    from jcnrc.schema import schema_text
+    from jcnrc.intent.schema import schema_text
 
     folder.mkdir(parents=True, exist_ok=True)
     # The schema goes next to the intent, so the editor modeline resolves offline.

@@ -10,14 +10,18 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jcnrc import __version__, names, secretscan
-from jcnrc.allocate import Lock
-from jcnrc.check import check
+from jcnrc import __version__
+from jcnrc.intent import names
+from jcnrc.output import secretscan
+from jcnrc.plan.allocate import Lock
+from jcnrc.intent.check import check
 from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, warning
-from jcnrc.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
-from jcnrc.plan import Plan, plan
-from jcnrc.progress import ProgressCallback
-from jcnrc.render import MANIFESTS, RenderOptions, SecretValues, TemplateProblem, render
+from jcnrc.intent.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
+from jcnrc.plan.planner import Plan, plan
+from jcnrc.output.progress import ProgressCallback
+from jcnrc.render import render
+from jcnrc.render.common import MANIFESTS, RenderOptions, SecretValues
+from jcnrc.render.templates import TemplateProblem
 
 
 @dataclass
@@ -104,7 +108,7 @@ def read_lock(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Lock | None,
     the intent: a link is not followed, a file larger than LOCK_SIZE_FACTOR times the intent's
     byte limit is not read past that, and anything that is not a valid lock (JSON, nesting,
     types, ranges, formats) is ignored with JCN520, as if there were no lock."""
-    from jcnrc.write import NotARegularFile, read_file_no_follow
+    from jcnrc.output.write import NotARegularFile, read_file_no_follow
 
     try:
         data = read_file_no_follow(path, LOCK_SIZE_FACTOR * limits.max_bytes)
@@ -213,7 +217,7 @@ def _encrypt_secrets(files: dict[str, str], sops: str, base: Path, environ: dict
 def _previous_output(output: Path | None, path: str) -> str | None:
     """The file of the previous build, exactly as stored (CR LF stays CR LF), read without following
     any link (the output folder is in the repository too); None when there is none or it is not UTF-8."""
-    from jcnrc.write import read_output_file
+    from jcnrc.output.write import read_output_file
 
     data = read_output_file(output, path) if output is not None else None
     try:

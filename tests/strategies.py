@@ -167,7 +167,7 @@ def _names(count: int) -> st.SearchStrategy[list[str]]:
 
 def _label() -> st.SearchStrategy[str]:
     """A DNS-1123 label that is not a Windows device name (those are refused: they become file names)."""
-    from jcnrc.names import windows_device_problem
+    from jcnrc.intent.names import windows_device_problem
 
     return st.from_regex(_LABEL, fullmatch=True).filter(lambda name: windows_device_problem(name) is None)
 

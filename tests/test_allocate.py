@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jcnrc.allocate import AddressSpace, Lock, allocate, route_tables
-from jcnrc.model import Topology
+from jcnrc.plan.allocate import AddressSpace, Lock, allocate, route_tables
+from jcnrc.intent.model import Topology
 from jcnrc.pipeline import analyse
 
 BASE = {

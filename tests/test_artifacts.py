@@ -14,9 +14,9 @@ import yaml as pyyaml
 from ruamel.yaml import YAML
 
 
-from jcnrc import kubeschema
-from jcnrc.validate_output import manifest_objects
-from jcnrc.write import write_tree
+from jcnrc.verify import kubeschema
+from jcnrc.verify.manifests import manifest_objects
+from jcnrc.output.write import write_tree
 
 SHELLCHECK = shutil.which("shellcheck") or str(Path(__file__).resolve().parent.parent / ".venv/bin/shellcheck")
 ASSUMED = [("Secret", "kube-system", "platter-secrets"), ("Secret", "jcnr", "jcnr-secrets")]

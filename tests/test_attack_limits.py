@@ -26,9 +26,9 @@ import pytest
 
 from conftest import EXAMPLES, ROOT
 from jcnrc import diagnostics as diag
-from jcnrc import fastyaml, load
+from jcnrc.intent import fastyaml, load
 from jcnrc.diagnostics import Diagnostic, Located, error, format_text
-from jcnrc.load import Limits, SourceMap, load_bytes, load_file
+from jcnrc.intent.load import Limits, SourceMap, load_bytes, load_file
 from jcnrc.pipeline import analyse
 
 EXAMPLE = ROOT / "examples" / "aks-evpn-type5.yaml"
@@ -386,7 +386,7 @@ def test_pipeline_positions_on_a_big_intent_with_errors_equal_the_exact_loaders(
 
 
 def analyse_diagnostics(path: Path) -> list:
-    from jcnrc.check import check
+    from jcnrc.intent.check import check
 
     return check(load_file(path, fast=True).data).diagnostics
 

@@ -29,10 +29,10 @@ import pytest
 import yaml as pyyaml
 
 from conftest import ROOT
-from jcnrc import secretscan
-from jcnrc.escape import EscapeError
+from jcnrc.output import secretscan
+from jcnrc.render.escape import EscapeError
 from jcnrc.pipeline import Options, compile_intent
-from jcnrc.secretscan import scan
+from jcnrc.output.secretscan import scan
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 ROOT_PASSWORD = "Pl4nted-R00t-Passw0rd!"
@@ -288,7 +288,7 @@ def registered_filters() -> dict[str, object]:
     """Every filter jcnrc registers in the template environments, beyond Jinja's own."""
     import jinja2
 
-    from jcnrc.render import Templates
+    from jcnrc.render.templates import Templates
 
     templates = Templates(None)
     builtin = set(jinja2.Environment().filters)
@@ -319,7 +319,7 @@ def written_by(function, text: str) -> list[str]:
 
 
 def test_the_scan_derives_its_forms_from_exactly_the_registered_filters():
-    from jcnrc.render import FILTERS
+    from jcnrc.render.templates import FILTERS
 
     assert registered_filters() == dict(FILTERS)
     assert secretscan._filters() is FILTERS

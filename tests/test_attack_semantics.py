@@ -14,9 +14,9 @@ import ipaddress
 import pytest
 
 from conftest import ROOT
-from jcnrc.check import check
-from jcnrc.load import load_file
-from jcnrc.plan import plan
+from jcnrc.intent.check import check
+from jcnrc.intent.load import load_file
+from jcnrc.plan.planner import plan
 
 EXAMPLE = load_file(ROOT / "examples" / "aks-evpn-type5.yaml").data
 
@@ -248,7 +248,7 @@ def test_the_all_zero_mac_is_refused_like_a_multicast_mac():
 
 def test_the_table_agrees_with_the_ipaddress_properties():
     """The hints come from SPECIAL_RANGES; Python's ipaddress classifies the same addresses."""
-    from jcnrc.rules import SPECIAL_RANGES, special_range
+    from jcnrc.intent.rules import SPECIAL_RANGES, special_range
 
     def flagged(address) -> bool:
         if address.version == 4:

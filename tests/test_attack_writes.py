@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from jcnrc import write
-from jcnrc.allocate import Lock, allocate
-from jcnrc.load import Limits
+from jcnrc.output import write
+from jcnrc.plan.allocate import Lock, allocate
+from jcnrc.intent.load import Limits
 from jcnrc.pipeline import Options, analyse, compile_intent, read_lock
-from jcnrc.write import OWNED_LIST, WriteError, plan_changes, unified_diff, write_tree
+from jcnrc.output.write import OWNED_LIST, WriteError, plan_changes, unified_diff, write_tree
 
 ALLOCATED = ROOT / "examples" / "allocated.yaml"
 FILES = {"README.md": "# demo\n", "manifests/pod-a.yaml": "kind: Pod\n", "nodes/n1/node-n1.json": "{}\n"}
@@ -204,8 +204,8 @@ def test_the_command_warns_about_a_hostile_lock_instead_of_failing_internally(na
 
 
 def test_a_locked_mac_with_a_trailing_line_break_never_reaches_the_allocation():
-    from jcnrc.check import check
-    from jcnrc.load import load_file
+    from jcnrc.intent.check import check
+    from jcnrc.intent.load import load_file
 
     loaded = load_file(ALLOCATED, "allocated.yaml")
     topology = check(loaded.data).topology

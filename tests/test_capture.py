@@ -1,4 +1,4 @@
-"""jcnrc.capture against the real outputs of the AKS walkthrough (tests/fixtures/captures/)."""
+"""jcnrc.verify.capture against the real outputs of the AKS walkthrough (tests/fixtures/captures/)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jcnrc.capture import (
+from jcnrc.verify.capture import (
     BgpSummaryCapture,
     CaptureError,
     KernelTableCapture,

@@ -1,4 +1,4 @@
-"""Diagrams (jcnrc.diagram, templates/diagram/) and the output folder README (issue 7).
+"""Diagrams (jcnrc.render.diagram, templates/diagram/) and the output folder README (issue 7).
 
 Mermaid is checked by tests/mermaid_syntax.py (and by the real Mermaid parser when
 JCNRC_MERMAID_MODULES names a folder holding node_modules/mermaid and node_modules/jsdom);
@@ -21,11 +21,13 @@ import yaml
 
 import mermaid_syntax
 from conftest import EXAMPLES, ROOT
-from jcnrc import diagram, escape, routes
-from jcnrc.check import check
+from jcnrc.plan import expected as routes
+from jcnrc.render import diagram, escape
+from jcnrc.intent.check import check
 from jcnrc.pipeline import analyse
-from jcnrc.plan import plan as make_plan
-from jcnrc.render import RenderOptions, Templates, common_context
+from jcnrc.plan.planner import plan as make_plan
+from jcnrc.render.common import RenderOptions, common_context
+from jcnrc.render.templates import Templates
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 AKS_NODES = ["aks-agentpool-23733201-vmss000000", "aks-agentpool-23733201-vmss000001", "aks-agentpool-23733201-vmss000002"]
@@ -494,7 +496,7 @@ def test_readme_is_byte_stable():
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_compiled_readme_carries_the_diagram(compiled_examples, example):
-    """Needs render.py to pass `diagram=jcnrc.diagram.render(plan, "mermaid")` to common/README.md.j2."""
+    """Needs render.py to pass `diagram=jcnrc.render.diagram.render(plan, "mermaid")` to common/README.md.j2."""
     result = compiled_examples[example.name]
     text = result.files["README.md"]
     assert "```mermaid" in text, "render.py does not pass `diagram` to the README template yet"

@@ -1,4 +1,4 @@
-"""docs/intent.md: generated from the model by jcnrc.docs and kept in sync (issue 7)."""
+"""docs/intent.md: generated from the model by jcnrc.intent.docs and kept in sync (issue 7)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from pydantic import BaseModel
 
 from conftest import ROOT
-from jcnrc.docs import intent_reference
-from jcnrc.model import Topology
+from jcnrc.intent.docs import intent_reference
+from jcnrc.intent.model import Topology
 
 DOC = ROOT / "docs" / "intent.md"
 
@@ -24,11 +24,11 @@ def reference() -> str:
 
 def test_committed_reference_is_current(reference):
     committed = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
-    assert committed == reference, "docs/intent.md is stale: run `python -m jcnrc.docs > docs/intent.md`"
+    assert committed == reference, "docs/intent.md is stale: run `python -m jcnrc.intent.docs > docs/intent.md`"
 
 
 def test_module_prints_the_reference(reference):
-    done = subprocess.run([sys.executable, "-m", "jcnrc.docs"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "jcnrc.intent.docs"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout == reference
 
@@ -109,7 +109,7 @@ def test_every_link_points_at_exactly_one_heading(reference):
 
 
 def test_code_spans_hold_backquotes():
-    from jcnrc.docs import _code
+    from jcnrc.intent.docs import _code
 
     assert _code("11:11") == "`11:11`"
     assert _code("a`b") == "``a`b``"

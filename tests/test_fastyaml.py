@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, ROOT
-from jcnrc import fastyaml
-from jcnrc.load import load_file
+from jcnrc.intent import fastyaml
+from jcnrc.intent.load import load_file
 
 CORPUS = sorted((ROOT / "tests" / "corpus").rglob("*.yaml"))
 

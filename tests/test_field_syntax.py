@@ -21,8 +21,9 @@ from typing import Any, Iterator
 import pytest
 from pydantic import BaseModel
 
-from jcnrc import escape, model, names
-from jcnrc.model import Topology
+from jcnrc.intent import model, names
+from jcnrc.render import escape
+from jcnrc.intent.model import Topology
 from strategies import compile_data, example_intent, get_at, set_at, write_intent
 
 LINE_BREAKS = {"LF": "\n", "CR": "\r", "NEL": "\x85", "LS": "\u2028"}

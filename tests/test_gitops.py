@@ -17,10 +17,11 @@ import pytest
 import yaml as pyyaml
 
 from conftest import EXAMPLES, ROOT
-from jcnrc import __version__, validate_output
+from jcnrc import __version__
+from jcnrc.verify import manifests as validate_output
 from jcnrc.pipeline import Options, compile_intent
-from jcnrc.validate_output import manifest_objects
-from jcnrc.write import OWNED_LIST, write_tree
+from jcnrc.verify.manifests import manifest_objects
+from jcnrc.output.write import OWNED_LIST, write_tree
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 CHECKSUM = "jcnrc.io/config-checksum"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import EXAMPLES, ROOT, compile_example
-from jcnrc.write import OWNED_LIST
+from jcnrc.output.write import OWNED_LIST
 
 
 # (example, --target override, output folder suffix): `make examples` builds exactly these.

@@ -33,7 +33,7 @@ from typing import Any, Callable
 import pytest
 from pydantic import BaseModel
 
-from jcnrc.model import Topology
+from jcnrc.intent.model import Topology
 from strategies import (
     HOSTILE,
     OutputProblem,

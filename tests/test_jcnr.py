@@ -1,4 +1,4 @@
-"""`target: jcnr`: the JCNR 23.x/24.x artifacts of an intent (jcnrc/render_jcnr.py, templates/jcnr/).
+"""`target: jcnr`: the JCNR 23.x/24.x artifacts of an intent (jcnrc/render/jcnr.py, templates/jcnr/).
 
 The checks that matter most: every Kubernetes object validates strictly, every Configlet holds
 well-formed Junos set commands, and the VNI, route targets and route distinguisher in those
@@ -20,11 +20,12 @@ import yaml as pyyaml
 from ruamel.yaml import YAML
 
 from conftest import EXAMPLES, ROOT, compile_example
-from jcnrc import kubeschema, routes
-from jcnrc.names import is_dns1123_subdomain
+from jcnrc.plan import expected as routes
+from jcnrc.verify import kubeschema
+from jcnrc.intent.names import is_dns1123_subdomain
 from jcnrc.pipeline import Options, compile_intent
-from jcnrc.render_jcnr import ImageParts, configlet_name, split_image
-from jcnrc.validate_output import manifest_objects
+from jcnrc.render.jcnr import ImageParts, configlet_name, split_image
+from jcnrc.verify.manifests import manifest_objects
 from junos_syntax import parse_set_lines
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"

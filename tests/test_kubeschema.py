@@ -1,4 +1,4 @@
-"""Tests for jcnrc.kubeschema: objects shaped like Platter's and JCNR's rendered manifests."""
+"""Tests for jcnrc.verify.kubeschema: objects shaped like Platter's and JCNR's rendered manifests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from jcnrc.kubeschema import (
+from jcnrc.verify.kubeschema import (
     DEFAULT_KUBE_VERSION,
     ManifestProblem,
     UnsupportedKubeVersion,

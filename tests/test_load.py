@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from jcnrc.diagnostics import format_text, locate
-from jcnrc.load import Limits, load_bytes, load_file, to_plain
+from jcnrc.intent.load import Limits, load_bytes, load_file, to_plain
 
 EXAMPLE = ROOT / "examples" / "aks-evpn-type5.yaml"
 
@@ -208,12 +208,12 @@ def test_the_node_limit_counts_keys_values_and_expanded_aliases():
 
 
 def test_a_text_over_the_node_limit_is_counted_before_ruamel_composes_it(monkeypatch):
-    import jcnrc.load
+    import jcnrc.intent.load
 
     def composed(*args):
         raise AssertionError("ruamel composed a document that rapidyaml had counted over the limit")
 
-    monkeypatch.setattr(jcnrc.load._LimitedComposer, "compose_node", composed)
+    monkeypatch.setattr(jcnrc.intent.load._LimitedComposer, "compose_node", composed)
     text = b"a: [" + b"x, " * 2000 + b"]\n"
     d = only(load_bytes(text, "t.yaml", Limits(max_nodes=1000)))
     assert (d.code, d.message, d.line, d.column) == ("JCN008", "the document has more than 1000 nodes", 1, 1)
@@ -294,10 +294,10 @@ YAML_SYNTAX = st.text(alphabet="[]{},:-?#'\"&*!|> \nab1", max_size=300)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(YAML_SYNTAX)
 def test_the_linear_scanner_reads_what_ruamels_scanner_reads(text):
-    """jcnrc.load._LinearScanner replaces two of ruamel's methods with constant-time ones."""
+    """jcnrc.intent.load._LinearScanner replaces two of ruamel's methods with constant-time ones."""
     from ruamel.yaml.scanner import RoundTripScanner
 
-    from jcnrc.load import _LinearScanner
+    from jcnrc.intent.load import _LinearScanner
 
     assert _events(text, _LinearScanner) == _events(text, RoundTripScanner)
 
@@ -312,6 +312,6 @@ def test_the_linear_scanner_reads_what_ruamels_scanner_reads(text):
 def test_the_linear_scanner_reads_long_and_deep_lines_like_ruamel(text):
     from ruamel.yaml.scanner import RoundTripScanner
 
-    from jcnrc.load import _LinearScanner
+    from jcnrc.intent.load import _LinearScanner
 
     assert _events(text, _LinearScanner) == _events(text, RoundTripScanner)

@@ -1,6 +1,6 @@
 """File names: nothing in an intent, and nothing planted in the output folder, leads a build outside it.
 
-* Every path jcnrc renders is a plain relative path (``jcnrc.write.safe_relative_path``), for the
+* Every path jcnrc renders is a plain relative path (``jcnrc.output.write.safe_relative_path``), for the
   bundled examples, for generated intents and for the longest names the checks allow.
 * Names that flow into paths (topology, namespace, node, VRF, pod) cannot carry ``..``, ``/``,
   NUL, absolute paths or reserved names: the checks refuse them with a diagnostic at the field.
@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES
-from jcnrc import write
-from jcnrc.write import WriteError, check_paths, plan_changes, safe_relative_path, unified_diff, write_tree
+from jcnrc.output import write
+from jcnrc.output.write import WriteError, check_paths, plan_changes, safe_relative_path, unified_diff, write_tree
 from strategies import compile_data, example_intent, set_at, valid_intents
 
 # ----------------------------------------------------------------------------- safe_relative_path

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from jcnrc.check import check
-from jcnrc.plan import iso_from_address, iso_system_id, plan
+from jcnrc.intent.check import check
+from jcnrc.plan.planner import iso_from_address, iso_system_id, plan
 from test_allocate import intent, pod
 from test_routes import planned
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from jcnrc import progress
+from jcnrc.output import progress
 
 
 class Terminal(io.StringIO):
@@ -100,7 +100,7 @@ def test_the_pipeline_reports_each_stage_in_order(tmp_path):
 
 
 def test_the_writer_reports_every_file_then_the_flush(tmp_path):
-    from jcnrc.write import write_tree
+    from jcnrc.output.write import write_tree
 
     reported: list[tuple[str, int, int | None]] = []
     files = {f"nodes/n{i}/node-n{i}.json": "{}\n" for i in range(5)}

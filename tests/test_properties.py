@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from jcnrc import kubeschema
-from jcnrc.validate_output import manifest_objects
-from jcnrc.write import check_paths, write_tree
+from jcnrc.verify import kubeschema
+from jcnrc.verify.manifests import manifest_objects
+from jcnrc.output.write import check_paths, write_tree
 from strategies import (
     INTENT_NAME,
     OutputProblem,
@@ -246,8 +246,8 @@ FAST_LOADER_REGRESSIONS = {
 @pytest.mark.parametrize("raw", list(FAST_LOADER_REGRESSIONS.values()), ids=list(FAST_LOADER_REGRESSIONS))
 def test_the_fast_loader_reads_what_the_exact_loader_reads(raw):
     """Found by fuzz/fuzz_loader.py, which reads every input with both loaders."""
-    from jcnrc import fastyaml
-    from jcnrc.load import load_bytes
+    from jcnrc.intent import fastyaml
+    from jcnrc.intent.load import load_bytes
 
     fast = fastyaml.parse(raw.decode("utf-8"), 64)
     exact = load_bytes(raw, "x.yaml")

@@ -11,9 +11,10 @@ import pytest
 import yaml as pyyaml
 
 from conftest import ROOT
-from jcnrc import providers
+from jcnrc.intent import providers
 from jcnrc.pipeline import Options, compile_intent
-from jcnrc.render import RenderOptions, Templates, common_context
+from jcnrc.render.common import RenderOptions, common_context
+from jcnrc.render.templates import Templates
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 WORKERS = ["aks-agentpool-23733201-vmss000001", "aks-agentpool-23733201-vmss000002"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from jcnrc import reach
+from jcnrc.plan import reach
 from jcnrc.pipeline import analyse
 from test_allocate import big_intent, intent, pod
 from test_routes import planned
@@ -124,8 +124,8 @@ def test_violated_isolation_names_the_leaking_target():
 
 
 def _expectation_problems(data: dict):
-    from jcnrc.check import check
-    from jcnrc.plan import plan
+    from jcnrc.intent.check import check
+    from jcnrc.plan.planner import plan
 
     result = plan(check(data).topology)
     assert result.plan is None

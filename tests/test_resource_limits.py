@@ -6,7 +6,7 @@ so that a runaway parse is killed instead of hanging the suite, and so that its 
 be read from the process itself (``ru_maxrss``; tracemalloc would slow the pure-Python parser
 down fifteenfold). Time is CPU time of the child: the bound then holds on a busy CI machine too.
 
-The defaults live in ``jcnrc.load.Limits``; docs/security.md documents them.
+The defaults live in ``jcnrc.intent.load.Limits``; docs/security.md documents them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from jcnrc.load import DEFAULT_LIMITS, Limits, load_bytes
+from jcnrc.intent.load import DEFAULT_LIMITS, Limits, load_bytes
 from jcnrc.pipeline import Options, compile_intent
 from strategies import EXAMPLE, dump_intent, example_intent, write_intent
 
@@ -30,7 +30,7 @@ MEMORY_MB = 100  # growth of the peak resident set while handling it
 _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from jcnrc.load import Limits
+from jcnrc.intent.load import Limits
 from jcnrc.pipeline import Options, analyse
 options = Options(limits=Limits(**json.loads(sys.argv[2])))
 analyse(Path(sys.argv[3]))  # warm up: lazy imports and caches are not the input's cost
@@ -267,8 +267,8 @@ def test_raised_limits_let_a_large_genuine_intent_through(tmp_path):
 
 
 def test_the_default_limits_accept_the_5000_node_benchmark_intent(tmp_path):
-    """The largest intent the defaults are sized for (jcnrc.load.Limits says why)."""
-    from jcnrc.load import load_file
+    """The largest intent the defaults are sized for (jcnrc.intent.load.Limits says why)."""
+    from jcnrc.intent.load import load_file
 
     intent = tmp_path / "n5000.yaml"
     subprocess.run([sys.executable, str(Path(__file__).resolve().parent.parent / "benchmarks" / "generate.py"),
@@ -298,7 +298,7 @@ def test_the_limit_options_named_in_diagnostics_exist():
 
 @pytest.mark.parametrize("flow", [True, False], ids=["flow", "block"])
 def test_a_file_at_the_byte_limit_made_of_tiny_nodes_is_refused_in_bounded_memory(flow, tmp_path):
-    """The worst case the defaults allow (jcnrc.load.Limits): counting costs rapidyaml's tree, under 1 GB."""
+    """The worst case the defaults allow (jcnrc.intent.load.Limits): counting costs rapidyaml's tree, under 1 GB."""
     size = DEFAULT_LIMITS.max_bytes
     raw = b"v: [" + b"a," * ((size - 8) // 2) + b"a]\n" if flow else b"v:\n" + b"- a\n" * ((size - 3) // 4)
     assert len(raw) <= size

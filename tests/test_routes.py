@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from jcnrc import routes
-from jcnrc.check import check
-from jcnrc.plan import plan as make_plan
-from jcnrc.render import Templates
+from jcnrc.plan import expected as routes
+from jcnrc.intent.check import check
+from jcnrc.plan.planner import plan as make_plan
+from jcnrc.render.templates import Templates
 from test_allocate import big_intent, intent, pod
 
 NODE2 = "aks-agentpool-23733201-vmss000002"

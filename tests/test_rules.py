@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from jcnrc.check import check
+from jcnrc.intent.check import check
 from jcnrc.diagnostics import format_text, locate
-from jcnrc.load import load_bytes, load_file
-from jcnrc.model import Vrf
-from jcnrc.plan import plan
-from jcnrc.rules import overlapping, route_tables, targets_of
+from jcnrc.intent.load import load_bytes, load_file
+from jcnrc.intent.model import Vrf
+from jcnrc.plan.planner import plan
+from jcnrc.intent.rules import overlapping, route_tables, targets_of
 
 EXAMPLE_FILE = ROOT / "examples" / "aks-evpn-type5.yaml"
 EXAMPLE = load_file(EXAMPLE_FILE).data
@@ -310,7 +310,7 @@ def test_targets_of_canonicalises_and_derives():
     assert targets_of(vrf) == (frozenset({"target:11:11"}), frozenset({"target:11:11"}))
     derived = Vrf.model_validate({"name": "a", "vni": 7})
     assert targets_of(derived) is None
-    from jcnrc.model import Cluster
+    from jcnrc.intent.model import Cluster
     cluster = Cluster.model_validate({"provider": "aks", "asn": 64512, "nodeSubnet": "10.0.0.0/8",
                                       "podCidr": "172.16.0.0/16", "serviceCidr": "172.17.0.0/16"})
     assert targets_of(derived, cluster) == (frozenset({"target:64512:7"}),) * 2
@@ -471,10 +471,10 @@ def test_rules_scale_linearly_to_thousands_of_nodes_and_tens_of_thousands_of_pod
 
 def test_the_longest_allowed_node_name_builds_and_its_files_are_written(tmp_path):
     """243 characters: `node-<name>.json` is then 253, the longest ConfigMap key (and a file name under 255 bytes)."""
-    from jcnrc.write import write_tree
+    from jcnrc.output.write import write_tree
     from strategies import compile_data, set_at
 
-    from jcnrc import names
+    from jcnrc.intent import names
 
     name = ".".join(["a" * 63] * 3 + ["b" * 51])
     assert len(name) == names.NODE_NAME_MAX == 243
@@ -561,6 +561,6 @@ def test_a_node_name_whose_first_label_is_a_device_name_is_refused():
 
 @pytest.mark.parametrize("name", ["console", "com10", "null", "auxiliary", "nul-1", "lpt"])
 def test_names_that_only_resemble_device_names_pass(name):
-    from jcnrc.names import windows_device_problem
+    from jcnrc.intent.names import windows_device_problem
 
     assert windows_device_problem(name) is None

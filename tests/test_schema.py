@@ -10,8 +10,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from conftest import EXAMPLES, ROOT
-from jcnrc.check import check
-from jcnrc.schema import DIALECT, SCHEMA_ID, generate, schema_text
+from jcnrc.intent.check import check
+from jcnrc.intent.schema import DIALECT, SCHEMA_ID, generate, schema_text
 
 COMMITTED = ROOT / "schemas" / "topology.schema.json"
 GOOD = sorted((ROOT / "tests" / "corpus" / "good").glob("*.yaml"))
@@ -31,7 +31,7 @@ def validator(schema) -> Draft202012Validator:
 def load_yaml(path):
     """The intent as a YAML 1.2 reader (an editor's, jcnrc's) reads it: ruamel's own reader still
     breaks lines at NEL and LS, which a good corpus file holds in a comment."""
-    from jcnrc.load import load_file
+    from jcnrc.intent.load import load_file
 
     loaded = load_file(path)
     assert loaded.data is not None, loaded.diagnostics

@@ -13,9 +13,9 @@ import pytest
 import yaml as pyyaml
 
 from conftest import ROOT
-from jcnrc import secretscan
+from jcnrc.output import secretscan
 from jcnrc.pipeline import Options, compile_intent
-from jcnrc.secretscan import Finding, SopsFailed, SopsUnavailable, scan
+from jcnrc.output.secretscan import Finding, SopsFailed, SopsUnavailable, scan
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 ROOT_PASSWORD = "Pl4nted-R00t-Passw0rd!"

@@ -7,9 +7,9 @@ import copy
 import pytest
 
 from conftest import ROOT
-from jcnrc import names
-from jcnrc.load import load_file
-from jcnrc.structure import describe, flow_yaml, validate_structure
+from jcnrc.intent import names
+from jcnrc.intent.load import load_file
+from jcnrc.intent.structure import describe, flow_yaml, validate_structure
 
 EXAMPLE = load_file(ROOT / "examples" / "aks-evpn-type5.yaml").data
 

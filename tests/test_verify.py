@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jcnrc import routes
-from jcnrc.verify import Finding, verify
+from jcnrc.plan import expected as routes
+from jcnrc.verify.compare import Finding, verify
 
 CAPTURES = Path(__file__).parent / "fixtures" / "captures"
 BRIEF = "vmss000002-show-route-blue-evpn.txt"

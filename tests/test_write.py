@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from jcnrc import write
-from jcnrc.write import OWNED_LIST, SLOW_WRITE_ENV, WriteError, build_lock, write_tree
+from jcnrc.output import write
+from jcnrc.output.write import OWNED_LIST, SLOW_WRITE_ENV, WriteError, build_lock, write_tree
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 

@@ -28,9 +28,9 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, ValidationInfo
 
-from jcnrc import routetarget
+from jcnrc.intent import routetarget
 from jcnrc.diagnostics import Diagnostic, error, warning
-from jcnrc.model import Topology, Vrf, interface_name
+from jcnrc.intent.model import Topology, Vrf, interface_name
 
 LOCK_KIND = "AllocationLock"
 FAMILIES = ("ipv4", "ipv6")

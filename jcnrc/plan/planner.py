@@ -15,11 +15,12 @@ from functools import cached_property
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING
 
-from jcnrc import reach, routetarget, rules
-from jcnrc.allocate import Allocation, Lock, allocate, attachment_key, route_target_texts
+from jcnrc.intent import routetarget, rules
+from jcnrc.plan import reach
+from jcnrc.plan.allocate import Allocation, Lock, allocate, attachment_key, route_target_texts
 from jcnrc.diagnostics import Diagnostic, Related, error
-from jcnrc.model import VXLAN_OVERHEAD, Topology, interface_name
-from jcnrc.providers import Profile, profile
+from jcnrc.intent.model import VXLAN_OVERHEAD, Topology, interface_name
+from jcnrc.intent.providers import Profile, profile
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -179,7 +180,7 @@ class Plan:
     @cached_property
     def graph(self) -> nx.DiGraph:
         """The topology as a networkx DiGraph (see graph.py), built on first use."""
-        from jcnrc import graph as topology_graph
+        from jcnrc.plan import graph as topology_graph
 
         return topology_graph.build(self.nodes, self.vrfs, self.pods)
 

@@ -1,6 +1,6 @@
 """Compare captured router and kernel output of one node with what the intent says it must show.
 
-Understood captures (parsed by ``jcnrc.capture``):
+Understood captures (parsed by ``jcnrc.verify.capture``):
 - ``show route table <vrf>.evpn.0`` (brief or ``extensive``): missing and unexpected Type-5
   routes, wrong route distinguishers, protocols, sources; with ``extensive`` also wrong VNIs,
   route targets and protocol next hops;
@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import ip_network
 
-from jcnrc import routes as expected_state
-from jcnrc.capture import (
+from jcnrc.plan import expected as expected_state
+from jcnrc.verify.capture import (
     BgpSummaryCapture,
     CaptureError,
     EvpnType5Route,

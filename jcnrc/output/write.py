@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from jcnrc.progress import ProgressCallback
+from jcnrc.output.progress import ProgressCallback
 
 OWNED_LIST = ".jcnrc-owned"
 SLOW_WRITE_ENV = "JCNRC_TEST_SLOW_WRITE"

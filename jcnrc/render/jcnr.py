@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jcnrc import names
-from jcnrc.plan import Plan, PlannedNode
-from jcnrc.render import Output, RenderOptions, Templates, common_context, digest
+from jcnrc.intent import names
+from jcnrc.plan.planner import Plan, PlannedNode
+from jcnrc.render.common import Output, RenderOptions, common_context, digest
+from jcnrc.render.templates import Templates
 
 JCNR_NAMESPACE = "jcnr"
 SECRET_NAME = "jcnr-secrets"
@@ -77,7 +78,7 @@ def configlet_name(node: PlannedNode) -> str:
     return f"jcnrc-{head}-{digest(node.name)[:10]}"
 
 
-def render_jcnr(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
+def render(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
     out = Output(plan, options, templates, _context(plan, options, templates))
     out.manifest("namespace", JCNR_NAMESPACE, "jcnr/namespace.yaml.j2")
     out.add_secret(SECRET_NAME, JCNR_NAMESPACE)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
 from typing import Callable, Iterable, Iterator
 
-from jcnrc import names, providers, routetarget
+from jcnrc.intent import names, providers, routetarget
 from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, escaped, warning
-from jcnrc.model import (VXLAN_OVERHEAD, Attachment, Cluster, Expectation, Images, Metadata, Node, Pod, Secrets, Topology,
+from jcnrc.intent.model import (VXLAN_OVERHEAD, Attachment, Cluster, Expectation, Images, Metadata, Node, Pod, Secrets, Topology,
                          Vrf, interface_name)
 
 IPV6_MIN_MTU = 1280  # RFC 8200: Linux turns IPv6 off on an interface with a smaller MTU

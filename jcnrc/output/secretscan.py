@@ -140,7 +140,7 @@ _ESCAPING_DEPTH = 2
 
 
 def _filters() -> Mapping[str, Callable]:
-    from jcnrc.render import FILTERS  # here: render imports jinja2 lazily, and the scan needs no more
+    from jcnrc.render.templates import FILTERS  # here: render imports jinja2 lazily, and the scan needs no more
 
     return FILTERS
 

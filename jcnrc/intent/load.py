@@ -22,7 +22,7 @@ from ruamel.yaml.events import AliasEvent, ScalarEvent
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
-from jcnrc import fastyaml
+from jcnrc.intent import fastyaml
 from jcnrc.diagnostics import Diagnostic, Path, Related, error, escaped
 
 

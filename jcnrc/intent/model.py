@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from jcnrc import names
+from jcnrc.intent import names
 
 
 def _require_text(value: Any) -> Any:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
-from jcnrc import rules
+from jcnrc.intent import rules
 from jcnrc.diagnostics import Diagnostic
-from jcnrc.model import Images, Cluster, Expectation, Metadata, Node, Pod, Secrets, Topology, Vrf
-from jcnrc.structure import validate_structure
+from jcnrc.intent.model import Images, Cluster, Expectation, Metadata, Node, Pod, Secrets, Topology, Vrf
+from jcnrc.intent.structure import validate_structure
 
 
 @dataclass

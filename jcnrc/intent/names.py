@@ -102,7 +102,7 @@ def full_match(pattern: str, text: str) -> bool:
 
 # Names Windows reserves for devices, with or without an extension ("nul.json", "aux.internal"):
 # a git checkout of the output on Windows cannot create a file or folder with such a name.
-# jcnrc.write refuses such paths too; this lets the checks point at the name in the intent.
+# jcnrc.output.write refuses such paths too; this lets the checks point at the name in the intent.
 WINDOWS_DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", "conin$", "conout$"}
                                  | {f"{port}{n}" for port in ("com", "lpt") for n in "0123456789\u00b9\u00b2\u00b3"})
 

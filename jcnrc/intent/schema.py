@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema
 
-from jcnrc.model import Topology
+from jcnrc.intent.model import Topology
 
 SCHEMA_ID = "https://jcnrc.dev/schemas/topology.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

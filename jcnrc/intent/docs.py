@@ -1,7 +1,7 @@
 """docs/intent.md: the reference of every intent field, generated from the model.
 
-``python -m jcnrc.docs > docs/intent.md`` writes it; a test keeps the committed file equal to
-``intent_reference()``. The text comes from the JSON Schema that ``jcnrc.schema`` generates from
+``python -m jcnrc.intent.docs > docs/intent.md`` writes it; a test keeps the committed file equal to
+``intent_reference()``. The text comes from the JSON Schema that ``jcnrc.intent.schema`` generates from
 the pydantic model, so the reference says exactly what editors show on hover, and from the model
 itself for the defaults the schema leaves out (fields whose default is built by a factory).
 
@@ -21,11 +21,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from jcnrc import schema as intent_schema
-from jcnrc.model import Topology, field_for_key
+from jcnrc.intent import schema as intent_schema
+from jcnrc.intent.model import Topology, field_for_key
 
 PLURALS = {"string": "strings", "integer": "integers", "boolean": "booleans", "number": "numbers"}
-GENERATOR = "python -m jcnrc.docs > docs/intent.md"
+GENERATOR = "python -m jcnrc.intent.docs > docs/intent.md"
 FORMATS = {
     "ipv4": "IPv4 address",
     "ipv6": "IPv6 address",
@@ -63,7 +63,7 @@ def intent_reference() -> str:
     out = [
         "# Intent reference",
         "",
-        f"<!-- Generated from jcnrc/model.py by `{GENERATOR}`; do not edit by hand. -->",
+        f"<!-- Generated from jcnrc/intent/model.py by `{GENERATOR}`; do not edit by hand. -->",
         "",
         "Every field of a jcnrc intent file (`apiVersion: jcnrc/v1`, `kind: Topology`). Editors that use",
         "`schemas/topology.schema.json` show the same text on hover; `jcnrc check FILE` checks a file against",

@@ -28,12 +28,10 @@ import shutil
 import subprocess
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
-from jcnrc.plan import Plan, PlannedAttachment, PlannedNode, PlannedVrf
-
-if TYPE_CHECKING:
-    from jcnrc.render import Templates
+from jcnrc.plan.planner import Plan, PlannedAttachment, PlannedNode, PlannedVrf
+from jcnrc.render.templates import Templates
 
 TEXT_FORMATS = ("mermaid", "dot")
 IMAGE_FORMATS = ("svg", "png")
@@ -434,8 +432,6 @@ def render(plan: Plan, fmt: str, vrf: str | None = None, node: str | None = None
         raise ValueError(f"unknown diagram format {fmt!r}; expected one of {', '.join(FORMATS)}")
     drawing = build(plan, vrf=vrf, node=node, limits=limits)
     if templates is None:
-        from jcnrc.render import Templates  # here, not at the top: render.py calls this module for the README
-
         templates = Templates(None)
     if fmt == "mermaid":
         return templates.render("diagram/mermaid.j2", drawing=drawing)

@@ -17,9 +17,9 @@ from typing import Any, Callable, get_args
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
 
-from jcnrc import names
+from jcnrc.intent import names
 from jcnrc.diagnostics import Diagnostic, Path, closest, error, escaped, one_of
-from jcnrc.model import Topology, field_for_key
+from jcnrc.intent.model import Topology, field_for_key
 
 # Fields whose syntax errors get a more specific code than "invalid format", keyed by the
 # last two keys of the path (list indexes skipped): (code, why the text is invalid, what it names).

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from jcnrc.render import CREATE_SECRETS_SCRIPT, MANIFESTS, PLATTER_SECRET
-from jcnrc.render_jcnr import JCNR_NAMESPACE, SECRET_NAME as JCNR_SECRET
+from jcnrc.render.common import CREATE_SECRETS_SCRIPT, MANIFESTS
+from jcnrc.render.platter import PLATTER_SECRET
+from jcnrc.render.jcnr import JCNR_NAMESPACE, SECRET_NAME as JCNR_SECRET
 
 # The Secret each target's workloads reference, as (kind, namespace, name).
 _OUT_OF_BAND_SECRETS = (("Secret", PLATTER_SECRET[1], PLATTER_SECRET[0]), ("Secret", JCNR_NAMESPACE, JCNR_SECRET))
@@ -65,7 +66,7 @@ def manifest_objects(files: dict[str, str]) -> tuple[list[dict], list[str]]:
 
 def validate_files(files: dict[str, str], kube_version: str) -> list:
     try:
-        from jcnrc import kubeschema
+        from jcnrc.verify import kubeschema
     except ImportError as exc:  # pragma: no cover - kubeschema imports lazily
         raise ValidationUnavailable(str(exc)) from exc
     objects, sources = manifest_objects(files)

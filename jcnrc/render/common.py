@@ -1,26 +1,21 @@
-"""Stage 4, render: a Plan -> ``{relative path: file text}``. Pure: no I/O but reading templates.
+"""What every target renders alike: the build's options, the shared template context, and
+``Output``, which collects the files of one build and the manifests in apply order.
 
-Every output format lives in ``templates/`` (users can override any file with
-``--templates DIR``). This module only decides *which* files exist, builds each template's
-context from the plan, and hands values to escaping filters (``escape.py``).
-
-Templates whose name contains ``.tmpl.`` produce Go text/template files (the cRPD config
-template), which are full of ``{{ }}``; those use ``<< >>`` and ``<% %>`` as Jinja delimiters.
+The context is complete before any template renders, the README's diagram included.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from json.encoder import c_make_encoder, encode_basestring
 from pathlib import Path
-from typing import Any, Callable
 
-from jcnrc import escape, resources
-from jcnrc.plan import Plan
-from jcnrc.model import VXLAN_OVERHEAD
+from jcnrc.intent.model import VXLAN_OVERHEAD
+from jcnrc.plan import expected
+from jcnrc.plan.planner import Plan
+from jcnrc.render import diagram
+from jcnrc.render.templates import Templates, indented_json
 
 MANIFESTS = "manifests"
 # Written in `secrets.mode: reference`, where the Secret is created out of band.
@@ -45,172 +40,9 @@ class RenderOptions:
     intent_file: str = "topology.yaml"
     intent_digest: str = ""
     version: str = ""
-    # Above this many routes over all nodes, node states list only local routes (see routes.node_state).
+    # Above this many routes over all nodes, node states list only local routes (see expected.node_state).
     state_detail_limit: int = 20000
     extra: dict = field(default_factory=dict)
-
-
-class Templates:
-    """Two Jinja environments over the same search path (user folder first, then built-in)."""
-
-    def __init__(self, user_folder: Path | None) -> None:
-        import jinja2  # here, not at the top: `jcnrc check` imports this module and renders nothing
-
-        search = [str(user_folder)] if user_folder else []
-        search.append(str(resources.folder("templates")))
-        loader = jinja2.FileSystemLoader(search)
-        # auto_reload=False: one build does not watch the template files change, so Jinja need not
-        # stat each one again every time it is used (tens of thousands of times in a big build).
-        common = dict(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                      trim_blocks=True, lstrip_blocks=True, autoescape=False, extensions=["jinja2.ext.do"],
-                      auto_reload=False)
-        self.text = jinja2.Environment(**common)
-        self.go_template = jinja2.Environment(
-            **common,
-            variable_start_string="<<", variable_end_string=">>",
-            block_start_string="<%", block_end_string="%>",
-            comment_start_string="<#", comment_end_string="#>",
-        )
-        for env in (self.text, self.go_template):
-            env.filters.update(FILTERS)
-        self._template_error = jinja2.TemplateError
-
-    def render(self, name: str, **context) -> str:
-        env = self.go_template if ".tmpl." in name else self.text
-        try:
-            text = env.get_template(name).render(**context)
-        except self._template_error as exc:
-            raise TemplateProblem(name, exc) from exc
-        return normalize(text)
-
-
-class TemplateProblem(Exception):
-    def __init__(self, name: str, cause: Exception) -> None:
-        where = f" line {cause.lineno}" if getattr(cause, "lineno", None) else ""
-        super().__init__(f"template {name}{where}: {cause}")
-        self.template = name
-
-
-def normalize(text: str) -> str:
-    """LF endings, exactly one final newline."""
-    text = text.replace("\r\n", "\n")
-    return text.rstrip("\n") + "\n"
-
-
-def _base64(text: str) -> str:
-    import base64
-
-    return base64.b64encode(text.encode()).decode()
-
-
-def indented_json(value: Any) -> str:
-    """``escape.to_json(value, indent=2)`` (json.dumps with indent=2, sorted keys, no ASCII
-    escapes), byte for byte, in about half the time.
-
-    json.dumps runs its C encoder only without ``indent``; with it, it falls back to a
-    pure-Python encoder, which took most of the time of writing the expected state of big
-    topologies. Here every dict or list whose items are all strings, ints, bools or None (one
-    route, one session, a list of targets) is written by the C encoder in one call, with ",",
-    a line break and the next line's indentation as its item separator; the containers above
-    them are walked in Python. Anything else (floats, non-string keys, other types) is left
-    to json.dumps. tests/test_unoptimised.py compares both on every file of a build.
-    """
-    if c_make_encoder is None:  # a Python without json's C accelerator
-        return escape.to_json(value, indent=2)
-    pieces: list[str] = []
-    try:
-        _indented(value, 0, pieces)
-    except _NotPlain:
-        return escape.to_json(value, indent=2)
-    return "".join(pieces)
-
-
-_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
-
-
-class _NotPlain(Exception):
-    """A value indented_json leaves to json.dumps."""
-
-
-def _not_plain(value: Any) -> Any:
-    raise _NotPlain
-
-
-@lru_cache(maxsize=None)
-def _flat_encoder(depth: int) -> Callable:
-    """json's C encoder (json.encoder.c_make_encoder, what json.dumps uses without indent), keys
-    sorted, whose item separator starts a new line indented to `depth`. Called as f(value, 0), it
-    returns the pieces of the text."""
-    return c_make_encoder(None,  # markers: no circular-reference check (the values are trees)
-                          _not_plain,  # default: called for a type json cannot write
-                          encode_basestring,  # strings as json.dumps(ensure_ascii=False) writes them
-                          None, ": ", ",\n" + "  " * depth,  # indent (unused), key and item separators
-                          True, False, True)  # sort_keys, skipkeys, allow_nan
-
-
-def _indented(value: Any, depth: int, pieces: list[str]) -> None:
-    kind = type(value)
-    if kind is str:
-        pieces.append(encode_basestring(value))
-        return
-    if kind in _PLAIN_SCALARS:
-        pieces.append("".join(_flat_encoder(0)(value, 0)))
-        return
-    if kind is dict:
-        opening, closing, items = "{", "}", value.values()
-    elif kind is list or kind is tuple:
-        opening, closing, items = "[", "]", value
-    else:
-        raise _NotPlain
-    if not value:
-        pieces.append(opening + closing)
-        return
-    indent, outer = "\n" + "  " * (depth + 1), "\n" + "  " * depth
-    if _PLAIN_SCALARS.issuperset(map(type, items)):
-        # One C call: {"a": 1,<indent>"b": 2} -> {<indent>"a": 1,<indent>"b": 2<outer>}
-        pieces.append(opening + indent + "".join(_flat_encoder(depth + 1)(value, 0))[1:-1] + outer + closing)
-        return
-    separator = opening + indent
-    if kind is dict:
-        for key in sorted(value):
-            if type(key) is not str:
-                raise _NotPlain
-            pieces.append(separator + encode_basestring(key) + ": ")
-            _indented(value[key], depth + 1, pieces)
-            separator = "," + indent
-    else:
-        for item in value:
-            pieces.append(separator)
-            _indented(item, depth + 1, pieces)
-            separator = "," + indent
-    pieces.append(outer + closing)
-
-
-_COMPACT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _json(value: Any, indent: int | None = None) -> str:
-    """escape.to_json with json's encoder made once, not at every call (once per pod), and
-    indented_json for `json(2)`."""
-    if indent is None:
-        return _COMPACT_JSON(value)
-    if indent == 2:
-        return indented_json(value)
-    return escape.to_json(value, indent)
-
-
-FILTERS: dict[str, Callable] = {
-    "b64": _base64,
-    "yaml": escape.yaml_scalar,
-    "yaml_string": escape.yaml_string,
-    "yaml_block": escape.yaml_block,
-    "json": _json,
-    "sh": escape.shell_word,
-    "junos_id": escape.junos_identifier,
-    "junos_str": escape.junos_string,
-    "mermaid_str": escape.mermaid_string,
-    "dot_str": escape.dot_string,
-}
 
 
 def digest(*texts: str) -> str:
@@ -221,22 +53,10 @@ def digest(*texts: str) -> str:
     return h.hexdigest()
 
 
-def render(plan: Plan, options: RenderOptions | None = None) -> dict[str, str]:
-    options = options or RenderOptions()
-    templates = Templates(options.templates)
-    if plan.target == "jcnr":
-        from jcnrc.render_jcnr import render_jcnr
-
-        return render_jcnr(plan, options, templates)
-    return _render_platter(plan, options, templates)
-
-
 def common_context(plan: Plan, options: RenderOptions, templates: Templates | None = None) -> dict:
     """The context every template of both targets gets. `templates` draws the README diagram;
     without it, a template set is made from `options`."""
-    from jcnrc import diagram, routes
-
-    membership = routes.vrfs_on_node(plan)
+    membership = expected.vrfs_on_node(plan)
     pairs = nat_pairs(plan, membership)
     cluster_pairs = sorted({pair for node_pairs in pairs.values() for pair in node_pairs}, key=_pair_sort_key)
     return {
@@ -399,57 +219,25 @@ class Output:
 
     def _add_edge_files(self, secret_name: str, secret_namespace: str, readme: str) -> None:
         """Scripts, the secrets example, the expected routing state and the README."""
-        from jcnrc import routes
-
         plan = self.plan
         self.files["scripts/prepare-nodes.sh"] = self.render("common/prepare-nodes.sh.j2")
         self.files["secrets.example.env"] = self.render("common/secrets.example.env.j2", secret_name=secret_name)
         if plan.topology.secrets.mode == "reference":
             self.files[CREATE_SECRETS_SCRIPT] = self.render("common/create-secrets.sh.j2", secret_name=secret_name,
                                                             secret_namespace=secret_namespace)
-        origins = routes.origins_by_vrf(plan)
-        membership = routes.vrfs_on_node(plan)
+        origins = expected.origins_by_vrf(plan)
+        membership = expected.vrfs_on_node(plan)
         states = {}
         for node in plan.nodes:
-            state = routes.node_state(plan, node.name, origins=origins, membership=membership,
+            state = expected.node_state(plan, node.name, origins=origins, membership=membership,
                                       detail_limit=self.options.state_detail_limit)
             states[node.name] = state
-            self.files[f"state/{node.name}.json"] = indented_json(routes.to_data(state)) + "\n"
+            self.files[f"state/{node.name}.json"] = indented_json(expected.to_data(state)) + "\n"
             self.files[f"state/{node.name}.txt"] = self.templates.render("common/node-state.txt.j2", state=state,
                                                                          target=plan.target)
         if any(not state.complete for state in states.values()):
             # Big topologies: every VRF's routes once, instead of on every node that carries it.
             for vrf in plan.vrfs:
                 self.files[f"state/vrfs/{vrf.name}.json"] = indented_json(
-                    routes.vrf_routes_to_data(routes.vrf_routes(plan, vrf.name, origins))) + "\n"
+                    expected.vrf_routes_to_data(expected.vrf_routes(plan, vrf.name, origins))) + "\n"
         self.files["README.md"] = self.render(readme, states=states, secret_name=secret_name)
-
-
-PLATTER_SECRET = ("platter-secrets", "kube-system")
-
-
-def _render_platter(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
-    out = Output(plan, options, templates, common_context(plan, options, templates))
-    if plan.namespace not in BUILT_IN_NAMESPACES:
-        out.manifest("namespace", plan.namespace, "common/namespace.yaml.j2", namespace_name=plan.namespace)
-    crpd_config = out.render("platter/crpd-config.tmpl.j2")
-    node_configs = {n.name: out.render("platter/node-config.json.j2", node=n) for n in plan.nodes}
-    out.manifest("serviceaccount", "crpd", "platter/serviceaccount.yaml.j2")
-    out.manifest("clusterrole", "crpd", "platter/clusterrole.yaml.j2")
-    out.manifest("clusterrolebinding", "crpd", "platter/clusterrolebinding.yaml.j2")
-    config_text = out.manifest("configmap", "platter-config", "platter/configmap-platter-config.yaml.j2", crpd_config=crpd_config)
-    node_config_text = out.manifest("configmap", "platter-node-config", "platter/configmap-platter-node-config.yaml.j2",
-                                    node_configs=node_configs)
-    prep_checksum = out.add_node_preparation(node_config_text)
-    out.add_secret(*PLATTER_SECRET)
-    checksum = digest(config_text, node_config_text)
-    out.manifest("daemonset", "kube-crpd-master-ds", "platter/daemonset-master.yaml.j2", config_checksum=checksum)
-    out.manifest("daemonset", "kube-crpd-worker-ds", "platter/daemonset-worker.yaml.j2", config_checksum=checksum)
-    out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
-    for vrf in plan.vrfs:
-        out.manifest("networkattachmentdefinition", vrf.nad_name, "platter/nad.yaml.j2", vrf=vrf)
-    for pod in plan.pods:
-        out.manifest("pod", pod.name, "platter/pod.yaml.j2", pod=pod)
-    for name, text in node_configs.items():
-        out.files[f"nodes/{name}/node-{name}.json"] = text
-    return out.finish(*PLATTER_SECRET)

@@ -1,0 +1,36 @@
+"""Stage 4 for `target: platter`: a Plan -> the Platter artifacts (2021 kernel data plane). Pure."""
+
+from __future__ import annotations
+
+from jcnrc.plan.planner import Plan
+from jcnrc.render.common import BUILT_IN_NAMESPACES, Output, RenderOptions, common_context, digest
+from jcnrc.render.templates import Templates
+
+PLATTER_SECRET = ("platter-secrets", "kube-system")
+
+
+def render(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str, str]:
+    out = Output(plan, options, templates, common_context(plan, options, templates))
+    if plan.namespace not in BUILT_IN_NAMESPACES:
+        out.manifest("namespace", plan.namespace, "common/namespace.yaml.j2", namespace_name=plan.namespace)
+    crpd_config = out.render("platter/crpd-config.tmpl.j2")
+    node_configs = {n.name: out.render("platter/node-config.json.j2", node=n) for n in plan.nodes}
+    out.manifest("serviceaccount", "crpd", "platter/serviceaccount.yaml.j2")
+    out.manifest("clusterrole", "crpd", "platter/clusterrole.yaml.j2")
+    out.manifest("clusterrolebinding", "crpd", "platter/clusterrolebinding.yaml.j2")
+    config_text = out.manifest("configmap", "platter-config", "platter/configmap-platter-config.yaml.j2", crpd_config=crpd_config)
+    node_config_text = out.manifest("configmap", "platter-node-config", "platter/configmap-platter-node-config.yaml.j2",
+                                    node_configs=node_configs)
+    prep_checksum = out.add_node_preparation(node_config_text)
+    out.add_secret(*PLATTER_SECRET)
+    checksum = digest(config_text, node_config_text)
+    out.manifest("daemonset", "kube-crpd-master-ds", "platter/daemonset-master.yaml.j2", config_checksum=checksum)
+    out.manifest("daemonset", "kube-crpd-worker-ds", "platter/daemonset-worker.yaml.j2", config_checksum=checksum)
+    out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
+    for vrf in plan.vrfs:
+        out.manifest("networkattachmentdefinition", vrf.nad_name, "platter/nad.yaml.j2", vrf=vrf)
+    for pod in plan.pods:
+        out.manifest("pod", pod.name, "platter/pod.yaml.j2", pod=pod)
+    for name, text in node_configs.items():
+        out.files[f"nodes/{name}/node-{name}.json"] = text
+    return out.finish(*PLATTER_SECRET)
