@@ -13,6 +13,7 @@ from pathlib import Path
 from jcnrc import __version__
 from jcnrc.intent import names
 from jcnrc.output import secretscan
+from jcnrc.output import sops as sops_program
 from jcnrc.plan.allocate import Lock
 from jcnrc.intent.check import check
 from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, warning
@@ -168,8 +169,8 @@ def render_analysed(intent: Path, result: Result, options: Options, display_name
     sops = None
     if mode == "sops":
         try:
-            sops = secretscan.find_sops(environ)
-        except secretscan.SopsUnavailable as exc:
+            sops = sops_program.find_sops(environ)
+        except sops_program.SopsUnavailable as exc:
             result.diagnostics.append(error("JCN804", str(exc), ("secrets", "mode")))
             return result
     secret_values, problems = read_secret_values(result.plan, intent.parent, environ)
@@ -192,38 +193,18 @@ def render_analysed(intent: Path, result: Result, options: Options, display_name
                                         help="check the template folder given with --templates"))
         return result
     if sops is not None:
-        files = _encrypt_secrets(files, sops, intent.parent, environ, options.output, result)
-    if files is not None and mode != "inline":
+        options.stage("encrypt")
+        try:
+            files = sops_program.encrypt_secrets(files, manifests=MANIFESTS, sops=sops, cwd=intent.parent,
+                                                 environ=environ, output=options.output)
+        except sops_program.SopsFailed as exc:
+            result.diagnostics.append(error("JCN806", f"sops failed: {exc}", ("secrets", "mode")))
+            return result
+    if mode != "inline":
         options.stage("scan")
         files = _refuse_leaks(files, result, intent.parent, environ)
     result.files = files
     return result
-
-
-def _encrypt_secrets(files: dict[str, str], sops: str, base: Path, environ: dict, output: Path | None, result: Result):
-    encrypted = dict(files)
-    for path, text in files.items():
-        if not (path.startswith(f"{MANIFESTS}/secret-") and path.endswith(".yaml")):
-            continue
-        previous = _previous_output(output, path)
-        try:
-            encrypted[path] = secretscan.sops_encrypt(text, sops=sops, cwd=base, environ=environ, previous=previous)
-        except secretscan.SopsFailed as exc:
-            result.diagnostics.append(error("JCN806", f"sops failed: {exc}", ("secrets", "mode")))
-            return None
-    return encrypted
-
-
-def _previous_output(output: Path | None, path: str) -> str | None:
-    """The file of the previous build, exactly as stored (CR LF stays CR LF), read without following
-    any link (the output folder is in the repository too); None when there is none or it is not UTF-8."""
-    from jcnrc.output.write import read_output_file
-
-    data = read_output_file(output, path) if output is not None else None
-    try:
-        return data.decode("utf-8") if data is not None else None
-    except UnicodeDecodeError:
-        return None
 
 
 def _refuse_leaks(files: dict[str, str], result: Result, base: Path, environ: dict):

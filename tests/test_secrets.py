@@ -15,7 +15,9 @@ import yaml as pyyaml
 from conftest import ROOT
 from jcnrc.output import secretscan
 from jcnrc.pipeline import Options, compile_intent
-from jcnrc.output.secretscan import Finding, SopsFailed, SopsUnavailable, scan
+from jcnrc.output import sops as sops_program
+from jcnrc.output.secretscan import Finding, scan
+from jcnrc.output.sops import SopsFailed, SopsUnavailable
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 ROOT_PASSWORD = "Pl4nted-R00t-Passw0rd!"
@@ -197,7 +199,7 @@ def test_clean_example_output_has_no_finding_for_realistic_values(compiled_examp
 
 def test_sops_mode_without_the_sops_program_is_a_clear_error(tmp_path):
     with pytest.raises(SopsUnavailable) as raised:
-        secretscan.find_sops({"PATH": str(tmp_path)})
+        sops_program.find_sops({"PATH": str(tmp_path)})
     message = str(raised.value)
     assert "`secrets.mode: sops` needs the `sops` program, which is not on PATH" in message
     assert "external-secrets" in message and "https://github.com/getsops/sops" in message
@@ -213,8 +215,8 @@ data:
 
 
 def test_sops_encrypts_data_only_and_the_result_holds_no_value(tmp_path, fake_sops):
-    sops = secretscan.find_sops(fake_sops)
-    encrypted = secretscan.sops_encrypt(SECRET, sops=sops, cwd=tmp_path, environ=fake_sops)
+    sops = sops_program.find_sops(fake_sops)
+    encrypted = sops_program.sops_encrypt(SECRET, sops=sops, cwd=tmp_path, environ=fake_sops)
     assert encrypted.startswith("data: ENC[") and "sops:" in encrypted
     assert scan({"secret.yaml": encrypted}, [ROOT_PASSWORD]) == []
     (argv,) = [json.loads(line) for line in Path(fake_sops["FAKE_SOPS_LOG"]).read_text().splitlines()]
@@ -223,18 +225,18 @@ def test_sops_encrypts_data_only_and_the_result_holds_no_value(tmp_path, fake_so
 
 
 def test_sops_keeps_the_previous_encryption_when_the_values_did_not_change(tmp_path, fake_sops):
-    sops = secretscan.find_sops(fake_sops)
-    first = secretscan.sops_encrypt(SECRET, sops=sops, cwd=tmp_path, environ=fake_sops)
-    again = secretscan.sops_encrypt(SECRET, sops=sops, cwd=tmp_path, environ=fake_sops, previous=first)
+    sops = sops_program.find_sops(fake_sops)
+    first = sops_program.sops_encrypt(SECRET, sops=sops, cwd=tmp_path, environ=fake_sops)
+    again = sops_program.sops_encrypt(SECRET, sops=sops, cwd=tmp_path, environ=fake_sops, previous=first)
     assert again == first  # otherwise every build would change the file and --check could never pass
     changed = SECRET.replace(b64(ROOT_PASSWORD), b64("another-password"))
-    assert secretscan.sops_encrypt(changed, sops=sops, cwd=tmp_path, environ=fake_sops, previous=first) != first
+    assert sops_program.sops_encrypt(changed, sops=sops, cwd=tmp_path, environ=fake_sops, previous=first) != first
 
 
 def test_sops_encrypts_afresh_when_the_previous_file_cannot_be_decrypted_here(tmp_path, fake_sops):
-    sops = secretscan.find_sops(fake_sops)
+    sops = sops_program.find_sops(fake_sops)
     previous = "data: ENC[00]\nsops: {no-key: true}\n"
-    encrypted = secretscan.sops_encrypt(SECRET, sops=sops, cwd=tmp_path, environ=fake_sops, previous=previous)
+    encrypted = sops_program.sops_encrypt(SECRET, sops=sops, cwd=tmp_path, environ=fake_sops, previous=previous)
     assert encrypted != previous and encrypted.startswith("data: ENC[")
 
 
@@ -245,7 +247,7 @@ def test_a_sops_failure_is_reported_with_its_message_and_without_the_plaintext(t
     failing.write_text("#!/bin/sh\ncat >/dev/null\necho 'config file not found, or has no creation rules' >&2\nexit 1\n")
     failing.chmod(0o755)
     with pytest.raises(SopsFailed) as raised:
-        secretscan.sops_encrypt(SECRET, sops=str(failing), cwd=tmp_path, environ={"PATH": str(folder)})
+        sops_program.sops_encrypt(SECRET, sops=str(failing), cwd=tmp_path, environ={"PATH": str(folder)})
     assert str(raised.value) == "sops failed encrypting the Secret: config file not found, or has no creation rules"
 
 

@@ -1,4 +1,4 @@
-"""The safety net for secrets: read secret files safely, find secret values in rendered files, and run `sops`.
+"""The safety net for secrets: read secret files safely, and find secret values in rendered files.
 
 Secret files (`file:` references) are read by `read_secret_file()` only: a regular file in the
 intent's folder or below it, opened without following a symbolic link in any component below
@@ -26,8 +26,7 @@ Values shorter than `MIN_SCANNED_LENGTH` characters cannot be told apart from or
 warn, and `read_values()` lists the values it could not read (`Unchecked`) for the same reason.
 A finding never carries the value itself, only where it was found and how it was encoded.
 
-``secrets.mode: sops`` encrypts the Secret manifest with the `sops` program (`find_sops()`,
-`sops_encrypt()`); without the program the build stops with `SopsUnavailable`.
+``secrets.mode: sops`` encrypts the Secret manifest with the `sops` program (``sops.py``).
 """
 
 from __future__ import annotations
@@ -503,70 +502,3 @@ def _read_file_value(base: Path, name: str) -> tuple[str | None, str | None]:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError:
         return None, f"`{escaped(name)}` is not UTF-8 text"
-
-
-# --- sops ---------------------------------------------------------------------------------------
-
-SOPS_ENCRYPTED_REGEX = "^(data|stringData)$"  # Flux: metadata, kind and apiVersion stay readable
-
-
-class SopsUnavailable(Exception):
-    """`secrets.mode: sops` without the `sops` program."""
-
-    def __init__(self, path_value: str) -> None:
-        super().__init__(
-            "`secrets.mode: sops` needs the `sops` program, which is not on PATH"
-            + (f" ({path_value})" if path_value else "")
-            + "; install it (https://github.com/getsops/sops) with a .sops.yaml that names your keys, "
-            "or use `mode: external-secrets` or `mode: reference`"
-        )
-
-
-class SopsFailed(Exception):
-    """`sops` ran and failed; its message, which never holds the plaintext, is kept."""
-
-
-def find_sops(environ: Mapping[str, str]) -> str:
-    """The `sops` executable on the PATH of `environ`; raises SopsUnavailable."""
-    path_value = environ.get("PATH", "")
-    found = shutil.which("sops", path=path_value)
-    if found is None:
-        raise SopsUnavailable(path_value)
-    return found
-
-
-def sops_encrypt(plaintext: str, *, sops: str, cwd: Path, environ: Mapping[str, str],
-                 previous: str | None = None) -> str:
-    """Encrypt a Secret manifest with sops, reusing `previous` when it holds the same plaintext.
-
-    sops encrypts with a fresh data key, IV and timestamp every time, so re-encrypting unchanged
-    values would change the file on every build and `--check` could never pass. When the previous
-    encrypted file decrypts (with the builder's key) to the same text, it is returned unchanged.
-    `cwd` is where sops looks for `.sops.yaml` (the folder of the intent).
-    """
-    if previous is not None and _sops_decrypt(previous, sops, cwd, environ) == plaintext:
-        return previous
-    return _run_sops(
-        [sops, "--encrypt", "--encrypted-regex", SOPS_ENCRYPTED_REGEX,
-         "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
-        plaintext, cwd, environ, "encrypting the Secret")
-
-
-def _sops_decrypt(encrypted: str, sops: str, cwd: Path, environ: Mapping[str, str]) -> str | None:
-    try:
-        return _run_sops([sops, "--decrypt", "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
-                         encrypted, cwd, environ, "decrypting the previous Secret")
-    except SopsFailed:
-        return None  # no key to decrypt with here: encrypt afresh
-
-
-def _run_sops(argv: list[str], stdin: str, cwd: Path, environ: Mapping[str, str], what: str) -> str:
-    try:
-        done = subprocess.run(argv, input=stdin, capture_output=True, text=True, cwd=cwd,
-                              env=dict(environ), timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SopsFailed(f"sops failed {what}: {exc}") from None
-    if done.returncode != 0:
-        detail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit status {done.returncode}"
-        raise SopsFailed(f"sops failed {what}: {detail}")
-    return done.stdout

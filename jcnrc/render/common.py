@@ -10,10 +10,11 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from jcnrc.intent.model import VXLAN_OVERHEAD
 from jcnrc.plan import expected
-from jcnrc.plan.planner import Plan
+from jcnrc.plan.planner import Plan, PlannedAttachment
 from jcnrc.render import diagram
 from jcnrc.render.templates import Templates, indented_json
 
@@ -134,6 +135,22 @@ def _network_sort_key(text: str) -> tuple:
     return (net.version, int(net.network_address), net.prefixlen)
 
 
+@dataclass(frozen=True)
+class PodVolume:
+    """A host folder the CNI shares with each pod, one subfolder per pod (by its UID)."""
+
+    name: str
+    mount_path: str
+    host_path: str
+
+
+def ip_config(attachment: PlannedAttachment, routes: dict[str, dict[str, list[str]]]) -> dict:
+    """The static addresses of one attachment as both CNIs take them: address, gateway and the
+    pools the pod routes through that gateway, per family."""
+    return {family: {"address": link.address, "gateway": link.gateway, "routes": routes[attachment.vrf][family]}
+            for family, link in (("ipv4", attachment.ipv4), ("ipv6", attachment.ipv6)) if link}
+
+
 @dataclass
 class Manifest:
     path: str  # relative to the manifests folder
@@ -160,6 +177,14 @@ class Output:
         text = self.render(template, **extra)
         self.manifests.append(Manifest(f"{kind}-{name}.yaml", text))
         return text
+
+    def add_pods(self, cni_args: Callable[[PlannedAttachment], dict], volume: PodVolume | None) -> None:
+        """One Pod per intent pod, from the one pod template: the target gives the cni-args of each
+        attachment and the folder its CNI shares with pods."""
+        for pod in self.plan.pods:
+            networks = [{"name": self.plan.vrf(a.vrf).nad_name, "interface": a.interface, "cni-args": cni_args(a)}
+                        for a in pod.attachments]
+            self.manifest("pod", pod.name, "common/pod.yaml.j2", pod=pod, networks=networks, pod_volume=volume)
 
     def add_secret(self, secret_name: str, secret_namespace: str) -> None:
         """The Secret object in the modes that have one; `reference` mode gets scripts/create-secrets.sh instead."""
@@ -196,7 +221,6 @@ class Output:
 
     def finish(self, secret_name: str, secret_namespace: str, readme: str = "common/README.md.j2") -> dict[str, str]:
         self._add_manifest_files()
-        self.ctx["manifest_order"] = [m.path for m in self.manifests]
         self._add_edge_files(secret_name, secret_namespace, readme)
         return dict(sorted(self.files.items()))
 
@@ -240,4 +264,6 @@ class Output:
             for vrf in plan.vrfs:
                 self.files[f"state/vrfs/{vrf.name}.json"] = indented_json(
                     expected.vrf_routes_to_data(expected.vrf_routes(plan, vrf.name, origins))) + "\n"
-        self.files["README.md"] = self.render(readme, states=states, secret_name=secret_name)
+        # The apply order is known once every manifest is in; it is passed, not added to the shared context.
+        self.files["README.md"] = self.render(readme, states=states, secret_name=secret_name,
+                                              manifest_order=[m.path for m in self.manifests])

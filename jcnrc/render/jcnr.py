@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jcnrc.intent import names
-from jcnrc.plan.planner import Plan, PlannedNode
-from jcnrc.render.common import Output, RenderOptions, common_context, digest
+from jcnrc.plan.planner import Plan, PlannedAttachment, PlannedNode
+from jcnrc.render.common import Output, RenderOptions, common_context, digest, ip_config
 from jcnrc.render.templates import Templates
 
 JCNR_NAMESPACE = "jcnr"
@@ -87,11 +87,17 @@ def render(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str
     _add_configlets(out, plan)
     for vrf in plan.vrfs:
         out.manifest("networkattachmentdefinition", vrf.nad_name, "jcnr/nad.yaml.j2", vrf=vrf)
-    for pod in plan.pods:
-        out.manifest("pod", pod.name, "jcnr/pod.yaml.j2", pod=pod)
+    out.add_pods(lambda attachment: cni_args(attachment, out.ctx), volume=None)
     out.files[VALUES_FILE] = out.render("jcnr/values.yaml.j2", **_helm_context(plan))
     # The JCNR apply order has a Helm step between the Secret and the Configlets.
     return out.finish(SECRET_NAME, JCNR_NAMESPACE, readme="jcnr/README.md.j2")
+
+
+def cni_args(attachment: PlannedAttachment, ctx: dict) -> dict:
+    """JCNR's cni-args (simonrho/jcnr-in-aws-demo red1.yaml): a veth into the DPDK vRouter with
+    static addresses. A veth pod needs no /dpdk socket volume."""
+    return {"interfaceType": POD_INTERFACE_TYPE, "dataplane": POD_DATAPLANE, "mac": attachment.mac,
+            "ipConfig": ip_config(attachment, ctx["pod_routes"])}
 
 
 def _context(plan: Plan, options: RenderOptions, templates: Templates) -> dict:
@@ -100,7 +106,6 @@ def _context(plan: Plan, options: RenderOptions, templates: Templates) -> dict:
         "jcnr_namespace": JCNR_NAMESPACE,
         "bgp_group": BGP_GROUP,
         "pod_interface_type": POD_INTERFACE_TYPE,
-        "pod_dataplane": POD_DATAPLANE,
         "layout": options.layout,
         "values_file": VALUES_FILE,
         "configlets": {n.name: configlet_name(n) for n in plan.nodes},

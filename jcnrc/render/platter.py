@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from jcnrc.plan.planner import Plan
-from jcnrc.render.common import BUILT_IN_NAMESPACES, Output, RenderOptions, common_context, digest
+from jcnrc.plan.planner import Plan, PlannedAttachment
+from jcnrc.render.common import BUILT_IN_NAMESPACES, Output, PodVolume, RenderOptions, common_context, digest, ip_config
 from jcnrc.render.templates import Templates
+
+# Platter's CNI keeps each pod's DPDK sockets in a folder of the node named by the pod's UID.
+DPDK_VOLUME = PodVolume("dpdk", "/dpdk", "/var/run/platter/containers")
+
+
+def cni_args(attachment: PlannedAttachment, ctx: dict) -> dict:
+    """Platter's cni-args: static addresses on a kernel (linux) interface; the MTU only when it is
+    not the default the NAD already carries."""
+    args = {"mac": attachment.mac, "dataplane": "linux", "ipConfig": ip_config(attachment, ctx["pod_routes"])}
+    if attachment.mtu != ctx["default_mtu"]:
+        args["mtu"] = str(attachment.mtu)
+    return args
+
 
 PLATTER_SECRET = ("platter-secrets", "kube-system")
 
@@ -29,8 +42,7 @@ def render(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str
     out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
     for vrf in plan.vrfs:
         out.manifest("networkattachmentdefinition", vrf.nad_name, "platter/nad.yaml.j2", vrf=vrf)
-    for pod in plan.pods:
-        out.manifest("pod", pod.name, "platter/pod.yaml.j2", pod=pod)
+    out.add_pods(lambda attachment: cni_args(attachment, out.ctx), DPDK_VOLUME)
     for name, text in node_configs.items():
         out.files[f"nodes/{name}/node-{name}.json"] = text
     return out.finish(*PLATTER_SECRET)
