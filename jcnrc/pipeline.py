@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jcnrc import __version__
+from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, warning
 from jcnrc.intent import names
+from jcnrc.intent.check import check
+from jcnrc.intent.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
 from jcnrc.output import secretscan
 from jcnrc.output import sops as sops_program
-from jcnrc.plan.allocate import Lock
-from jcnrc.intent.check import check
-from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, warning
-from jcnrc.intent.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
-from jcnrc.plan.planner import Plan, plan
 from jcnrc.output.progress import ProgressCallback
+from jcnrc.plan.allocate import Lock
+from jcnrc.plan.planner import Plan, plan
 from jcnrc.render import render
 from jcnrc.render.common import MANIFESTS, RenderOptions, SecretValues
 from jcnrc.render.templates import TemplateProblem
@@ -70,7 +70,9 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
     if not loaded.ok:
         return result, None
     data = loaded.data
-    result.written_target = data.get("target") if data.get("target") in ("platter", "jcnr") else "platter"
+    assert data is not None  # loaded.ok
+    written = data.get("target")
+    result.written_target = written if isinstance(written, str) and written in ("platter", "jcnr") else "platter"
     if options.target:
         data = {**data, "target": options.target}
     if options.with_secrets and isinstance(data.get("secrets"), dict):
@@ -209,6 +211,7 @@ def render_analysed(intent: Path, result: Result, options: Options, display_name
 
 def _refuse_leaks(files: dict[str, str], result: Result, base: Path, environ: dict):
     """The last line of defence: no secret value, raw, escaped or base64, in any file outside inline mode."""
+    assert result.plan is not None  # rendering needs one
     found = secretscan.read_values(result.plan.topology.secrets, base, environ)
     values, labels = found.values, found.labels
     leaks = secretscan.scan(files, values, labels)
@@ -262,6 +265,7 @@ def read_secret_values(plan: Plan, base: Path, environ: dict) -> tuple[SecretVal
                                       ("secrets", key, "env"), help=f"export {ref.env}=... before the build"))
             values.append(value or "")
         else:
+            assert ref.file is not None  # a source is exactly one of env or file (the model)
             value, problem = _read_secret_file(base, ref.file, key)
             values.append(value)
             problems += [problem] if problem else []

@@ -37,13 +37,11 @@ import errno
 import json
 import os
 import re
-import shutil
 import stat
-import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 from jcnrc.diagnostics import escaped
 
@@ -77,7 +75,8 @@ class Finding:
 def unscannable(values: Sequence[str], labels: Sequence[str] | None = None) -> list[str]:
     """Labels of the values too short to scan for without false alarms."""
     labels = _labels(values, labels)
-    return [label for value, label in zip(values, labels) if value.strip() and len(value.strip()) < MIN_SCANNED_LENGTH]
+    return [label for value, label in zip(values, labels, strict=True)
+            if value.strip() and len(value.strip()) < MIN_SCANNED_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,8 @@ def scan(files: Mapping[str, str], values: Sequence[str], labels: Sequence[str] 
     """Every place where one of `values` appears in `files`, raw, escaped or base64-encoded; sorted."""
     labels = _labels(values, labels)
     needles = [_Needle(label, text, _WHITESPACE.sub(" ", text), encoding, via)
-               for value, label in zip(values, labels) for text, (encoding, via) in _text_forms(value).items()]
-    encoded = [(label, needle) for value, label in zip(values, labels) for needle in _all_base64_forms(value)]
+               for value, label in zip(values, labels, strict=True) for text, (encoding, via) in _text_forms(value).items()]
+    encoded = [(label, needle) for value, label in zip(values, labels, strict=True) for needle in _all_base64_forms(value)]
     findings: set[Finding] = set()
     for path, text in files.items():
         findings.update(_find_text(path, text, needles))
@@ -198,7 +197,7 @@ def _text_forms(value: str) -> dict[str, tuple[str, str]]:
     raw = _raw_forms(value)
     if not raw:
         return {}
-    forms: dict[str, tuple[str, str]] = {form: ("raw", "") for form in raw}
+    forms: dict[str, tuple[str, str]] = dict.fromkeys(raw, ("raw", ""))
     seen = {_WHITESPACE.sub(" ", form) for form in raw}
     for level in _escaped_levels(value.strip()):
         for form, via in level.items():

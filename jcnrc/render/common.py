@@ -7,10 +7,10 @@ The context is complete before any template renders, the README's diagram includ
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from jcnrc.intent.model import VXLAN_OVERHEAD
 from jcnrc.plan import expected

@@ -27,8 +27,8 @@ import re
 import shutil
 import subprocess
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from jcnrc.plan.planner import Plan, PlannedAttachment, PlannedNode, PlannedVrf
 from jcnrc.render.templates import Templates
@@ -263,13 +263,15 @@ class _Builder:
         masters = [n for n in self.scope.home + self.scope.peers if n.is_master]
         groups = []
         if masters:
+            ordered = sorted(masters, key=lambda n: n.name)
             groups.append(Group("masters", "route reflectors (masters)", "role",
-                                groups=tuple(self._node_group(n, n in self.scope.peers) for n in sorted(masters, key=lambda n: n.name))))
+                                groups=tuple(self._node_group(n, n in self.scope.peers) for n in ordered)))
         if len(workers_all) > self.limits.workers:
             groups.append(self._collapsed_workers(workers_all, masters))
         elif workers_all:
+            ordered = sorted(workers_all, key=lambda n: n.name)
             groups.append(Group("workers", "workers", "role",
-                                groups=tuple(self._node_group(n, n in self.scope.peers) for n in sorted(workers_all, key=lambda n: n.name))))
+                                groups=tuple(self._node_group(n, n in self.scope.peers) for n in ordered)))
             self._sessions(workers_all, masters)
         vrf_vertices, target_vertices = self._vrf_links()
         groups.append(Group("vrfs", "VRFs (EVPN Type-5 over VXLAN)", "vrfs", vertices=vrf_vertices + target_vertices))

@@ -43,10 +43,7 @@ def _resolvers():
 def _plain_is_string(text: str) -> bool:
     from ruamel.yaml.nodes import ScalarNode
 
-    for resolver in _resolvers():
-        if resolver.resolve(ScalarNode, text, (True, False)) != _STR_TAG:
-            return False
-    return True
+    return all(resolver.resolve(ScalarNode, text, (True, False)) == _STR_TAG for resolver in _resolvers())
 
 
 def yaml_scalar(value: Any) -> str:

@@ -9,8 +9,9 @@ Values reach a template's text only through the filters of ``FILTERS`` (``escape
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -29,16 +30,16 @@ class Templates:
         loader = jinja2.FileSystemLoader(search)
         # auto_reload=False: one build does not watch the template files change, so Jinja need not
         # stat each one again every time it is used (tens of thousands of times in a big build).
-        common = dict(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                      trim_blocks=True, lstrip_blocks=True, autoescape=False, extensions=["jinja2.ext.do"],
-                      auto_reload=False)
-        self.text = jinja2.Environment(**common)
-        self.go_template = jinja2.Environment(
-            **common,
-            variable_start_string="<<", variable_end_string=">>",
-            block_start_string="<%", block_end_string="%>",
-            comment_start_string="<#", comment_end_string="#>",
-        )
+        def environment(variable: tuple[str, str], block: tuple[str, str], comment: tuple[str, str]) -> jinja2.Environment:
+            return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                      trim_blocks=True, lstrip_blocks=True, autoescape=False,
+                                      extensions=["jinja2.ext.do"], auto_reload=False,
+                                      variable_start_string=variable[0], variable_end_string=variable[1],
+                                      block_start_string=block[0], block_end_string=block[1],
+                                      comment_start_string=comment[0], comment_end_string=comment[1])
+
+        self.text = environment(("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
+        self.go_template = environment(("<<", ">>"), ("<%", "%>"), ("<#", "#>"))
         for env in (self.text, self.go_template):
             env.filters.update(FILTERS)
         self._template_error = jinja2.TemplateError
@@ -54,7 +55,8 @@ class Templates:
 
 class TemplateProblem(Exception):
     def __init__(self, name: str, cause: Exception) -> None:
-        where = f" line {cause.lineno}" if getattr(cause, "lineno", None) else ""
+        line = getattr(cause, "lineno", None)  # syntax errors know their line; other template errors do not
+        where = f" line {line}" if line else ""
         super().__init__(f"template {name}{where}: {cause}")
         self.template = name
 
