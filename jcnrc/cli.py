@@ -11,14 +11,22 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from jcnrc import __version__
+
+if TYPE_CHECKING:
+    from jcnrc.diagnostics import Diagnostic
+    from jcnrc.intent.load import Limits
+    from jcnrc.output.progress import TerminalProgress
+    from jcnrc.pipeline import Options, Result
+    from jcnrc.plan.planner import Plan
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
@@ -29,6 +37,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -58,28 +67,33 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _SIZE_SUFFIXES[match.group(2).upper()]
 
 
-def _positive(value: Optional[int]) -> Optional[int]:
+def _positive(value: int | None) -> int | None:
     if value is not None and value < 1:
         raise typer.BadParameter("must be at least 1")
     return value
 
 
 # The loader's resource limits (jcnrc.intent.load.Limits), on every command that reads an intent.
-MaxBytes = Annotated[Optional[int], typer.Option(
+MaxBytes = Annotated[int | None, typer.Option(
     "--max-bytes", parser=parse_size, metavar="SIZE",
     help="Largest intent file read (bytes, or 16M); default: the loader's limit.")]
-MaxDepth = Annotated[Optional[int], typer.Option(
+MaxDepth = Annotated[int | None, typer.Option(
     "--max-depth", callback=_positive, metavar="N", help="Deepest nesting of mappings and lists accepted.")]
-MaxNodes = Annotated[Optional[int], typer.Option(
+MaxNodes = Annotated[int | None, typer.Option(
     "--max-nodes", callback=_positive, metavar="N",
     help="Most YAML nodes (mappings, lists, scalars, keys included; aliases counted as expanded).")]
+# The intent comes from pull requests: only the operator lets a build put secret values into its
+# output (`secrets.mode: inline` or `sops`), see docs/security.md.
+SecretValues = Annotated[bool, typer.Option(
+    "--secret-values",
+    help="Let the intent's `secrets.mode: inline` or `sops` read secret values into the output; the intent alone cannot.")]
 # On the commands that print diagnostics: the first N by position are shown, the rest counted.
 MaxDiagnostics = Annotated[int, typer.Option(
     "--max-diagnostics", callback=_positive, metavar="N",
     help="Print at most N diagnostics, the first by position; the rest are counted.")]
 
 
-def _limits(max_bytes: Optional[int], max_depth: Optional[int], max_nodes: Optional[int]):
+def _limits(max_bytes: int | None, max_depth: int | None, max_nodes: int | None) -> Limits:
     from dataclasses import replace
 
     from jcnrc.intent.load import DEFAULT_LIMITS
@@ -89,10 +103,15 @@ def _limits(max_bytes: Optional[int], max_depth: Optional[int], max_nodes: Optio
 
 
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    """A message on stderr. Messages repeat paths and names from the command line and captures,
+    so every line is escaped: no escape sequence, bidi control or stray line break reaches the
+    terminal or a CI log (the line breaks the message itself puts between lines are kept)."""
+    from jcnrc.diagnostics import escaped
+
+    typer.echo("\n".join(escaped(line) for line in message.split("\n")), err=True)
 
 
-def _use_color(stream) -> bool:
+def _use_color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
@@ -105,11 +124,12 @@ def _require_file(path: Path) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
-def _failing(diagnostics, warnings_as_errors: bool) -> bool:
+def _failing(diagnostics: Iterable[Diagnostic], warnings_as_errors: bool) -> bool:
     return any(d.is_error or warnings_as_errors for d in diagnostics)
 
 
-def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False, max_diagnostics: Optional[int] = None) -> bool:
+def report(result: Result, fmt: Format, warnings_as_errors: bool, quiet: bool = False,
+           max_diagnostics: int | None = None) -> bool:
     """Print the first `max_diagnostics` diagnostics by position and count the rest; True when the run must fail."""
     from jcnrc import diagnostics as diag
 
@@ -132,26 +152,39 @@ def report(result, fmt: Format, warnings_as_errors: bool, quiet: bool = False, m
     return failing
 
 
-def _options(templates: Optional[Path], layout: Layout, target: Optional[Target], with_secrets: bool, out: Optional[Path],
-             limits, progress=None):
+def _options(templates: Path | None, layout: Layout, target: Target | None, with_secrets: bool, out: Path | None,
+             limits: Limits, progress: TerminalProgress | None = None, secret_values: bool = False) -> Options:
     from jcnrc.pipeline import Options
 
     if templates is not None and not templates.is_dir():
         _err(f"jcnrc: error: --templates {templates}: not a folder")
         raise typer.Exit(EXIT_USAGE)
     return Options(templates=templates, layout=layout.value, target=target.value if target else None,
-                   with_secrets=with_secrets, output=out, limits=limits, progress=progress)
+                   with_secrets=with_secrets, allow_secret_values=secret_values or with_secrets, output=out, limits=limits,
+                   progress=progress)
 
 
-def default_out_dir(result, target: Optional[Target]) -> Path:
+def _refuse_linked_output(out_dir: Path, allow_last: bool) -> None:
+    """A diff prints what the output folder holds: never through a link the repository planted."""
+    from jcnrc.output import write as writer
+
+    link = writer.link_inside_current_folder(out_dir, allow_last=allow_last)
+    if link is not None:
+        _err(f"jcnrc: error: {link} is a symbolic link inside the current folder; jcnrc does not read the output "
+             "folder through links the repository could have planted")
+        raise typer.Exit(EXIT_USAGE)
+
+
+def default_out_dir(result: Result, target: Target | None) -> Path:
     """out/<name>; out/<name>-<target> when --target overrides the intent, so both generations can sit side by side."""
+    assert result.plan is not None  # asked only once the intent is planned
     name = result.plan.name
     if target is not None and target.value != result.written_target:
         name = f"{name}-{target.value}"
     return Path("out") / name
 
 
-def _progress_bar(quiet: bool):
+def _progress_bar(quiet: bool) -> TerminalProgress | None:
     """A progress line on stderr when it is an interactive terminal (see jcnrc/output/progress.py), else None."""
     from jcnrc.output import progress
 
@@ -159,7 +192,7 @@ def _progress_bar(quiet: bool):
 
 
 @contextmanager
-def _erased_after(bar):
+def _erased_after(bar: TerminalProgress | None) -> Iterator[None]:
     """Whatever the block prints next (diagnostics, errors) starts on a clean line."""
     try:
         yield
@@ -168,7 +201,7 @@ def _erased_after(bar):
             bar.close()
 
 
-def _run(file: Path, options, render: bool, target: Optional[Target] = None):
+def _run(file: Path, options: Options, render: bool, target: Target | None = None) -> Result:
     """analyse (or, with render, compile) the intent file named on the command line; a file that
     is missing or cannot be read is a usage error. Without `options.output`, rendering is told the
     default output folder, known once the plan names it."""
@@ -185,22 +218,24 @@ def _run(file: Path, options, render: bool, target: Optional[Target] = None):
         return render_analysed(file, result, replace(options, output=output), display_name=str(file))
     except OSError as exc:
         _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 @app.command()
 def build(
-    file: Path = typer.Argument(..., help="The intent file (YAML)."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder. Default: out/<metadata.name>."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="A folder of templates that override the built-in ones."),
-    target: Optional[Target] = typer.Option(None, "--target", help="Router generation; overrides `target:` in the intent."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The intent file (YAML)."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="Output folder. Default: out/<metadata.name>."),
+    templates: Path | None = typer.Option(None, "--templates", help="A folder of templates that override the built-in ones."),
+    target: Target | None = typer.Option(None, "--target", help="Router generation; overrides `target:` in the intent."),
     layout: Layout = typer.Option(Layout.tree, "--layout", help="tree: one object per file; single: one manifest.yaml."),
     with_secrets: bool = typer.Option(False, "--with-secrets", help="Write a Secret with real values (and a .gitignore for it)."),
+    secret_values: SecretValues = False,
     check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when the output folder is stale."),
     locked: bool = typer.Option(False, "--locked", help="Fail instead of updating the allocation lock file."),
     validate: bool = typer.Option(False, "--validate", help="Validate every object against Kubernetes' schemas."),
     kube_version: str = typer.Option("1.32", "--kube-version", help="Kubernetes version for --validate."),
-    allow_symlink_output: bool = typer.Option(False, "--allow-symlink-output", help="Write through an output folder that is a symlink."),
+    allow_symlink_output: bool = typer.Option(
+        False, "--allow-symlink-output", help="Write through an output folder that is a symlink."),
     fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics format."),
     warnings_as_errors: bool = typer.Option(False, "--warnings-as-errors", help="Fail on warnings too."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print errors only."),
@@ -215,17 +250,18 @@ def build(
     bar = _progress_bar(quiet or fmt == Format.json)
     with _erased_after(bar):
         result = _run(file, _options(templates, layout, target, with_secrets, out,
-                                     _limits(max_bytes, max_depth, max_nodes), bar), render=True, target=target)
+                                     _limits(max_bytes, max_depth, max_nodes), bar, secret_values), render=True, target=target)
     if report(result, fmt, warnings_as_errors, quiet, max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
     if validate and not _validate_manifests(result.files, kube_version):
         raise typer.Exit(EXIT_PROBLEMS)
     if check_only:
+        _refuse_linked_output(out_dir, allow_last=allow_symlink_output)
         changes = writer.plan_changes(result.files, out_dir)
         stale_lock = result.lock_changed
         if changes or stale_lock:
-            typer.echo(writer.unified_diff(result.files, out_dir, changes), nl=False)
+            typer.echo(writer.unified_diff(result.files, out_dir, changes, holds_secret=result.holds_secret), nl=False)
             if stale_lock:
                 _err(f"jcnrc: the lock file {result.lock_path} is out of date")
             _err(f"jcnrc: {out_dir} is stale: {len(changes)} file(s) differ; run `jcnrc build {file}`")
@@ -236,20 +272,25 @@ def build(
     if locked and result.lock_changed:
         _err(f"jcnrc: error: the lock file {result.lock_path} would change and --locked was given")
         raise typer.Exit(EXIT_PROBLEMS)
+    problem = writer.replace_problem(result.lock_path) if result.lock_changed and result.lock_path else None
+    if problem is not None:
+        _err(f"jcnrc: error: {problem}; nothing was written")
+        raise typer.Exit(EXIT_USAGE)
     try:
         with _erased_after(bar):
             changes = writer.write_tree(result.files, out_dir, allow_symlink=allow_symlink_output, progress=bar,
                                         inputs=(file, result.lock_path))
     except writer.WriteError as exc:
         _err(f"jcnrc: error: {exc}")
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     if result.lock_changed:
         # Atomic, and never through a link planted under the lock's name: the link itself is replaced.
+        assert result.lock_path is not None and result.lock is not None  # a plan always has them
         try:
             writer.replace_file(result.lock_path, result.lock.to_json().encode("utf-8"))
         except writer.WriteError as exc:
             _err(f"jcnrc: error: {exc}; the output folder {out_dir} was written")
-            raise typer.Exit(EXIT_USAGE)
+            raise typer.Exit(EXIT_USAGE) from None
     if not quiet:
         changed = [c for c in changes if c.path != writer.OWNED_LIST]
         _err(f"jcnrc: wrote {out_dir} ({len(result.files)} files, {len(changed)} changed)")
@@ -262,7 +303,7 @@ def _validate_manifests(files: dict[str, str], kube_version: str) -> bool:
         problems = validate_output.validate_files(files, kube_version)
     except validate_output.ValidationUnavailable as exc:
         _err(f"jcnrc: error: {exc}")
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     for problem in problems:
         _err(f"{problem.source}: {problem.path or '<object>'}: {problem.message}")
     return not problems
@@ -270,8 +311,8 @@ def _validate_manifests(files: dict[str, str], kube_version: str) -> bool:
 
 @app.command(name="check")
 def check_command(
-    files: list[Path] = typer.Argument(..., help="Intent files."),
-    target: Optional[Target] = typer.Option(None, "--target", help="Check for this router generation."),
+    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Intent files."),
+    target: Target | None = typer.Option(None, "--target", help="Check for this router generation."),
     fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics format."),
     warnings_as_errors: bool = typer.Option(False, "--warnings-as-errors", help="Fail on warnings too."),
     max_bytes: MaxBytes = None,
@@ -303,11 +344,12 @@ def check_command(
 
 @app.command()
 def diff(
-    file: Path = typer.Argument(..., help="The intent file."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder. Default: out/<metadata.name>."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help="Template override folder."),
-    target: Optional[Target] = typer.Option(None, "--target", help="Router generation."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="Output folder. Default: out/<metadata.name>."),
+    templates: Path | None = typer.Option(None, "--templates", help="Template override folder."),
+    target: Target | None = typer.Option(None, "--target", help="Router generation."),
     layout: Layout = typer.Option(Layout.tree, "--layout", help="Output layout."),
+    secret_values: SecretValues = False,
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
@@ -316,12 +358,14 @@ def diff(
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
     from jcnrc.output import write as writer
 
-    options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes))
+    options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes),
+                       secret_values=secret_values)
     result = _run(file, options, render=True, target=target)
     if report(result, Format.text, False, max_diagnostics=max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
-    typer.echo(writer.unified_diff(result.files, out_dir), nl=False)
+    _refuse_linked_output(out_dir, allow_last=False)
+    typer.echo(writer.unified_diff(result.files, out_dir, holds_secret=result.holds_secret), nl=False)
 
 
 @app.command()
@@ -334,21 +378,20 @@ def schema() -> None:
 
 @app.command()
 def routes(
-    file: Path = typer.Argument(..., help="The intent file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
     node: str = typer.Option(..., "--node", help="Kubernetes node name."),
-    vrf: Optional[str] = typer.Option(None, "--vrf", help="Only this VRF."),
+    vrf: str | None = typer.Option(None, "--vrf", help="Only this VRF."),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
 ) -> None:
     """Print the routing state NODE must show: BGP sessions, EVPN Type-5 routes, kernel VRF routes."""
-    from jcnrc.render import escape
     from jcnrc.plan import expected as expected
+    from jcnrc.render import escape
     from jcnrc.render.templates import Templates
 
-    result = _analysed(file, _limits(max_bytes, max_depth, max_nodes))
-    plan = result.plan
+    plan = _planned(file, _limits(max_bytes, max_depth, max_nodes))
     _require_name(node, [n.name for n in plan.nodes], "node")
     if vrf is not None:
         _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
@@ -359,14 +402,14 @@ def routes(
         typer.echo(Templates(None).render("common/node-state.txt.j2", state=state, target=plan.target), nl=False)
 
 
-def _analysed(file: Path, limits):
-    """The analysed intent for the commands that read its plan; its errors end the command."""
+def _planned(file: Path, limits: Limits) -> Plan:
+    """The plan of the intent, for the commands that read it; the intent's errors end the command."""
     from jcnrc.pipeline import Options
 
     result = _run(file, Options(limits=limits), render=False)
     if report(result, Format.text, False, quiet=True) or result.plan is None:
         raise typer.Exit(EXIT_PROBLEMS)
-    return result
+    return result.plan
 
 
 def _require_name(name: str, valid: list[str], what: str) -> None:
@@ -380,9 +423,9 @@ def _require_name(name: str, valid: list[str], what: str) -> None:
 
 @app.command()
 def explain(
-    file: Path = typer.Argument(..., help="The intent file."),
-    a: str = typer.Argument(..., help="A pod or VRF."),
-    b: str = typer.Argument(..., help="Another pod or VRF."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
+    a: str = typer.Argument(..., metavar="A", help="A pod or VRF."),
+    b: str = typer.Argument(..., metavar="B", help="Another pod or VRF."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
@@ -390,7 +433,7 @@ def explain(
     """Explain in words whether A reaches B and why (route targets both ways)."""
     from jcnrc.plan import reach
 
-    plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
+    plan = _planned(file, _limits(max_bytes, max_depth, max_nodes))
     names = [p.name for p in plan.pods] + [v.name for v in plan.vrfs]
     _require_name(a, names, "pod or VRF")
     _require_name(b, names, "pod or VRF")
@@ -399,18 +442,20 @@ def explain(
 
 @app.command()
 def verify(
-    file: Path = typer.Argument(..., help="The intent file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
     node: str = typer.Option(..., "--node", help="The node the captures come from."),
-    captures: list[Path] = typer.Argument(..., help="Captured output of show route / show bgp summary / ip route."),
+    captures: list[Path] = typer.Argument(
+        ..., metavar="CAPTURE...", help="Captured output of show route / show bgp summary / ip route."),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
 ) -> None:
     """Compare captured router and kernel output of NODE with the expected state; exit 1 on any difference."""
+    from jcnrc import diagnostics as diag
     from jcnrc.verify import compare as verifier
 
-    plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
+    plan = _planned(file, _limits(max_bytes, max_depth, max_nodes))
     _require_name(node, [n.name for n in plan.nodes], "node")
     texts = {}
     for capture in captures:
@@ -419,13 +464,14 @@ def verify(
             texts[str(capture)] = capture.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             _err(f"jcnrc: error: {capture}: {exc.strerror or exc}")
-            raise typer.Exit(EXIT_USAGE)
+            raise typer.Exit(EXIT_USAGE) from None
     findings = verifier.verify(plan, node, texts)
     if fmt == Format.json:
         typer.echo(json.dumps([f.to_data() for f in findings], indent=2, sort_keys=True))
     else:
         for finding in findings:
-            typer.echo(finding.text())
+            # A finding quotes the capture, which may hold escape sequences: shown, never acted on.
+            typer.echo("\n".join(diag.escaped(line) for line in finding.text().split("\n")))
         problems = [f for f in findings if f.is_problem]
         typer.echo(f"{node}: {len(problems)} difference(s)" if problems else f"{node}: matches the intent")
     raise typer.Exit(EXIT_PROBLEMS if any(f.is_problem for f in findings) else EXIT_OK)
@@ -440,19 +486,20 @@ class GraphFormat(str, Enum):
 
 @app.command()
 def graph(
-    file: Path = typer.Argument(..., help="The intent file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
     fmt: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="mermaid and dot are text; svg and png need Graphviz."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output."),
-    vrf: Optional[str] = typer.Option(None, "--vrf", help="Only this VRF."),
-    node: Optional[str] = typer.Option(None, "--node", help="Only this node."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output."),
+    vrf: str | None = typer.Option(None, "--vrf", help="Only this VRF."),
+    node: str | None = typer.Option(None, "--node", help="Only this node."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
 ) -> None:
     """Draw the topology: nodes by role, pods, VRF attachments, route-target import/export, BGP sessions."""
+    from jcnrc.output import write as writer
     from jcnrc.render import diagram
 
-    plan = _analysed(file, _limits(max_bytes, max_depth, max_nodes)).plan
+    plan = _planned(file, _limits(max_bytes, max_depth, max_nodes))
     if vrf is not None:
         _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
     if node is not None:
@@ -461,26 +508,28 @@ def graph(
         drawing = diagram.render(plan, fmt.value, vrf=vrf, node=node)
     except diagram.GraphvizError as exc:
         _err(f"jcnrc: error: {exc}")
-        raise typer.Exit(EXIT_USAGE)
+        raise typer.Exit(EXIT_USAGE) from None
     if output is None:
         if isinstance(drawing, bytes):
             sys.stdout.buffer.write(drawing)
         else:
             typer.echo(drawing, nl=False)
         return
-    if isinstance(drawing, bytes):
-        output.write_bytes(drawing)
-    else:
-        output.write_text(drawing, encoding="utf-8")
+    try:
+        writer.replace_file(output, drawing if isinstance(drawing, bytes) else drawing.encode("utf-8"))
+    except writer.WriteError as exc:
+        _err(f"jcnrc: error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
     _err(f"jcnrc: wrote {output}")
 
 
 @app.command()
 def init(
-    folder: Path = typer.Argument(Path("."), help="Where to write topology.yaml."),
+    folder: Path = typer.Argument(Path("."), metavar="[DIR]", help="Where to write topology.yaml."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing topology.yaml."),
 ) -> None:
     """Write a commented starter intent with the editor schema modeline."""
+    from jcnrc.output import write as writer
     from jcnrc.render.templates import Templates
 
     target = folder / "topology.yaml"
@@ -491,8 +540,14 @@ def init(
 
     folder.mkdir(parents=True, exist_ok=True)
     # The schema goes next to the intent, so the editor modeline resolves offline.
-    (folder / "topology.schema.json").write_text(schema_text(), encoding="utf-8")
-    target.write_text(Templates(None).render("init/topology.yaml.j2", schema_url="topology.schema.json"), encoding="utf-8")
+    # Never through a link planted under either name: replace_file replaces the link itself.
+    starter = Templates(None).render("init/topology.yaml.j2", schema_url="topology.schema.json")
+    try:
+        writer.replace_file(folder / "topology.schema.json", schema_text().encode("utf-8"))
+        writer.replace_file(target, starter.encode("utf-8"))
+    except writer.WriteError as exc:
+        _err(f"jcnrc: error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
     _err(f"jcnrc: wrote {target} and topology.schema.json; edit it, then run `jcnrc check {target}`")
 
 
@@ -500,6 +555,12 @@ def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"jcnrc {__version__}")
         raise typer.Exit()
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print jcnrc's version."""
+    typer.echo(f"jcnrc {__version__}")
 
 
 @app.callback()
@@ -523,7 +584,13 @@ def main() -> None:
     except MemoryError:
         _err("jcnrc: error: out of memory; the topology is too large for this machine's memory")
         sys.exit(EXIT_USAGE)
-    except Exception as exc:  # the promise is "never a traceback"
+    except OSError as exc:
+        # The file system refused something (a name too long, a folder gone, no permission): a
+        # problem with the paths given, reported as such, not a bug; nothing was written.
+        shown = f"{exc.filename}: " if exc.filename else ""
+        _err(f"jcnrc: error: {shown}{exc.strerror or exc}")
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # noqa: BLE001 - the promise is "never a traceback"
         _err(f"jcnrc: internal error: {type(exc).__name__}: {exc}")
         _err("this is a bug in jcnrc; please report it with the intent file that caused it")
         sys.exit(EXIT_INTERNAL)

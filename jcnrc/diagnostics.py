@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import heapq
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Literal, Protocol, TypedDict, Unpack
 
 Severity = Literal["error", "warning"]
 Path = tuple[str | int, ...]
@@ -78,11 +79,23 @@ def abbreviate(text: str, limit: int) -> str:
     return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
 
-def error(code: str, message: str, path: Path = (), **kwargs) -> Diagnostic:
+class Details(TypedDict, total=False):
+    """The optional fields of a Diagnostic, as `error` and `warning` take them."""
+
+    help: str | None
+    at: Literal["key", "value"]
+    related: tuple[Related, ...]
+    line: int | None
+    column: int | None
+    span: int | None
+    more: int
+
+
+def error(code: str, message: str, path: Path = (), **kwargs: Unpack[Details]) -> Diagnostic:
     return Diagnostic(code=code, message=message, path=path, severity="error", **kwargs)
 
 
-def warning(code: str, message: str, path: Path = (), **kwargs) -> Diagnostic:
+def warning(code: str, message: str, path: Path = (), **kwargs: Unpack[Details]) -> Diagnostic:
     return Diagnostic(code=code, message=message, path=path, severity="warning", **kwargs)
 
 
@@ -261,7 +274,17 @@ def summary(items: list[Located] | list[Diagnostic]) -> str:
     return ", ".join(parts) if parts else "no problems"
 
 
-def locate(diagnostics: Iterable[Diagnostic], source) -> list[Located]:
+class SourcePositions(Protocol):
+    """What `locate` needs of a source map (jcnrc.intent.load.SourceMap)."""
+
+    file: str
+
+    def position(self, path: Path, at: str = "value") -> tuple[int, int]: ...
+
+    def source_line(self, line: int) -> str: ...
+
+
+def locate(diagnostics: Iterable[Diagnostic], source: SourcePositions) -> list[Located]:
     """Resolve paths to positions with a source map (anything with file, position(), source_line())."""
     located = []
     for d in diagnostics:
@@ -275,7 +298,8 @@ def locate(diagnostics: Iterable[Diagnostic], source) -> list[Located]:
     return sorted(located, key=sort_key)
 
 
-def locate_first(diagnostics: list[Diagnostic], source, limit: int | None = MAX_DIAGNOSTICS) -> tuple[list[Located], int]:
+def locate_first(diagnostics: list[Diagnostic], source: SourcePositions,
+                 limit: int | None = MAX_DIAGNOSTICS) -> tuple[list[Located], int]:
     """The first `limit` diagnostics by position, located, and how many are not among them
     (with the `more` each one stands for). Only those shown are located in full: the rest are
     ordered on a cheap form of their position (`source.order`, where the source map has one)."""
@@ -324,7 +348,7 @@ CODES: dict[str, CodeInfo] = {
     "JCN005": CodeInfo("error", "empty file", "The file holds nothing but whitespace and comments."),
     "JCN006": CodeInfo("error", "top level is not a mapping", "The document is a list or a scalar; an intent is a mapping that starts with `apiVersion`."),
     "JCN007": CodeInfo("error", "several documents", "The file holds more than one YAML document (`---`); an intent is one document."),
-    "JCN008": CodeInfo("error", "resource limit", "The file is too large, nests too deeply, or expands (through aliases) to too many nodes."),
+    "JCN008": CodeInfo("error", "resource limit", "The file is too large, nests too deeply, or expands (through aliases) to too many nodes or characters, or holds a key or value longer than 1 MiB."),
     "JCN009": CodeInfo("error", "control character", "The file contains a control character (such as NUL) that YAML does not allow."),
     "JCN010": CodeInfo("error", "unusable file name", "The intent's file name, as given on the command line, holds a line break or another control character (bidi controls included), a backquote, or bytes that are not UTF-8. The output repeats the name in shell and YAML comments and in Markdown code spans, where these would end or garble the text; rename the file. Spaces, quotes, `$` and other printable characters are fine."),
     # structure (structure.py, from the model)
@@ -393,6 +417,7 @@ CODES: dict[str, CodeInfo] = {
     "JCN805": CodeInfo("error", "secret value in the output", "A secret value (raw, escaped as a template filter writes it, or base64) appears in a file that is not the inline Secret; nothing is written."),
     "JCN806": CodeInfo("error", "sops failed", "`sops` could not encrypt the Secret (keys, `.sops.yaml`)."),
     "JCN807": CodeInfo("error", "secret file refused", "In `inline` or `sops` mode a secret file is a symbolic link (or below one), a folder, a FIFO, a device or a socket, or larger than 64 KiB; secret files are regular files in the intent's folder or below it, read without following links."),
+    "JCN808": CodeInfo("error", "secret values not allowed", "The intent's `secrets.mode` (`inline` or `sops`) would put secret values into the output, and the command line did not allow it (`--secret-values`, or `--with-secrets`). The intent comes from pull requests: on its own it must not be able to send a CI secret into the output or a diff."),
     # rendering
     "JCN900": CodeInfo("error", "rendering failed", "A template (usually one given with `--templates`) failed to render."),
     # warnings

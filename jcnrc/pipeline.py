@@ -7,6 +7,8 @@ secret values in inline mode); writing output is ``write.py``'s job and the CLI'
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,10 @@ class Options:
     layout: str = "tree"
     target: str | None = None  # overrides `target:` in the intent
     with_secrets: bool = False
+    # Whether this build may put secret values into its output (modes inline and sops). The command
+    # line allows it only with --with-secrets or --secret-values: the intent comes from pull
+    # requests, and on its own it must not be able to send a CI secret into the output or a diff.
+    allow_secret_values: bool = True
     limits: Limits = DEFAULT_LIMITS
     environ: dict[str, str] | None = None
     output: Path | None = None  # the output folder: sops reuses its ciphertext when values are unchanged
@@ -52,6 +58,9 @@ class Result:
     lock_changed: bool = False
     source_digest: str = ""
     written_target: str = "platter"  # `target:` as the intent says it, before any --target override
+    # Whether a text holds one of the secret values this build could read (raw, escaped or base64):
+    # diffs never print such a text.
+    holds_secret: Callable[[str], bool] = field(default=lambda text: False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +90,25 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
     checked = check(data)
     result.diagnostics += checked.diagnostics
     return result, checked
+
+
+class UnsafeIntentPath(OSError):
+    """The intent is a symbolic link the repository could have planted, or not a regular file."""
+
+
+def refuse_linked_intent(intent: Path) -> None:
+    """The intent is read only as a regular file reached without a symbolic link inside the current
+    folder (the repository's tree): a planted `topology.yaml -> ~/.aws/credentials` would otherwise
+    have its lines quoted in diagnostics. Links above the current folder are the user's."""
+    from jcnrc.output.write import link_inside_current_folder
+
+    link = link_inside_current_folder(intent)
+    if link is not None:
+        raise UnsafeIntentPath(f"{escaped(link)} is a symbolic link inside the current folder; jcnrc reads intents "
+                               "only as regular files, never through links the repository could have planted")
+    mode = intent.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise UnsafeIntentPath("not a regular file; jcnrc reads intents only from regular files")
 
 
 def intent_file_name(intent: Path, display_name: str | None) -> str:
@@ -131,6 +159,7 @@ def read_lock(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Lock | None,
 def analyse(intent: Path, options: Options | None = None, display_name: str | None = None) -> Result:
     """load -> check -> plan. Raises OSError only when the intent file cannot be read."""
     options = options or Options()
+    refuse_linked_intent(intent)
     # The fast loader has no positions; when checking finds anything to report, the file is read
     # again with ruamel, so every diagnostic is exactly what the exact loader gives.
     result, checked = _load_and_check(intent, options, display_name, fast=True)
@@ -168,6 +197,13 @@ def render_analysed(intent: Path, result: Result, options: Options, display_name
         return result
     environ = options.environ if options.environ is not None else dict(os.environ)
     mode = result.plan.topology.secrets.mode
+    if mode in ("inline", "sops") and not (options.allow_secret_values or options.with_secrets):
+        result.diagnostics.append(error(
+            "JCN808", f"`secrets.mode: {mode}` puts secret values into the output, and the intent alone cannot ask for that",
+            ("secrets", "mode"),
+            help="the operator allows it with `--secret-values` (or `--with-secrets` for an inline Secret): a pull request "
+                 "must not be able to send a CI secret into the output; see docs/security.md"))
+        return result
     sops = None
     if mode == "sops":
         try:
@@ -202,17 +238,24 @@ def render_analysed(intent: Path, result: Result, options: Options, display_name
         except sops_program.SopsFailed as exc:
             result.diagnostics.append(error("JCN806", f"sops failed: {exc}", ("secrets", "mode")))
             return result
+    found = secretscan.read_values(result.plan.topology.secrets, intent.parent, environ)
+    result.holds_secret = _secret_detector(found.values, found.labels)
     if mode != "inline":
         options.stage("scan")
-        files = _refuse_leaks(files, result, intent.parent, environ)
+        files = _refuse_leaks(files, result, found)
     result.files = files
     return result
 
 
-def _refuse_leaks(files: dict[str, str], result: Result, base: Path, environ: dict):
+def _secret_detector(values: list[str], labels: list[str]) -> Callable[[str], bool]:
+    def holds_secret(text: str) -> bool:
+        return bool(secretscan.scan({"-": text}, values, labels))
+
+    return holds_secret
+
+
+def _refuse_leaks(files: dict[str, str], result: Result, found: secretscan.Values):
     """The last line of defence: no secret value, raw, escaped or base64, in any file outside inline mode."""
-    assert result.plan is not None  # rendering needs one
-    found = secretscan.read_values(result.plan.topology.secrets, base, environ)
     values, labels = found.values, found.labels
     leaks = secretscan.scan(files, values, labels)
     for finding in leaks:
@@ -263,6 +306,10 @@ def read_secret_values(plan: Plan, base: Path, environ: dict) -> tuple[SecretVal
             if value is None:
                 problems.append(error("JCN803", f"environment variable {ref.env} is not set (needed for `secrets.{key}`)",
                                       ("secrets", key, "env"), help=f"export {ref.env}=... before the build"))
+            elif not secretscan.is_utf8(value):
+                problems.append(error("JCN803", f"environment variable {ref.env} is not valid UTF-8 (needed for `secrets.{key}`)",
+                                      ("secrets", key, "env"), help=f"set {ref.env} to UTF-8 text"))
+                value = None
             values.append(value or "")
         else:
             assert ref.file is not None  # a source is exactly one of env or file (the model)

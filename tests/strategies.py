@@ -8,8 +8,8 @@
   changed, garbage text inserted, two values swapped, a list item duplicated). Whatever it
   produces, jcnrc must answer with diagnostics or output, never a traceback.
 * ``read_outputs()``: every output file parsed back the way its consumer reads it (YAML with a
-  1.1 and a 1.2 reader, JSON, shell words, Junos statements), so that tests compare meaning,
-  not text.
+  1.1 and a 1.2 reader, JSON, shell words, Junos statements, Markdown with its command lines as
+  shell words), so that tests compare meaning, not text.
 
 Intents are plain data (ruamel "safe" types) written to a file with ``write_intent``; the
 compiler then reads them through its real loader, positions included.
@@ -97,7 +97,12 @@ def _dumper(allow_unicode: bool) -> YAML:
 
 
 def example_intent() -> dict:
-    """The AKS walkthrough intent as plain data (a fresh copy each call)."""
+    """The AKS walkthrough intent as plain data (a fresh copy each call; the file is read once)."""
+    return copy.deepcopy(_example_data())
+
+
+@lru_cache(maxsize=1)
+def _example_data() -> dict:
     return _dumper(True).load(EXAMPLE.read_text(encoding="utf-8"))
 
 
@@ -124,12 +129,47 @@ def write_intent(data: Any, folder: Path, name: str = INTENT_NAME) -> Path:
     return path
 
 
+@lru_cache(maxsize=None)
+def _benchmark_generator():
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("jcnrc_bench_generate", ROOT / "benchmarks" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def benchmark_intent(**shape) -> str:
+    """The text `benchmarks/generate.py` writes for `shape` (nodes=, vrfs=, pods_per_node=, ...),
+    generated in this process: no interpreter to start."""
+    return _benchmark_generator().generate(**shape)
+
+
 def compile_data(data: Any, folder: Path, **options):
     """Write `data` as an intent into `folder` and compile it (nothing is written but the intent)."""
     from jcnrc.pipeline import Options, compile_intent
 
     path = write_intent(data, folder)
     return compile_intent(path, Options(**options), display_name=INTENT_NAME)
+
+
+def yaml_double_quoted(value: str) -> str:
+    """`value` as a YAML double-quoted scalar that every YAML 1.2 reader reads back exactly:
+    printable characters as they are, everything else (controls, line and paragraph separators,
+    format characters, surrogates) as an escape, and no raw character a reader could fold."""
+    out = ['"']
+    for char in value:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable() and char != "\ufeff":
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def set_at(data: Any, path: tuple, value: Any) -> None:
@@ -365,6 +405,8 @@ def read_output(path: str, text: str) -> Any:
             return shell_words(text)
         if path.endswith(".set"):
             return ("junos-set", parse_set_lines(text))
+        if path.endswith(".md"):
+            return ("markdown", markdown_parts(text))
         return ("text", text)
     except OutputProblem as exc:
         raise OutputProblem(f"{path}: {exc}") from exc
@@ -372,11 +414,30 @@ def read_output(path: str, text: str) -> Any:
         raise OutputProblem(f"{path}: {type(exc).__name__}: {exc}") from exc
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]*)`")
+_COMMANDS = ("jcnrc ", "sh ", "kubectl ")
+
+
+def markdown_parts(text: str) -> tuple:
+    """Markdown as its readers take it: text, inline code, and the command lines in code spans
+    (`jcnrc build 'my intent.yaml'`) as a shell reads them when they are pasted into one."""
+    parts: list[tuple] = []
+    last = 0
+    for span in _CODE_SPAN.finditer(text):
+        parts.append(("text", text[last:span.start()]))
+        code = span.group(1)
+        parts.append(shell_words(code) if code.startswith(_COMMANDS) else ("code", code))
+        last = span.end()
+    parts.append(("text", text[last:]))
+    return tuple(parts)
+
+
 def read_yaml(text: str) -> list[Any]:
     """All documents, read by PyYAML (YAML 1.1) and ruamel (YAML 1.2); both must agree."""
     import yaml as pyyaml
 
-    old = list(pyyaml.safe_load_all(text))
+    # libyaml's parser where PyYAML has it (the YAML 1.1 reader most tools embed), else PyYAML's own.
+    old = list(pyyaml.load_all(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)))
     new = list(YAML(typ="safe", pure=True).load_all(text))
     if old != new:
         raise OutputProblem("PyYAML and ruamel read different objects")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, HANG_GUARD, ROOT, utf8_files
 from jcnrc import diagnostics as diag
 from jcnrc.intent import fastyaml, load
 from jcnrc.diagnostics import Diagnostic, Located, error, format_text
@@ -34,13 +34,12 @@ from jcnrc.pipeline import analyse
 EXAMPLE = ROOT / "examples" / "aks-evpn-type5.yaml"
 CORPUS = sorted((ROOT / "tests" / "corpus").rglob("*.yaml"))
 
-# A child process that runs `jcnrc ARGS...` and prints its own peak memory (kB) on stdout.
+# A child process that runs `python -m jcnrc ARGS...` and prints its own peak memory (kB) on stdout.
 _CLI = r"""
-import json, resource, sys
-from jcnrc.cli import main
+import json, resource, runpy, sys
 sys.argv = ["jcnrc", *sys.argv[1:]]
 try:
-    main()
+    runpy.run_module("jcnrc", run_name="__main__", alter_sys=True)
     code = 0
 except SystemExit as stop:
     code = stop.code or 0
@@ -52,7 +51,7 @@ sys.exit(code)
 
 def run_cli(*args: str) -> tuple[int, str, str, int]:
     """(exit code, stdout without the peak line, stderr, peak RSS in MB) of `jcnrc ARGS` in a child."""
-    run = subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    run = subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True, cwd=ROOT, timeout=HANG_GUARD)
     stdout, _, peak = run.stdout.rpartition("\nPEAK ")
     return run.returncode, stdout, run.stderr, int(peak) // 1024
 
@@ -329,13 +328,9 @@ def assert_same_positions(text: str) -> int:
     return count
 
 
-@pytest.mark.parametrize("path", EXAMPLES + CORPUS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", utf8_files(EXAMPLES + CORPUS), ids=lambda p: p.name)
 def test_fast_positions_equal_the_exact_loaders(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        pytest.skip("not UTF-8")
-    assert_same_positions(text.removeprefix("\ufeff"))
+    assert_same_positions(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
 
 
 @pytest.mark.parametrize("text", [

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import HANG_GUARD, JCNRC, ROOT
 from jcnrc.output import write
 from jcnrc.plan.allocate import Lock, allocate
 from jcnrc.intent.load import Limits
@@ -59,8 +59,7 @@ def intent_copy(folder: Path, source: Path = ALLOCATED, with_lock: bool = True) 
 
 def jcnrc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_COLOR": "1", "CRPD_ROOT_PASSWORD": "root-password-1", "CRPD_LICENSE": "licence-text-1"}
-    return subprocess.run([sys.executable, "-m", "jcnrc.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([*JCNRC, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_GUARD)
 
 
 def assert_one_line_error(run: subprocess.CompletedProcess, *fragments: str) -> None:

@@ -7,14 +7,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import HANG_GUARD, JCNRC, ROOT
 
-JCNRC = Path(sys.executable).with_name("jcnrc")
 CORPUS = ROOT / "tests" / "corpus"
 EXAMPLE = ROOT / "examples" / "aks-evpn-type5.yaml"
 FIRST_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>error|warning)\[(?P<code>JCN\d{3})\]: (?P<message>.+)$")
@@ -22,7 +20,7 @@ FIRST_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<se
 
 def jcnrc(*args, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JCNRC_")} | {"NO_COLOR": "1"}
-    return subprocess.run([str(JCNRC), *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([*JCNRC, *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env, timeout=HANG_GUARD)
 
 
 def header(path: Path) -> tuple[str, int, int]:
@@ -36,14 +34,41 @@ def test_clean_example_exits_0_silently():
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
+# Corpus files checked in one run: `jcnrc check A B ...` prints what `jcnrc check A`, `jcnrc check B`...
+# print, one after the other (test_a_run_of_several_files_prints_each_files_own_output proves it),
+# so the tests below read each file's part of one run instead of starting one command per file.
+CHECKED_TOGETHER = ["ref-unknown-node", "key-misspelt", "addr-overlap-same-vrf", "yaml-duplicate-key", "type-vni-quoted",
+                    "dup-node-name", "ref-unknown-vrf"]
+
+
+@pytest.fixture(scope="module")
+def checked_together() -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """The run, and {corpus name: the stderr of that file}."""
+    paths = {name: f"tests/corpus/{name}.yaml" for name in CHECKED_TOGETHER}
+    result = jcnrc("check", *paths.values())
+    parts, current = {}, []
+    for line in result.stderr.splitlines(keepends=True):
+        current.append(line)
+        for name, path in paths.items():
+            if re.fullmatch(rf"{re.escape(path)}: \d+ errors?(, \d+ warnings?)?\n?", line):
+                parts[name], current = "".join(current), []
+    assert set(parts) == set(paths) and not current, result.stderr
+    return result, parts
+
+
+def test_a_run_of_several_files_prints_each_files_own_output(checked_together):
+    result, parts = checked_together
+    assert result.returncode == 1 and result.stdout == ""
+    alone = jcnrc("check", "tests/corpus/dup-node-name.yaml")
+    assert (alone.returncode, alone.stdout, alone.stderr) == (1, "", parts["dup-node-name"])
+
+
 @pytest.mark.parametrize("name", ["ref-unknown-node", "key-misspelt", "addr-overlap-same-vrf", "yaml-duplicate-key",
                                   "type-vni-quoted", "dup-node-name"])
-def test_error_output_is_file_line_col_code_message_then_source_caret_and_help(name):
+def test_error_output_is_file_line_col_code_message_then_source_caret_and_help(name, checked_together):
     path = f"tests/corpus/{name}.yaml"
     code, line, column = header(ROOT / path)
-    result = jcnrc("check", path)
-    assert result.returncode == 1 and result.stdout == ""
-    lines = result.stderr.splitlines()
+    lines = checked_together[1][name].splitlines()
     first = FIRST_LINE.match(lines[0])
     assert first and (first["file"], int(first["line"]), int(first["column"]), first["code"]) == (path, line, column, code)
     source = (ROOT / path).read_text(encoding="utf-8").splitlines()[line - 1]
@@ -56,15 +81,14 @@ def test_error_output_is_file_line_col_code_message_then_source_caret_and_help(n
     assert lines[-1] == f"{path}: 1 error"
 
 
-def test_related_place_is_a_note_with_its_position():
-    result = jcnrc("check", "tests/corpus/dup-node-name.yaml")
-    assert "note: first defined at tests/corpus/dup-node-name.yaml:21:12" in result.stderr
+def test_related_place_is_a_note_with_its_position(checked_together):
+    assert "note: first defined at tests/corpus/dup-node-name.yaml:21:12" in checked_together[1]["dup-node-name"]
 
 
-def test_misspelt_names_get_a_did_you_mean():
+def test_misspelt_names_get_a_did_you_mean(checked_together):
     for name, hint in (("key-misspelt", "did you mean `nodeSubnet`?"), ("ref-unknown-node", "did you mean `worker-2`?"),
                        ("ref-unknown-vrf", "did you mean `blue`?")):
-        assert f"help: {hint}" in jcnrc("check", f"tests/corpus/{name}.yaml").stderr
+        assert f"help: {hint}" in checked_together[1][name]
 
 
 def test_all_errors_of_a_file_in_one_run_sorted_by_position(tmp_path):
@@ -100,10 +124,10 @@ def test_warnings_pass_unless_they_are_errors():
     assert strict.returncode == 1
 
 
-def test_several_files_are_all_checked():
-    result = jcnrc("check", "tests/corpus/ref-unknown-node.yaml", "tests/corpus/ref-unknown-vrf.yaml")
+def test_several_files_are_all_checked(checked_together):
+    result, parts = checked_together
     assert result.returncode == 1
-    assert "error[JCN303]" in result.stderr and "error[JCN305]" in result.stderr
+    assert "error[JCN303]" in parts["ref-unknown-node"] and "error[JCN305]" in parts["ref-unknown-vrf"]
 
 
 @pytest.mark.parametrize("args", [["check", "no-such-file.yaml"], ["check", "--bogus", "examples/aks-evpn-type5.yaml"],

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 import yaml
 
 import mermaid_syntax
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, HANG_GUARD, JCNRC, ROOT
 from jcnrc.plan import expected as routes
 from jcnrc.render import diagram, escape
 from jcnrc.intent.check import check
@@ -31,7 +30,9 @@ from jcnrc.render.templates import Templates
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 AKS_NODES = ["aks-agentpool-23733201-vmss000000", "aks-agentpool-23733201-vmss000001", "aks-agentpool-23733201-vmss000002"]
-needs_graphviz = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (`dot`) is not installed")
+needs_graphviz = pytest.mark.skipif(shutil.which("dot") is None, reason=(
+    "Graphviz's `dot` is not on PATH: this test has Graphviz itself read or draw the output; install Graphviz "
+    "(.ci/run installs it with apt-get)"))
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -228,7 +229,9 @@ def test_labels_show_any_text_verbatim_without_breaking_the_syntax():
         assert chart.subgraphs["s"].text == text
 
 
-@pytest.mark.skipif(not os.environ.get("JCNRC_MERMAID_MODULES"), reason="JCNRC_MERMAID_MODULES (mermaid + jsdom for node) not set")
+@pytest.mark.skipif(not os.environ.get("JCNRC_MERMAID_MODULES") or shutil.which("node") is None, reason=(
+    "Mermaid's own parser is not available: set JCNRC_MERMAID_MODULES to a node_modules folder holding mermaid and "
+    "jsdom, with Node.js on PATH (.ci/run installs them with npm and sets it)"))
 def test_real_mermaid_parses_every_example(tmp_path):
     modules = Path(os.environ["JCNRC_MERMAID_MODULES"])
     script = tmp_path / "parse.mjs"
@@ -238,7 +241,7 @@ def test_real_mermaid_parses_every_example(tmp_path):
     for position, plan in enumerate(plans):
         source = tmp_path / f"d{position}.mmd"
         source.write_text(diagram.render(plan, "mermaid"), encoding="utf-8")
-        done = subprocess.run(["node", str(script), str(source)], capture_output=True, text=True, timeout=120,
+        done = subprocess.run(["node", str(script), str(source)], capture_output=True, text=True, timeout=HANG_GUARD,
                               env={**os.environ, "JCNRC_MERMAID_MODULES": str(modules)})
         assert done.returncode == 0 and done.stdout.startswith("OK flowchart"), done.stdout + done.stderr
 
@@ -412,7 +415,7 @@ def test_unknown_format_is_refused():
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jcnrc.cli", *args], capture_output=True, timeout=120, cwd=ROOT,
+    return subprocess.run([*JCNRC, *args], capture_output=True, timeout=HANG_GUARD, cwd=ROOT,
                           env=env or dict(os.environ))
 
 

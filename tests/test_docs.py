@@ -10,7 +10,7 @@ import typing
 import pytest
 from pydantic import BaseModel
 
-from conftest import ROOT
+from conftest import HANG_GUARD, ROOT
 from jcnrc.intent.docs import intent_reference
 from jcnrc.intent.model import Topology
 
@@ -28,7 +28,7 @@ def test_committed_reference_is_current(reference):
 
 
 def test_module_prints_the_reference(reference):
-    done = subprocess.run([sys.executable, "-m", "jcnrc.intent.docs"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "jcnrc.intent.docs"], capture_output=True, text=True, timeout=HANG_GUARD, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout == reference
 

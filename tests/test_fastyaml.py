@@ -6,19 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, utf8_files
 from jcnrc.intent import fastyaml
 from jcnrc.intent.load import load_file
 
 CORPUS = sorted((ROOT / "tests" / "corpus").rglob("*.yaml"))
 
 
-@pytest.mark.parametrize("path", EXAMPLES + CORPUS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", utf8_files(EXAMPLES + CORPUS), ids=lambda p: p.name)
 def test_fast_reading_equals_ruamel_or_declines(path: Path, capfd):
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        pytest.skip("not UTF-8: refused before any parser runs")
+    text = path.read_text(encoding="utf-8")
     fast = fastyaml.parse(text, 64)
     exact = load_file(path)
     if fast is not None:

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from jcnrc.intent import model, names
 from jcnrc.render import escape
 from jcnrc.intent.model import Topology
-from strategies import compile_data, example_intent, get_at, set_at, write_intent
+from strategies import compile_data, dump_intent, example_intent, get_at, set_at, write_intent, yaml_double_quoted
 
 LINE_BREAKS = {"LF": "\n", "CR": "\r", "NEL": "\x85", "LS": "\u2028"}
 ENVIRON = {"ZQ_ROOT": "root-secret-value", "ZQ_LICENCE": "licence-secret-value", "CRPD_ROOT_PASSWORD": "x" * 16}
@@ -158,21 +158,35 @@ def test_each_base_intent_builds_clean(name, tmp_path):
 # ----------------------------------------------------------------------------- the proof
 
 
+_PLACEHOLDER = "zqplaceholderzq"
+
+
 @pytest.mark.parametrize("label", sorted(label for label, free in FIELDS.items() if not free))
 def test_every_validated_text_field_refuses_a_trailing_line_break(label, tmp_path):
+    """The intent is written once with a placeholder at the field (where ruamel's reader puts the
+    value's start: the position every diagnostic at the field must give), then once per line break
+    with the value in its place, double-quoted and escaped."""
+    from jcnrc.pipeline import Options, compile_intent
+
     intent, path = CASES[label]
+    data = INTENTS[intent]()
+    ordinary = get_at(data, path)
+    set_at(data, path, _PLACEHOLDER)
+    text = dump_intent(data)
+    assert text.count(_PLACEHOLDER) == 1
+    (tmp_path / "placeholder.yaml").write_text(text, encoding="utf-8")
+    line, column = value_position(tmp_path / "placeholder.yaml", path)
     accepted = []
     for break_name, line_break in LINE_BREAKS.items():
-        data = INTENTS[intent]()
-        value = get_at(data, path) + line_break
-        set_at(data, path, value)
-        result = compile_data(data, tmp_path / break_name, environ=ENVIRON)
+        intent_file = tmp_path / break_name / "topology.yaml"
+        intent_file.parent.mkdir()
+        intent_file.write_text(text.replace(_PLACEHOLDER, yaml_double_quoted(ordinary + line_break)), encoding="utf-8")
+        result = compile_intent(intent_file, Options(environ=ENVIRON), display_name=intent_file.name)
         errors = [d for d in result.diagnostics if d.is_error]
         at_field = [d for d in errors if tuple(d.path[: len(path)]) == path]
         if result.ok or not at_field:
             accepted.append((break_name, [f"{d.code} {d.path}" for d in errors]))
             continue
-        line, column = value_position(tmp_path / break_name / "topology.yaml", path)
         positions = {(item.line, item.column) for item in result.located() if item.diagnostic in at_field}
         assert (line, column) in positions, (break_name, (line, column), positions)
     assert not accepted, f"{label} took a value ending in a line break: {accepted}"

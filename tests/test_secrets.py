@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml as pyyaml
 
-from conftest import ROOT
+from conftest import HANG_GUARD, JCNRC, ROOT
 from jcnrc.output import secretscan
 from jcnrc.pipeline import Options, compile_intent
 from jcnrc.output import sops as sops_program
@@ -272,7 +272,7 @@ def test_create_secrets_never_puts_a_value_on_the_command_line(tmp_path):
     kubectl.write_text(FAKE_KUBECTL)
     kubectl.chmod(0o755)
     log = tmp_path / "kubectl.log"
-    run = subprocess.run(["/bin/sh", str(script)], cwd=intent.parent, capture_output=True, text=True, timeout=30,
+    run = subprocess.run(["/bin/sh", str(script)], cwd=intent.parent, capture_output=True, text=True, timeout=HANG_GUARD,
                          env={"PATH": "/usr/bin:/bin", "KUBECTL": str(kubectl), "KUBECTL_LOG": str(log),
                               "CRPD_ROOT_PASSWORD": ROOT_PASSWORD, "TMPDIR": str(tmp_path)})
     assert run.returncode == 0, run.stderr
@@ -288,7 +288,7 @@ def test_create_secrets_stops_with_a_message_when_a_value_is_missing(tmp_path):
     intent = intent_copy(tmp_path, "reference")
     script = tmp_path / "create-secrets.sh"
     script.write_text(compile_intent(intent, Options()).files["scripts/create-secrets.sh"])
-    run = subprocess.run(["/bin/sh", str(script)], cwd=intent.parent, capture_output=True, text=True, timeout=30,
+    run = subprocess.run(["/bin/sh", str(script)], cwd=intent.parent, capture_output=True, text=True, timeout=HANG_GUARD,
                          env={"PATH": "/usr/bin:/bin", "KUBECTL": "/bin/false"})
     assert run.returncode != 0
     assert "set CRPD_ROOT_PASSWORD to the root-password value" in run.stderr
@@ -333,9 +333,8 @@ def test_a_sops_build_is_up_to_date_right_after_it_was_written(tmp_path, fake_so
     import os
 
     intent = intent_copy(tmp_path, "sops")
-    jcnrc = Path(sys.executable).with_name("jcnrc")
     environ = {**os.environ, **fake_sops, "CRPD_ROOT_PASSWORD": ROOT_PASSWORD, "NO_COLOR": "1"}
-    for args in (["build", intent.name, *out], ["build", intent.name, *out, "--check"]):
-        run = subprocess.run([str(jcnrc), *args], cwd=intent.parent, env=environ, capture_output=True, text=True, timeout=120)
+    for args in (["build", intent.name, *out, "--secret-values"], ["build", intent.name, *out, "--check", "--secret-values"]):
+        run = subprocess.run([*JCNRC, *args], cwd=intent.parent, env=environ, capture_output=True, text=True, timeout=HANG_GUARD)
         assert run.returncode == 0, (args, run.stdout, run.stderr)
     assert "up to date" in run.stderr

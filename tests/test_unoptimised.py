@@ -14,53 +14,24 @@ obvious way. ``_reference_implementations`` swaps each one in:
   ``routes._administrator_order``) computed again at every call.
 
 A mid-size generated intent (60 nodes, 6 VRFs, 240 pods, 30 % explicit addresses, the rest
-allocated) and every bundled example are built both ways and compared file by file, byte for
-byte, the expected routing state in its full and in its compact form.
-
-The mid-size build is also compared with a digest manifest of what jcnrc produced for the same
-intent at commit 46ec096, the last commit before the optimisation work (210570c and later):
-``tests/fixtures/unoptimised/mid-46ec096.sha256``. The files that later commits changed on
-purpose are listed in ``CHANGED_ON_PURPOSE`` with the reason; every other file must still
-match. Regenerate the manifest (only ever from that commit) with::
-
-    mkdir -p /tmp/jcnrc-46ec096 && git archive 46ec096 | tar -x -C /tmp/jcnrc-46ec096
-    PYTHONPATH=/tmp/jcnrc-46ec096 .venv/bin/python tests/test_unoptimised.py > tests/fixtures/unoptimised/mid-46ec096.sha256
+allocated) and every bundled example (both targets) are built both ways in the same run and
+compared file by file, byte for byte, the expected routing state in its full and in its compact
+form. What the examples' output is, is pinned by tests/test_golden.py (the committed out/).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
-import importlib.util
 import ipaddress
 import json
-import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from strategies import benchmark_intent
+
 ROOT = Path(__file__).resolve().parent.parent
-MANIFEST = ROOT / "tests" / "fixtures" / "unoptimised" / "mid-46ec096.sha256"
 MID_SIZE = dict(nodes=60, vrfs=6, pods_per_node=4)  # benchmarks/generate.py, seed 0, 30 % explicit addresses
 MID_NAME = "mid.yaml"
 LOCK = "<lock file>"  # the allocation lock's text, compared like an output file
-
-# Output files of the mid-size build that changed on purpose since 46ec096, with why.
-CHANGED_ON_PURPOSE = {
-    "README.md": "210570c bounds the README tables (pods, attachments) for big topologies",
-    "nodes/*/iptables.sh": "210570c writes NAT exemptions per routing relationship (VRF pool pairs)",
-    "manifests/configmap-jcnrc-node-prep.yaml": "210570c: one cluster-wide rule script; node preparation keeps changing",
-    "manifests/daemonset-jcnrc-node-prep.yaml": "its config checksum covers the node-prep ConfigMap above",
-    "scripts/create-secrets.sh": "issue 13 copies secret files before kubectl sees them and quotes the intent's name in comments",
-}
-
-
-def _generate_mid_intent() -> str:
-    spec = importlib.util.spec_from_file_location("jcnrc_bench_generate", ROOT / "benchmarks" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module.generate(**MID_SIZE)
 
 
 def build(intent: Path):
@@ -70,10 +41,6 @@ def build(intent: Path):
     result = compile_intent(intent, Options(), display_name=intent.name)
     assert result.ok and result.files is not None, [d.message for d in result.diagnostics if d.is_error]
     return {**result.files, LOCK: result.lock.to_json()}, result
-
-
-def digests(files: dict[str, str]) -> dict[str, str]:
-    return {path: hashlib.sha256(text.encode("utf-8")).hexdigest() for path, text in files.items()}
 
 
 # --- the reference implementations ---------------------------------------------------------
@@ -143,7 +110,7 @@ def _first_difference(expected: dict[str, str], actual: dict[str, str]) -> str |
 
 def _mid_builds(tmp: Path):
     intent = tmp / MID_NAME
-    intent.write_text(_generate_mid_intent(), encoding="utf-8")
+    intent.write_text(benchmark_intent(**MID_SIZE), encoding="utf-8")
     optimised, result = build(intent)
     compact = _compact(result)
     with _reference_implementations():
@@ -158,27 +125,6 @@ def test_mid_size_intent_builds_the_same_bytes_both_ways(tmp_path):
     full_state, compact_state = _first_difference(reference, optimised), _first_difference(reference_compact, compact)
     assert full_state is None, full_state
     assert compact_state is None, compact_state
-    _check_manifest(optimised)
-
-
-def _check_manifest(files: dict[str, str]) -> None:
-    recorded: dict[str, str] = {}
-    intent_digest = None
-    for line in MANIFEST.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# intent "):
-            intent_digest = line.split()[2]
-        elif line and not line.startswith("#"):
-            digest, path = line.split("  ", 1)
-            recorded[path] = digest
-    assert intent_digest == hashlib.sha256(_generate_mid_intent().encode()).hexdigest(), (
-        "benchmarks/generate.py now writes another mid-size intent than the one the manifest was made from")
-    checked = {path for path in recorded if not any(fnmatch.fnmatchcase(path, p) for p in CHANGED_ON_PURPOSE)}
-    assert len(checked) > 400 and LOCK in checked  # expected state, pods, NADs, node configs, cRPD config, the lock
-    current = digests(files)
-    assert checked <= current.keys(), f"files 46ec096 wrote and this build does not: {sorted(checked - current.keys())[:5]}"
-    changed = sorted(path for path in checked if current[path] != recorded[path])
-    assert not changed, (f"{len(changed)} file(s) differ from what jcnrc wrote at 46ec096, e.g. {changed[:5]}; "
-                         "if that change is intended, add them to CHANGED_ON_PURPOSE with the reason")
 
 
 def test_examples_build_the_same_bytes_both_ways():
@@ -240,25 +186,3 @@ def test_indented_json_is_json_dumps_with_indent():
     same()
     for value in ({"a": [], "b": {}, "c": [{}], "d": [[]]}, [{"x": "},\n  {"}], "\u2028\x00\x7f😀", 10 ** 30):
         assert indented_json(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
-
-
-# --- the manifest ------------------------------------------------------------------------------
-
-def write_manifest() -> None:
-    """Print the digest manifest of the mid-size build made by whichever jcnrc is importable."""
-    import jcnrc
-
-    text = _generate_mid_intent()
-    with tempfile.TemporaryDirectory() as folder:
-        intent = Path(folder) / MID_NAME
-        intent.write_text(text, encoding="utf-8")
-        files, _ = build(intent)
-    print(f"# sha256 of every file of a build of the mid-size benchmark intent ({MID_SIZE}), and of its")
-    print(f"# allocation lock ({LOCK}), by the jcnrc in {Path(jcnrc.__file__).parent}: see tests/test_unoptimised.py")
-    print(f"# intent {hashlib.sha256(text.encode()).hexdigest()}  {MID_NAME}")
-    for path, digest in sorted(digests(files).items()):
-        print(f"{digest}  {path}")
-
-
-if __name__ == "__main__":
-    write_manifest()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import HANG_GUARD, JCNRC
 from jcnrc.plan import expected as routes
 from jcnrc.verify.compare import Finding, verify
 
@@ -62,8 +63,8 @@ def test_walkthrough_captures_verify_clean(aks):
 
 
 def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(root / ".venv/bin/jcnrc"), "verify", "examples/aks-evpn-type5.yaml", "--node", NODE2, *args],
-                          capture_output=True, text=True, cwd=root)
+    return subprocess.run([*JCNRC, "verify", "examples/aks-evpn-type5.yaml", "--node", NODE2, *args],
+                          capture_output=True, text=True, cwd=root, timeout=HANG_GUARD)
 
 
 def test_cli_exits_0_on_the_walkthrough_captures(root):

@@ -8,14 +8,14 @@ import hashlib
 import os
 import shutil
 import signal
+import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import HANG_GUARD, JCNRC, ROOT
 from jcnrc.output import write
 from jcnrc.output.write import OWNED_LIST, SLOW_WRITE_ENV, WriteError, build_lock, write_tree
 
@@ -69,9 +69,10 @@ def test_first_build_writes_every_file_and_the_owned_list(out):
 
 def test_an_unchanged_rebuild_rewrites_no_file(out):
     write_tree(FILES, out)
+    for path in (out, *out.rglob("*")):  # a long-ago time stamp: any rewrite would give it today's
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000), follow_symlinks=False)
     before = snapshot(out)
     folder_before = out.stat()
-    time.sleep(0.01)
     assert write_tree(FILES, out) == []
     assert snapshot(out) == before
     assert (out.stat().st_ino, out.stat().st_mtime_ns) == (folder_before.st_ino, folder_before.st_mtime_ns)
@@ -221,7 +222,9 @@ def test_a_read_only_output_folder_is_refused_and_left_as_it_was(out, monkeypatc
     assert snapshot(out) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+@pytest.mark.skipif(os.geteuid() == 0, reason=(
+    "running as root, which writes through read-only permissions, so the refusal cannot be provoked for real; the "
+    "test above proves it with a patched os.access; run the suite as another user to run this one"))
 def test_a_read_only_output_folder_is_refused_for_real(out):
     write_tree(FILES, out)
     before = snapshot(out)
@@ -271,7 +274,8 @@ def test_a_build_killed_between_its_two_renames_is_put_back_by_the_next_one(out,
 
 def test_the_swap_is_one_atomic_exchange_on_linux(out, monkeypatch):
     if write._renameat2() is None:
-        pytest.skip("no renameat2 on this system")
+        pytest.skip("renameat2 is missing (not Linux, or a C library without it): the writer falls back to two renames, "
+                    "which test_a_build_killed_between_its_two_renames_is_put_back_by_the_next_one covers")
     write_tree(FILES, out)
     exchanges = []
     real_exchange = write._rename_exchange
@@ -351,7 +355,42 @@ def test_a_file_in_place_of_the_output_folder_is_refused(tmp_path):
         write_tree(FILES, tmp_path / "out")
 
 
-# --- the real command, killed -------------------------------------------------------------------
+# --- the real command, killed or stopped mid-write -------------------------------------------------
+
+# `python -m jcnrc ARGS` with the writer's test hook turned from a pause into an event. The hook
+# (JCNRC_TEST_SLOW_WRITE) calls the writer's `time.sleep` before each file of the new tree; here
+# that call counts files instead, and before file number STOP_AT the build either kills itself
+# with SIGKILL ("kill") or writes "paused" to the file descriptor REPORT and waits for a line on
+# its stdin ("pause"). So a test knows exactly where the build is, on any machine, with no sleep.
+_STOPPING_BUILD = r"""
+import os, runpy, signal, sys, time
+from jcnrc.output import write
+
+action, stop_at, report = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+seen = 0
+
+
+class WriterClock:
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+    def sleep(self, seconds):
+        global seen
+        seen += 1
+        if seen != stop_at:
+            return
+        if action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.write(report, b"paused\n")
+        os.close(report)
+        sys.stdin.readline()
+
+
+write.time = WriterClock()
+sys.argv = ["jcnrc", *sys.argv[4:]]
+runpy.run_module("jcnrc", run_name="__main__", alter_sys=True)
+"""
+
 
 def _intent(tmp_path: Path) -> Path:
     folder = tmp_path / "intent"
@@ -362,72 +401,131 @@ def _intent(tmp_path: Path) -> Path:
     return intent
 
 
-def _jcnrc(*args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jcnrc.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, **env})
+def _build_in_process(intent: Path, out: Path) -> None:
+    """The output a previous `jcnrc build INTENT -o OUT` left, made by the library: the setup of a
+    test about what the command does next."""
+    from jcnrc.pipeline import Options, compile_intent
+
+    result = compile_intent(intent, Options(output=out), display_name=str(intent))
+    assert result.ok, [d.message for d in result.diagnostics if d.is_error]
+    write_tree(result.files, out, inputs=(intent,))
 
 
-def _wait_for_staging_with_files(out: Path, timeout: float = 60) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for staging in out.parent.glob(f".{out.name}.new-*"):
-            if sum(1 for p in staging.rglob("*") if p.is_file()) >= 3:
-                return staging
-        time.sleep(0.02)
-    pytest.fail("the build never started writing")
+def _jcnrc(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*JCNRC, *args], capture_output=True, text=True, timeout=HANG_GUARD)
+
+
+class StoppedBuild:
+    """`jcnrc build` run by _STOPPING_BUILD; as a context manager it never outlives the test."""
+
+    def __init__(self, action: str, stop_at: int, *args: str) -> None:
+        self.report, report_end = os.pipe()
+        self.process = subprocess.Popen([sys.executable, "-c", _STOPPING_BUILD, action, str(stop_at), str(report_end), *args],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        pass_fds=(report_end,), env={**os.environ, SLOW_WRITE_ENV: "1"})
+        os.close(report_end)
+
+    def wait_until_paused(self) -> None:
+        """Block until the build stands before its file; fail if it ended instead."""
+        ready, _, _ = select.select([self.report], [], [], HANG_GUARD)
+        said = os.read(self.report, 64) if ready else b""
+        if said != b"paused\n":
+            self.process.kill()
+            pytest.fail(f"the build never reached its pause: {self.process.communicate(timeout=HANG_GUARD)}")
+
+    def go_on(self) -> tuple[int, str]:
+        _, stderr = self.process.communicate("go\n", timeout=HANG_GUARD)
+        return self.process.returncode, stderr
+
+    def wait(self) -> int:
+        self.process.communicate(timeout=HANG_GUARD)
+        return self.process.returncode
+
+    def __enter__(self) -> StoppedBuild:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+        os.close(self.report)
+
+
+def _hold_the_build_lock(out: Path):
+    """The build lock of `out`, taken as the writer takes it (an exclusive flock on
+    `.<name>.jcnrc-lock` next to the folder), by hand so that the file's name and the kind of
+    lock are pinned here too. Raises BlockingIOError while a build holds it."""
+    import fcntl
+
+    fd = os.open(out.parent / f".{out.name}.jcnrc-lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def test_a_build_killed_mid_write_leaves_the_old_output_exactly_and_the_next_build_recovers(tmp_path):
     intent = _intent(tmp_path)
     out = tmp_path / "out" / "aks"
-    first = _jcnrc("build", str(intent), "-o", str(out))
-    assert first.wait(timeout=120) == 0, first.stderr.read()
+    _build_in_process(intent, out)
     before = snapshot(out)
     intent.write_text(intent.read_text().replace("image: ubuntu:20.04", "image: ubuntu:22.04"))
-    slow = _jcnrc("build", str(intent), "-o", str(out), **{SLOW_WRITE_ENV: "0.2"})
-    try:
-        staging = _wait_for_staging_with_files(out)
-        slow.send_signal(signal.SIGKILL)
-        slow.wait(timeout=30)
-    finally:
-        if slow.poll() is None:
-            slow.kill()
-    assert slow.returncode == -signal.SIGKILL
-    assert staging.exists()  # killed mid-write: the half-written tree is left beside the output
+    with StoppedBuild("kill", 4, "build", str(intent), "-o", str(out)) as killed:  # killed before its 4th file
+        assert killed.wait() == -signal.SIGKILL
+    [staging] = out.parent.glob(f".{out.name}.new-*")  # killed mid-write: the half-written tree is left beside the output
+    assert sum(1 for p in staging.rglob("*") if p.is_file()) == 3
     assert snapshot(out) == before
     again = _jcnrc("build", str(intent), "-o", str(out))
-    assert again.wait(timeout=120) == 0, again.stderr.read()
+    assert again.returncode == 0, again.stderr
     assert leftovers(out) == []
     assert "image: ubuntu:22.04" in (out / "manifests/pod-ubuntu-du11.yaml").read_text()
     assert snapshot(out)["manifests/clusterrole-crpd.yaml"] == before["manifests/clusterrole-crpd.yaml"]  # unchanged: kept
 
 
 def test_two_commands_building_into_one_folder_cannot_interleave(tmp_path):
+    """A build holds the lock while it writes; a second build meanwhile stops with exit 2 and writes nothing."""
     intent = _intent(tmp_path)
     out = tmp_path / "out" / "aks"
-    slow = _jcnrc("build", str(intent), "-o", str(out), **{SLOW_WRITE_ENV: "0.1"})
-    try:
-        _wait_for_staging_with_files(out)
+    with StoppedBuild("pause", 4, "build", str(intent), "-o", str(out)) as first:
+        first.wait_until_paused()
+        with pytest.raises(BlockingIOError):
+            os.close(_hold_the_build_lock(out))
         second = _jcnrc("build", str(intent), "-o", str(out))
-        assert second.wait(timeout=60) == 2
-        assert f"jcnrc: error: another jcnrc build is writing {out}" in second.stderr.read()
-        assert slow.wait(timeout=120) == 0, slow.stderr.read()
-    finally:
-        if slow.poll() is None:
-            slow.kill()
+        assert second.returncode == 2, second.stderr
+        assert f"jcnrc: error: another jcnrc build is writing {out}" in second.stderr
+        assert not out.exists()
+        code, stderr = first.go_on()
+        assert code == 0, stderr
     assert leftovers(out) == [] and (out / "README.md").is_file()
+
+
+def test_a_build_refuses_a_folder_whose_lock_is_held_and_writes_nothing(tmp_path):
+    intent = _intent(tmp_path)
+    out = tmp_path / "out" / "aks"
+    out.parent.mkdir(parents=True)
+    held = _hold_the_build_lock(out)
+    try:
+        refused = _jcnrc("build", str(intent), "-o", str(out))
+    finally:
+        os.close(held)
+    assert refused.returncode == 2, refused.stderr
+    assert f"jcnrc: error: another jcnrc build is writing {out}; wait for it to finish" in refused.stderr
+    assert not out.exists() and leftovers(out) == []
+    assert _jcnrc("build", str(intent), "-o", str(out)).returncode == 0  # released: the next build runs
 
 
 def test_a_failed_build_writes_nothing(tmp_path):
     intent = _intent(tmp_path)
     out = tmp_path / "out" / "aks"
-    assert _jcnrc("build", str(intent), "-o", str(out)).wait(timeout=120) == 0
+    _build_in_process(intent, out)
     before = snapshot(out)
     intent.write_text(intent.read_text().replace("role: master", "role: chief"))
     failed = _jcnrc("build", str(intent), "-o", str(out))
-    assert failed.wait(timeout=120) == 1
-    assert "role" in failed.stderr.read()
+    assert failed.returncode == 1
+    assert "role" in failed.stderr
     assert snapshot(out) == before and leftovers(out) == []
     fresh = tmp_path / "out" / "never"
-    assert _jcnrc("build", str(intent), "-o", str(fresh)).wait(timeout=120) == 1
+    assert _jcnrc("build", str(intent), "-o", str(fresh)).returncode == 1
     assert not fresh.exists()

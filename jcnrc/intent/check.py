@@ -8,13 +8,16 @@ ones are still checked, so one run reports every problem.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from jcnrc.intent import rules
 from jcnrc.diagnostics import Diagnostic
-from jcnrc.intent.model import Images, Cluster, Expectation, Metadata, Node, Pod, Secrets, Topology, Vrf
+from jcnrc.intent import rules
+from jcnrc.intent.model import Cluster, Expectation, Images, Metadata, Node, Pod, Secrets, Topology, Vrf
 from jcnrc.intent.structure import validate_structure
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass
@@ -49,9 +52,10 @@ def check(data: dict) -> Checked:
 
 
 def _partial_intent(data: dict) -> rules.Intent:
+    target = data.get("target")
     return rules.Intent(
         cluster=_valid_or_none(Cluster, data.get("cluster")),
-        target=data.get("target") if data.get("target") in ("platter", "jcnr") else "platter",
+        target=target if target in ("platter", "jcnr") else "platter",
         nodes=_valid_items(Node, data.get("nodes")),
         vrfs=_valid_items(Vrf, data.get("vrfs")),
         pods=_valid_items(Pod, data.get("pods")),
@@ -64,7 +68,7 @@ def _partial_intent(data: dict) -> rules.Intent:
     )
 
 
-def _valid_or_none(model: type[BaseModel], value):
+def _valid_or_none(model: type[_Model], value: Any) -> _Model | None:
     if value is None:
         return None
     try:
@@ -73,10 +77,10 @@ def _valid_or_none(model: type[BaseModel], value):
         return None
 
 
-def _valid_items(model: type[BaseModel], items) -> list[tuple[int, BaseModel]]:
+def _valid_items(model: type[_Model], items: Any) -> list[tuple[int, _Model]]:
     if not isinstance(items, list):
         return []
-    valid = []
+    valid: list[tuple[int, _Model]] = []
     for index, item in enumerate(items):
         parsed = _valid_or_none(model, item)
         if parsed is not None:
@@ -84,7 +88,7 @@ def _valid_items(model: type[BaseModel], items) -> list[tuple[int, BaseModel]]:
     return valid
 
 
-def _written_names(items, key: str) -> set[str]:
+def _written_names(items: Any, key: str) -> set[str]:
     if not isinstance(items, list):
         return set()
     return {item[key] for item in items if isinstance(item, dict) and isinstance(item.get(key), str)}

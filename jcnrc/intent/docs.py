@@ -49,7 +49,7 @@ class _Section:
     def title(self) -> str:
         if not self.path:
             return "Top level"
-        return " and ".join(f"`{p}`" for p in [self.path] + self.also_at) + " fields"
+        return " and ".join(f"`{p}`" for p in [self.path, *self.also_at]) + " fields"
 
 
 def intent_reference() -> str:
@@ -94,7 +94,7 @@ def _models_by_name(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
             continue
         found[model.__name__] = model
         for info in model.model_fields.values():
-            pending += [m for m in _models_in(info.annotation)]
+            pending += _models_in(info.annotation)
     return found
 
 
@@ -156,7 +156,8 @@ def _section_text(section: _Section, definitions: dict, by_def: dict, anchors: d
     return out
 
 
-def _facts(name: str, prop: dict, required: bool, model, definitions: dict, by_def: dict, anchors: dict) -> list[str]:
+def _facts(name: str, prop: dict, required: bool, model: type[BaseModel] | None, definitions: dict, by_def: dict,
+           anchors: dict) -> list[str]:
     facts = [f"- **Type:** {_type_text(prop, definitions, by_def, anchors)}"]
     facts.append("- **Required.**" if required else f"- **Optional.** {_default_text(name, prop, model)}".rstrip())
     allowed = _allowed_values(prop)
@@ -170,7 +171,7 @@ def _facts(name: str, prop: dict, required: bool, model, definitions: dict, by_d
     if examples:
         label = "Example" if len(examples) == 1 else "Examples"
         facts.append(f"- **{label}:** " + ", ".join(_code(_json(e)) for e in examples))
-    return facts + [""]
+    return [*facts, ""]
 
 
 def _type_text(prop: dict, definitions: dict, by_def: dict, anchors: dict) -> str:
@@ -220,14 +221,14 @@ def _range_text(option: dict) -> str:
     return ""
 
 
-def _default_text(name: str, prop: dict, model) -> str:
+def _default_text(name: str, prop: dict, model: type[BaseModel] | None) -> str:
     if "default" in prop:
         value = prop["default"]
         return "" if value is None else f"Default: {_code(_json(value))}."
     info = field_for_key(model, name) if model is not None else None
     if info is None or info.default_factory is None:
         return ""
-    value = info.default_factory()
+    value = info.get_default(call_default_factory=True)
     if isinstance(value, BaseModel):
         return "When left out, each of its fields takes its own default."
     return f"Default: {_code(_json(value))}."
@@ -236,7 +237,7 @@ def _default_text(name: str, prop: dict, model) -> str:
 def _allowed_values(prop: dict) -> list[str]:
     for option in _options(prop):
         if "enum" in option or "enum" in prop:
-            values = option.get("enum") or prop.get("enum")
+            values = option.get("enum") or prop["enum"]
             notes = prop.get("markdownEnumDescriptions") or option.get("markdownEnumDescriptions") or []
             return [_code(_json(v)) + (f": {notes[i]}" if i < len(notes) else "") for i, v in enumerate(values)]
     return []

@@ -26,9 +26,15 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ctypes
+
+    from ruamel.yaml.resolver import VersionedResolver
 
 # Below this size ruamel is fast enough, and the exact path is always the one that runs.
 FAST_PATH_MIN_BYTES = 64 * 1024
@@ -53,7 +59,12 @@ _DISPUTED_PAIRS = (b":,", b":]", b":}", b"<<")
 # Lines where rapidyaml is lenient and ruamel is not (or fails): a directive (`%`) without
 # `---`; block scalar headers (`|1x`, `| -` pass as empty strings); and a scalar on the line
 # after `key: # comment`, which ruamel 0.19 cannot parse when a blank line follows.
-_LENIENT = re.compile(rb"^%|(?:^[ ]*|[:?-][ ]+|[\[{,][ ]*)[|>]|:[ ]+#[^\n]*\n(?:[ \r]*(?:#[^\n]*)?\n)*[ ]+(?!-[ \r\n])(?![^\n]*:[ \r\n])[^\s#]", re.MULTILINE)
+_LENIENT = re.compile(
+    rb"^%"
+    rb"|(?:^[ ]*|[:?-][ ]+|[\[{,][ ]*)[|>]"
+    rb"|:[ ]+#[^\n]*\n(?:[ \r]*(?:#[^\n]*)?\n)*[ ]+(?!-[ \r\n])(?![^\n]*:[ \r\n])[^\s#]",
+    re.MULTILINE,
+)
 _LENIENT_HINTS = (b"%", b"|", b">", b" #")
 # Anything but a comment, a separator or a closing bracket after a flow collection: an error for
 # ruamel, more entries for rapidyaml (`- {} -`).
@@ -176,7 +187,7 @@ def _balanced(brackets: bytes, max_depth: int) -> bool:
 
 
 @contextmanager
-def _silenced_stderr():
+def _silenced_stderr() -> Iterator[None]:
     """rapidyaml prints its parse errors to file descriptor 2; ruamel reports them properly later."""
     try:
         sys.stderr.flush()
@@ -266,7 +277,7 @@ def _check_string(text: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _resolver():
+def _resolver() -> VersionedResolver:
     from ruamel.yaml.resolver import VersionedResolver
 
     return VersionedResolver(version=(1, 2))
@@ -377,7 +388,9 @@ class Positions:
         colon = self._colon(node)
         if colon is None:
             return None
-        after = _BLANKS_AND_COMMENTS.match(self.raw, colon + 1).end()
+        blanks = _BLANKS_AND_COMMENTS.match(self.raw, colon + 1)
+        assert blanks is not None  # the pattern matches the empty text too
+        after = blanks.end()
         if self.tree.is_container(node):
             return after
         # An empty value: ruamel marks it where the `:` ends in a flow mapping or when a comment
@@ -487,7 +500,7 @@ def _address(view: memoryview) -> int:
         _release_buffer(ctypes.byref(buffer))
 
 
-def _buffer_api():
+def _buffer_api() -> tuple[type[ctypes.Structure], Callable[..., int], Callable[..., None]]:
     import ctypes
 
     class PyBuffer(ctypes.Structure):

@@ -9,11 +9,12 @@ documents, a top level that is not a mapping, resource limits — becomes a diag
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml.comments import merge_attrib
 from ruamel.yaml.composer import Composer
@@ -22,8 +23,13 @@ from ruamel.yaml.events import AliasEvent, ScalarEvent
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
-from jcnrc.intent import fastyaml
 from jcnrc.diagnostics import Diagnostic, Path, Related, error, escaped
+from jcnrc.intent import fastyaml
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,18 @@ class Limits:
       bound says so): a document over the limit is refused without building it.
     * `max_scalar`: characters in one key or value (1 MiB; the longest value of an intent is a
       path or an image reference). The diagnostic points at it; its text is never repeated.
+    * `max_expanded`: characters in all keys and values together, counted as if every alias
+      were expanded, without expanding them (like `max_nodes`, while the document is composed).
+      None, the default, is `EXPANDED_PER_BYTE` (4) times `max_bytes`: 33,554,432 (32 MiB)
+      with the default `max_bytes`, and it follows `--max-bytes`. The output repeats the
+      intent's values, so it grows with this count, not with the file's size: 12 pods whose
+      command is a list of 100 aliases of one 1 MB string are a 1.1 MB file that expands to 1.2
+      billion characters, and rendered 1.26 GB in 38 s at 2.6 GB. A document without aliases
+      never exceeds its own size (every key and value is written out in it; quotes, escapes,
+      line folding and indentation only make the text longer than the values), so only aliases
+      reach the bound; the factor 4 leaves room for an intent that shares lists and mappings
+      through aliases, up to four times the largest intent that could be written out within
+      `max_bytes`, while the output stays within a small multiple of what `max_bytes` allows.
 
     Why these defaults: the largest intent jcnrc is meant for is the benchmark's 5,000 nodes
     with 50,000 pods (`benchmarks/generate.py --nodes 5000 --vrfs 20 --pods-per-node 10`):
@@ -61,8 +79,11 @@ class Limits:
     costs about 1.5 s and 780 MB (block list) or 1 s and 630 MB (flow list), nearly all of it
     rapidyaml's tree (about 150 bytes per node) while it counts; 8 MiB of nested brackets cost
     0.1 s and 44 MB; aliases that expand to 1.6 million nodes (just under the node limit) cost
-    1.2 s and 4 MB to convert, and one more level is refused in milliseconds. Lower `max_bytes`
-    to lower the worst case in proportion; raise it (`--max-bytes`) for bigger intents.
+    1.2 s and 4 MB to convert, and one more level is refused in milliseconds. Aliases that expand
+    to 32 million characters (two pods whose command is 16 aliases of a 1,000,000-character
+    string, just under `max_expanded`) render 32 MB of output in 0.7 s and 165 MB; one alias more
+    is refused before anything is built. Lower `max_bytes` to lower the worst case in
+    proportion; raise it (`--max-bytes`) for bigger intents.
 
     The exact loader reads at most `exact_budget` nodes and aliases as written (see there): a
     file that only it can read costs at most about 35 CPU seconds and 850 MB. An 8 MB key costs
@@ -73,6 +94,17 @@ class Limits:
     max_depth: int = 64
     max_nodes: int = 2_000_000
     max_scalar: int = 1024 * 1024
+    max_expanded: int | None = None
+
+
+# `max_expanded` when it is None: this many characters of keys and values for every byte of
+# `max_bytes` (see Limits).
+EXPANDED_PER_BYTE = 4
+
+
+def expanded_budget(limits: Limits) -> int:
+    """How many characters of keys and values, aliases expanded, a document may hold (`Limits.max_expanded`)."""
+    return EXPANDED_PER_BYTE * limits.max_bytes if limits.max_expanded is None else limits.max_expanded
 
 
 DEFAULT_LIMITS = Limits()
@@ -116,7 +148,7 @@ class SourceMap:
 
     def position(self, path: Path, at: str = "value") -> tuple[int, int]:
         if self.root is None and self.text is not None:
-            found, certain = self._fast_position(path, at, exact=True)
+            found, certain = self._fast_position(self.text, path, at, exact=True)
             if certain or len(self.text) > EXACT_POSITIONS_MAX_CHARS:
                 return found
             self.root = _positions_tree(self.text)
@@ -126,13 +158,14 @@ class SourceMap:
     def order(self, path: Path, at: str = "value") -> tuple[int, int]:
         """Sorts like `position`, at less cost for a text the fast loader read (a byte column)."""
         if self.root is None and self.text is not None:
-            return self._fast_position(path, at, exact=False)[0]
+            return self._fast_position(self.text, path, at, exact=False)[0]
         return self._exact_position(path, at)
 
-    def _fast_position(self, path: Path, at: str, exact: bool) -> tuple[tuple[int, int], bool]:
-        """`position` from rapidyaml's tree, and whether it is certain (else: the closest place known)."""
+    def _fast_position(self, text: str, path: Path, at: str, exact: bool) -> tuple[tuple[int, int], bool]:
+        """`position` from rapidyaml's tree of `text` (the fast loader's), and whether it is certain
+        (else: the closest place known)."""
         if self.fast is None:
-            self.fast = fastyaml.Positions(self.text)
+            self.fast = fastyaml.Positions(text)
         tree = self.fast
         node = tree.root
         offset = tree.start(node)
@@ -173,7 +206,6 @@ class SourceMap:
         node = self.root
         for index, part in enumerate(path):
             last = index == len(path) - 1
-            entry = None
             if isinstance(node, dict) and not isinstance(part, int) and (key := _original_key(node, part)) is not _MISSING:
                 entry = _entry_position(node, key, "key" if (last and at == "key") else "value")
                 child = node[key]
@@ -183,8 +215,11 @@ class SourceMap:
             elif isinstance(node, dict) and isinstance(part, int):
                 # A map whose items are addressed by position (rare); stay on the map.
                 continue
+            else:
+                # Missing key: point at the enclosing node, stop here.
+                break
             if entry is None:
-                # Missing key (or a node without a position): point at the enclosing node, stop here.
+                # A node without a position: likewise.
                 break
             line, col = entry[0] + 1, entry[1] + 1
             node = child
@@ -263,7 +298,8 @@ def load_bytes(raw: bytes, name: str, limits: Limits = DEFAULT_LIMITS, fast: boo
 
     digest = hashlib.sha256(raw).hexdigest()
     if len(raw) > limits.max_bytes:
-        return _fail(name, [], error("JCN008", f"the input is {len(raw)} bytes; the limit is {limits.max_bytes}", line=1, column=1))
+        return _fail(name, [], error("JCN008", f"the input is {len(raw)} bytes; the limit is {limits.max_bytes}",
+                                     line=1, column=1))
     again = _READ.pop((digest, name, limits), None)
     if again is not None and not fast:
         # The pipeline reads a file a second time, without `fast`, when it has something to
@@ -357,11 +393,12 @@ def _hide_yaml_1_1_breaks(text: str) -> tuple[str, dict[int, str] | None, dict[i
         return text, None, None
     used = set(text)
     free = (chr(code) for block in _PRIVATE_USE for code in block if chr(code) not in used)
-    placeholders = [next(free, None) for _ in _YAML_1_1_BREAKS]
-    if None in placeholders:  # the text uses every private character: leave it as it is
+    placeholders = list(itertools.islice(free, len(_YAML_1_1_BREAKS)))
+    if len(placeholders) < len(_YAML_1_1_BREAKS):  # the text uses every private character: leave it as it is
         return text, None, None
-    hide = {ord(char): placeholder for char, placeholder in zip(_YAML_1_1_BREAKS, placeholders)}
-    restore = {ord(placeholder): char for char, placeholder in zip(_YAML_1_1_BREAKS, placeholders)}
+    # One placeholder for each break (checked just above): zip pairs them all.
+    hide = {ord(char): placeholder for char, placeholder in zip(_YAML_1_1_BREAKS, placeholders, strict=True)}
+    restore = {ord(placeholder): char for char, placeholder in zip(_YAML_1_1_BREAKS, placeholders, strict=True)}
     return text.translate(hide), hide, restore
 
 
@@ -410,7 +447,7 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     yaml.Scanner = _LinearScanner
-    yaml.Composer = functools.partial(_LimitedComposer, limits=limits)
+    yaml.Composer = _composer_class(limits)
     try:
         with warnings.catch_warnings():
             # A reused anchor is legal YAML (the later one wins); ruamel would print a warning.
@@ -421,6 +458,8 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes
     except _TooLarge as large:
         diagnostic = _too_many_for_ruamel(limits) if large.exact else _too_many_nodes(limits, large.aliases)
         return Loaded(None, source, [diagnostic], digest)
+    except _TooExpanded as expanded:
+        return Loaded(None, source, [_too_expanded(limits, expanded.aliases)], digest)
     except _TooLong as long:
         return Loaded(None, source, [_too_long(limits, long.length, long.key, long.line, long.column)], digest)
     except DuplicateKeyError as exc:
@@ -430,15 +469,18 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes
     except YAMLError as exc:
         return Loaded(None, source, [error("JCN001", escaped(f"YAML error: {exc}"), line=1, column=1)], digest)
     except RecursionError:
-        return Loaded(None, source, [error("JCN008", f"the document nests too deeply (limit {limits.max_depth})", line=1, column=1)], digest)
+        return Loaded(None, source, [error("JCN008", f"the document nests too deeply (limit {limits.max_depth})",
+                                           line=1, column=1)], digest)
     except Exception as exc:  # noqa: BLE001 - the parser raises plain errors on some malformed input; never a traceback
         return Loaded(None, source, [error("JCN001", escaped(f"YAML error: the parser gave up ({type(exc).__name__}: {exc})"),
-                                           line=1, column=1, help="check the file for unusual YAML (tags, complex keys)")], digest)
+                                           line=1, column=1,
+                                           help="check the file for unusual YAML (tags, complex keys)")], digest)
     documents = [d for d in documents if d is not None] or [None]
     if len(documents) > 1:
         line, column = _second_document_position(yaml, text)
         return Loaded(None, source, [error("JCN007", f"the file holds {len(documents)} YAML documents; an intent is one document",
-                                           line=line, column=column, help="keep one topology per file, without `---` separators")], digest)
+                                           line=line, column=column,
+                                           help="keep one topology per file, without `---` separators")], digest)
     root = documents[0]
     if not isinstance(root, dict):
         kind = "a list" if isinstance(root, list) else f"a {_scalar_kind(root)}" if root is not None else "nothing"
@@ -479,12 +521,12 @@ def _first_content(lines: list[str]) -> tuple[int, int]:
     return 1, 1
 
 
-def _second_document_position(yaml, text: str) -> tuple[int, int]:
+def _second_document_position(yaml: YAML, text: str) -> tuple[int, int]:
     """Where the second non-empty document starts: its `---` marker, or its first node."""
     from ruamel.yaml.events import DocumentStartEvent, ScalarEvent
 
     seen = 0
-    start = None
+    start: DocumentStartEvent | None = None
     expect_root = False
     for event in yaml.parse(text):
         if isinstance(event, DocumentStartEvent):
@@ -498,12 +540,12 @@ def _second_document_position(yaml, text: str) -> tuple[int, int]:
             continue
         seen += 1
         if seen == 2:
-            mark = start.start_mark if getattr(start, "explicit", False) else event.start_mark
+            mark = start.start_mark if start is not None and getattr(start, "explicit", False) else event.start_mark
             return mark.line + 1, mark.column + 1
     return 1, 1
 
 
-def _duplicate_key(exc, text: str, restore: dict | None = None) -> Diagnostic:
+def _duplicate_key(exc: DuplicateKeyError, text: str, restore: dict[int, str] | None = None) -> Diagnostic:
     mark = exc.problem_mark
     key = _quoted_key(exc.problem)
     first = _first_occurrence(text, key.strip("`"), exc.context_mark, mark) if key else None
@@ -519,7 +561,8 @@ def _duplicate_key(exc, text: str, restore: dict | None = None) -> Diagnostic:
     )
 
 
-def _first_occurrence(text: str, key: str, mapping_start, duplicate) -> tuple[int, int] | None:
+def _first_occurrence(text: str, key: str, mapping_start: StreamMark | None,
+                      duplicate: StreamMark | None) -> tuple[int, int] | None:
     """Where `key` first appears between the start of its mapping (ruamel's context mark) and the duplicate."""
     if mapping_start is None or duplicate is None:
         return None
@@ -546,7 +589,7 @@ def _quoted_key(problem: str | None) -> str:
 _OPENED_AT_CONTEXT = ("while parsing a flow mapping", "while parsing a flow sequence", "while scanning a simple key")
 
 
-def _syntax_error(exc, lines: list[str]) -> Diagnostic:
+def _syntax_error(exc: MarkedYAMLError, lines: list[str]) -> Diagnostic:
     problem = (exc.problem or "invalid YAML").strip()
     context = (exc.context or "").strip()
     noticed = exc.problem_mark or exc.context_mark
@@ -644,6 +687,10 @@ class _LinearScanner(RoundTripScanner):
     `max_depth`, since the scanner reads up to 1,024 characters ahead. The keys are kept in the
     order they were saved, which is also the order of their token numbers, lines and offsets:
     the nearest is the first, and the stale ones are a prefix. Same answers, constant time.
+
+    This replaces and relies on ruamel internals, not its documented API: pyproject pins
+    ruamel.yaml below its next minor, and tests/test_libraries_ruamel.py records the ruamel
+    methods involved (and checks that this scanner's tokens are ruamel's own).
     """
 
     def next_possible_simple_key(self) -> Any:
@@ -669,11 +716,14 @@ class _LinearScanner(RoundTripScanner):
 
 
 class _LimitedComposer(Composer):
-    """ruamel's composer, counting nodes and depth on the parser's events as it composes them,
-    and stopping at the first node past a limit: the rest of the document is never scanned.
+    """ruamel's composer, counting nodes, depth and characters on the parser's events as it
+    composes them, and stopping at the first node past a limit: the rest of the document is
+    never scanned.
 
-    An alias counts the nodes and the levels of the node it names (known once that node is
-    composed), so "billion laughs" is refused after a few hundred events and nothing is expanded.
+    An alias counts the nodes, the levels and the characters of the node it names (known once
+    that node is composed), so "billion laughs" is refused after a few hundred events, and so is
+    a long string repeated through aliases, and nothing is expanded.
+    Like _LinearScanner, it depends on ruamel internals recorded in tests/test_libraries_ruamel.py.
     """
 
     def __init__(self, loader: Any = None, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -683,12 +733,15 @@ class _LimitedComposer(Composer):
         self.nodes = 0
         self.level = 0  # of the node being composed (ruamel's own `depth` is not in every version)
         self.deepest = 0  # the deepest level reached inside the anchored node being composed
-        self.expanded: dict[int, tuple[int, int]] = {}  # id of an anchored node -> (nodes, levels below it)
+        # id of an anchored node -> (nodes, levels below it, characters of its keys and values)
+        self.expanded: dict[int, tuple[int, int, int]] = {}
         self.aliases = False
         self.events: Any = None
         self.max_scalar = limits.max_scalar
         self.max_read = exact_budget(limits)
         self.read = 0  # nodes and aliases as written, each an object in ruamel's tree
+        self.max_characters = expanded_budget(limits)
+        self.characters = 0  # of the keys and values composed, aliases counted as expanded
 
     def compose_document(self) -> Any:
         self.events = self.parser  # the property looks itself up on every use; once is enough
@@ -706,11 +759,14 @@ class _LimitedComposer(Composer):
                 known = self.expanded.get(id(target))
                 if known is None:  # an alias inside the node it names: infinitely deep
                     raise _TooDeep(event.start_mark)
-                nodes, levels = known
+                nodes, levels, characters = known
                 self.aliases = True
                 self.nodes += nodes
                 if self.nodes > self.max_nodes:
                     raise _TooLarge(aliases=True)
+                self.characters += characters
+                if self.characters > self.max_characters:
+                    raise _TooExpanded(aliases=True)
                 if depth + levels > self.max_depth:
                     raise _TooDeep(event.start_mark)
                 if depth + levels > self.deepest:
@@ -726,21 +782,28 @@ class _LimitedComposer(Composer):
         self.nodes += 1
         if self.nodes > self.max_nodes:
             raise _TooLarge(aliases=self.aliases)
-        if isinstance(event, ScalarEvent) and len(event.value) > self.max_scalar:
-            raise _TooLong(event.start_mark, len(event.value), key=index is None and parent is not None)
-        anchored = event.anchor is not None
-        if anchored:
-            before, outer = self.nodes - 1, self.deepest
+        # Counts before this node (nodes, characters) and the deepest level outside it, for an anchored node.
+        saved: tuple[int, int, int] | None = None
+        if event.anchor is not None:
+            saved = (self.nodes - 1, self.characters, self.deepest)
             self.deepest = depth
         elif depth > self.deepest:
             self.deepest = depth
+        if isinstance(event, ScalarEvent):
+            length = len(event.value)
+            if length > self.max_scalar:
+                raise _TooLong(event.start_mark, length, key=index is None and parent is not None)
+            self.characters += length
+            if self.characters > self.max_characters:
+                raise _TooExpanded(aliases=self.aliases)
         self.level = depth + 1
         try:
             node = super().compose_node(parent, index)
         finally:
             self.level = depth
-        if anchored:
-            self.expanded[id(node)] = (self.nodes - before, self.deepest - depth)
+        if saved is not None:
+            nodes_before, characters_before, outer = saved
+            self.expanded[id(node)] = (self.nodes - nodes_before, self.deepest - depth, self.characters - characters_before)
             self.deepest = max(outer, self.deepest)
         # The document's nodes live until it is constructed, each with two marks that hold the
         # whole text's buffer, its offset twice, line and column: a third of ruamel's memory.
@@ -773,6 +836,25 @@ class _TooLarge(Exception):
         self.exact = exact  # over exact_budget, not over max_nodes
 
 
+class _TooExpanded(Exception):
+    """More characters of keys and values than `expanded_budget`."""
+
+    def __init__(self, aliases: bool) -> None:
+        super().__init__()
+        self.aliases = aliases
+
+
+@functools.lru_cache(maxsize=8)
+def _composer_class(limits: Limits) -> type[_LimitedComposer]:
+    """_LimitedComposer bound to `limits`: ruamel builds its composer as `self.Composer(loader=self)`."""
+
+    class _BoundComposer(_LimitedComposer):
+        def __init__(self, loader: Any = None) -> None:
+            super().__init__(loader, limits)
+
+    return _BoundComposer
+
+
 def _too_deep(limits: Limits, line: int, column: int) -> Diagnostic:
     return error("JCN008", f"the document nests deeper than {limits.max_depth} levels", line=line, column=column,
                  help="an intent nests a few levels; this looks like generated or corrupted input")
@@ -781,7 +863,8 @@ def _too_deep(limits: Limits, line: int, column: int) -> Diagnostic:
 def _too_long(limits: Limits, length: int, key: bool, line: int, column: int) -> Diagnostic:
     what = "key" if key else "value"
     return error("JCN008", f"this {what} is {length:,} characters long; the limit is {limits.max_scalar:,}",
-                 line=line, column=column, span=1, help=f"no {what} of an intent is this long; this looks like generated or corrupted input")
+                 line=line, column=column, span=1,
+                 help=f"no {what} of an intent is this long; this looks like generated or corrupted input")
 
 
 def _too_many_for_ruamel(limits: Limits) -> Diagnostic:
@@ -790,6 +873,21 @@ def _too_many_for_ruamel(limits: Limits) -> Diagnostic:
                  help="bigger intents are read by the fast reader, which reads neither anchors, aliases, tags, tabs, "
                       "quoted numbers nor other YAML it cannot read exactly like the exact reader; write the file "
                       "without them, or raise --max-nodes (the exact reader reads half as many)")
+
+
+_EXPANDED_SOURCE = f" ({EXPANDED_PER_BYTE} times --max-bytes)"
+
+
+def _too_expanded(limits: Limits, aliases: bool) -> Diagnostic:
+    budget = expanded_budget(limits)
+    if aliases:
+        return error("JCN008", f"the document expands to more than {budget:,} characters (YAML aliases?)",
+                     line=1, column=1,
+                     help=f"the keys and values of an intent, its aliases expanded, may hold at most {budget:,} characters"
+                          f"{_EXPANDED_SOURCE if limits.max_expanded is None else ''}; an intent needs no long values "
+                          "repeated through aliases: write the values out")
+    return error("JCN008", f"the document has more than {budget:,} characters of keys and values", line=1, column=1,
+                 help=f"the limit is {budget:,} characters; raise --max-bytes if this file is genuine")
 
 
 def _too_many_nodes(limits: Limits, aliases: bool) -> Diagnostic:

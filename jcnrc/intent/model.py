@@ -17,19 +17,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StrictInt,
     StrictStr,
     Tag,
     WithJsonSchema,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -108,12 +109,14 @@ Ipv6Net = Annotated[
 Ipv4Iface = Annotated[
     IPv4Interface,
     BeforeValidator(_require_text),
-    _text_schema("ipv4interface", _IPV4 + _IPV4_PREFIX, "an IPv4 address with the prefix length of its link subnet, such as 1.1.11.2/30"),
+    _text_schema("ipv4interface", _IPV4 + _IPV4_PREFIX,
+                 "an IPv4 address with the prefix length of its link subnet, such as 1.1.11.2/30"),
 ]
 Ipv6Iface = Annotated[
     IPv6Interface,
     BeforeValidator(_no_zone_id),
-    _text_schema("ipv6interface", _IPV6 + _IPV6_PREFIX, "an IPv6 address with the prefix length of its link subnet, such as abcd::1.1.11.2/126"),
+    _text_schema("ipv6interface", _IPV6 + _IPV6_PREFIX,
+                 "an IPv6 address with the prefix length of its link subnet, such as abcd::1.1.11.2/126"),
 ]
 Ipv6Text = Annotated[
     StrictStr,
@@ -138,7 +141,8 @@ class FullMatch:
 
         def check(value: Any) -> Any:
             if isinstance(value, str) and not names.full_match(pattern, value):
-                raise PydanticCustomError("string_pattern_mismatch", "String should match pattern '{pattern}'", {"pattern": pattern})
+                raise PydanticCustomError("string_pattern_mismatch", "String should match pattern '{pattern}'",
+                                          {"pattern": pattern})
             return value
 
         return core_schema.no_info_after_validator_function(check, handler(source))
@@ -152,26 +156,51 @@ class FullMatch:
         return json_schema
 
 
-def _text(pattern: str, message: str, max_length: int | None = None) -> Any:
-    """A text type: its pattern (matched whole), and the words editors show instead of the regex."""
-    # The length limit first: it applies to the string itself and keeps pydantic's string_too_long.
-    return Annotated[StrictStr, Field(max_length=max_length, json_schema_extra={"patternErrorMessage": message}), FullMatch(pattern)]
+def _words(message: str, max_length: int | None = None) -> FieldInfo:
+    """A text type's length limit and the words editors show instead of its regex.
+
+    It goes before the type's `FullMatch(pattern)`: the length limit applies to the string itself
+    and keeps pydantic's string_too_long."""
+    return Field(max_length=max_length, json_schema_extra={"patternErrorMessage": message})
 
 
-KubeName = _text(names.DNS1123_LABEL, "a Kubernetes name: at most 63 lower-case letters, digits and '-', "
-                 "starting and ending with a letter or digit (DNS-1123 label)", max_length=63)
-NodeName = _text(names.DNS1123_SUBDOMAIN, "a Kubernetes node name: lower-case DNS labels (letters, digits, '-') separated by dots "
-                 "(DNS-1123 subdomain)", max_length=names.NODE_NAME_MAX)
-VrfName = _text(names.VRF_NAME, "at most 31 lower-case letters, digits and '-', starting with a letter "
-                 "(it becomes a Junos routing-instance and a NAD name)", max_length=names.VRF_NAME_MAX)
-InterfaceName = _text(names.LINUX_IFNAME, "a Linux interface name: at most 15 letters, digits, '-', '_' or '.'; no '/' and no spaces",
-                 max_length=names.LINUX_IFNAME_MAX)
-ImageRef = _text(names.IMAGE_REFERENCE, "a container image reference such as registry.example.com/crpd:23.2R1 (lower-case repository path)",
-                 max_length=names.IMAGE_REFERENCE_MAX)
-RouteTargetText = _text(names.ROUTE_TARGET,
-                 "a route target: ASN:N, IPv4:N or 4-byte ASN, optionally prefixed by 'target:' (e.g. \"11:11\")")
+KubeName = Annotated[
+    StrictStr,
+    _words("a Kubernetes name: at most 63 lower-case letters, digits and '-', "
+           "starting and ending with a letter or digit (DNS-1123 label)", max_length=63),
+    FullMatch(names.DNS1123_LABEL),
+]
+NodeName = Annotated[
+    StrictStr,
+    _words("a Kubernetes node name: lower-case DNS labels (letters, digits, '-') separated by dots "
+           "(DNS-1123 subdomain)", max_length=names.NODE_NAME_MAX),
+    FullMatch(names.DNS1123_SUBDOMAIN),
+]
+VrfName = Annotated[
+    StrictStr,
+    _words("at most 31 lower-case letters, digits and '-', starting with a letter "
+           "(it becomes a Junos routing-instance and a NAD name)", max_length=names.VRF_NAME_MAX),
+    FullMatch(names.VRF_NAME),
+]
+InterfaceName = Annotated[
+    StrictStr,
+    _words("a Linux interface name: at most 15 letters, digits, '-', '_' or '.'; no '/' and no spaces",
+           max_length=names.LINUX_IFNAME_MAX),
+    FullMatch(names.LINUX_IFNAME),
+]
+ImageRef = Annotated[
+    StrictStr,
+    _words("a container image reference such as registry.example.com/crpd:23.2R1 (lower-case repository path)",
+           max_length=names.IMAGE_REFERENCE_MAX),
+    FullMatch(names.IMAGE_REFERENCE),
+]
+RouteTargetText = Annotated[
+    StrictStr,
+    _words("a route target: ASN:N, IPv4:N or 4-byte ASN, optionally prefixed by 'target:' (e.g. \"11:11\")"),
+    FullMatch(names.ROUTE_TARGET),
+]
 # An expectation names a pod or a VRF: both are DNS-1123 labels.
-PodOrVrfName = _text(names.DNS1123_LABEL, "the name of a pod or a VRF", max_length=63)
+PodOrVrfName = Annotated[StrictStr, _words("the name of a pod or a VRF", max_length=63), FullMatch(names.DNS1123_LABEL)]
 
 
 class _FreeTextMarker:
@@ -182,9 +211,9 @@ class _FreeTextMarker:
 
 FREE_TEXT = _FreeTextMarker()
 FreeText = Annotated[StrictStr, FREE_TEXT]
-MacAddress = _text(names.MAC_ADDRESS, "a MAC address such as 02:00:00:00:01:01")
+MacAddress = Annotated[StrictStr, _words("a MAC address such as 02:00:00:00:01:01"), FullMatch(names.MAC_ADDRESS)]
 # Remote keys of an external secret store.
-StoreKey = _text(names.STORE_KEY, "a remote key without control characters or line breaks")
+StoreKey = Annotated[StrictStr, _words("a remote key without control characters or line breaks"), FullMatch(names.STORE_KEY)]
 
 
 def _key_as_title(name: str, info: Any) -> str:
@@ -192,7 +221,7 @@ def _key_as_title(name: str, info: Any) -> str:
     return info.alias or name
 
 
-def field_for_key(model: type[BaseModel], key: str) -> Any:
+def field_for_key(model: type[BaseModel], key: str) -> FieldInfo | None:
     """The field of `model` that `key` names as the file writes it (`import`, not `import_`), or None."""
     for name, info in model.model_fields.items():
         if (info.alias or name) == key:
@@ -295,13 +324,17 @@ class Cluster(IntentModel):
         json_schema_extra={
             "markdownEnumDescriptions": [
                 "Azure Kubernetes Service: iptables NAT exemptions, kubeconfig: the kubelet's own `/var/lib/kubelet/kubeconfig`",
-                "Amazon EKS: aws-node `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS` instead of iptables, kubeconfig `/var/lib/kubelet/kubeconfig`",
+                (
+                    "Amazon EKS: aws-node `AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS` instead of iptables, "
+                    "kubeconfig `/var/lib/kubelet/kubeconfig`"
+                ),
                 "kubeadm or kubespray: iptables NAT exemptions, kubeconfig `/etc/kubernetes/kubelet.conf`",
             ]
         },
     )
     asn: StrictInt = Field(
-        ge=1, le=4294967295, description="iBGP autonomous system of every cRPD instance (`local-as`), 1 to 4294967295.", examples=[64512]
+        ge=1, le=4294967295, description="iBGP autonomous system of every cRPD instance (`local-as`), 1 to 4294967295.",
+        examples=[64512],
     )
     nodeSubnet: Ipv4Net = Field(
         description="Underlay subnet holding every node address. The route reflector accepts BGP sessions from it.",
@@ -329,7 +362,9 @@ class Cluster(IntentModel):
         examples=["/etc/kubernetes/kubelet.conf"],
         json_schema_extra={"patternErrorMessage": _KUBECONFIG_MESSAGE},
     )
-    bgp: Bgp = Field(default_factory=Bgp, description="BGP transport settings.", examples=[{"listenPort": 178, "connectPort": 178}])
+    bgp: Bgp = Field(
+        default_factory=Bgp, description="BGP transport settings.", examples=[{"listenPort": 178, "connectPort": 178}]
+    )
     segmentRouting: SegmentRouting = Field(
         default_factory=SegmentRouting, description="SR node indexes.", examples=[{"srgbStart": 400000, "srgbRange": 4000}]
     )
@@ -345,7 +380,9 @@ class Images(IntentModel):
 
     platter: ImageRef | None = Field(
         None,
-        description="Platter CNI image (the `install-cni` init container). Required for target `platter`; target `jcnr` installs its CNI from the Helm chart.", examples=["platter.azurecr.io/platter:latest"]
+        description="Platter CNI image (the `install-cni` init container). Required for target `platter`; "
+        "target `jcnr` installs its CNI from the Helm chart.",
+        examples=["platter.azurecr.io/platter:latest"],
     )
     crpd: ImageRef = Field(description="cRPD image.", examples=["platter.azurecr.io/crpd:latest"])
     nodePrep: ImageRef = Field(
@@ -367,7 +404,8 @@ class Node(IntentModel):
     )
     address: Ipv4Addr = Field(description="The node's InternalIP in `cluster.nodeSubnet`.", examples=["10.240.0.4"])
     role: Literal["master", "worker"] = Field(
-        description="`master`: BGP route reflector, carries no pods. `worker`: runs application pods and peers with every master.",
+        description="`master`: BGP route reflector, carries no pods. "
+        "`worker`: runs application pods and peers with every master.",
         examples=["worker"],
         json_schema_extra={
             "markdownEnumDescriptions": [
@@ -380,7 +418,9 @@ class Node(IntentModel):
         None,
         description="ISO NET of the node (`isoLoopbackAddr`). Default: derived from the node address.",
         examples=["49.0004.0102.4000.0004.00"],
-        json_schema_extra={"patternErrorMessage": "an ISO NET: 49, an area, a 3-group system ID and .00, e.g. 49.0004.0102.4000.0004.00"},
+        json_schema_extra={
+            "patternErrorMessage": "an ISO NET: 49, an area, a 3-group system ID and .00, e.g. 49.0004.0102.4000.0004.00"
+        },
     )
     ipv6Loopback: Ipv6Text | None = Field(
         None, description="IPv6 loopback (`ipv6LoopbackAddr`). Default: `abcd::<node address>`.", examples=["abcd::10.240.0.4"]
@@ -395,7 +435,9 @@ class RouteTargetPolicy(IntentModel):
     import_: list[RouteTargetText] = Field(
         alias="import", min_length=1, description="Targets whose routes this VRF installs.", examples=[["65000:1"]]
     )
-    export: list[RouteTargetText] = Field(min_length=1, description="Targets this VRF attaches to its routes.", examples=[["65000:2"]])
+    export: list[RouteTargetText] = Field(
+        min_length=1, description="Targets this VRF attaches to its routes.", examples=[["65000:2"]]
+    )
 
 
 def _route_target_shape(value: Any) -> str:
@@ -424,18 +466,24 @@ class Vrf(IntentModel):
         examples=["11:11", "target:64512:10002", {"import": ["65000:1"], "export": ["65000:2"]}],
     )
     vni: StrictInt | None = Field(
-        None, ge=1, le=16777215, description="VXLAN network identifier, 1 to 16777215. Default: allocated from `cluster.vniRange`.",
+        None, ge=1, le=16777215,
+        description="VXLAN network identifier, 1 to 16777215. Default: allocated from `cluster.vniRange`.",
         examples=[10002],
     )
     ipv4Pool: Ipv4Net | None = Field(None, description="IPv4 range of the VRF's pod link subnets.", examples=["1.1.0.0/16"])
-    ipv6Pool: Ipv6Net | None = Field(None, description="IPv6 range of the VRF's pod link subnets.", examples=["abcd::1.1.0.0/112"])
+    ipv6Pool: Ipv6Net | None = Field(
+        None, description="IPv6 range of the VRF's pod link subnets.", examples=["abcd::1.1.0.0/112"]
+    )
     ipv4LinkPrefix: StrictInt = Field(
         30, ge=8, le=30, description="Prefix length of allocated IPv4 link subnets (gateway, pod, and for /30 the broadcast).",
         examples=[30],
     )
-    ipv6LinkPrefix: StrictInt = Field(126, ge=64, le=126, description="Prefix length of allocated IPv6 link subnets.", examples=[126])
+    ipv6LinkPrefix: StrictInt = Field(
+        126, ge=64, le=126, description="Prefix length of allocated IPv6 link subnets.", examples=[126]
+    )
     routeDistinguisherId: StrictInt | None = Field(
-        None, ge=1, le=65535, description="`<n>` of the route distinguisher `<node address>:<n>`. Default: allocated, first VRF 1.",
+        None, ge=1, le=65535,
+        description="`<n>` of the route distinguisher `<node address>:<n>`. Default: allocated, first VRF 1.",
         examples=[1],
     )
 
@@ -464,7 +512,8 @@ class Attachment(IntentModel):
         examples=["02:00:00:00:01:01"],
     )
     mtu: StrictInt | None = Field(
-        None, ge=576, le=9216, description="Interface MTU; at most `cluster.underlayMtu` minus 50. Default: `cluster.underlayMtu` minus 50.",
+        None, ge=576, le=9216,
+        description="Interface MTU; at most `cluster.underlayMtu` minus 50. Default: `cluster.underlayMtu` minus 50.",
         examples=[1450],
     )
 
@@ -480,7 +529,9 @@ class Pod(IntentModel):
     model_config = ConfigDict(title="pod")
 
     name: KubeName = Field(description="Pod name.", examples=["ubuntu-du11"])
-    node: NodeName = Field(description="Worker node the pod is pinned to (a `name` from `nodes`).", examples=["aks-agentpool-23733201-vmss000001"])
+    node: NodeName = Field(
+        description="Worker node the pod is pinned to (a `name` from `nodes`).", examples=["aks-agentpool-23733201-vmss000001"]
+    )
     image: ImageRef = Field(description="Container image.", examples=["ubuntu:20.04"])
     command: list[FreeText] = Field(
         default_factory=lambda: ["sleep", "infinity"],
@@ -501,7 +552,9 @@ class SecretSource(IntentModel):
         None,
         description="Environment variable holding the value.",
         examples=["CRPD_ROOT_PASSWORD"],
-        json_schema_extra={"patternErrorMessage": "an environment variable name: letters, digits and '_', not starting with a digit"},
+        json_schema_extra={
+            "patternErrorMessage": "an environment variable name: letters, digits and '_', not starting with a digit"
+        },
     )
     file: Annotated[StrictStr, FullMatch(names.SECRET_FILE)] | None = Field(
         None,
@@ -553,7 +606,8 @@ class Secrets(IntentModel):
     mode: Literal["reference", "external-secrets", "sops", "inline"] = Field(
         "reference",
         description="`reference`: no value in the output, create the Secret out of band. "
-        "`external-secrets`: an ExternalSecret. `sops`: an encrypted Secret (needs `sops`). `inline`: values written, git-ignored.",
+        "`external-secrets`: an ExternalSecret. `sops`: an encrypted Secret (needs `sops`). "
+        "`inline`: values written, git-ignored.",
         examples=["reference"],
         json_schema_extra={
             "markdownEnumDescriptions": [
@@ -615,7 +669,10 @@ class Topology(IntentModel):
     )
     cluster: Cluster = Field(
         description="The cluster and its underlay.",
-        examples=[{"provider": "aks", "asn": 64512, "nodeSubnet": "10.240.0.0/16", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16"}],
+        examples=[{
+            "provider": "aks", "asn": 64512,
+            "nodeSubnet": "10.240.0.0/16", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16",
+        }],
     )
     images: Images = Field(
         description="Images of the Platter CNI, cRPD and the node-preparation DaemonSet.",
@@ -624,7 +681,10 @@ class Topology(IntentModel):
     nodes: list[Node] = Field(
         min_length=1,
         description="Nodes that run cRPD: at least one `master` (route reflector) and one `worker`.",
-        examples=[[{"name": "node-0", "address": "10.240.0.4", "role": "master"}, {"name": "node-1", "address": "10.240.0.5", "role": "worker"}]],
+        examples=[[
+            {"name": "node-0", "address": "10.240.0.4", "role": "master"},
+            {"name": "node-1", "address": "10.240.0.5", "role": "worker"},
+        ]],
     )
     vrfs: list[Vrf] = Field(
         default_factory=list,

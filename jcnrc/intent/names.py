@@ -17,7 +17,7 @@ reads "contains upper-case letters" instead of echoing a regular expression.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 # Each dot-separated label is itself at most 63 characters (the whole name at most 253).
@@ -50,9 +50,13 @@ IMAGE_REFERENCE_MAX = 255
 # each with or without the 'target:' prefix. Ranges are checked by routetarget.parse.
 ROUTE_TARGET = r"^(target:)?([0-9]{1,10}L?|[0-9]{1,3}(\.[0-9]{1,3}){3}):[0-9]{1,10}$"
 ENV_VARIABLE = r"^[A-Za-z_][A-Za-z0-9_]*$"
-# Characters no path of an intent may hold: C0 and C1 controls, DEL, Unicode line and paragraph
-# separators, and bidi controls that make a terminal show something else than the file holds.
-_UNSAFE = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069"
+# Characters no path or file name of an intent may hold: C0 and C1 controls, DEL, Unicode line and
+# paragraph separators, bidi controls and marks (U+061C, U+200E/F, U+202A-E, U+2066-9) that make a
+# terminal show something else than the file holds, invisible format characters (soft hyphen,
+# zero-width characters, word joiners, BOM, interlinear annotations), and lone surrogates (text
+# decoded from bytes that are not UTF-8, which nothing can encode).
+_UNSAFE = ("\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2060-\\u2064"
+           "\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\ud800-\\udfff")
 # A path relative to the intent file that stays inside its folder (no leading '/', no '..'
 # component): inline mode copies the file into a Secret, so it must not reach outside. No
 # quotes, '$', backquotes or backslashes: it is written into shell scripts (quoted) and must
@@ -87,7 +91,7 @@ STORE_KEY = r"^[^" + _UNSAFE + r"]+$"
 
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
@@ -211,7 +215,7 @@ def image_problem(text: str) -> str | None:
         return "has a URL scheme; an image reference has none"
     if any(c.isupper() for c in _repository_part(text)):
         return "has upper-case letters in the repository path; only the registry host and the tag may"
-    if text.endswith(":") or text.endswith("@"):
+    if text.endswith((":", "@")):
         return "ends with an empty tag or digest"
     if "@" in text and not re.search(r"@sha256:[0-9a-f]{64}\Z", text):
         return "has a malformed digest; it is `@sha256:` and 64 lower-case hex digits"

@@ -25,9 +25,10 @@ The facts:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 
 NatMethod = Literal["iptables", "aws-node"]
 
@@ -103,7 +104,8 @@ PROFILES: dict[str, Profile] = {
         provisioning_labels="the node group's labels: {jcnrc.io/role: master} (eksctl nodeGroups[].labels or the "
         "managed node group API)",
         sources=MappingProxyType({
-            "kubeconfig": "awslabs/amazon-eks-ami templates/al2/runtime/kubelet.service: --kubeconfig /var/lib/kubelet/kubeconfig",
+            "kubeconfig": "awslabs/amazon-eks-ami templates/al2/runtime/kubelet.service: "
+            "--kubeconfig /var/lib/kubelet/kubeconfig",
             "nat": "aws/amazon-vpc-cni-k8s README, AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS (v1.6.0+); "
             "robric/eks-platter-inter-cluster fix-source-dest-check-and-snat.sh sets it for the Platter pools",
             "nat_artifacts": "kubectl patch --type strategic (env is merged by name); EKS add-on "

@@ -9,14 +9,27 @@ through dicts, overlap checks sort and sweep, nothing compares all pairs.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
-from typing import Callable, Iterable, Iterator
+from typing import TypeVar
 
+from jcnrc.diagnostics import Diagnostic, Path, Related, did_you_mean, error, escaped, warning
 from jcnrc.intent import names, providers, routetarget
-from jcnrc.diagnostics import Diagnostic, Related, did_you_mean, error, escaped, warning
-from jcnrc.intent.model import (VXLAN_OVERHEAD, Attachment, Cluster, Expectation, Images, Metadata, Node, Pod, Secrets, Topology,
-                         Vrf, interface_name)
+from jcnrc.intent.model import (
+    VXLAN_OVERHEAD,
+    Attachment,
+    Cluster,
+    Expectation,
+    Images,
+    Metadata,
+    Node,
+    Pod,
+    Secrets,
+    Topology,
+    Vrf,
+    interface_name,
+)
 
 IPV6_MIN_MTU = 1280  # RFC 8200: Linux turns IPv6 off on an interface with a smaller MTU
 
@@ -66,10 +79,20 @@ SPECIAL_RANGES: tuple[SpecialRange, ...] = (
 )
 
 
+def _subnet_of(net: IPv4Network | IPv6Network, outer: IPv4Network | IPv6Network) -> bool:
+    """`net.subnet_of(outer)` for networks whose family is known only at run time; like it,
+    a TypeError when the families differ."""
+    if isinstance(net, IPv4Network) and isinstance(outer, IPv4Network):
+        return net.subnet_of(outer)
+    if isinstance(net, IPv6Network) and isinstance(outer, IPv6Network):
+        return net.subnet_of(outer)
+    raise TypeError(f"{net} and {outer} are not of the same version")
+
+
 def special_range(net: IPv4Network | IPv6Network) -> SpecialRange | None:
     """The special-purpose range `net` lies in (the most specific one), else the first one it overlaps."""
     overlapped = [r for r in SPECIAL_RANGES if r.network.version == net.version and net.overlaps(r.network)]
-    inside = [r for r in overlapped if net.subnet_of(r.network)]
+    inside = [r for r in overlapped if _subnet_of(net, r.network)]
     if inside:
         return max(inside, key=lambda r: r.network.prefixlen)
     return overlapped[0] if overlapped else None
@@ -81,7 +104,7 @@ def _special_problem(what: str, net: IPv4Network | IPv6Network, path: tuple, sho
     found = special_range(net)
     if found is None:
         return None
-    inside = net.subnet_of(found.network)
+    inside = _subnet_of(net, found.network)
     if advice is None:
         unicast = "10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16" if net.version == 4 else "fd00::/8 (unique local)"
         advice = f"use a unicast range, e.g. in {unicast}"
@@ -118,8 +141,8 @@ class Intent:
     def names(self, kind: str) -> set[str]:
         """Valid and written names of `nodes`, `vrfs` or `pods`: the candidates for a did-you-mean."""
         if kind not in self._names:
-            items = {"nodes": self.nodes, "vrfs": self.vrfs, "pods": self.pods}[kind]
-            self._names[kind] = {item.name for _, item in items} | self.written_names.get(kind, set())
+            items: dict[str, Sequence[tuple[int, Node | Vrf | Pod]]] = {"nodes": self.nodes, "vrfs": self.vrfs, "pods": self.pods}
+            self._names[kind] = {item.name for _, item in items[kind]} | self.written_names.get(kind, set())
         return self._names[kind]
 
     def hint(self, kind: str, word: str, what: str) -> str:
@@ -133,8 +156,10 @@ class Intent:
 
 def run(intent: Intent) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for rule in (_roles, _file_names, _node_rules, _vrf_rules, _pod_rules, _default_mtu, _overlaps, _route_target_conflicts,
-                 _expectations, _secret_rules, _target_rules, _provider_rules, _usage_warnings):
+    rules: tuple[Callable[[Intent], Iterable[Diagnostic]], ...] = (
+        _roles, _file_names, _node_rules, _vrf_rules, _pod_rules, _default_mtu, _overlaps, _route_target_conflicts,
+        _expectations, _secret_rules, _target_rules, _provider_rules, _usage_warnings)
+    for rule in rules:
         found.extend(rule(intent))
     return found
 
@@ -160,7 +185,8 @@ def _file_names(intent: Intent) -> Iterator[Diagnostic]:
     """The output names folders and files after the topology (out/<name>), each node
     (nodes/<node>/, state/<node>.json) and each VRF (state/vrfs/<vrf>.json); GitOps repositories
     holding them are checked out on Windows too."""
-    named = [(("metadata", "name"), intent.metadata.name, "JCN201", "topology")] if intent.metadata else []
+    named: list[tuple[Path, str, str, str]] = (
+        [(("metadata", "name"), intent.metadata.name, "JCN201", "topology")] if intent.metadata else [])
     named += [(("nodes", i, "name"), node.name, "JCN201", "node") for i, node in intent.nodes]
     named += [(("vrfs", i, "name"), vrf.name, "JCN205", "VRF") for i, vrf in intent.vrfs]
     for path, name, code, what in named:
@@ -194,7 +220,8 @@ def _node_rules(intent: Intent) -> Iterator[Diagnostic]:
             continue
         elif node.address not in subnet:
             yield error("JCN501", f"node address {node.address} is outside `cluster.nodeSubnet` {subnet}",
-                        ("nodes", i, "address"), help="use the node's InternalIP (`kubectl get nodes -o wide`) or fix `nodeSubnet`")
+                        ("nodes", i, "address"),
+                        help="use the node's InternalIP (`kubectl get nodes -o wide`) or fix `nodeSubnet`")
         elif subnet.prefixlen < 31 and node.address in (subnet.network_address, subnet.broadcast_address):
             yield error("JCN501", f"node address {node.address} is the network or broadcast address of {subnet}",
                         ("nodes", i, "address"), help="use the node's InternalIP (`kubectl get nodes -o wide`)")
@@ -289,7 +316,8 @@ def _pool_rules(intent: Intent, i: int, vrf: Vrf) -> Iterator[Diagnostic]:
             yield error("JCN506", f"VRF `{vrf.name}` pool {vrf.ipv4Pool} overlaps `cluster.{key}` {other}",
                         ("vrfs", i, "ipv4Pool"),
                         related=(Related(f"`cluster.{key}` is set", ("cluster", key)),),
-                        help="overlay pools must not overlap the cluster's own ranges, or the node routes its own traffic into the VRF")
+                        help="overlay pools must not overlap the cluster's own ranges, "
+                             "or the node routes its own traffic into the VRF")
 
 
 # --- pods ------------------------------------------------------------------------------------
@@ -298,18 +326,18 @@ def _pod_rules(intent: Intent) -> Iterator[Diagnostic]:
     yield from _duplicates(((("pods", i, "name"), p.name) for i, p in intent.pods), "JCN405", "pod name")
     nodes = first_by_name(intent.nodes)
     vrfs = first_by_name(intent.vrfs)
-    macs = []
+    macs: list[tuple[Path, str]] = []
     for i, pod in intent.pods:
         yield from _placement(intent, i, pod, nodes)
-        yield from _duplicates(((("pods", i, "networks", k, "interface"), interface_name(a, k)) for k, a in enumerate(pod.networks)),
-                               "JCN406", "interface name", scope=f"pod `{pod.name}`")
+        interfaces = ((("pods", i, "networks", k, "interface"), interface_name(a, k)) for k, a in enumerate(pod.networks))
+        yield from _duplicates(interfaces, "JCN406", "interface name", scope=f"pod `{pod.name}`")
         for k, attachment in enumerate(pod.networks):
-            path = ("pods", i, "networks", k)
+            path: Path = ("pods", i, "networks", k)
             if attachment.mac:
-                macs.append((path + ("mac",), attachment.mac.lower()))
+                macs.append(((*path, "mac"), attachment.mac.lower()))
             if attachment.vrf not in vrfs:
                 if attachment.vrf not in intent.written_names.get("vrfs", set()):
-                    yield error("JCN305", f"VRF `{attachment.vrf}` is not defined", path + ("vrf",),
+                    yield error("JCN305", f"VRF `{attachment.vrf}` is not defined", (*path, "vrf"),
                                 help=intent.hint("vrfs", attachment.vrf, "VRFs"))
                 continue
             vrf = vrfs[attachment.vrf][1]
@@ -325,9 +353,12 @@ def _pod_rules(intent: Intent) -> Iterator[Diagnostic]:
                         help="use a unicast MAC such as 02:00:00:00:01:01 (locally administered), or omit `mac` to derive one")
 
 
-def first_by_name(items: list[tuple[int, Node | Vrf]]) -> dict[str, tuple[int, Node | Vrf]]:
+_Named = TypeVar("_Named", Node, Vrf)
+
+
+def first_by_name(items: Iterable[tuple[int, _Named]]) -> dict[str, tuple[int, _Named]]:
     """name -> (position, item) of its first definition; later duplicates are reported by JCN401/JCN403."""
-    found: dict[str, tuple[int, Node | Vrf]] = {}
+    found: dict[str, tuple[int, _Named]] = {}
     for position, item in items:
         found.setdefault(item.name, (position, item))
     return found
@@ -357,16 +388,17 @@ def _address_rules(path: tuple, attachment: Attachment, vrf: Vrf, vrf_index: int
     for family, iface, pool in (("ipv4", attachment.ipv4, vrf.ipv4Pool), ("ipv6", attachment.ipv6, vrf.ipv6Pool)):
         if iface is None:
             continue
-        where = path + (family,)
+        where = (*path, family)
         if pool is None:
             yield error("JCN507", f"the attachment has an {family} address but VRF `{vrf.name}` has no `{family}Pool`", where,
                         related=(Related(f"VRF `{vrf.name}` is defined", ("vrfs", vrf_index, "name")),),
                         help=f"add `{family}Pool` to VRF `{vrf.name}` or remove the address")
             continue
         net = iface.network
-        if special_range(pool) is None or not net.subnet_of(pool):  # else the pool is the mistake, reported once
+        if special_range(pool) is None or not _subnet_of(net, pool):  # else the pool is the mistake, reported once
             problem = _special_problem("pod address", net, where, shown=str(iface),
-                                       advice=f"pick an address in VRF `{vrf.name}`'s pool {pool}, or omit it to have one allocated")
+                                       advice=f"pick an address in VRF `{vrf.name}`'s pool {pool}, "
+                                              "or omit it to have one allocated")
             if problem is not None:
                 yield problem
                 continue
@@ -375,7 +407,7 @@ def _address_rules(path: tuple, attachment: Attachment, vrf: Vrf, vrf_index: int
             yield error("JCN509", f"link subnet {net} leaves no room for both a gateway and the pod", where,
                         help=f"write the prefix length of the link subnet, /{smallest} or shorter, e.g. {iface.ip}/{smallest}")
             continue
-        if not net.subnet_of(pool):
+        if not _subnet_of(net, pool):
             yield error("JCN502", f"{iface} is outside VRF `{vrf.name}`'s {family} pool {pool}", where,
                         related=(Related(f"the pool of VRF `{vrf.name}` is set", ("vrfs", vrf_index, f"{family}Pool")),),
                         help=f"pick an address in {pool}, or omit it to have one allocated")
@@ -396,13 +428,14 @@ def _mtu_rules(intent: Intent, path: tuple, attachment: Attachment, vrf: Vrf) ->
         limit = intent.cluster.underlayMtu - VXLAN_OVERHEAD
         if attachment.mtu > limit:
             yield error("JCN601", f"MTU {attachment.mtu} does not fit the underlay: {intent.cluster.underlayMtu} minus "
-                        f"{VXLAN_OVERHEAD} bytes of VXLAN is {limit}", path + ("mtu",),
+                        f"{VXLAN_OVERHEAD} bytes of VXLAN is {limit}", (*path, "mtu"),
                         related=(Related("the underlay MTU is set", ("cluster", "underlayMtu")),),
                         help=f"use at most {limit}, or raise `cluster.underlayMtu`")
     carries_ipv6 = attachment.ipv6 is not None or vrf.ipv6Pool is not None
     if carries_ipv6 and attachment.mtu < IPV6_MIN_MTU:
-        yield error("JCN602", f"MTU {attachment.mtu} is below {IPV6_MIN_MTU}, the IPv6 minimum, on an interface with an IPv6 address",
-                    path + ("mtu",), help=f"use at least {IPV6_MIN_MTU}; Linux disables IPv6 on smaller interfaces")
+        yield error("JCN602", f"MTU {attachment.mtu} is below {IPV6_MIN_MTU}, the IPv6 minimum, "
+                              "on an interface with an IPv6 address",
+                    (*path, "mtu"), help=f"use at least {IPV6_MIN_MTU}; Linux disables IPv6 on smaller interfaces")
 
 
 def _default_mtu(intent: Intent) -> Iterator[Diagnostic]:
@@ -567,6 +600,8 @@ def _same_targets_error(asn: int | None, later: VrfVni, earlier: VrfVni, allocat
     message = (f"VRF `{vrf.name}` has the same import and export targets as VRF `{other.name}` but "
                f"{_vni_words(this, allocated)} instead of {_vni_words(that, allocated)}")
     if other.routeTarget is None:
+        # Its targets are known (or it would not be paired), so they are the default of a known AS and VNI.
+        assert asn is not None and that[2] is not None
         target = routetarget.default(asn, that[2]).value
         message += f": VRF `{other.name}` has no `routeTarget`, so it uses the default `<asn>:<vni>` {target}"
         where = ("vrfs", other_index, "vni") if other.vni is not None else ("vrfs", other_index, "name")
@@ -632,7 +667,7 @@ def _target_rules(intent: Intent) -> Iterator[Diagnostic]:
                     ("images",), at="key", help="for example `platter: registry.example.com/platter:latest`")
     if intent.target != "jcnr":
         return
-    ignored = []
+    ignored: list[tuple[Path, str]] = []
     if intent.images.platter is not None:
         ignored.append((("images", "platter"), "`images.platter`"))
     if intent.cluster is not None and "segmentRouting" in intent.cluster.model_fields_set:
@@ -655,7 +690,7 @@ def _provider_rules(intent: Intent) -> Iterator[Diagnostic]:
         return
     kube_config = intent.cluster.kubeConfig
     problem = names.kubeconfig_file_problem(kube_config) if kube_config is not None else None
-    if problem is not None:
+    if kube_config is not None and problem is not None:
         own = providers.profile(intent.cluster.provider).kubeconfig
         allowed = ", ".join(f"{path} ({used})" for path, used in names.KUBECONFIG_FILES.items())
         yield error("JCN111", f"`cluster.kubeConfig` {escaped(kube_config)} {problem}: node preparation copies the "

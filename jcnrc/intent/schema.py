@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic.json_schema import GenerateJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from jcnrc.intent.model import Topology
 
@@ -45,11 +46,11 @@ STARTER_SNIPPET = {
 
 
 class _Generator(GenerateJsonSchema):
-    def generate(self, schema, mode="validation"):
+    def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
         result = super().generate(schema, mode=mode)
         return {"$schema": DIALECT, "$id": SCHEMA_ID, **result}
 
-    def sort(self, value, parent_key=None):
+    def sort(self, value: JsonSchemaValue, parent_key: str | None = None) -> JsonSchemaValue:
         # Keep authored order: snippets and examples read top-down like the file they create.
         return value
 
@@ -103,12 +104,15 @@ ITEM_SNIPPETS = {
          "body": {"vrf": "${1:blue}", "interface": "${2:net1}", "ipv4": "${3:1.1.11.2/30}"}},
     ],
     "SecretSource": [
-        {"label": "from an environment variable", "description": "Read at build time, never written", "body": {"env": "${1:CRPD_ROOT_PASSWORD}"}},
+        {"label": "from an environment variable", "description": "Read at build time, never written",
+         "body": {"env": "${1:CRPD_ROOT_PASSWORD}"}},
         {"label": "from a file", "description": "Relative to the intent file", "body": {"file": "${1:crpd-license.txt}"}},
     ],
     "Expectation": [
-        {"label": "reach", "description": "Two pods or VRFs that must reach each other", "body": {"reach": ["${1:pod-a}", "${2:pod-b}"]}},
-        {"label": "isolate", "description": "Two pods or VRFs that must not reach each other", "body": {"isolate": ["${1:pod-a}", "${2:pod-b}"]}},
+        {"label": "reach", "description": "Two pods or VRFs that must reach each other",
+         "body": {"reach": ["${1:pod-a}", "${2:pod-b}"]}},
+        {"label": "isolate", "description": "Two pods or VRFs that must not reach each other",
+         "body": {"isolate": ["${1:pod-a}", "${2:pod-b}"]}},
     ],
 }
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from ipaddress import ip_interface, ip_network
-from typing import Any, Callable, get_args
+from typing import Any, get_args
 
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
-from jcnrc.intent import names
 from jcnrc.diagnostics import Diagnostic, Path, closest, error, escaped, one_of
+from jcnrc.intent import names
 from jcnrc.intent.model import Topology, field_for_key
 
 # Fields whose syntax errors get a more specific code than "invalid format", keyed by the
@@ -55,7 +57,8 @@ _NAME_CHECKS: dict[tuple[str, str], _NameCheck] = {
 }
 
 _SYNTAX_HELP = {
-    "JCN201": "lower-case letters, digits and '-' (dots between labels for node names), starting and ending with a letter or digit",
+    "JCN201": "lower-case letters, digits and '-' (dots between labels for node names), "
+              "starting and ending with a letter or digit",
     "JCN202": "a Linux interface name: 1 to 15 bytes of letters, digits, '-', '_' or '.', without '/' or whitespace, e.g. `net1`",
     "JCN203": "an image reference such as `registry.example.com/crpd:23.2R1` (lower-case repository path)",
     "JCN204": "valid forms: `11:11` (2-byte AS:number), `4200000000:7` (4-byte AS), `10.0.0.1:5` (IPv4:number), "
@@ -173,7 +176,7 @@ def _explain_flood(exc: ValidationError, data: Any) -> list[Diagnostic]:
     return found
 
 
-def explain(errors: list[dict], data: Any) -> list[Diagnostic]:
+def explain(errors: Sequence[Mapping[str, Any]], data: Any) -> list[Diagnostic]:
     """All pydantic errors of one validation as diagnostics, unknown and missing keys merged."""
     unknown: dict[Path, list[str]] = defaultdict(list)
     missing: dict[Path, list[str]] = defaultdict(list)
@@ -208,10 +211,9 @@ def data_path(loc: tuple, data: Any) -> Path:
     node = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and last:
@@ -235,7 +237,7 @@ def model_at(path: Path) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def _field_at(path: Path):
+def _field_at(path: Path) -> FieldInfo | None:
     keys = [p for p in path if isinstance(p, str)]
     if not keys:
         return None
@@ -281,10 +283,10 @@ def _homes() -> dict[str, list[str]]:
 
 def _code_for(path: Path) -> _NameCheck | None:
     keys = [p for p in path if isinstance(p, str)]
-    return _NAME_CHECKS.get(tuple(keys[-2:])) if len(keys) >= 2 else None
+    return _NAME_CHECKS.get((keys[-2], keys[-1])) if len(keys) >= 2 else None
 
 
-def to_diagnostic(err: dict, data: Any) -> Diagnostic:
+def to_diagnostic(err: Mapping[str, Any], data: Any) -> Diagnostic:
     """One pydantic error as a diagnostic (unknown and missing keys are merged by `explain`)."""
     kind = err["type"]
     path = data_path(err["loc"], data)
@@ -350,7 +352,7 @@ def _unknown_key(parent: Path, key: str, missing: list[str]) -> tuple[Diagnostic
         hint = f"valid keys here: {one_of(valid, limit=20)}"
     else:
         hint = None
-    return error("JCN101", f"unknown key `{escaped(key)}` in {_where(parent)}", parent + (key,), at="key", help=hint), meant
+    return error("JCN101", f"unknown key `{escaped(key)}` in {_where(parent)}", (*parent, key), at="key", help=hint), meant
 
 
 def _missing_keys(parent: Path, keys: list[str]) -> Diagnostic:
@@ -390,7 +392,7 @@ def _one_of_help(kind: str) -> str:
     return "write `reach: [a, b]` or `isolate: [a, b]`, one per list item"
 
 
-def _literal(path: Path, value: Any, err: dict) -> Diagnostic:
+def _literal(path: Path, value: Any, err: Mapping[str, Any]) -> Diagnostic:
     expected = str(err.get("ctx", {}).get("expected", ""))
     allowed = [a.strip().strip("'") for part in expected.split(" or ") for a in part.split(",") if a.strip()]
     meant = closest(value, allowed) if isinstance(value, str) else None
@@ -432,9 +434,11 @@ def _type_help(kind: str, value: Any, path: Path) -> str | None:
     return None
 
 
-def _bounds(path: Path) -> tuple[int | None, int | None]:
+def _bounds(path: Path) -> tuple[object, object]:
+    """The field's `ge` and `le` bounds as the model writes them; None for a missing one."""
     field = _field_at(path)
-    low = high = None
+    low: object = None
+    high: object = None
     for item in getattr(field, "metadata", []):
         if isinstance(item, Ge):
             low = item.ge
@@ -520,7 +524,7 @@ def _ip_example(version: int, shape: str) -> str:
     return "abcd::10.240.0.4" if six else "10.240.0.4"
 
 
-def _wrong_length(path: Path, value: Any, err: dict) -> Diagnostic:
+def _wrong_length(path: Path, value: Any, err: Mapping[str, Any]) -> Diagnostic:
     ctx = err.get("ctx", {})
     count = len(value) if isinstance(value, (list, str, dict)) else ctx.get("actual_length")
     low, high = ctx.get("min_length"), ctx.get("max_length")

@@ -9,10 +9,11 @@ builds print exactly what they printed before.
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, Optional, TextIO
+from collections.abc import Callable, Mapping
+from typing import TextIO
 
 # A stage reports (done, total); total is None when the stage cannot know it in advance.
-ProgressCallback = Callable[[str, int, Optional[int]], None]
+ProgressCallback = Callable[[str, int, int | None], None]
 
 SHOW_AFTER_SECONDS = 0.5
 REDRAW_EVERY_SECONDS = 0.1

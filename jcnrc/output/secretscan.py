@@ -475,6 +475,9 @@ def read_values(secrets, base: Path, environ: Mapping[str, str]) -> Values:
             value = environ.get(ref.env)
             if value is None:
                 unchecked.append(Unchecked(key, "env", f"{ref.env} is not set"))
+            elif not is_utf8(value):
+                unchecked.append(Unchecked(key, "env", f"{ref.env} is not valid UTF-8"))
+                value = None
         else:
             value, reason = _read_file_value(base, ref.file)
             if reason is not None:
@@ -483,6 +486,12 @@ def read_values(secrets, base: Path, environ: Mapping[str, str]) -> Values:
             values.append(value)
             labels.append(f"`secrets.{key}`")
     return Values(values, labels, unchecked)
+
+
+def is_utf8(text: str) -> bool:
+    """False for text that Python decoded from bytes that are not UTF-8 (an environment variable
+    holding such bytes arrives with lone surrogates, which nothing can encode)."""
+    return not any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def available_values(secrets, base: Path, environ: Mapping[str, str]) -> tuple[list[str], list[str]]:

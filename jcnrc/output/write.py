@@ -37,6 +37,7 @@ tests can kill a build in the middle of writing. It has no other use.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import os
@@ -47,12 +48,16 @@ import sys
 import tempfile
 import time
 import unicodedata
+from collections.abc import Callable, Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import TYPE_CHECKING, Any
 
 from jcnrc.output.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    import ctypes
 
 OWNED_LIST = ".jcnrc-owned"
 SLOW_WRITE_ENV = "JCNRC_TEST_SLOW_WRITE"
@@ -71,43 +76,51 @@ class Change:
 
 # --- what may be written ------------------------------------------------------------------------
 
-# Characters no file name gets: C0 controls and DEL (C1 controls and the other non-ASCII ones are
-# found by category, below), and the ones Windows does not allow, so that git for Windows can check
-# the output out. "\\" and NUL are refused before this, as not plain relative paths.
-_CONTROL_ASCII = re.compile(r"[\x00-\x1f\x7f]")
-_WINDOWS_ASCII = re.compile(r'[<>:"|?*]')
-# Control (Cc: C1), format (Cf: bidi overrides and isolates, zero-width characters, soft hyphen,
-# BOM, tags), surrogate (Cs: not encodable as UTF-8), line and paragraph separator (Zl, Zp).
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-# A component that is empty, starts with "-" or ends with "." or " " ("." and ".." among them:
-# Windows drops trailing dots and spaces, so "a." and "a" would be one file there).
-_BAD_COMPONENT = re.compile(r"(?:^|/)(?:(?=/|$)|-)|[. ](?=/|$)")
-# Windows device names, alone or with an extension ("nul.json", "con.example.com"), any case,
-# spaces before the dot ("nul .json"); the superscript digits count too.
-_WINDOWS_DEVICE = re.compile(r"(?:^|/)((?:con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]"
-                             r"|conin\$|conout\$) *(?:\.[^/]*)?)(?=/|$)", re.IGNORECASE)
-# git's own folder (also as its Windows short name): git refuses to commit such a path.
-_GIT_FOLDER = re.compile(r"(?:^|/)(\.git|git~1)(?=/|$)", re.IGNORECASE)
+# The portable file-name rules are pathvalidate's (``validate_filename``, platform "universal"):
+# C0 controls and DEL, the characters Windows does not allow (``< > : " | ? * \\``), a name that
+# ends with "." or " " or starts with " " (Windows drops trailing dots and spaces, so "a." and "a"
+# would be one file there), blank names, names longer than 255 bytes of UTF-8, and Windows device
+# names (CON, PRN, AUX, NUL, CLOCK$, COM0-9, LPT0-9, COM and LPT with a superscript digit), alone
+# or before an extension, in any case. What it does not cover is checked here, below.
 _MAX_NAME_BYTES = 255
+# Control (Cc: C1; C0 is pathvalidate's), format (Cf: bidi overrides and isolates, zero-width
+# characters, soft hyphen, BOM, tags), surrogate (Cs: not encodable as UTF-8), line and paragraph
+# separator (Zl, Zp): pathvalidate looks at ASCII only.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_CONTROL_ASCII = re.compile(r"[\x00-\x1f\x7f]")  # to word pathvalidate's refusal
+_WINDOWS_ASCII = re.compile(r'[<>:"|?*]')  # likewise
+# Device names pathvalidate lets through: CONIN$ and CONOUT$, and any device name with spaces
+# before its extension ("nul .json"), which Windows still opens as the device.
+_WINDOWS_DEVICE_MORE = re.compile(r"(?:(?:con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]) +"
+                                  r"|(?:conin|conout)\$ *)(?:\.[^/]*)?", re.IGNORECASE)
+# git's own folder (also as its Windows short name): git refuses to commit such a path.
+_GIT_FOLDER = re.compile(r"\.git|git~1", re.IGNORECASE)
 # One search that finds something in every ASCII path the checks below would refuse, and in few
 # others: a path it finds nothing in is safe without them (the writer checks every path it writes).
-_SUSPECT = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]|[. ](?:/|$)|(?:^|/)(?:[-/]|$|\.jcnrc-owned|[cC][oO][nNmM]|[pP][rR][nN]'
-                      r"|[aA][uU][xX]|[nN][uU][lL]|[lL][pP][tT]|\.[gG][iI][tT]|[gG][iI][tT]~)")
+# A device name counts only before a space, a dot or the component's end: "compute-1" is fine.
+_SUSPECT = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\]|[. ](?:/|$)|(?:^|/)(?:[-/ ]|$|\.jcnrc-owned|(?:\.git|git~1)(?:/|$)'
+                      r"|(?:con|prn|aux|nul|com[0-9]|lpt[0-9]|clock\$|conin\$|conout\$)(?:[ ./]|$))", re.IGNORECASE)
+_COMPONENT_PROBLEM = ("a path component is empty, '.', '..', starts with '-' or ' ', ends with '.' or ' ', "
+                      "or is too long")
 
 
 def safe_relative_path(path: str) -> PurePosixPath:
     """Refuse any path that could leave the output folder or is not portable.
 
-    Refused: empty or absolute paths, NUL and backslashes; components that are empty, ``.``,
-    ``..``, start with ``-``, end with ``.`` or a space, or are longer than 255 bytes (UTF-8);
-    control characters (C0, DEL and C1); the characters Windows does not allow in file names
-    (``< > : " | ? *``); Unicode format characters (category Cf: bidi overrides and isolates,
+    Refused: empty or absolute paths, NUL and backslashes; components that are empty, blank,
+    ``.``, ``..``, start with ``-`` or a space, end with ``.`` or a space, or are longer than 255 bytes
+    (UTF-8); control characters (C0, DEL and C1); the characters Windows does not allow in file
+    names (``< > : " | ? *``); Unicode format characters (category Cf: bidi overrides and isolates,
     zero-width characters, soft hyphen, BOM), which make a name look like another one;
     line and paragraph separators (U+2028, U+2029) and unpaired surrogates; Windows device
-    names as a component (CON, PRN, AUX, NUL, COM0-9, LPT0-9, COM and LPT with a superscript
-    digit, CONIN$, CONOUT$), in any case and with any extension (``nul.json``, ``con.example.com``);
-    ``.git`` components; and ``.jcnrc-owned`` at the top, jcnrc's own list.
-    Other non-ASCII letters are allowed (``é/中文.txt``).
+    names as a component (CON, PRN, AUX, NUL, CLOCK$, COM0-9, LPT0-9, COM and LPT with a
+    superscript digit, CONIN$, CONOUT$), in any case and with any extension (``nul.json``,
+    ``con.example.com``, ``nul .json``); ``.git`` components; and ``.jcnrc-owned`` at the top,
+    jcnrc's own list. Other non-ASCII letters are allowed (``é/中文.txt``).
+
+    The per-name portable rules are pathvalidate's ``validate_filename(platform="universal")``;
+    the rest (Unicode beyond ASCII, ``.``/``..``, ``-``, ``.git``, the device names it misses,
+    and, in `check_paths`, case and normalization collisions) are jcnrc's.
     """
     _check_path(path)
     return PurePosixPath(path)
@@ -123,8 +136,6 @@ def _check_path(path: str) -> None:
 def _check_path_closely(path: str) -> None:
     if not path or "\0" in path or "\\" in path or path[0] == "/":
         raise WriteError(f"refusing to write {path!r}: not a plain relative path")
-    if _CONTROL_ASCII.search(path):
-        raise WriteError(f"refusing to write {path!r}: control characters in the name")
     if not path.isascii():
         for char in path:
             if char >= "\x80" and unicodedata.category(char) in _UNSAFE_CATEGORIES:
@@ -132,27 +143,45 @@ def _check_path_closely(path: str) -> None:
                     raise WriteError(f"refusing to write {path!r}: control characters in the name")
                 raise WriteError(f"refusing to write {path!r}: U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')}) "
                                  "is invisible or changes how the name is shown")
-    if _WINDOWS_ASCII.search(path):
-        raise WriteError(f"refusing to write {path!r}: Windows does not allow < > : \" | ? * in file names")
     # By hand, not with PurePosixPath, which would quietly turn "a//b", "a/./b" and "a/" into other names.
-    if _BAD_COMPONENT.search(path) or _too_long(path):
-        raise WriteError(f"refusing to write {path!r}: a path component is empty, '.', '..', starts with '-', "
-                         "ends with '.' or ' ', or is too long")
-    device = _WINDOWS_DEVICE.search(path)
-    if device:
-        raise WriteError(f"refusing to write {path!r}: {device.group(1)!r} is a device name on Windows, "
-                         "where the file cannot be checked out")
-    git = _GIT_FOLDER.search(path)
-    if git:
-        raise WriteError(f"refusing to write {path!r}: {git.group(1)!r} is git's own folder")
+    for component in path.split("/"):
+        if component in ("", ".", "..") or component[0] == "-":
+            raise WriteError(f"refusing to write {path!r}: {_COMPONENT_PROBLEM}")
+        problem = _portable_name_problem(component)
+        if problem:
+            raise WriteError(f"refusing to write {path!r}: {problem}")
+        if _WINDOWS_DEVICE_MORE.fullmatch(component):
+            raise WriteError(f"refusing to write {path!r}: {_device_problem(component)}")
+        if _GIT_FOLDER.fullmatch(component):
+            raise WriteError(f"refusing to write {path!r}: {component!r} is git's own folder")
     if path == OWNED_LIST or path.startswith(OWNED_LIST + "/"):
         raise WriteError(f"refusing to write {path!r}: {OWNED_LIST} is jcnrc's own list of the files it wrote")
 
 
-def _too_long(path: str) -> bool:
-    if len(path) <= _MAX_NAME_BYTES // 4 or (len(path) <= _MAX_NAME_BYTES and path.isascii()):
-        return False  # at most 4 bytes a character
-    return any(len(part.encode("utf-8")) > _MAX_NAME_BYTES for part in path.split("/"))
+def _portable_name_problem(component: str) -> str | None:
+    """Why pathvalidate refuses one path component as a file name on any platform, in jcnrc's
+    words; None when it does not. The component has no "/" and no surrogate."""
+    from pathvalidate import ErrorReason, ValidationError, validate_filename
+
+    try:
+        validate_filename(component, platform="universal", max_len=_MAX_NAME_BYTES, fs_encoding="utf-8")
+    except ValidationError as exc:
+        if exc.reason == ErrorReason.RESERVED_NAME:
+            return _device_problem(component)
+        if exc.reason == ErrorReason.INVALID_CHARACTER and _CONTROL_ASCII.search(component):
+            return "control characters in the name"
+        if exc.reason == ErrorReason.INVALID_CHARACTER and _WINDOWS_ASCII.search(component):
+            return "Windows does not allow < > : \" | ? * in file names"
+        if exc.reason == ErrorReason.NULL_NAME:
+            return "a path component is blank (white space only)"
+        if exc.reason in (ErrorReason.INVALID_CHARACTER, ErrorReason.INVALID_LENGTH):
+            return _COMPONENT_PROBLEM  # a leading space, a trailing space or dot, too long
+        return f"{component!r} is not a portable file name ({exc.reason.description})"
+    return None
+
+
+def _device_problem(component: str) -> str:
+    return f"{component!r} is a device name on Windows, where the file cannot be checked out"
 
 
 def _fold(path: str) -> str:
@@ -163,7 +192,7 @@ def _fold(path: str) -> str:
     return unicodedata.normalize("NFD", unicodedata.normalize("NFD", path).casefold())
 
 
-def check_paths(paths) -> None:
+def check_paths(paths: Iterable[str]) -> None:
     """Every path is safe, and no two of them collide on a case- or normalization-insensitive
     file system or as a file and a folder of the same name."""
     by_folded: dict[str, str] = {}
@@ -183,7 +212,7 @@ def check_paths(paths) -> None:
             slash = folded.find("/", slash + 1)
 
 
-def _folders_of(paths) -> list[str]:
+def _folders_of(paths: Iterable[str]) -> list[str]:
     """Every folder the paths need, parents before their children."""
     folders: set[str] = set()
     for path in paths:
@@ -253,10 +282,13 @@ def _refuse_links_in_path(out_dir: Path) -> None:
                          "without links (nothing was written)")
 
 
-def _refuse_inputs_inside(out_dir: Path, inputs) -> None:
-    """The intent and its lock file must not lie in the output folder, which is swapped out whole."""
+def _refuse_inputs_inside(out_dir: Path, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
+    """The intent and its lock file must not lie in the output folder, which is swapped out whole.
+    None stands for an input the build did not have (no lock file)."""
     folder = os.path.realpath(out_dir)
     for given in inputs:
+        if given is None:
+            continue
         real = os.path.realpath(given)
         if real == folder or _inside(real, folder):
             raise WriteError(f"refusing to use {out_dir} as the output folder: it holds {given}, an input of this build; "
@@ -274,7 +306,7 @@ _OPEN_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXE
 class _OldTree:
     """The output folder as it is, looked at without following any link inside it."""
 
-    def __init__(self, root: Path | str, known_safe=frozenset()):
+    def __init__(self, root: Path | str, known_safe: Container[str] = frozenset()) -> None:
         self.root = os.fspath(root)
         # Behind a link planted inside the current folder (out -> /elsewhere) nothing is looked at:
         # the build refuses such a path, and the plan and the diff never read through it.
@@ -412,6 +444,26 @@ def read_file_no_follow(path: Path | str, limit: int) -> bytes | None:
     return data
 
 
+def replace_problem(path: Path | str) -> str | None:
+    """Why replace_file(path) would fail before it writes anything, or None: checked before a
+    build writes its output folder, so that a lock file that cannot be written stops the build
+    while nothing is written yet."""
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    if len(f".{name}.jcnrc-new-{os.getpid()}-00000000".encode()) > 255:
+        return f"cannot write {path}: the name is too long for a file next to it"
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            return f"cannot write {path}: it is a folder"
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror}"
+    if not os.access(folder or ".", os.W_OK | os.X_OK):
+        return f"cannot write {path}: its folder is not writable"
+    return None
+
+
 def replace_file(path: Path | str, data: bytes) -> None:
     """Write path atomically: a new file in the same folder (O_EXCL, O_NOFOLLOW), flushed to
     disk, then renamed over path. A symbolic link at path is replaced itself, never written
@@ -427,19 +479,9 @@ def replace_file(path: Path | str, data: bytes) -> None:
         keep_mode = None
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror}") from exc
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     temporary = None
     try:
-        for _ in range(100):
-            candidate = os.path.join(folder, f".{name}.jcnrc-new-{os.getpid()}-{os.urandom(4).hex()}")
-            try:
-                fd = os.open(candidate, flags, 0o666)
-            except FileExistsError:
-                continue  # someone else's file (or link) under that name: never touched
-            temporary = candidate
-            break
-        else:
-            raise FileExistsError(errno.EEXIST, "no free temporary name", folder)
+        fd, temporary = _create_beside(folder, name)
         try:
             if keep_mode is not None:
                 os.fchmod(fd, keep_mode)
@@ -458,6 +500,19 @@ def replace_file(path: Path | str, data: bytes) -> None:
         if temporary is not None:
             _ignoring_errors(os.unlink, temporary)
     _fsync_dir(Path(folder))
+
+
+def _create_beside(folder: str, name: str) -> tuple[int, str]:
+    """A new, empty file in folder for the next content of `name` (O_EXCL, O_NOFOLLOW): its
+    descriptor and its path. Raises OSError."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        candidate = os.path.join(folder, f".{name}.jcnrc-new-{os.getpid()}-{os.urandom(4).hex()}")
+        try:
+            return os.open(candidate, flags, 0o666), candidate
+        except FileExistsError:
+            continue  # someone else's file (or link) under that name: never touched
+    raise FileExistsError(errno.EEXIST, "no free temporary name", folder)
 
 
 # --- what a build would change ------------------------------------------------------------------
@@ -487,13 +542,19 @@ def _changes(files: dict[str, str], old: _OldTree, states: dict[str, int]) -> li
     return changes
 
 
-def unified_diff(files: dict[str, str], out_dir: Path, changes: list[Change] | None = None) -> str:
+def unified_diff(files: dict[str, str], out_dir: Path, changes: list[Change] | None = None,
+                 holds_secret: Callable[[str], bool] | None = None) -> str:
+    """The changes as a unified diff. A file whose old or new text `holds_secret` is named, never
+    shown: a diff goes to terminals and CI logs."""
     expected = expected_tree(files)
     changes = plan_changes(files, out_dir) if changes is None else changes
-    chunks = []
+    chunks: list[str] = []
     for change in changes:
         old = _old_lines(os.fspath(out_dir), change.path) if change.kind != "added" else []
         new = expected[change.path].splitlines(keepends=True) if change.kind != "removed" else []
+        if holds_secret is not None and (holds_secret("".join(old)) or holds_secret("".join(new))):
+            hidden = f"<{change.path.rpartition('/')[2]} holds a secret value: its content is not shown>\n"
+            old, new = ([hidden] if old else []), ([hidden.replace("<", "<new: ", 1)] if new else [])
         chunks.extend(difflib.unified_diff(old, new, fromfile=f"a/{change.path}", tofile=f"b/{change.path}"))
         if chunks and not chunks[-1].endswith("\n"):
             chunks.append("\n\\ No newline at end of file\n")
@@ -511,7 +572,7 @@ def _owned(folder: Path) -> set[str]:
     return _OldTree(folder).owned
 
 
-def _parse_owned(data: bytes | None, known_safe=frozenset()) -> set[str]:
+def _parse_owned(data: bytes | None, known_safe: Container[str] = frozenset()) -> set[str]:
     # The list comes from the repository, so a pull request controls it: entries that are not
     # plain relative paths are ignored, never read or removed.
     if data is None:
@@ -528,8 +589,9 @@ def _is_safe(path: str) -> bool:
     return True
 
 
-def _owned_text(paths) -> str:
-    return "# Files written by jcnrc; it removes them when it no longer produces them.\n" + "".join(f"{p}\n" for p in sorted(paths))
+def _owned_text(paths: Iterable[str]) -> str:
+    return ("# Files written by jcnrc; it removes them when it no longer produces them.\n"
+            + "".join(f"{p}\n" for p in sorted(paths)))
 
 
 # --- the build ----------------------------------------------------------------------------------
@@ -557,13 +619,14 @@ def build_lock(out_dir: Path) -> Iterator[None]:
 
 
 def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False,
-               progress: ProgressCallback | None = None, inputs=()) -> list[Change]:
+               progress: ProgressCallback | None = None,
+               inputs: Iterable[str | os.PathLike[str] | None] = ()) -> list[Change]:
     """Make out_dir hold exactly `files`. Returns what changed.
 
     Raises WriteError, and then the output folder is as it was before. `progress` hears
     ("write", files done, files in all) while the new tree is assembled, then ("sync", 0, None).
-    `inputs` are the files the build read (the intent, its lock file): the output folder must
-    not hold them.
+    `inputs` are the files the build read (the intent, its lock file; None for one it did not
+    have): the output folder must not hold them.
     """
     check_paths(files)
     out_dir = _usable_target(Path(out_dir), allow_symlink)
@@ -623,7 +686,8 @@ def _refuse_foreign_conflicts(files: dict[str, str], old: _OldTree, states: dict
         elif state in (_DIFFERENT, _OTHER) and path not in owned:
             conflicts.append(path)
     if conflicts:
-        listed = ", ".join(conflicts[:_MAX_LISTED]) + (f" and {len(conflicts) - _MAX_LISTED} more" if len(conflicts) > _MAX_LISTED else "")
+        more = len(conflicts) - _MAX_LISTED
+        listed = ", ".join(conflicts[:_MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
         raise WriteError(f"refusing to overwrite what jcnrc did not write in {old.root}: {listed}; move it away "
                          f"(if it is the output of an earlier jcnrc build that lost {OWNED_LIST}, delete it); "
                          "the previous output is unchanged")
@@ -809,11 +873,9 @@ def _remove_tree(top: str) -> None:
         _ignoring_errors(os.rmdir, folder)
 
 
-def _ignoring_errors(function, path: str) -> None:
-    try:
+def _ignoring_errors(function: Callable[[str], object], path: str) -> None:
+    with contextlib.suppress(OSError):
         function(path)
-    except OSError:
-        pass
 
 
 def _exchange(new_tree: Path, out_dir: Path) -> Path:
@@ -845,14 +907,18 @@ def _rename_exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(second))
 
 
-def _renameat2():
+def _renameat2() -> _LibcFunction | None:
     import ctypes
 
     # None with glibc before 2.28, or another libc without the wrapper.
     return _libc_function("renameat2", [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint])
 
 
-def _libc_function(name: str, argtypes: list):
+# A C library function as ctypes calls it: its arguments are converted by its argtypes.
+_LibcFunction = Callable[..., int]
+
+
+def _libc_function(name: str, argtypes: list[type[ctypes._SimpleCData[Any]]]) -> _LibcFunction | None:
     """The C library's `name` (returning int, setting errno), or None off Linux or where it is missing."""
     if not sys.platform.startswith("linux"):
         return None
@@ -884,7 +950,7 @@ def _sync(folder: str) -> None:
     os.sync()
 
 
-def _syncfs():
+def _syncfs() -> _LibcFunction | None:
     import ctypes
 
     return _libc_function("syncfs", [ctypes.c_int])

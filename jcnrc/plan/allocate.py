@@ -21,15 +21,16 @@ import json
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, ValidationInfo
 
-from jcnrc.intent import routetarget
 from jcnrc.diagnostics import Diagnostic, error, warning
+from jcnrc.intent import routetarget
 from jcnrc.intent.model import Topology, Vrf, interface_name
 
 LOCK_KIND = "AllocationLock"
@@ -110,7 +111,7 @@ def _mac_text(text: str) -> str:
     return text.lower()
 
 
-def _network_text(kind, example: str):
+def _network_text(kind: type[IPv4Network] | type[IPv6Network], example: str) -> Callable[[str, ValidationInfo], str]:
     def parse(text: str, info: ValidationInfo) -> str:
         try:
             if not _NETWORK_TEXT.fullmatch(text):
@@ -136,8 +137,8 @@ _Ipv6Net = Annotated[StrictStr, AfterValidator(_network_text(IPv6Network, "fd00:
 class _Subnets(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    ipv4: Optional[_Ipv4Net] = None
-    ipv6: Optional[_Ipv6Net] = None
+    ipv4: _Ipv4Net | None = None
+    ipv6: _Ipv6Net | None = None
 
 
 class _LockFile(BaseModel):
@@ -145,9 +146,9 @@ class _LockFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    apiVersion: Optional[Literal["jcnrc/v1"]] = None
+    apiVersion: Literal["jcnrc/v1"] | None = None
     kind: Literal["AllocationLock"]
-    comment: Optional[Annotated[StrictStr, Field(max_length=1000)]] = None
+    comment: Annotated[StrictStr, Field(max_length=1000)] | None = None
     nodes: dict[_Key, _NodeIndex] = Field(default_factory=dict)
     vnis: dict[_Key, _Vni] = Field(default_factory=dict)
     routeDistinguishers: dict[_Key, _RdNumber] = Field(default_factory=dict)
@@ -174,11 +175,11 @@ class LinkAllocation:
     explicit_address: IPv4Address | IPv6Address | None = None
 
     @property
-    def gateway(self):
+    def gateway(self) -> IPv4Address | IPv6Address:
         return self.subnet.network_address + 1
 
     @property
-    def address(self):
+    def address(self) -> IPv4Address | IPv6Address:
         """The pod's address: as written in the intent, else the host after the gateway."""
         return self.explicit_address or self.subnet.network_address + 2
 
@@ -221,7 +222,7 @@ def allocate(topology: Topology, previous: Lock | None) -> Allocation:
 
 # --- small counters: node indexes, VNIs, route distinguisher numbers ------------------------
 
-def _lowest_free(taken: set[int], start: int):
+def _lowest_free(taken: set[int], start: int) -> Iterator[int]:
     candidate = start
     while True:
         if candidate not in taken:
@@ -230,7 +231,8 @@ def _lowest_free(taken: set[int], start: int):
         candidate += 1
 
 
-def _keep_locked(names: list[str], locked: dict[str, int], reserved: set[int], valid=lambda value: True) -> dict[str, int]:
+def _keep_locked(names: list[str], locked: dict[str, int], reserved: set[int],
+                 valid: Callable[[int], bool] = lambda value: True) -> dict[str, int]:
     """Locked values still valid and not claimed by an explicit value or an earlier name."""
     kept: dict[str, int] = {}
     used = set(reserved)
@@ -298,7 +300,8 @@ def _route_distinguishers(topology: Topology, previous: Lock, diagnostics: list[
         value = explicit.get(vrf.name) or kept.get(vrf.name) or next(free)
         if value > RD_NUMBER_MAX:
             diagnostics.append(error(
-                "JCN508", f"no route distinguisher number left for VRF `{vrf.name}`: <node address>:<n> allows n up to {RD_NUMBER_MAX}",
+                "JCN508",
+                f"no route distinguisher number left for VRF `{vrf.name}`: <node address>:<n> allows n up to {RD_NUMBER_MAX}",
                 ("vrfs", index, "name"), help="give VRFs explicit `routeDistinguisherId` values"))
             value = 0
         result[vrf.name] = value
@@ -452,7 +455,7 @@ class _Spaces:
             space.add(start, end)
 
 
-def _span(net) -> tuple[int, int]:
+def _span(net: IPv4Network | IPv6Network) -> tuple[int, int]:
     start = int(net.network_address)
     return start, start + net.num_addresses - 1
 
@@ -526,7 +529,8 @@ def _locked_subnet(previous: Lock, key: str, family: str, vrf: Vrf) -> IPv4Netwo
     return net
 
 
-def _first_fit(vrf: str, family: str, pool, prefix: int, spaces: _Spaces, cursors: dict) -> IPv4Network | IPv6Network | None:
+def _first_fit(vrf: str, family: str, pool: IPv4Network | IPv6Network, prefix: int, spaces: _Spaces,
+               cursors: dict[tuple[str, str], int]) -> IPv4Network | IPv6Network | None:
     """Lowest free aligned /prefix of the pool. The cursor only moves forward: everything
     below it is taken, because explicit and locked subnets were placed before any fresh one."""
     size = 1 << (pool.max_prefixlen - prefix)
@@ -589,5 +593,6 @@ def _unaddressed_warnings(topology: Topology) -> list[Diagnostic]:
                 "JCN913",
                 f"VRF `{vrf.name}` has no `ipv4Pool` or `ipv6Pool`, so its {unaddressed[vrf.name]} attachment(s) without "
                 "written addresses get no address and advertise no route",
-                ("vrfs", index, "name"), help=f"give VRF `{vrf.name}` an `ipv4Pool` (and/or `ipv6Pool`) to have addresses allocated"))
+                ("vrfs", index, "name"),
+                help=f"give VRF `{vrf.name}` an `ipv4Pool` (and/or `ipv6Pool`) to have addresses allocated"))
     return problems

@@ -25,6 +25,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jcnrc.plan.planner import LinkAddress, Plan, PlannedAttachment, PlannedNode, PlannedVrf
 
 # Platter installs the pod host routes with this kernel protocol number (walkthrough: `proto 22`).
 CRPD_KERNEL_PROTO = 22
@@ -69,7 +73,8 @@ def _address_number(text: str, family: str) -> int:
     return int.from_bytes(socket.inet_pton(_FAMILIES[family][2], text), "big")
 
 
-def _origin(attachment, node, family: str, link, rd: str, rd_order: tuple) -> Origin:
+def _origin(attachment: PlannedAttachment, node: PlannedNode, family: str, link: LinkAddress, rd: str,
+            rd_order: tuple) -> Origin:
     version, bits, _ = _FAMILIES[family]
     network, _, length = link.subnet.partition("/")
     start, prefixlen = _address_number(network, family), int(length)
@@ -80,10 +85,10 @@ def _origin(attachment, node, family: str, link, rd: str, rd_order: tuple) -> Or
                   host_order=(version, _address_number(link.pod_ip, family), bits))
 
 
-class OriginIndex(dict):
+class OriginIndex(dict[str, list[Origin]]):
     """VRF name -> its advertised prefixes, plus the lookups every node needs, computed once."""
 
-    def __init__(self, plan, by_vrf: dict[str, list[Origin]]) -> None:
+    def __init__(self, plan: Plan, by_vrf: dict[str, list[Origin]]) -> None:
         super().__init__(by_vrf)
         self._plan = plan
         self._by_node: dict[tuple[str, str], list[Origin]] = defaultdict(list)
@@ -227,7 +232,7 @@ class VrfRoutes:
 
 # --- computing ---------------------------------------------------------------------------
 
-def origins_by_vrf(plan) -> OriginIndex:
+def origins_by_vrf(plan: Plan) -> OriginIndex:
     found: dict[str, list[Origin]] = defaultdict(list)
     for attachment in plan.attachments:
         node, vrf = plan.node(attachment.node), plan.vrf(attachment.vrf)
@@ -241,22 +246,22 @@ def origins_by_vrf(plan) -> OriginIndex:
     return OriginIndex(plan, found)
 
 
-def vrfs_on_node(plan) -> dict[str, set[str]]:
+def vrfs_on_node(plan: Plan) -> dict[str, set[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     for attachment in plan.attachments:
         found[attachment.node].add(attachment.vrf)
     return found
 
 
-def sessions(plan, node_name: str) -> tuple[ExpectedSession, ...]:
+def sessions(plan: Plan, node_name: str) -> tuple[ExpectedSession, ...]:
     node = plan.node(node_name)
     peers = plan.workers if node.is_master else plan.masters
     role = "client" if node.is_master else "route-reflector"
     return tuple(ExpectedSession(p.address, p.name, plan.asn, role) for p in peers if p.name != node.name)
 
 
-def node_state(plan, node_name: str, vrf_filter: str | None = None, origins=None, membership=None,
-               detail_limit: int | None = None) -> NodeState:
+def node_state(plan: Plan, node_name: str, vrf_filter: str | None = None, origins: OriginIndex | None = None,
+               membership: dict[str, set[str]] | None = None, detail_limit: int | None = None) -> NodeState:
     """What `node_name` must show.
 
     `origins` and `membership` (from `origins_by_vrf` and `vrfs_on_node`) may be passed in to
@@ -272,13 +277,13 @@ def node_state(plan, node_name: str, vrf_filter: str | None = None, origins=None
     return NodeState(node.name, node.address, node.role, plan.asn, sessions(plan, node_name), tables, vrf_filter)
 
 
-def _vrf_table(plan, node, vrf_name: str, origins: OriginIndex, compact: bool) -> VrfTable:
+def _vrf_table(plan: Plan, node: PlannedNode, vrf_name: str, origins: OriginIndex, compact: bool) -> VrfTable:
     table = f"{vrf_name}.evpn.0"
     masters = tuple(m.address for m in plan.masters)
     routes: list[ExpectedRoute] = []
     local_routes = local_kernel = 0
     imported = origins.sources(vrf_name)
-    listed: list[tuple[Origin, object]] = []
+    listed: list[tuple[Origin, PlannedVrf]] = []
     for source_vrf in origins.table_sources(vrf_name):
         source = plan.vrf(source_vrf)
         everywhere = source_vrf in imported and not compact
@@ -301,7 +306,7 @@ def _vrf_table(plan, node, vrf_name: str, origins: OriginIndex, compact: bool) -
     return VrfTable(vrf_name, table, tuple(routes), tuple(kernel), imported, route_count, kernel_count, complete=not compact)
 
 
-def _route(table: str, source, origin: Origin, local: bool, masters: tuple[str, ...]) -> ExpectedRoute:
+def _route(table: str, source: PlannedVrf, origin: Origin, local: bool, masters: tuple[str, ...]) -> ExpectedRoute:
     return ExpectedRoute(
         table=table,
         text=origin.text,
@@ -319,7 +324,8 @@ def _route(table: str, source, origin: Origin, local: bool, masters: tuple[str, 
     )
 
 
-def _kernel_routes(vrf_name: str, source, origin: Origin, local: bool, node) -> list[ExpectedKernelRoute]:
+def _kernel_routes(vrf_name: str, source: PlannedVrf, origin: Origin, local: bool,
+                   node: PlannedNode) -> list[ExpectedKernelRoute]:
     if not local:
         return [ExpectedKernelRoute(vrf_name, origin.prefix, "encap", source.vni, node.ipv4_loopback,
                                     origin.node_address, origin.family)]
@@ -342,7 +348,7 @@ def _administrator_order(administrator: str) -> tuple:
         return (1, int(administrator.rstrip("L") or 0))
 
 
-def vrf_routes(plan, vrf_name: str, origins: OriginIndex | None = None) -> VrfRoutes:
+def vrf_routes(plan: Plan, vrf_name: str, origins: OriginIndex | None = None) -> VrfRoutes:
     """Every route VRF `vrf_name` advertises, once: what compact node states refer to."""
     origins = origins if origins is not None else origins_by_vrf(plan)
     vrf = plan.vrf(vrf_name)

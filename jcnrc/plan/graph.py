@@ -12,6 +12,12 @@ Edges carry a ``relation``:
 The plan builds this graph only when ``Plan.graph`` is asked for: a build needs just the
 route-target part, which ``Plan.route_sources`` and ``Plan.shared_targets`` answer from the VRFs
 directly (tests check that both agree with ``route_sources`` and ``shared_targets`` here).
+
+Reachability (``reach.py``: ``expect:`` and ``jcnrc explain``) asks ``shared_targets`` of
+``routes``, the route-target part alone: VRFs and targets, whatever the number of pods. Only
+paths of exactly two edges count (vrf -> target -> vrf): a VRF does not pass on the routes it
+imports, so a longer path (A exports what B imports, B exports what C imports) carries nothing
+from A to C, and a path search (``has_path``) would be the wrong question.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import networkx as nx
 
 
 def build(nodes, vrfs, pods) -> nx.DiGraph:
-    g = nx.DiGraph()
+    g: nx.DiGraph = nx.DiGraph()
     masters = [n for n in nodes if n.role == "master"]
     for node in nodes:
         g.add_node(("node", node.name), role=node.role, address=node.address)
@@ -28,12 +34,7 @@ def build(nodes, vrfs, pods) -> nx.DiGraph:
         if node.role == "worker":
             for master in masters:
                 g.add_edge(("node", node.name), ("node", master.name), relation="peers-with")
-    for vrf in vrfs:
-        g.add_node(("vrf", vrf.name), vni=vrf.vni)
-        for target in vrf.exports:
-            g.add_edge(("vrf", vrf.name), ("target", target), relation="exports")
-        for target in vrf.imports:
-            g.add_edge(("target", target), ("vrf", vrf.name), relation="imported-by")
+    _add_routes(g, vrfs)
     for pod in pods:
         g.add_node(("pod", pod.name), node=pod.node)
         g.add_edge(("pod", pod.name), ("node", pod.node), relation="placed-on")
@@ -45,6 +46,22 @@ def build(nodes, vrfs, pods) -> nx.DiGraph:
             for link in attachment.links:
                 g.add_edge(vertex, ("subnet", link.subnet), relation="advertises")
     return g
+
+
+def routes(vrfs) -> nx.DiGraph:
+    """vrf -exports-> target -imported-by-> vrf and nothing else: who installs whose routes."""
+    g: nx.DiGraph = nx.DiGraph()
+    _add_routes(g, vrfs)
+    return g
+
+
+def _add_routes(g: nx.DiGraph, vrfs) -> None:
+    for vrf in vrfs:
+        g.add_node(("vrf", vrf.name), vni=vrf.vni)
+        for target in vrf.exports:
+            g.add_edge(("vrf", vrf.name), ("target", target), relation="exports")
+        for target in vrf.imports:
+            g.add_edge(("target", target), ("vrf", vrf.name), relation="imported-by")
 
 
 def route_sources(g: nx.DiGraph, vrf: str) -> set[str]:

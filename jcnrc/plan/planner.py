@@ -15,12 +15,12 @@ from functools import cached_property
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING
 
-from jcnrc.intent import routetarget, rules
-from jcnrc.plan import reach
-from jcnrc.plan.allocate import Allocation, Lock, allocate, attachment_key, route_target_texts
 from jcnrc.diagnostics import Diagnostic, Related, error
-from jcnrc.intent.model import VXLAN_OVERHEAD, Topology, interface_name
+from jcnrc.intent import routetarget, rules
+from jcnrc.intent.model import VXLAN_OVERHEAD, Pod, Topology, Vrf, interface_name
 from jcnrc.intent.providers import Profile, profile
+from jcnrc.plan import reach
+from jcnrc.plan.allocate import Allocation, LinkAllocation, Lock, allocate, attachment_key, route_target_texts
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -324,7 +324,7 @@ def _default_target_problems(topology: Topology, allocation: Allocation) -> list
     return problems
 
 
-def _plan_vrf(topology: Topology, allocation: Allocation, vrf) -> PlannedVrf:
+def _plan_vrf(topology: Topology, allocation: Allocation, vrf: Vrf) -> PlannedVrf:
     vni = allocation.vni[vrf.name]
     imported, exported = route_target_texts(vrf, topology.cluster.asn, vni)
     imports = [routetarget.parse(t) for t in imported]
@@ -342,7 +342,7 @@ def _plan_vrf(topology: Topology, allocation: Allocation, vrf) -> PlannedVrf:
     )
 
 
-def _plan_pod(topology: Topology, allocation: Allocation, pod) -> PlannedPod:
+def _plan_pod(topology: Topology, allocation: Allocation, pod: Pod) -> PlannedPod:
     default_mtu = topology.cluster.underlayMtu - VXLAN_OVERHEAD
     attachments = []
     for position, attachment in enumerate(pod.networks):
@@ -362,7 +362,7 @@ def _plan_pod(topology: Topology, allocation: Allocation, pod) -> PlannedPod:
     return PlannedPod(pod.name, pod.node, pod.image, tuple(pod.command), tuple(attachments))
 
 
-def _link(allocation) -> LinkAddress | None:
+def _link(allocation: LinkAllocation | None) -> LinkAddress | None:
     if allocation is None:
         return None
     pod_ip = str(allocation.address)

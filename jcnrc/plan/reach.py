@@ -5,15 +5,22 @@ exports a target that A's VRF imports, and B has an address to advertise. A *rea
 that holds in both directions, so that replies find their way back; when it holds in one
 direction only, the path is one-way (packets arrive, connections never complete).
 
-Everything is decided per pair of endpoints named in an assertion, from the VRFs' targets:
-the cost grows with assertions, VRFs and targets, never with pods squared.
+Everything is decided per pair of endpoints named in an assertion, on the route-target graph
+(``graph.routes``: a networkx DiGraph of the VRFs and the targets they export and import, built
+once per `check_expectations` or `explain`): the cost grows with assertions, VRFs and targets,
+never with pods. networkx is imported only when there is a question: a build of an intent
+without ``expect:`` never imports it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jcnrc.diagnostics import Diagnostic, error
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -102,26 +109,41 @@ def endpoints(plan, name: str) -> list[Endpoint]:
     raise KeyError(name)
 
 
-def _direction(plan, sender: Endpoint, receiver: Endpoint) -> Direction:
-    return Direction(sender, receiver, tuple(plan.shared_targets(receiver.vrf, sender.vrf)))
+def route_graph(plan) -> nx.DiGraph:
+    """The plan's VRFs and route targets as a networkx DiGraph (graph.routes)."""
+    from jcnrc.plan import graph
+
+    return graph.routes(plan.vrfs)
 
 
-def verdicts(plan, a: str, b: str) -> list[Verdict]:
+def _direction(routes: nx.DiGraph, sender: Endpoint, receiver: Endpoint) -> Direction:
+    from jcnrc.plan import graph
+
+    return Direction(sender, receiver, tuple(graph.shared_targets(routes, receiver.vrf, sender.vrf)))
+
+
+def verdicts(plan, a: str, b: str, routes: nx.DiGraph | None = None) -> list[Verdict]:
+    """Every pair of a's and b's endpoints, decided on `routes` (route_graph(plan) if None)."""
+    if routes is None:
+        routes = route_graph(plan)
     found = []
     for one in endpoints(plan, a):
         for other in endpoints(plan, b):
-            found.append(Verdict(one, other, _direction(plan, one, other), _direction(plan, other, one)))
+            found.append(Verdict(one, other, _direction(routes, one, other), _direction(routes, other, one)))
     return found
 
 
 # --- expect: ----------------------------------------------------------------------------------
 
 def check_expectations(plan) -> list[Diagnostic]:
+    if not plan.topology.expect:
+        return []
+    routes = route_graph(plan)
     problems = []
     for index, expectation in enumerate(plan.topology.expect):
         if expectation.reach is not None:
             a, b = expectation.reach
-            results = verdicts(plan, a, b)
+            results = verdicts(plan, a, b, routes)
             if not any(v.reachable for v in results):
                 closest = _closest(results)
                 problems.append(error(
@@ -129,7 +151,7 @@ def check_expectations(plan) -> list[Diagnostic]:
                     ("expect", index, "reach"), help=fix_hint(plan, closest)))
         else:
             a, b = expectation.isolate
-            leaking = [v for v in verdicts(plan, a, b) if not v.isolated]
+            leaking = [v for v in verdicts(plan, a, b, routes) if not v.isolated]
             if leaking:
                 problems.append(error(
                     "JCN704", f"`{a}` and `{b}` must be isolated, but {leak_reason(leaking[0])}",
@@ -214,7 +236,7 @@ def explain(plan, a: str, b: str) -> str:
     if not results:
         return f"{a} and {b}: no VRF interfaces to compare\n"
     qualified = len(results) > 1
-    lines = []
+    lines: list[str] = []
     for v in results:
         if lines:
             lines.append("")
@@ -253,7 +275,7 @@ def _direction_text(plan, d: Direction) -> str:
     if not d.receiver.advertises:
         return (f"{sender} -> {receiver}: no route. {receiver} has no address on {d.receiver.interface}, "
                 f"so it advertises nothing into VRF {d.source_vrf}")
-    if d.receiver.is_pod:
+    if d.receiver.prefixes is not None:  # a pod
         plural = "es" if len(d.receiver.prefixes) > 1 else ""
         what = f"{receiver}'s prefix{plural} {' and '.join(d.receiver.prefixes)}"
     else:

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Union
 
 __all__ = [
     "BgpPeer",
@@ -40,7 +40,7 @@ __all__ = [
     "parse_type5",
 ]
 
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 # --------------------------------------------------------------------------- data
@@ -127,7 +127,7 @@ class KernelTableCapture:
     snipped: bool = False
 
 
-Capture = Union[RouteTableCapture, BgpSummaryCapture, KernelTableCapture]
+Capture = RouteTableCapture | BgpSummaryCapture | KernelTableCapture
 
 
 class CaptureError(ValueError):
@@ -268,7 +268,7 @@ def _prepare(text: str) -> _Prepared:
 
 def _is_bare_prompt(text: str) -> bool:
     prompt = _PROMPT.match(text)
-    return bool(prompt) and not prompt["command"]
+    return prompt is not None and not prompt["command"]
 
 
 def _has_snip(lines: tuple[Line, ...]) -> bool:
@@ -302,8 +302,8 @@ _ROUTE, _BGP_SUMMARY, _KERNEL = "show route", "show bgp summary", "ip route"
 def _cli_words_match(words: list[str], keywords: tuple[str, ...]) -> bool:
     """Junos accepts unique abbreviations: "sh bgp summ" is "show bgp summary"."""
     return len(words) >= len(keywords) and all(
-        len(word) >= 2 and keyword.startswith(word) or word == keyword
-        for word, keyword in zip(words, keywords)
+        (len(word) >= 2 and keyword.startswith(word)) or word == keyword
+        for word, keyword in zip(words, keywords, strict=False)  # `words` may go on past the keywords
     )
 
 
@@ -469,8 +469,8 @@ def _parse_route_table(prepared: _Prepared) -> RouteTableCapture:
 
 
 def _route_table_header(prepared: _Prepared) -> tuple[int, str, int]:
-    headers = [(n, _TABLE_HEADER.match(t)) for n, t in prepared.lines]
-    headers = [(n, m) for n, m in headers if m]
+    matches = [(n, _TABLE_HEADER.match(t)) for n, t in prepared.lines]
+    headers = [(n, m) for n, m in matches if m]
     if not headers:
         number = next(_meaningful(prepared.lines), (prepared.command_line or 1, ""))[0]
         raise CaptureError(number, "no route table header such as 'blue.evpn.0: 4 destinations, 4 routes (...)'")
@@ -551,7 +551,7 @@ def _split_entries(lines: list[Line], entry_start: re.Pattern[str], destination:
     if entry_start is _BRIEF_ENTRY and lines and (not starts or starts[0] > 0):
         number, text = lines[0]
         raise CaptureError(number, f"route detail before any entry of {destination.text}: {text.strip()[:60]!r}")
-    entries = []
+    entries: list[_Entry] = []
     for position, index in enumerate(starts):
         end = starts[position + 1] if position + 1 < len(starts) else len(lines)
         match = entry_start.match(lines[index][1])
@@ -721,7 +721,7 @@ def _read_peer_line(number: int, text: str, tables: list[str]) -> _PeerDraft:
         # An established peer may print its counts in place of "Establ", one
         # group per RIB in the order of the Table section ("" when that is ambiguous).
         names = tables if len(tables) == len(state_words) else [""] * len(state_words)
-        counts = [(name, tuple(int(c) for c in word.split("/"))) for name, word in zip(names, state_words)]
+        counts = [(name, tuple(int(c) for c in word.split("/"))) for name, word in zip(names, state_words, strict=True)]
         return _PeerDraft(address, asn, "Establ", True, counts, number)
     state = state_words[0]
     return _PeerDraft(address, asn, state, state == "Establ", [], number)

@@ -16,11 +16,15 @@ JSON object); only findings with ``is_problem`` make ``jcnrc verify`` exit 1.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import ip_network
+from typing import TYPE_CHECKING, Generic, TypedDict, TypeVar, Unpack
 
 from jcnrc.plan import expected as expected_state
+from jcnrc.plan.expected import ExpectedKernelRoute, ExpectedRoute, ExpectedSession, NodeState, VrfTable
 from jcnrc.verify.capture import (
+    BgpPeer,
     BgpSummaryCapture,
     CaptureError,
     EvpnType5Route,
@@ -30,9 +34,16 @@ from jcnrc.verify.capture import (
     parse_capture,
 )
 
+if TYPE_CHECKING:
+    from jcnrc.plan.planner import Plan
+
 # Kernel routes the kernel adds by itself for every address (local, broadcast, ...) are not
 # part of the plan; only these kinds are compared.
 COMPARED_KERNEL_KINDS = frozenset({"encap", "connected", "host", "gateway"})
+
+
+# What a finding expected and found: a route, an AS number, the route targets, ...
+Value = str | int | list | None
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,8 @@ class Finding:
     is_problem: bool = True
     line: int | None = None  # 1-based line in the capture, when the finding is about one
     subject: str | None = None  # the route, peer or prefix concerned
-    expected: str | int | list | None = None
-    found: str | int | list | None = None
+    expected: Value = None
+    found: Value = None
 
     def text(self) -> str:
         where = f"{self.capture}:{self.line}" if self.line else self.capture
@@ -63,7 +74,7 @@ class Finding:
         }
 
 
-def verify(plan, node_name: str, captures: dict[str, str]) -> list[Finding]:
+def verify(plan: Plan, node_name: str, captures: dict[str, str]) -> list[Finding]:
     """Findings for every capture, in the order given. Never raises for bad capture text."""
     state = expected_state.node_state(plan, node_name)
     findings: list[Finding] = []
@@ -86,25 +97,36 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-class _Check:
+class _Details(TypedDict, total=False):
+    """The optional fields of a Finding, as `problem` and `note` take them."""
+
+    line: int | None
+    subject: str | None
+    expected: Value
+    found: Value
+
+
+_Capture = TypeVar("_Capture", RouteTableCapture, BgpSummaryCapture, KernelTableCapture)
+
+
+class _Check(Generic[_Capture]):
     """One capture compared with the node's expected state; collects findings."""
 
-    def __init__(self, plan, state, name: str, capture) -> None:
-        self.plan, self.state, self.name, self.capture = plan, state, name, capture
+    def __init__(self, plan: Plan, state: NodeState, name: str, capture: _Capture) -> None:
+        self.plan, self.state, self.name = plan, state, name
+        self.capture: _Capture = capture
         self.findings: list[Finding] = []
 
-    def problem(self, kind: str, message: str, **details) -> None:
+    def problem(self, kind: str, message: str, **details: Unpack[_Details]) -> None:
         self.findings.append(Finding(self.name, kind, message, True, **details))
 
-    def note(self, kind: str, message: str, **details) -> None:
+    def note(self, kind: str, message: str, **details: Unpack[_Details]) -> None:
         self.findings.append(Finding(self.name, kind, message, False, **details))
 
 
 # --- show route table <vrf>.evpn.0 ----------------------------------------------------------
 
-class RouteTableCheck(_Check):
-    capture: RouteTableCapture
-
+class RouteTableCheck(_Check[RouteTableCapture]):
     def run(self) -> list[Finding]:
         table = next((t for t in self.state.tables if t.table == self.capture.table), None)
         if table is None:
@@ -144,13 +166,14 @@ class RouteTableCheck(_Check):
             self.note("empty-table", f"{table} is empty, as expected: no pod of VRF {vrf} runs on {self.state.node}",
                       subject=table)
 
-    def _wrong_route_distinguishers(self, missing, unexpected, found):
+    def _wrong_route_distinguishers(self, missing: list[ExpectedRoute], unexpected: list[str],
+                                    found: dict[str, list[EvpnType5Route]]) -> tuple[list[ExpectedRoute], list[str]]:
         """A route for the right prefix from the right node under another RD is one difference,
         not a missing and an unexpected route: typically Junos auto-numbering instead of the planned RD."""
         by_origin: dict[tuple[str, str], EvpnType5Route] = {}
         for text in unexpected:
-            entry = found[text][0]  # the capture has parsed its RD and prefix
-            by_origin.setdefault((entry.rd.rpartition(":")[0], entry.prefix), entry)
+            first = found[text][0]  # the capture has parsed its RD and prefix
+            by_origin.setdefault((first.rd.rpartition(":")[0], first.prefix), first)
         still_missing = []
         paired = set()
         for route in missing:
@@ -164,7 +187,7 @@ class RouteTableCheck(_Check):
                          line=entry.line, subject=route.text, expected=route.rd, found=entry.rd)
         return still_missing, [t for t in unexpected if t not in paired]
 
-    def _missing(self, missing, table: str) -> int:
+    def _missing(self, missing: list[ExpectedRoute], table: str) -> int:
         if self.capture.snipped:
             return len(missing)
         for route in missing:
@@ -172,7 +195,7 @@ class RouteTableCheck(_Check):
                          subject=route.text)
         return 0
 
-    def _compare(self, route, entries: list[EvpnType5Route]) -> None:
+    def _compare(self, route: ExpectedRoute, entries: list[EvpnType5Route]) -> None:
         first = entries[0]
         protocols = sorted({e.protocol for e in entries})
         if route.protocol not in protocols:
@@ -185,18 +208,19 @@ class RouteTableCheck(_Check):
         if self.capture.extensive:
             self._extensive_details(route, entries)
 
-    def _sources(self, route, entries: list[EvpnType5Route]) -> None:
+    def _sources(self, route: ExpectedRoute, entries: list[EvpnType5Route]) -> None:
         if route.protocol != "BGP":  # a wrong protocol is reported already
             return
         for entry in entries:
             if entry.protocol == "BGP" and entry.learned_from and entry.learned_from not in route.learned_from:
-                reflectors = ("route reflector " if len(route.learned_from) == 1 else "route reflectors ") + ", ".join(route.learned_from)
+                word = "route reflector " if len(route.learned_from) == 1 else "route reflectors "
+                reflectors = word + ", ".join(route.learned_from)
                 self.problem("wrong-source", f"route {route.text} is learned from {entry.learned_from}, expected from "
                                              f"{reflectors}", line=entry.line, subject=route.text,
                              expected=list(route.learned_from), found=entry.learned_from)
                 return
 
-    def _extensive_details(self, route, entries: list[EvpnType5Route]) -> None:
+    def _extensive_details(self, route: ExpectedRoute, entries: list[EvpnType5Route]) -> None:
         reported: set[str] = set()
         for entry in entries:
             for kind, message, want, got in self._entry_differences(route, entry):
@@ -205,7 +229,7 @@ class RouteTableCheck(_Check):
                     self.problem(kind, message, line=entry.line, subject=route.text, expected=want, found=got)
 
     @staticmethod
-    def _entry_differences(route, entry: EvpnType5Route):
+    def _entry_differences(route: ExpectedRoute, entry: EvpnType5Route) -> Iterator[tuple[str, str, Value, Value]]:
         if entry.vni is not None and entry.vni != route.vni:
             yield ("wrong-vni", f"route {route.text} has VNI {entry.vni}, expected {route.vni} (VRF {route.origin_vrf})",
                    route.vni, entry.vni)
@@ -213,11 +237,11 @@ class RouteTableCheck(_Check):
         # A route originated here shows no target in the instance table: Junos adds it on export.
         if (targets or entry.protocol == "BGP") and targets != sorted(route.route_targets):
             shown = " ".join(targets) or "no route target"
-            yield ("wrong-targets", f"route {route.text} carries {shown}, expected {' '.join(route.route_targets)} "
-                                    f"(exported by VRF {route.origin_vrf})", list(route.route_targets), targets)
+            yield ("wrong-targets", (f"route {route.text} carries {shown}, expected {' '.join(route.route_targets)} "
+                                     f"(exported by VRF {route.origin_vrf})"), list(route.route_targets), targets)
         if entry.protocol_next_hop and entry.protocol_next_hop != route.protocol_next_hop:
-            yield ("wrong-next-hop", f"route {route.text} has protocol next hop {entry.protocol_next_hop}, expected "
-                                     f"{route.protocol_next_hop} (node {route.origin_node})",
+            yield ("wrong-next-hop", (f"route {route.text} has protocol next hop {entry.protocol_next_hop}, expected "
+                                      f"{route.protocol_next_hop} (node {route.origin_node})"),
                    route.protocol_next_hop, entry.protocol_next_hop)
 
     def _unexpected_route(self, text: str, entry: EvpnType5Route, table: str) -> None:
@@ -234,7 +258,7 @@ class RouteTableCheck(_Check):
             return f"RD {entry.rd}: node {node.name} has no VRF with route distinguisher number {number}"
         return f"node {node.name} in VRF {vrf.name} advertises no prefix {entry.prefix} in the intent"
 
-    def _summary(self, table, unchecked: int) -> None:
+    def _summary(self, table: VrfTable, unchecked: int) -> None:
         kind = "extensive" if self.capture.extensive else "brief"
         checked = len(table.routes) - unchecked
         self.note("checked", f"{table.table} ({kind}): {checked} of {_count(len(table.routes), 'expected route')} "
@@ -250,7 +274,7 @@ class RouteTableCheck(_Check):
                          expected=len(table.routes), found=declared)
 
 
-def _describe(route) -> str:
+def _describe(route: ExpectedRoute) -> str:
     if route.protocol == "EVPN":
         return f"EVPN, originated here, VNI {route.vni}"
     return f"BGP from {', '.join(route.learned_from)}, VNI {route.vni}"
@@ -258,9 +282,7 @@ def _describe(route) -> str:
 
 # --- show bgp summary -------------------------------------------------------------------------
 
-class BgpSummaryCheck(_Check):
-    capture: BgpSummaryCapture
-
+class BgpSummaryCheck(_Check[BgpSummaryCapture]):
     def run(self) -> list[Finding]:
         found = {p.address: p for p in self.capture.peers}
         unchecked = 0
@@ -283,7 +305,7 @@ class BgpSummaryCheck(_Check):
             self.note("truncated", f"capture is truncated; {_count(unchecked, 'expected session')} not checked")
         return self.findings
 
-    def _compare(self, session, peer) -> None:
+    def _compare(self, session: ExpectedSession, peer: BgpPeer | None) -> None:
         who = f"{session.peer} ({session.peer_role} {session.peer_node})"
         if peer is None:
             self.problem("missing-session", f"no BGP session with {who}; expected Establ", subject=session.peer,
@@ -309,10 +331,8 @@ class BgpSummaryCheck(_Check):
 
 # --- ip route show table N ----------------------------------------------------------------------
 
-class KernelTableCheck(_Check):
-    capture: KernelTableCapture
-
-    def __init__(self, plan, state, name: str, capture: KernelTableCapture) -> None:
+class KernelTableCheck(_Check[KernelTableCapture]):
+    def __init__(self, plan: Plan, state: NodeState, name: str, capture: KernelTableCapture) -> None:
         super().__init__(plan, state, name, capture)
         self.compared = [r for r in capture.routes if r.kind in COMPARED_KERNEL_KINDS]
         self.families = {_family(r.prefix) for r in capture.routes}
@@ -332,7 +352,7 @@ class KernelTableCheck(_Check):
                                              f"holds no {family} route (capture `{command} show table N` for them)")
         return self.findings
 
-    def _matching_table(self):
+    def _matching_table(self) -> VrfTable | None:
         tables = self.state.tables
         if not tables:
             if self.compared:
@@ -356,7 +376,7 @@ class KernelTableCheck(_Check):
                                  f"{_count(len(self.compared), 'route')} are expected there{tie}", subject=table.vrf)
         return table
 
-    def _compare(self, table, expected) -> None:
+    def _compare(self, table: VrfTable, expected: list[ExpectedKernelRoute]) -> None:
         found: dict[str, KernelRoute] = {}
         for route in self.compared:
             found.setdefault(route.prefix, route)
@@ -382,8 +402,8 @@ class KernelTableCheck(_Check):
         if unchecked:
             self.note("truncated", f"capture is truncated; {_count(unchecked, 'expected route')} not checked")
 
-    def _compare_route(self, want, got: KernelRoute) -> None:
-        def differs(kind: str, what: str, expected, found) -> None:
+    def _compare_route(self, want: ExpectedKernelRoute, got: KernelRoute) -> None:
+        def differs(kind: str, what: str, expected: Value, found: Value) -> None:
             self.problem(kind, f"kernel route {want.prefix} {what} {found}, expected {expected} (`{want.text}`)",
                          line=got.line, subject=want.prefix, expected=expected, found=found)
 
@@ -407,7 +427,7 @@ class KernelTableCheck(_Check):
         node = next((n for n in self.plan.nodes if n.ipv4_loopback == address), None)
         return f"node {node.name}" if node else "no node of the intent"
 
-    def _explain_unexpected(self, route: KernelRoute, table) -> str:
+    def _explain_unexpected(self, route: KernelRoute, table: VrfTable) -> str:
         if route.kind == "encap":
             return f"VXLAN id {route.vni} to {route.dst}, {self._node_at(route.dst)}; VRF {table.vrf} installs no such prefix"
         return f"VRF {table.vrf} has no pod link {route.prefix} on {self.state.node}"

@@ -21,20 +21,29 @@ not newer than it is used.  Minors older than the oldest or newer than the newes
 set raise `UnsupportedKubeVersion`.  kubernetes-validate (the optional ``validate`` extra)
 is imported on first use, so importing this module never needs it.
 
-Assumptions about kubernetes-validate's internal layout (checked against 1.37.0; pin it):
+kubernetes-validate is used for its data, not its code: its public ``validate()`` builds a
+validator per call, and nothing public hands out a schema. jcnrc reads the schema files the
+package ships (its README: the ``.0`` schemas of each Kubernetes minor, in a "local-strict"
+variant that rejects unknown properties) with ``importlib.resources``, as the package itself
+does, and relies on this layout (checked against 1.37.0; pyproject admits ``>=1.37,<2``):
 
-* schemas live inside the package under
-  ``kubernetes-json-schema/v{X.Y.Z}-local-strict/`` and ``utils.all_versions()`` lists the
-  ``X.Y.Z`` values (each one twice: plain and strict directory);
+* schemas live inside the package under ``kubernetes-json-schema/v{X.Y.Z}-local-strict/``,
+  one folder per bundled Kubernetes version, each holding ``_definitions.json``; the newest
+  folder is the version the public ``kubernetes_validate.latest_version()`` names;
 * one file per type, named ``{kind lowercased}-{first DNS label of the group}-{version}.json``,
   without the group part for the core group: ``pod-v1.json``, ``daemonset-apps-v1.json``,
-  ``clusterrolebinding-rbac-v1.json``;
+  ``clusterrolebinding-rbac-v1.json`` (the name the public ``validate()`` looks up too);
 * the kind files refer to ``/api/_definitions.json#/$defs/<type>``, which resolves against
   their ``$id`` (``https://kubernetes.io/api/...``) to the ``$id`` of ``_definitions.json``,
   ``https://kubernetes.io/api/_definitions.json``;
 * the same directory holds schemas of nested types (``affinity-v1.json``...), so a file is
   only used when its ``x-kubernetes-group-version-kind`` names the object's group, version
   and kind.
+
+A release that moves the folders raises `SchemaLayoutChanged` (an ImportError, so
+``jcnrc verify`` reports validation as unavailable instead of passing everything), naming the
+installed version; ``tests/test_libraries_kubernetes_validate.py`` checks every point above
+and compares verdicts with ``kubernetes_validate.validate()`` on sample objects.
 
 Conventions: an object without ``metadata.namespace`` is taken to be in ``default`` when
 references are resolved; the ``default`` ServiceAccount and the bootstrap ClusterRoles
@@ -49,9 +58,10 @@ import functools
 import importlib.resources
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import jsonschema
 from jsonschema.protocols import Validator
@@ -62,6 +72,7 @@ from jcnrc import resources
 __all__ = [
     "DEFAULT_KUBE_VERSION",
     "ManifestProblem",
+    "SchemaLayoutChanged",
     "UnsupportedKubeVersion",
     "supported_kube_versions",
     "validate_objects",
@@ -118,7 +129,7 @@ def validate_objects(
     labels = _labels(objects, sources)
 
     problems: list[ManifestProblem] = []
-    for obj, label in zip(objects, labels):
+    for obj, label in zip(objects, labels, strict=True):  # one label per object (_labels checks)
         problems += _problems(label, _check_object(obj, schema_version))
     problems += _check_duplicates(objects, labels)
     problems += _check_references(objects, labels, assume_present)
@@ -155,34 +166,80 @@ def _default_label(obj: Any, index: int) -> str:
 _VERSION_PATTERN = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?")
 
 
-def _kubernetes_validate_utils() -> Any:
+_KUBERNETES_VALIDATE_CHECKED = "1.37.0"  # the release whose layout the docstring describes
+_SCHEMA_ROOT = "kubernetes-json-schema"
+_STRICT_FOLDER = re.compile(r"v(\d+)\.(\d+)\.(\d+)-local-strict")
+_DEFINITIONS_FILE = "_definitions.json"
+
+
+class SchemaLayoutChanged(ImportError):
+    """The installed kubernetes-validate keeps its schemas somewhere jcnrc does not look."""
+
+    def __init__(self, version: str, detail: str) -> None:
+        self.version = version
+        super().__init__(
+            f"kubernetes-validate {version} does not keep its schemas where jcnrc reads them ({detail}); "
+            f"jcnrc reads the layout of kubernetes-validate {_KUBERNETES_VALIDATE_CHECKED}: "
+            f"pip install 'kubernetes-validate=={_KUBERNETES_VALIDATE_CHECKED}', or update "
+            "jcnrc/verify/kubeschema.py and its layout test"
+        )
+
+
+def _kubernetes_validate() -> Any:
     # Imported on first use: kubernetes-validate is the optional `validate` extra (108 MB of
     # schemas), and importing this module must not break a jcnrc installed without it.
     try:
-        from kubernetes_validate import utils
+        import kubernetes_validate
     except ImportError as exc:
         raise ImportError(
             "manifest validation needs kubernetes-validate: pip install 'jcnrc[validate]'"
         ) from exc
-    return utils
+    return kubernetes_validate
+
+
+def _schema_root() -> Any:
+    return importlib.resources.files("kubernetes_validate") / _SCHEMA_ROOT
 
 
 @functools.lru_cache(maxsize=1)
 def _bundled_schema_versions() -> dict[tuple[int, int], str]:
-    """(major, minor) -> the full version naming the bundled schema directory."""
+    """(major, minor) -> the full version naming the bundled strict schema folder.
+
+    Read from the folder names; raises `SchemaLayoutChanged` when the layout is not the one
+    described at the top of this module.
+    """
+    package = _kubernetes_validate()
+    version = str(getattr(package, "__version__", "(unknown version)"))
+    root = _schema_root()
+    if not root.is_dir():
+        raise SchemaLayoutChanged(version, f"no {_SCHEMA_ROOT}/ folder in the package")
+    found: dict[tuple[int, int, int], str] = {}
+    for entry in root.iterdir():
+        match = _STRICT_FOLDER.fullmatch(entry.name)
+        if match and (entry / _DEFINITIONS_FILE).is_file():
+            found[(int(match[1]), int(match[2]), int(match[3]))] = f"{match[1]}.{match[2]}.{match[3]}"
+    if not found:
+        raise SchemaLayoutChanged(
+            version, f"no {_SCHEMA_ROOT}/vX.Y.Z-local-strict/{_DEFINITIONS_FILE} in the package"
+        )
+    latest = package.latest_version()
+    if latest not in found.values():
+        raise SchemaLayoutChanged(
+            version, f"its latest_version() is {latest}, but there is no v{latest}-local-strict folder"
+        )
     versions: dict[tuple[int, int], str] = {}
-    for version in _kubernetes_validate_utils().all_versions():  # each twice: plain, strict
-        major, minor = version.split(".")[:2]
-        versions[(int(major), int(minor))] = version
+    for key in sorted(found):  # the newest patch of a minor wins
+        versions[key[:2]] = found[key]
     return versions
 
 
-def _schema_version_for(kube_version: str) -> str:
+def _schema_version_for(kube_version: object) -> str:
     """Pick the newest bundled schema set not newer than the requested minor.
 
     Versions compare as integer pairs (kubernetes-validate compares strings, so "1.4" would
     sort after "1.37").  A minor newer than every bundled set is refused, like the library
-    does, rather than silently checked against older schemas.
+    does, rather than silently checked against older schemas; so is anything but a string
+    (a caller's `1.30` read as a float from YAML).
     """
     match = _VERSION_PATTERN.fullmatch(kube_version.strip()) if isinstance(kube_version, str) else None
     if match is None:
@@ -216,8 +273,7 @@ def _schemas_dir() -> Path:
 
 def _kubernetes_schema_dir(schema_version: str) -> Any:
     """The strict schema folder for one bundled version, inside kubernetes-validate."""
-    package = importlib.resources.files("kubernetes_validate")
-    return package / "kubernetes-json-schema" / f"v{schema_version}-local-strict"
+    return _schema_root() / f"v{schema_version}-local-strict"
 
 
 def _load_json(resource: Any) -> Any:
@@ -231,17 +287,17 @@ def _make_validator(schema: dict, registry: Registry | None = None) -> Validator
     return cls(schema, registry=registry if registry is not None else Registry())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kubernetes_definitions(schema_version: str) -> tuple[str, Registry]:
     """The $id of the version's _definitions.json and a registry holding it."""
-    path = _kubernetes_schema_dir(schema_version) / "_definitions.json"
+    path = _kubernetes_schema_dir(schema_version) / _DEFINITIONS_FILE
     definitions = _load_json(path)
     return definitions["$id"], Registry().with_resource(
         definitions["$id"], Resource.from_contents(definitions)
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kind_validator(schema_version: str, api_version: str, kind: str) -> Validator | None:
     """Validator for one (apiVersion, kind) at one schema version; None if there is none."""
     schema_file = _CUSTOM_SCHEMA_FILES.get((api_version, kind))
@@ -284,7 +340,7 @@ def _custom_kind_validator(schema_version: str, schema_file: str) -> Validator:
     return _make_validator(combined, registry)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _standalone_validator(schema_file: str) -> Validator:
     return _make_validator(_load_json(_schemas_dir() / schema_file))
 
@@ -550,7 +606,8 @@ class _PodTemplate:
 
 
 def _pod_template(obj: dict) -> _PodTemplate | None:
-    path = _POD_TEMPLATE_PATHS.get(obj.get("kind"))
+    kind = obj.get("kind")
+    path = _POD_TEMPLATE_PATHS.get(kind) if isinstance(kind, str) else None
     if path is None:
         return None
     template = obj if not path else _dig(obj, path)
@@ -778,7 +835,7 @@ _KIND_CHECKS: dict[str, tuple[Callable[[dict], Iterator[Finding]], ...]] = {
     "ClusterRoleBinding": (_check_cluster_role_binding,),
     "NetworkAttachmentDefinition": (_check_nad,),
     "Configlet": (_check_configlet,),
-    **{kind: (_check_pod_template,) for kind in _POD_TEMPLATE_PATHS},
+    **dict.fromkeys(_POD_TEMPLATE_PATHS, (_check_pod_template,)),
 }
 
 
@@ -841,7 +898,7 @@ def _check_references(
     for obj in objects:
         present.update(_provided_identities(obj))
     problems = []
-    for obj, label in zip(objects, labels):
+    for obj, label in zip(objects, labels, strict=True):  # one label per object (_labels checks)
         if not isinstance(obj, dict):
             continue
         for reference in _references(obj):
@@ -942,13 +999,16 @@ def _container_references(spec: dict, namespace: str | None, spec_path: tuple) -
             path = (*spec_path, group, index)
             for env_index, source in _dicts(container.get("envFrom")):
                 env_path = (*path, "envFrom", env_index)
-                yield from _named_reference(source.get("configMapRef"), "name", "ConfigMap", namespace, (*env_path, "configMapRef"))
+                yield from _named_reference(source.get("configMapRef"), "name", "ConfigMap", namespace,
+                                            (*env_path, "configMapRef"))
                 yield from _named_reference(source.get("secretRef"), "name", "Secret", namespace, (*env_path, "secretRef"))
             for env_index, variable in _dicts(container.get("env")):
                 value_from = _mapping(variable.get("valueFrom"))
                 env_path = (*path, "env", env_index, "valueFrom")
-                yield from _named_reference(value_from.get("configMapKeyRef"), "name", "ConfigMap", namespace, (*env_path, "configMapKeyRef"))
-                yield from _named_reference(value_from.get("secretKeyRef"), "name", "Secret", namespace, (*env_path, "secretKeyRef"))
+                yield from _named_reference(value_from.get("configMapKeyRef"), "name", "ConfigMap", namespace,
+                                            (*env_path, "configMapKeyRef"))
+                yield from _named_reference(value_from.get("secretKeyRef"), "name", "Secret", namespace,
+                                            (*env_path, "secretKeyRef"))
 
 
 def _network_references(template: _PodTemplate, namespace: str | None) -> Iterator[_Reference]:

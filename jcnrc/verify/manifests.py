@@ -16,11 +16,13 @@ Two kinds of object are not in the set as such:
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from jcnrc.render.common import CREATE_SECRETS_SCRIPT, MANIFESTS
+from jcnrc.render.jcnr import JCNR_NAMESPACE
+from jcnrc.render.jcnr import SECRET_NAME as JCNR_SECRET
 from jcnrc.render.platter import PLATTER_SECRET
-from jcnrc.render.jcnr import JCNR_NAMESPACE, SECRET_NAME as JCNR_SECRET
 
 # The Secret each target's workloads reference, as (kind, namespace, name).
 _OUT_OF_BAND_SECRETS = (("Secret", PLATTER_SECRET[1], PLATTER_SECRET[0]), ("Secret", JCNR_NAMESPACE, JCNR_SECRET))
@@ -71,7 +73,7 @@ def validate_files(files: dict[str, str], kube_version: str) -> list:
         raise ValidationUnavailable(str(exc)) from exc
     objects, sources = manifest_objects(files)
     checked, checked_sources, assumed = [], [], []
-    for obj, source in zip(objects, sources):
+    for obj, source in zip(objects, sources, strict=True):
         if _sops_encrypted(obj):
             assumed.append(_identity(obj))
         else:
@@ -87,10 +89,12 @@ def validate_files(files: dict[str, str], kube_version: str) -> list:
         raise ValidationUnavailable(f"{exc} (install jcnrc[validate])") from exc
 
 
-def _sops_encrypted(obj) -> bool:
+def _sops_encrypted(obj: Any) -> bool:
     return isinstance(obj, dict) and isinstance(obj.get("sops"), dict)
 
 
 def _identity(obj: dict) -> tuple[str, str, str]:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     return str(obj.get("kind", "")), str(metadata.get("namespace") or "default"), str(metadata.get("name", ""))
