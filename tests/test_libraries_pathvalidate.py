@@ -201,7 +201,7 @@ ALPHABET = list("/.- ~$acegiklmnoprstuxCGIKLMNOPTUX0139:\\<>|?*\"\x00\x1f\x7f\x8
                 "\u2028\ud800\u4e2d")
 
 
-@settings(max_examples=4000, deadline=None)
+@settings(max_examples=1000)  # derandomized (tests/conftest.py): the same thousand names every run
 @given(path=st.text(st.sampled_from(ALPHABET), max_size=16)
        | st.lists(st.sampled_from([*DEVICES, ".git", "git~1", ".", "..", "", "-", " "]), min_size=1, max_size=3).flatmap(
            lambda parts: st.tuples(*[st.sampled_from(_case_variants(p)) for p in parts],

@@ -115,7 +115,7 @@ def assert_scripts_parse(files: dict[str, str]) -> None:
 # ----------------------------------------------------------------------------- mutated intents
 
 
-@budget(150)
+@budget(100)
 @given(mutation=mutated_intents(base=st.one_of(st.just(example_intent()), valid_intents())))
 def test_mutated_intents_get_positioned_diagnostics_never_a_traceback(mutation, tmp_path_factory):
     intent, kind, path = mutation

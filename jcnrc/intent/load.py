@@ -73,17 +73,10 @@ class Limits:
     intent nests 5 levels; 64 is also as deep as rapidyaml's JSON emitter goes, so the fast
     loader reads whatever the limit lets through.
 
-    Costs at the limits (CPU time and peak memory, measured as tests/test_resource_limits.py
-    does): the 7.1 MB intent loads in 0.7 s through the fast loader, and the 5,000-node intent
-    builds in 15 s and 650 MB. Refusing 8 MiB of one-character list items (4 million nodes)
-    costs about 1.5 s and 780 MB (block list) or 1 s and 630 MB (flow list), nearly all of it
-    rapidyaml's tree (about 150 bytes per node) while it counts; 8 MiB of nested brackets cost
-    0.1 s and 44 MB; aliases that expand to 1.6 million nodes (just under the node limit) cost
-    1.2 s and 4 MB to convert, and one more level is refused in milliseconds. Aliases that expand
-    to 32 million characters (two pods whose command is 16 aliases of a 1,000,000-character
-    string, just under `max_expanded`) render 32 MB of output in 0.7 s and 165 MB; one alias more
-    is refused before anything is built. Lower `max_bytes` to lower the worst case in
-    proportion; raise it (`--max-bytes`) for bigger intents.
+    What these limits cost at worst, in time and memory, is measured and recorded in
+    docs/security.md ("Resource limits"); tests/test_resource_limits.py and
+    tests/test_attack_limits.py bound the work (nodes composed, diagnostics, peak memory). Lower
+    `max_bytes` to lower the worst case in proportion; raise it (`--max-bytes`) for bigger intents.
 
     The exact loader reads at most `exact_budget` nodes and aliases as written (see there): a
     file that only it can read costs at most about 35 CPU seconds and 850 MB. An 8 MB key costs
