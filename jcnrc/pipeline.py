@@ -238,13 +238,22 @@ def render_analysed(intent: Path, result: Result, options: Options, display_name
         except sops_program.SopsFailed as exc:
             result.diagnostics.append(error("JCN806", f"sops failed: {exc}", ("secrets", "mode")))
             return result
-    found = secretscan.read_values(result.plan.topology.secrets, intent.parent, environ)
+    # Modes that embed values read them above (each one required); the others read what they can
+    # now, for the leak scan and the diff's secret detector. Either way each file is read once.
+    found = (_values_of(secret_values) if secret_values is not None
+             else secretscan.read_values(result.plan.topology.secrets, intent.parent, environ))
     result.holds_secret = _secret_detector(found.values, found.labels)
     if mode != "inline":
         options.stage("scan")
         files = _refuse_leaks(files, result, found)
     result.files = files
     return result
+
+
+def _values_of(secret_values: SecretValues) -> secretscan.Values:
+    pairs = (("rootPassword", secret_values.root_password), ("crpdLicense", secret_values.crpd_license))
+    return secretscan.Values([value for _, value in pairs if value],
+                             [f"`secrets.{key}`" for key, value in pairs if value], [])
 
 
 def _secret_detector(values: list[str], labels: list[str]) -> Callable[[str], bool]:
