@@ -31,7 +31,7 @@ lint: $(VENV)/.lint-installed
 
 # Rebuild every committed example into out/ (the golden output).
 examples: $(BIN)/jcnrc
-	for intent in examples/*.yaml; do $(BIN)/jcnrc build "$$intent" --quiet || exit 1; done
+	for intent in examples/*.yaml examples/fleets/*.yaml; do $(BIN)/jcnrc build "$$intent" --quiet || exit 1; done
 	$(BIN)/jcnrc build examples/aks-evpn-type5.yaml --target jcnr --quiet
 
 bench: $(BIN)/jcnrc

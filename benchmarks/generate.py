@@ -339,6 +339,43 @@ def _isolated_pairs(pods: list[PodSpec], vrfs: list[VrfSpec]) -> list[tuple[str,
 
 # --- command line ---------------------------------------------------------------------------
 
+def generate_fleet(clusters: int, nodes: int, vrfs: int, pods_per_node: int, seed: int = 0) -> str:
+    """A jcnrc/v1 Fleet of `clusters` clusters, each shaped like `generate(nodes, vrfs, pods_per_node)`
+    with every address allocated: one AS, the VRFs shared (pools sized for the whole fleet), node
+    subnets 100.64.0.0/16, 100.65.0.0/16, ... (shared address space, clear of the VRF pools and of
+    the clusters' pod and service ranges), route reflectors in a full mesh (the default)."""
+    import yaml
+
+    if not 1 <= clusters <= 64:
+        raise ValueError("clusters must be between 1 and 64")
+    members = []
+    data: dict = {}
+    for index in range(clusters):
+        data = yaml.safe_load(generate(nodes, vrfs, pods_per_node, explicit_ratio=0.0, seed=seed + index))
+        subnet = f"100.{64 + index}."
+        for node in data["nodes"]:
+            node["address"] = node["address"].replace("172.16.", subnet, 1)
+        data["cluster"]["nodeSubnet"] = f"{subnet}0.0/16"
+        members.append({"name": f"c{index:02d}", "cluster": data["cluster"], "nodes": data["nodes"], "pods": data["pods"]})
+    demand = clusters * nodes * pods_per_node // max(vrfs, 1) + 1
+    space = VRF_SPACE.subnets(new_prefix=_pool_prefix(demand))
+    for vrf in data["vrfs"]:
+        vrf["ipv4Pool"] = str(next(space))
+        vrf.pop("ipv6Pool", None)
+    for member in members:
+        member["cluster"].pop("vniRange", None)
+        for pod in member["pods"]:
+            for attachment in pod["networks"]:
+                attachment.pop("ipv6", None)
+    fleet = {
+        "apiVersion": "jcnrc/v1", "kind": "Fleet",
+        "metadata": {"name": f"bench-f{clusters}-n{nodes}-v{vrfs}-p{pods_per_node}", "namespace": "default"},
+        "images": data["images"], "vrfs": data["vrfs"], "secrets": data["secrets"], "clusters": members,
+    }
+    header = f"# Synthetic fleet: {clusters} clusters x {nodes} nodes, {vrfs} VRFs, {pods_per_node} pods per node (seed {seed}).\n"
+    return header + yaml.safe_dump(fleet, sort_keys=False, width=200)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write a synthetic jcnrc/v1 intent for benchmarks.")
     parser.add_argument("--nodes", type=int, required=True, help="nodes in total (2-3 of them route reflectors)")
@@ -349,11 +386,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explicit-ratio", type=float, default=0.3, help="share of attachments that give their addresses")
     parser.add_argument("--vrfs-per-node", type=int, help="VRFs each worker's attachments cycle through (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random choices")
+    parser.add_argument("--clusters", type=int, help="write a Fleet of this many clusters, each of --nodes nodes")
     parser.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     args = parser.parse_args(argv)
     try:
-        text = generate(args.nodes, args.vrfs, args.pods_per_node, args.attachments_per_pod, args.explicit_ratio, args.seed,
-                        args.vrfs_per_node)
+        if args.clusters is not None:
+            text = generate_fleet(args.clusters, args.nodes, args.vrfs, args.pods_per_node, args.seed)
+        else:
+            text = generate(args.nodes, args.vrfs, args.pods_per_node, args.attachments_per_pod, args.explicit_ratio,
+                            args.seed, args.vrfs_per_node)
     except ValueError as exc:
         parser.error(str(exc))
     if args.output is None:

@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import generate  # noqa: E402  (benchmarks/generate.py, next to this file)
+from generate import generate, generate_fleet  # noqa: E402  (benchmarks/generate.py, next to this file)
 
 STAGES = ("load", "check", "plan", "render", "write")
 
@@ -61,6 +61,7 @@ class Case:
     vrfs: int = 0
     pods_per_node: int = 0
     example: str | None = None  # a bundled intent instead of a generated one
+    clusters: int = 0  # a Fleet of this many clusters, each of `nodes` nodes
     runs: int = 5
     target_build_s: float | None = None
     target_check_s: float | None = None
@@ -68,7 +69,7 @@ class Case:
 
     @property
     def attachments(self) -> int:
-        return self.nodes * self.pods_per_node
+        return self.nodes * self.pods_per_node * max(self.clusters, 1)
 
 
 CASES = (
@@ -78,6 +79,8 @@ CASES = (
     Case("n1000", nodes=1000, vrfs=10, pods_per_node=10, runs=3),
     Case("n2000", nodes=2000, vrfs=20, pods_per_node=10, runs=3, target_build_s=10.0, target_check_s=3.0, target_memory_mb=1024),
     Case("n5000", nodes=5000, vrfs=50, pods_per_node=10, runs=1),
+    # Issue 15: a fleet of 10 clusters x 200 nodes x 4 attachments, under 10 s.
+    Case("f10x200", nodes=200, vrfs=4, pods_per_node=4, clusters=10, runs=3, target_build_s=10.0),
 )
 QUICK_CASES = ("aks-example", "n10", "n200")
 
@@ -219,7 +222,9 @@ def prepare_intent(case: Case, folder: Path) -> Path:
             shutil.copy(lock, folder / lock.name)
         return intent
     intent = folder / f"{case.name}.yaml"
-    intent.write_text(generate(case.nodes, case.vrfs, case.pods_per_node), encoding="utf-8")
+    text = (generate_fleet(case.clusters, case.nodes, case.vrfs, case.pods_per_node) if case.clusters
+            else generate(case.nodes, case.vrfs, case.pods_per_node))
+    intent.write_text(text, encoding="utf-8")
     return intent
 
 
@@ -493,21 +498,54 @@ def stage_worker(intent: Path, out: Path, until: str = STAGES[-1]) -> None:
     _require(loaded.ok, "load", loaded.diagnostics)
     if until == "load":
         return
-    checked = timed("check", lambda: check(loaded.data))
-    _require(checked.ok, "check", checked.diagnostics)
-    if until == "check":
-        return
-    planned = timed("plan", lambda: plan(checked.topology, read_lock(lock_path_for(intent))[0]))
-    _require(planned.plan is not None, "plan", planned.diagnostics)
-    if until == "plan":
-        return
-    options = RenderOptions(intent_file=intent.name, intent_digest=loaded.digest, version=__version__)
-    files = timed("render", lambda: render(planned.plan, options))
+    if loaded.data.get("kind") == "Fleet":
+        files = _fleet_stages(intent, loaded, until, timed)
+        if files is None:
+            return
+    else:
+        checked = timed("check", lambda: check(loaded.data))
+        _require(checked.ok, "check", checked.diagnostics)
+        if until == "check":
+            return
+        planned = timed("plan", lambda: plan(checked.topology, read_lock(lock_path_for(intent))[0]))
+        _require(planned.plan is not None, "plan", planned.diagnostics)
+        if until == "plan":
+            return
+        options = RenderOptions(intent_file=intent.name, intent_digest=loaded.digest, version=__version__)
+        files = timed("render", lambda: render(planned.plan, options))
     size = sum(len(text.encode("utf-8")) for text in files.values())
     print(json.dumps({"output": {"files": len(files), "bytes": size}}), flush=True)
     if until == "render":
         return
     timed("write", lambda: write_tree(files, out))
+
+
+def _fleet_stages(intent: Path, loaded, until: str, timed) -> dict[str, str] | None:
+    """check, plan and render of a fleet as jcnrc.pipeline does them (every cluster, then the fleet's files)."""
+    from jcnrc import __version__
+    from jcnrc.intent.fleet import check_fleet
+    from jcnrc.pipeline import lock_path_for, read_lock
+    from jcnrc.plan.fleet import plan_fleet
+    from jcnrc.render import render
+    from jcnrc.render.common import RenderOptions
+    from jcnrc.render.fleet import render_fleet
+
+    checked = timed("check", lambda: check_fleet(loaded.data))
+    _require(checked.ok, "check", checked.diagnostics)
+    if until == "check":
+        return None
+    planned = timed("plan", lambda: plan_fleet(checked, read_lock(lock_path_for(intent))[0]))
+    _require(planned.plan is not None, "plan", planned.diagnostics)
+    if until == "plan":
+        return None
+    options = RenderOptions(intent_file=intent.name, intent_digest=loaded.digest, version=__version__)
+
+    def render_all() -> dict[str, str]:
+        files = {f"{c.name}/{path}": text for c in planned.plan.clusters for path, text in render(c.plan, options).items()}
+        files.update(render_fleet(planned.plan, options))
+        return files
+
+    return timed("render", render_all)
 
 
 def _require(ok: bool, stage: str, diagnostics) -> None:

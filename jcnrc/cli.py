@@ -56,6 +56,11 @@ class Target(str, Enum):
     jcnr = "jcnr"
 
 
+class Kind(str, Enum):
+    topology = "topology"
+    fleet = "fleet"
+
+
 _SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
@@ -177,8 +182,7 @@ def _refuse_linked_output(out_dir: Path, allow_last: bool) -> None:
 
 def default_out_dir(result: Result, target: Target | None) -> Path:
     """out/<name>; out/<name>-<target> when --target overrides the intent, so both generations can sit side by side."""
-    assert result.plan is not None  # asked only once the intent is planned
-    name = result.plan.name
+    name = result.name  # asked only once the intent is planned
     if target is not None and target.value != result.written_target:
         name = f"{name}-{target.value}"
     return Path("out") / name
@@ -212,7 +216,7 @@ def _run(file: Path, options: Options, render: bool, target: Target | None = Non
     _require_file(file)
     try:
         result = analyse(file, options, display_name=str(file))
-        if not render or result.plan is None:
+        if not render or not result.planned:
             return result
         output = options.output or default_out_dir(result, target)
         return render_analysed(file, result, replace(options, output=output), display_name=str(file))
@@ -254,7 +258,8 @@ def build(
     if report(result, fmt, warnings_as_errors, quiet, max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
-    if validate and not _validate_manifests(result.files, kube_version):
+    folders = tuple(c.name for c in result.fleet.clusters) if result.fleet is not None else ("",)
+    if validate and not _validate_manifests(result.files, kube_version, folders):
         raise typer.Exit(EXIT_PROBLEMS)
     if check_only:
         _refuse_linked_output(out_dir, allow_last=allow_symlink_output)
@@ -296,11 +301,11 @@ def build(
         _err(f"jcnrc: wrote {out_dir} ({len(result.files)} files, {len(changed)} changed)")
 
 
-def _validate_manifests(files: dict[str, str], kube_version: str) -> bool:
+def _validate_manifests(files: dict[str, str], kube_version: str, folders: tuple[str, ...] = ("",)) -> bool:
     from jcnrc.verify import manifests as validate_output
 
     try:
-        problems = validate_output.validate_files(files, kube_version)
+        problems = validate_output.validate_files(files, kube_version, folders)
     except validate_output.ValidationUnavailable as exc:
         _err(f"jcnrc: error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -369,11 +374,11 @@ def diff(
 
 
 @app.command()
-def schema() -> None:
+def schema(kind: Kind = typer.Option(Kind.topology, "--kind", help="topology (one cluster) or fleet (many clusters).")) -> None:
     """Print the JSON Schema of the intent format."""
     from jcnrc.intent.schema import schema_text
 
-    typer.echo(schema_text(), nl=False)
+    typer.echo(schema_text("Fleet" if kind == Kind.fleet else "Topology"), nl=False)
 
 
 @app.command()
@@ -391,25 +396,40 @@ def routes(
     from jcnrc.render import escape
     from jcnrc.render.templates import Templates
 
-    plan = _planned(file, _limits(max_bytes, max_depth, max_nodes))
-    _require_name(node, [n.name for n in plan.nodes], "node")
+    plan, node = _node_of(_planned(file, _limits(max_bytes, max_depth, max_nodes)), node)
     if vrf is not None:
         _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
     state = expected.node_state(plan, node, vrf)
     if fmt == Format.json:
         typer.echo(escape.to_json(expected.to_data(state), indent=2))
     else:
-        typer.echo(Templates(None).render("common/node-state.txt.j2", state=state, target=plan.target), nl=False)
+        prefix = f"{plan.fleet.cluster}/" if plan.fleet is not None else ""
+        typer.echo(Templates(None).render("common/node-state.txt.j2", state=state, target=plan.target,
+                                          node_prefix=prefix), nl=False)
 
 
-def _planned(file: Path, limits: Limits) -> Plan:
-    """The plan of the intent, for the commands that read it; the intent's errors end the command."""
+def _planned(file: Path, limits: Limits) -> Result:
+    """The planned intent (a Topology's plan or a fleet's), for the commands that read it; the
+    intent's errors end the command."""
     from jcnrc.pipeline import Options
 
     result = _run(file, Options(limits=limits), render=False)
-    if report(result, Format.text, False, quiet=True) or result.plan is None:
+    if report(result, Format.text, False, quiet=True) or not result.planned:
         raise typer.Exit(EXIT_PROBLEMS)
-    return result.plan
+    return result
+
+
+def _node_of(result: Result, node: str) -> tuple[Plan, str]:
+    """The plan that holds `node` and the node's name in it: a fleet names it `<cluster>/<node>`."""
+    if result.fleet is not None:
+        found = result.fleet.resolve_node(node)
+        if found is None:
+            _require_name(node, result.fleet.node_references(), "node (`<cluster>/<node>` in a fleet)")
+        assert found is not None  # _require_name ended the command otherwise
+        return found[0].plan, found[1]
+    assert result.plan is not None  # result.planned
+    _require_name(node, [n.name for n in result.plan.nodes], "node")
+    return result.plan, node
 
 
 def _require_name(name: str, valid: list[str], what: str) -> None:
@@ -433,11 +453,14 @@ def explain(
     """Explain in words whether A reaches B and why (route targets both ways)."""
     from jcnrc.plan import reach
 
-    plan = _planned(file, _limits(max_bytes, max_depth, max_nodes))
+    result = _planned(file, _limits(max_bytes, max_depth, max_nodes))
+    plan = result.fleet.union if result.fleet is not None else result.plan
+    assert plan is not None  # result.planned
     names = [p.name for p in plan.pods] + [v.name for v in plan.vrfs]
-    _require_name(a, names, "pod or VRF")
-    _require_name(b, names, "pod or VRF")
-    typer.echo(reach.explain(plan, a, b), nl=False)
+    what = "pod (`<cluster>/<pod>` in a fleet) or VRF" if result.fleet is not None else "pod or VRF"
+    _require_name(a, names, what)
+    _require_name(b, names, what)
+    typer.echo(reach.explain(plan, a, b, fleet_plan=result.fleet), nl=False)
 
 
 @app.command()
@@ -455,8 +478,7 @@ def verify(
     from jcnrc import diagnostics as diag
     from jcnrc.verify import compare as verifier
 
-    plan = _planned(file, _limits(max_bytes, max_depth, max_nodes))
-    _require_name(node, [n.name for n in plan.nodes], "node")
+    plan, node_name = _node_of(_planned(file, _limits(max_bytes, max_depth, max_nodes)), node)
     texts = {}
     for capture in captures:
         _require_file(capture)
@@ -465,7 +487,7 @@ def verify(
         except OSError as exc:
             _err(f"jcnrc: error: {capture}: {exc.strerror or exc}")
             raise typer.Exit(EXIT_USAGE) from None
-    findings = verifier.verify(plan, node, texts)
+    findings = verifier.verify(plan, node_name, texts)
     if fmt == Format.json:
         typer.echo(json.dumps([f.to_data() for f in findings], indent=2, sort_keys=True))
     else:
@@ -490,22 +512,43 @@ def graph(
     fmt: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="mermaid and dot are text; svg and png need Graphviz."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output."),
     vrf: str | None = typer.Option(None, "--vrf", help="Only this VRF."),
-    node: str | None = typer.Option(None, "--node", help="Only this node."),
+    node: str | None = typer.Option(None, "--node", help="Only this node (`<cluster>/<node>` in a fleet)."),
+    cluster: str | None = typer.Option(None, "--cluster", help="A fleet: only this cluster, drawn as a topology."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
 ) -> None:
-    """Draw the topology: nodes by role, pods, VRF attachments, route-target import/export, BGP sessions."""
+    """Draw the topology: nodes by role, pods, VRF attachments, route-target import/export, BGP sessions.
+    A fleet draws its clusters with their route reflector mesh, or one cluster with --cluster or --node."""
     from jcnrc.output import write as writer
     from jcnrc.render import diagram
 
-    plan = _planned(file, _limits(max_bytes, max_depth, max_nodes))
-    if vrf is not None:
-        _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
-    if node is not None:
+    result = _planned(file, _limits(max_bytes, max_depth, max_nodes))
+    plan = result.plan
+    if result.fleet is not None:
+        if node is not None:
+            plan, node = _node_of(result, node)
+        elif cluster is not None:
+            _require_name(cluster, [c.name for c in result.fleet.clusters], "cluster")
+            plan = result.fleet.cluster(cluster).plan
+    elif cluster is not None:
+        _err("jcnrc: error: --cluster needs a fleet intent (`kind: Fleet`)")
+        raise typer.Exit(EXIT_USAGE)
+    elif node is not None and plan is not None:
         _require_name(node, [n.name for n in plan.nodes], "node")
+    if vrf is not None and result.fleet is not None and plan is None:
+        _err("jcnrc: error: --vrf draws one cluster of a fleet: add --cluster NAME")
+        raise typer.Exit(EXIT_USAGE)
+    if vrf is not None and plan is not None:
+        _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
     try:
-        drawing = diagram.render(plan, fmt.value, vrf=vrf, node=node)
+        if plan is None:
+            from jcnrc.render.fleet import render_drawing
+
+            assert result.fleet is not None  # result.planned
+            drawing = render_drawing(result.fleet, fmt.value)
+        else:
+            drawing = diagram.render(plan, fmt.value, vrf=vrf, node=node)
     except diagram.GraphvizError as exc:
         _err(f"jcnrc: error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None

@@ -400,6 +400,14 @@ CODES: dict[str, CodeInfo] = {
     "JCN511": CodeInfo("error", "default route target does not fit", "With a 4-byte AS and a VNI above 65535 the default target `<asn>:<vni>` is invalid; write `routeTarget`."),
     "JCN512": CodeInfo("error", "duplicate node identity", "Two nodes end up with the same ISO system ID or IPv6 loopback."),
     "JCN513": CodeInfo("error", "special-purpose address", "A VRF pool, pod address, node address, `cluster.nodeSubnet` or IPv6 loopback lies in (or a pool overlaps) a range that is never routed as unicast: 0.0.0.0/8, loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10), multicast (224.0.0.0/4, ff00::/8), reserved 240.0.0.0/4 and the broadcast 255.255.255.255, the IPv6 unspecified :: and IPv4-mapped ::ffff:0:0/96. Private, shared and other unicast ranges are accepted."),
+    # fleets
+    "JCN451": CodeInfo("error", "duplicate cluster name", "Two clusters of a fleet have the same `name`; it names the cluster's output folder and its pods (`<cluster>/<pod>`)."),
+    "JCN452": CodeInfo("error", "overlapping node subnets", "The `nodeSubnet`s of two clusters of a fleet overlap: VXLAN and BGP run between node addresses across clusters, so the underlays must route to each other."),
+    "JCN453": CodeInfo("error", "node identity repeated across clusters", "Two nodes of different clusters have the same router ID (node address), IPv6 loopback, ISO NET or SR index: route distinguishers, VXLAN tunnels and node SIDs name nodes by these values."),
+    "JCN454": CodeInfo("error", "bad peering", "`interconnect.peerings` names a cluster the fleet does not have, joins a cluster with itself, or repeats a pair."),
+    "JCN455": CodeInfo("error", "per-cluster VNI range", "A cluster of a fleet sets `cluster.vniRange`; VNIs are fleet-wide, set `vniRange` at the top of the fleet."),
+    "JCN456": CodeInfo("error", "route target differs between clusters", "The clusters of a fleet have different ASNs and a VRF has no `routeTarget`: its default `<asn>:<vni>` would differ between clusters, so no route would cross."),
+    "JCN457": CodeInfo("error", "cluster label too long", "`<fleet name>-<cluster name>` labels every object of a cluster (`app.kubernetes.io/part-of`) and must be a Kubernetes label value of at most 63 characters."),
     "JCN520": CodeInfo("warning", "unreadable lock file", "The allocation lock file next to the intent cannot be read and is ignored."),
     # MTU
     "JCN601": CodeInfo("error", "MTU does not fit the underlay", "An attachment MTU is larger than `cluster.underlayMtu` minus the 50 bytes VXLAN adds."),
@@ -430,4 +438,6 @@ CODES: dict[str, CodeInfo] = {
     "JCN916": CodeInfo("warning", "provider advice", "A setting works but costs something on this provider, e.g. a `cluster.kubeConfig` that differs from the kubelet's own."),
     "JCN917": CodeInfo("warning", "secret too short to scan", "A secret value is too short to search the output for it without false alarms."),
     "JCN918": CodeInfo("warning", "secret not checked for leaks", "Outside `inline` and `sops` mode a referenced value cannot be read at build time (variable unset, file missing or refused as in JCN807), so the output was not searched for it. One warning per build."),
+    "JCN920": CodeInfo("warning", "VRF in one cluster only", "A VRF of a fleet has pods in one cluster only; its routes still reach every peered cluster's route reflectors."),
+    "JCN921": CodeInfo("warning", "BGP peers above the licence", "A route reflector of a fleet has more BGP peers (its workers plus the route reflectors of the clusters it peers with) than the 16 a standard cRPD licence allows (Juniper's meshrr README)."),
 }

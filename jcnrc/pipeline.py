@@ -15,12 +15,14 @@ from pathlib import Path
 from jcnrc import __version__
 from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, warning
 from jcnrc.intent import names
-from jcnrc.intent.check import check
+from jcnrc.intent.check import Checked, check
+from jcnrc.intent.fleet import CheckedFleet, check_fleet
 from jcnrc.intent.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
 from jcnrc.output import secretscan
 from jcnrc.output import sops as sops_program
 from jcnrc.output.progress import ProgressCallback
 from jcnrc.plan.allocate import Lock
+from jcnrc.plan.fleet import FleetPlan, plan_fleet, qualified
 from jcnrc.plan.planner import Plan, plan
 from jcnrc.render import render
 from jcnrc.render.common import MANIFESTS, RenderOptions, SecretValues
@@ -52,6 +54,7 @@ class Result:
     source: SourceMap
     diagnostics: list[Diagnostic] = field(default_factory=list)
     plan: Plan | None = None
+    fleet: FleetPlan | None = None  # a `kind: Fleet` intent: one plan per cluster
     files: dict[str, str] | None = None
     lock: Lock | None = None
     lock_path: Path | None = None
@@ -65,6 +68,18 @@ class Result:
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def planned(self) -> bool:
+        return self.plan is not None or self.fleet is not None
+
+    @property
+    def name(self) -> str:
+        """`metadata.name` of the planned intent (names the default output folder)."""
+        if self.fleet is not None:
+            return self.fleet.name
+        assert self.plan is not None  # asked only once planned
+        return self.plan.name
 
     def located(self) -> list[Located]:
         return locate(self.diagnostics, self.source)
@@ -87,9 +102,26 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
     if options.with_secrets and isinstance(data.get("secrets"), dict):
         data = {**data, "secrets": {**data["secrets"], "mode": "inline"}}
     options.stage("check")
-    checked = check(data)
+    checked: Checked | CheckedFleet
+    checked = check_fleet(_fleet_overrides(data, options)) if data.get("kind") == "Fleet" else check(data)
     result.diagnostics += checked.diagnostics
     return result, checked
+
+
+def _fleet_overrides(data: dict, options: Options) -> dict:
+    """--target and --with-secrets apply to every cluster of a fleet, overrides included."""
+    clusters = data.get("clusters")
+    if not isinstance(clusters, list):
+        return data
+    entries = [dict(entry) if isinstance(entry, dict) else entry for entry in clusters]
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        if options.target and entry.get("target") is not None:
+            entry["target"] = options.target
+        if options.with_secrets and isinstance(entry.get("secrets"), dict):
+            entry["secrets"] = {**entry["secrets"], "mode": "inline"}
+    return {**data, "clusters": entries}
 
 
 class UnsafeIntentPath(OSError):
@@ -174,12 +206,21 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
     previous, lock_problems = read_lock(result.lock_path, options.limits)
     result.diagnostics += lock_problems
     options.stage("plan")
-    planned = plan(checked.topology, previous)
-    result.diagnostics += planned.diagnostics
-    if planned.plan is None:
-        return result
-    result.plan = planned.plan
-    result.lock = planned.plan.lock
+    if isinstance(checked, CheckedFleet):
+        planned_fleet = plan_fleet(checked, previous)
+        result.diagnostics += planned_fleet.diagnostics
+        if planned_fleet.plan is None:
+            return result
+        result.fleet = planned_fleet.plan
+        result.lock = planned_fleet.plan.lock
+    else:
+        assert checked.topology is not None  # checked.ok
+        planned = plan(checked.topology, previous)
+        result.diagnostics += planned.diagnostics
+        if planned.plan is None:
+            return result
+        result.plan = planned.plan
+        result.lock = planned.plan.lock
     result.lock_changed = previous is None or previous.to_json() != result.lock.to_json()
     return result
 
@@ -193,29 +234,76 @@ def compile_intent(intent: Path, options: Options | None = None, display_name: s
 def render_analysed(intent: Path, result: Result, options: Options, display_name: str | None = None) -> Result:
     """The second half of compile_intent, for callers that choose `options.output` from the plan
     (the CLI's default out/<metadata.name>: sops reuses the ciphertext it finds there)."""
-    if result.plan is None or not result.ok:
+    if not result.planned or not result.ok:
         return result
     environ = options.environ if options.environ is not None else dict(os.environ)
-    mode = result.plan.topology.secrets.mode
-    if mode in ("inline", "sops") and not (options.allow_secret_values or options.with_secrets):
-        result.diagnostics.append(error(
-            "JCN808", f"`secrets.mode: {mode}` puts secret values into the output, and the intent alone cannot ask for that",
-            ("secrets", "mode"),
-            help="the operator allows it with `--secret-values` (or `--with-secrets` for an inline Secret): a pull request "
-                 "must not be able to send a CI secret into the output; see docs/security.md"))
-        return result
-    sops = None
-    if mode == "sops":
-        try:
-            sops = sops_program.find_sops(environ)
-        except sops_program.SopsUnavailable as exc:
-            result.diagnostics.append(error("JCN804", str(exc), ("secrets", "mode")))
+    if result.plan is not None:
+        rendered = _render_plan(intent, result.plan, result, options, environ, display_name, lambda path: path)
+        if rendered is None:
             return result
-    secret_values, problems = read_secret_values(result.plan, intent.parent, environ)
-    result.diagnostics += problems
-    if problems:
+        files, found, inline = rendered
+        result.holds_secret = _secret_detector(found.values, found.labels)
+        if not inline:
+            options.stage("scan")
+            files = _refuse_leaks(files, result, found)
+        result.files = files
         return result
-    render_options = RenderOptions(
+    return _render_fleet(intent, result, options, environ, display_name)
+
+
+def _render_fleet(intent: Path, result: Result, options: Options, environ: dict, display_name: str | None) -> Result:
+    """Every cluster into `<cluster>/` exactly as a Topology build of it, then the fleet's own files."""
+    from dataclasses import replace
+
+    from jcnrc.render.fleet import render_fleet
+
+    fleet = result.fleet
+    assert fleet is not None  # result.planned
+    per_cluster: list[tuple[dict[str, str], bool]] = []
+    values: list[str] = []
+    labels: list[str] = []
+    unchecked: list[secretscan.Unchecked] = []
+    for cluster in fleet.clusters:
+        output = options.output / cluster.name if options.output is not None else None
+        rendered = _render_plan(intent, cluster.plan, result, replace(options, output=output), environ, display_name,
+                                cluster.member.fleet_path)
+        if rendered is None:
+            continue
+        cluster_files, found, inline = rendered
+        per_cluster.append(({qualified(cluster.name, path): text for path, text in cluster_files.items()}, inline))
+        for value, label in zip(found.values, found.labels, strict=True):
+            if value not in values:
+                values.append(value)
+                labels.append(label)
+        unchecked += [u for u in found.unchecked if u not in unchecked]
+    if not result.ok:
+        return result
+    render_options = _render_options(intent, result, options, display_name, None)
+    try:
+        fleet_files = render_fleet(fleet, render_options)
+    except TemplateProblem as exc:
+        result.diagnostics.append(error("JCN900", f"rendering failed: {exc}",
+                                        help="check the template folder given with --templates"))
+        return result
+    found = secretscan.Values(values, labels, unchecked)
+    result.holds_secret = _secret_detector(values, labels)
+    options.stage("scan")
+    files: dict[str, str] = {}
+    scanned: dict[str, str] = dict(fleet_files)
+    for written, inline in per_cluster:
+        files.update(written)
+        if not inline:
+            scanned.update(written)
+    if _refuse_leaks(scanned, result, found) is None:
+        return result
+    files.update(fleet_files)
+    result.files = dict(sorted(files.items()))
+    return result
+
+
+def _render_options(intent: Path, result: Result, options: Options, display_name: str | None,
+                    secret_values: SecretValues | None) -> RenderOptions:
+    return RenderOptions(
         templates=options.templates,
         secret_values=secret_values,
         layout=options.layout,
@@ -223,31 +311,58 @@ def render_analysed(intent: Path, result: Result, options: Options, display_name
         intent_digest=result.source_digest,
         version=__version__,
     )
+
+
+def _render_plan(intent: Path, plan: Plan, result: Result, options: Options, environ: dict, display_name: str | None,
+                 where: Callable[[tuple], tuple]) -> tuple[dict[str, str], secretscan.Values, bool] | None:
+    """One cluster's files (secrets read, rendered, sops-encrypted), the secret values it could
+    read for the leak scan, and whether its files hold values on purpose (inline mode); None after
+    a problem, added to `result` at the path `where` gives (a fleet's cluster writes its own)."""
+    from dataclasses import replace
+
+    def report(diagnostic: Diagnostic) -> None:
+        result.diagnostics.append(replace(diagnostic, path=where(diagnostic.path)))
+
+    mode = plan.topology.secrets.mode
+    if mode in ("inline", "sops") and not (options.allow_secret_values or options.with_secrets):
+        report(error(
+            "JCN808", f"`secrets.mode: {mode}` puts secret values into the output, and the intent alone cannot ask for that",
+            ("secrets", "mode"),
+            help="the operator allows it with `--secret-values` (or `--with-secrets` for an inline Secret): a pull request "
+                 "must not be able to send a CI secret into the output; see docs/security.md"))
+        return None
+    sops = None
+    if mode == "sops":
+        try:
+            sops = sops_program.find_sops(environ)
+        except sops_program.SopsUnavailable as exc:
+            report(error("JCN804", str(exc), ("secrets", "mode")))
+            return None
+    secret_values, problems = read_secret_values(plan, intent.parent, environ)
+    for problem in problems:
+        report(problem)
+    if problems:
+        return None
     options.stage("render")
     try:
-        files = render(result.plan, render_options)
+        files = render(plan, _render_options(intent, result, options, display_name, secret_values))
     except TemplateProblem as exc:
         result.diagnostics.append(error("JCN900", f"rendering failed: {exc}",
                                         help="check the template folder given with --templates"))
-        return result
+        return None
     if sops is not None:
         options.stage("encrypt")
         try:
             files = sops_program.encrypt_secrets(files, manifests=MANIFESTS, sops=sops, cwd=intent.parent,
                                                  environ=environ, output=options.output)
         except sops_program.SopsFailed as exc:
-            result.diagnostics.append(error("JCN806", f"sops failed: {exc}", ("secrets", "mode")))
-            return result
+            report(error("JCN806", f"sops failed: {exc}", ("secrets", "mode")))
+            return None
     # Modes that embed values read them above (each one required); the others read what they can
     # now, for the leak scan and the diff's secret detector. Either way each file is read once.
     found = (_values_of(secret_values) if secret_values is not None
-             else secretscan.read_values(result.plan.topology.secrets, intent.parent, environ))
-    result.holds_secret = _secret_detector(found.values, found.labels)
-    if mode != "inline":
-        options.stage("scan")
-        files = _refuse_leaks(files, result, found)
-    result.files = files
-    return result
+             else secretscan.read_values(plan.topology.secrets, intent.parent, environ))
+    return files, found, mode == "inline"
 
 
 def _values_of(secret_values: SecretValues) -> secretscan.Values:

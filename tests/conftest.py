@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+FLEET_EXAMPLES = sorted((ROOT / "examples" / "fleets").glob("*.yaml"))
 
 # Skip reasons shared by several files: what is missing, and how to get it.
 NO_KUBECTL = ("kubectl is not on PATH: this test feeds the output to kubectl itself (kustomize, patch --local); "
@@ -113,18 +114,43 @@ def root() -> Path:
     return ROOT
 
 
-def compile_example(path: Path, **options):
+def compile_example(path: Path, display_folder: str = "examples", **options):
     from jcnrc.pipeline import Options, compile_intent
 
-    result = compile_intent(path, Options(**options), display_name=f"examples/{path.name}")
+    result = compile_intent(path, Options(**options), display_name=f"{display_folder}/{path.name}")
     assert result.ok, [d.message for d in result.diagnostics if d.is_error]
     return result
 
 
 @pytest.fixture(scope="session")
-def compiled_examples():
-    """Every bundled example compiled once: {example file name: Result}. Never mutate it."""
-    return {path.name: compile_example(path) for path in EXAMPLES}
+def compiled_fleets():
+    """Every bundled fleet example compiled once: {example file name: Result}. Never mutate it."""
+    return {path.name: compile_example(path, display_folder="examples/fleets") for path in FLEET_EXAMPLES}
+
+
+def cluster_results(name: str, result) -> dict:
+    """Each cluster of a compiled fleet as the Result of a Topology build: its plan, and its folder's
+    files under their paths inside that folder. `tri-fleet.yaml#east`: {path: text} of out/tri/east/."""
+    from dataclasses import replace
+
+    found = {}
+    for cluster in result.fleet.clusters:
+        prefix = cluster.name + "/"
+        files = {path[len(prefix):]: text for path, text in result.files.items() if path.startswith(prefix)}
+        found[f"{name}#{cluster.name}"] = replace(result, plan=cluster.plan, fleet=None, files=files)
+    return found
+
+
+@pytest.fixture(scope="session")
+def compiled_examples(compiled_fleets):
+    """Every bundled example compiled once: {example file name: Result}, and every cluster of every
+    bundled fleet as the Result of its own Topology build (see cluster_results). Never mutate it."""
+    found = {path.name: compile_example(path) for path in EXAMPLES}
+    for name, result in compiled_fleets.items():
+        # The examples are Platter builds (JCNR builds: tests/test_jcnr.py); so are these clusters.
+        found.update((key, cluster) for key, cluster in cluster_results(name, result).items()
+                     if cluster.plan.target == "platter")
+    return found
 
 
 def call_count(function, *args, **kwargs):

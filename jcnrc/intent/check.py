@@ -46,12 +46,12 @@ def check(data: dict) -> Checked:
             written_names={},
         )
     else:
-        intent = _partial_intent(data)
+        intent = partial_intent(data)
     diagnostics = diagnostics + rules.run(intent)
     return Checked(topology, diagnostics)
 
 
-def _partial_intent(data: dict) -> rules.Intent:
+def partial_intent(data: dict) -> rules.Intent:
     target = data.get("target")
     return rules.Intent(
         cluster=_valid_or_none(Cluster, data.get("cluster")),

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from jcnrc.intent import schema as intent_schema
-from jcnrc.intent.model import Topology, field_for_key
+from jcnrc.intent.model import Fleet, Topology, field_for_key
 
 PLURALS = {"string": "strings", "integer": "integers", "boolean": "booleans", "number": "numbers"}
 GENERATOR = "python -m jcnrc.intent.docs > docs/intent.md"
@@ -44,22 +44,29 @@ class _Section:
     schema: dict
     model: type[BaseModel] | None
     also_at: list[str] = field(default_factory=list)
+    part: str = ""  # "Fleet: " for the sections of `kind: Fleet` only
 
     @property
     def title(self) -> str:
         if not self.path:
-            return "Top level"
-        return " and ".join(f"`{p}`" for p in [self.path, *self.also_at]) + " fields"
+            return f"{self.part}Top level" if not self.part else f"{self.part}top level"
+        return self.part + " and ".join(f"`{p}`" for p in [self.path, *self.also_at]) + " fields"
 
 
 def intent_reference() -> str:
     """The Markdown text of docs/intent.md."""
     root = intent_schema.generate()
     definitions = root.get("$defs", {})
-    models = _models_by_name(Topology)
-    sections = _sections(root, definitions, models)
-    anchors = {id(s): _anchor(s.title) for s in sections}
-    by_def = {id(s.schema): s for s in sections}
+    sections = _sections(root, definitions, _models_by_name(Topology), Topology)
+    # A fleet documents only what a Topology does not have; the parts they share are linked.
+    fleet_root = intent_schema.generate("Fleet")
+    fleet_definitions = fleet_root.get("$defs", {})
+    shared = {name: next(s for s in sections if s.schema is definitions[name]) for name in fleet_definitions
+              if name in definitions and any(s.schema is definitions[name] for s in sections)}
+    fleet_sections = _sections(fleet_root, fleet_definitions, _models_by_name(Fleet), Fleet, shared, part="Fleet: ")
+    anchors = {id(s): _anchor(s.title) for s in sections + fleet_sections}
+    by_def = {id(s.schema): s for s in sections + fleet_sections}
+    by_def.update((id(fleet_definitions[name]), section) for name, section in shared.items())
     out = [
         "# Intent reference",
         "",
@@ -75,9 +82,16 @@ def intent_reference() -> str:
         "## Contents",
         "",
     ]
-    out += [f"- [{s.title}](#{anchors[id(s)]})" for s in sections]
+    out += [f"- [{s.title}](#{anchors[id(s)]})" for s in sections + fleet_sections]
     for section in sections:
         out += _section_text(section, definitions, by_def, anchors)
+    out += ["", "# Fleet reference", "",
+            "A fleet (`kind: Fleet`, schema `schemas/fleet.schema.json`) is many clusters with the same VRFs: each",
+            "cluster is written like the `cluster`, `nodes` and `pods` of a Topology, and compiles into the folder a",
+            "Topology build of it would be; the route reflectors of the clusters peer (docs/fleet.md). The objects it",
+            "shares with a Topology are documented above and linked."]
+    for section in fleet_sections:
+        out += _section_text(section, fleet_definitions, by_def, anchors)
     text = "\n".join(out)
     return re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"  # one blank line between blocks
 
@@ -104,24 +118,30 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
-def _sections(root: dict, definitions: dict, models: dict[str, type[BaseModel]]) -> list[_Section]:
+def _sections(root: dict, definitions: dict, models: dict[str, type[BaseModel]], root_model: type[BaseModel],
+              shared: dict[str, _Section] | None = None, part: str = "") -> list[_Section]:
+    """The sections of one root model; objects in `shared` are documented elsewhere (their section
+    learns the paths where this root holds them)."""
     sections: list[_Section] = []
     seen: dict[str, _Section] = {}
+    shared = shared or {}
 
     def visit(path: str, schema: dict, model: type[BaseModel] | None, ref: str | None = None) -> None:
-        section = _Section(path, schema, model)
+        section = _Section(path, schema, model, part=part)
         sections.append(section)
         if ref is not None:
             seen[ref] = section  # before the fields, so that a model holding itself ends here
         for name, prop in schema.get("properties", {}).items():
             for child_ref, suffix in _object_refs(prop):
                 child_path = f"{path}.{name}{suffix}" if path else f"{name}{suffix}"
+                if child_ref in shared:
+                    continue  # linked from the field's type
                 if child_ref in seen:
                     seen[child_ref].also_at.append(child_path)
                 else:
                     visit(child_path, definitions[child_ref], models.get(child_ref), child_ref)
 
-    visit("", root, Topology)
+    visit("", root, root_model)
     return sections
 
 

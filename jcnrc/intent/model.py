@@ -703,3 +703,156 @@ class Topology(IntentModel):
     expect: list[Expectation] = Field(
         default_factory=list, description="Reachability the build must prove.", examples=[[{"reach": ["pod-1", "pod-2"]}]]
     )
+
+
+# --- fleets: one intent for many clusters ------------------------------------------------------
+
+FleetEndpoint = Annotated[
+    StrictStr,
+    _words("`<cluster>/<pod>` (a pod of one cluster) or the name of a VRF", max_length=127),
+    FullMatch(names.FLEET_ENDPOINT),
+]
+
+
+class ImageOverrides(IntentModel):
+    """Images one cluster of a fleet uses instead of the fleet's: each key replaces the fleet's key."""
+
+    model_config = ConfigDict(title="images (cluster override)")
+
+    platter: ImageRef | None = Field(None, description="Platter CNI image of this cluster.",
+                                     examples=["123456789012.dkr.ecr.us-east-1.amazonaws.com/platter:latest"])
+    crpd: ImageRef | None = Field(None, description="cRPD image of this cluster.",
+                                  examples=["123456789012.dkr.ecr.us-east-1.amazonaws.com/crpd:23.2R1"])
+    nodePrep: ImageRef | None = Field(None, description="Node-preparation image of this cluster.",
+                                      examples=["docker.io/library/alpine:3.20"])
+
+
+class FleetCluster(IntentModel):
+    """One cluster of a fleet: what a `Topology` says of its cluster, nodes and pods. VRFs are the
+    fleet's; images, secrets and target are the fleet's unless the cluster overrides them."""
+
+    model_config = ConfigDict(title="fleet cluster")
+
+    name: KubeName = Field(description="The cluster's name: names its output folder and its pods in `expect` "
+                                       "(`<cluster>/<pod>`).", examples=["east"])
+    target: Literal["platter", "jcnr"] | None = Field(
+        None, description="Router generation of this cluster; default: the fleet's `target`.", examples=["platter"])
+    cluster: Cluster = Field(
+        description="The cluster and its underlay (as in a Topology). `vniRange` is fleet-wide: set it at the top level.",
+        examples=[{"provider": "eks", "asn": 64512, "nodeSubnet": "10.10.0.0/16", "podCidr": "10.11.0.0/16",
+                   "serviceCidr": "172.20.0.0/16"}])
+    images: ImageOverrides | None = Field(
+        None, description="Images that replace the fleet's in this cluster, key by key.",
+        examples=[{"crpd": "123456789012.dkr.ecr.us-west-2.amazonaws.com/crpd:23.2R1"}])
+    nodes: list[Node] = Field(
+        min_length=1, description="Nodes of this cluster that run cRPD: at least one `master` and one `worker`.",
+        examples=[[{"name": "ip-10-10-1-10.ec2.internal", "address": "10.10.1.10", "role": "master"}]])
+    pods: list[Pod] = Field(default_factory=list, description="Application pods of this cluster; their VRFs are the fleet's.",
+                            examples=[[{"name": "du-east-1", "node": "ip-10-10-1-11.ec2.internal", "image": "ubuntu:20.04",
+                                        "networks": [{"vrf": "blue"}]}]])
+    secrets: Secrets | None = Field(
+        None, description="cRPD credentials of this cluster; default: the fleet's `secrets`.",
+        examples=[{"rootPassword": {"env": "EAST_ROOT_PASSWORD"}, "crpdLicense": {"file": "east-license.txt"}}])
+
+
+class Peering(IntentModel):
+    """Two clusters whose route reflectors peer."""
+
+    model_config = ConfigDict(title="peering")
+
+    clusters: list[KubeName] = Field(min_length=2, max_length=2, description="The two clusters, by `name`.",
+                                     examples=[["east", "west"]])
+
+
+class Interconnect(IntentModel):
+    """How the clusters' route reflectors peer. Without `peerings`, every cluster's route reflectors
+    peer with every other cluster's (a full mesh)."""
+
+    model_config = ConfigDict(title="interconnect")
+
+    peerings: list[Peering] | None = Field(
+        None, description="Only these cluster pairs peer. iBGP (equal ASNs) does not pass a route on from one "
+                          "peer cluster to the next: with equal ASNs, two clusters exchange routes only when they "
+                          "peer directly.",
+        examples=[[{"clusters": ["east", "west"]}]])
+    multihopTtl: StrictInt = Field(
+        64, ge=2, le=255, description="TTL of the eBGP multihop sessions between clusters of different ASNs.",
+        examples=[64])
+
+
+class FleetExpectation(IntentModel):
+    """A reachability assertion across the fleet: pods as `<cluster>/<pod>`, VRFs by name."""
+
+    model_config = ConfigDict(title="fleet expectation")
+
+    reach: list[FleetEndpoint] | None = Field(
+        None, min_length=2, max_length=2, description="Two pods (or VRFs) that must reach each other, both ways.",
+        examples=[["east/du-east-1", "west/du-west-1"]])
+    isolate: list[FleetEndpoint] | None = Field(
+        None, min_length=2, max_length=2, description="Two pods (or VRFs) that must not reach each other.",
+        examples=[["east/red-1", "west/blue-1"]])
+
+    @model_validator(mode="after")
+    def _exactly_one_assertion(self) -> FleetExpectation:
+        if (self.reach is None) == (self.isolate is None):
+            raise PydanticCustomError("expectation_kind", "give exactly one of `reach` or `isolate`")
+        return self
+
+
+class Gitops(IntentModel):
+    """Where the fleet's output lives in Git, for the Argo CD ApplicationSet and the Flux Kustomizations."""
+
+    model_config = ConfigDict(title="gitops")
+
+    repoURL: Annotated[StrictStr, _words("a Git URL: https://..., ssh://... or git@host:path", max_length=512),
+                       FullMatch(names.GIT_URL)] | None = Field(
+        None, description="The repository Argo CD reads; without it no ApplicationSet is written (Flux reads the "
+                          "GitRepository of each cluster's own Flux).",
+        examples=["https://github.com/example/network.git"])
+    revision: Annotated[StrictStr, _words("a branch, tag or commit", max_length=244), FullMatch(names.GIT_REVISION)] = Field(
+        "HEAD", description="Branch, tag or commit Argo CD follows.", examples=["main"])
+    path: Annotated[StrictStr, _words("a folder of the repository: relative, without `..`", max_length=255),
+                    FullMatch(names.REPO_PATH)] | None = Field(
+        None, description="Folder of the repository that holds this output; default `out/<metadata.name>`.",
+        examples=["out/tri"])
+    argocdNamespace: KubeName = Field("argocd", description="Namespace of Argo CD.", examples=["argocd"])
+    argocdProject: KubeName = Field("default", description="Argo CD project of the Applications.", examples=["default"])
+    fluxNamespace: KubeName = Field("flux-system", description="Namespace of Flux.", examples=["flux-system"])
+    fluxSource: KubeName = Field("flux-system", description="The Flux GitRepository each cluster syncs from.",
+                                 examples=["flux-system"])
+    interval: Annotated[StrictStr, _words("a Flux duration such as 10m or 1h30m", max_length=32),
+                        FullMatch(names.FLUX_DURATION)] = Field(
+        "10m", description="How often Flux reconciles each cluster.", examples=["10m"])
+
+
+class Fleet(IntentModel):
+    """A jcnrc fleet: many clusters with the same VRFs, their route reflectors peering across clusters."""
+
+    model_config = ConfigDict(title="jcnrc fleet")
+
+    apiVersion: Literal["jcnrc/v1"] = Field(description="Format version of this file.", examples=["jcnrc/v1"])
+    kind: Literal["Fleet"] = Field(description="Always `Fleet`.", examples=["Fleet"])
+    metadata: Metadata = Field(description="The fleet's name (its output folder) and the namespace of every cluster.",
+                               examples=[{"name": "tri", "namespace": "ran"}])
+    target: Literal["platter", "jcnr"] = Field("platter", description="Router generation; a cluster may override it.",
+                                               examples=["platter"])
+    images: Images = Field(description="Images of every cluster; a cluster may override each key.",
+                           examples=[{"platter": "platter.azurecr.io/platter:latest", "crpd": "platter.azurecr.io/crpd:latest"}])
+    vniRange: VniRange = Field(default_factory=VniRange, description="Range from which VRFs without `vni` get one, fleet-wide.",
+                               examples=[{"first": 10000, "last": 19999}])
+    vrfs: list[Vrf] = Field(default_factory=list, description="VRFs, the same in every cluster: route targets, VNIs and pools.",
+                            examples=[[{"name": "blue", "routeTarget": "11:11", "vni": 10002, "ipv4Pool": "1.1.0.0/16"}]])
+    secrets: Secrets = Field(
+        description="cRPD credentials, by reference; a cluster may override them.",
+        examples=[{"rootPassword": {"env": "CRPD_ROOT_PASSWORD"}, "crpdLicense": {"file": "crpd-license.txt"}}])
+    clusters: list[FleetCluster] = Field(min_length=1, description="The clusters.",
+                                         examples=[[{"name": "east", "cluster": {"provider": "eks", "asn": 64512,
+                                                     "nodeSubnet": "10.10.0.0/16"}, "nodes": []}]])
+    interconnect: Interconnect = Field(default_factory=Interconnect,
+                                       description="How route reflectors peer across clusters; default: a full mesh.",
+                                       examples=[{"multihopTtl": 64}])
+    gitops: Gitops = Field(default_factory=Gitops, description="Where the output lives in Git (Argo CD, Flux).",
+                           examples=[{"repoURL": "https://github.com/example/network.git", "revision": "main"}])
+    expect: list[FleetExpectation] = Field(
+        default_factory=list, description="Reachability the build must prove, across clusters.",
+        examples=[[{"reach": ["east/du-east-1", "west/du-west-1"]}]])

@@ -20,6 +20,14 @@ import re
 from functools import cache
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+# A fleet names a pod as `<cluster>/<pod>`; a VRF (fleet-wide) by its name alone.
+FLEET_ENDPOINT = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+# GitOps: the repository an Argo CD ApplicationSet reads (https:// or ssh:// URL, or scp-like git@host:path),
+# a branch, tag or commit, a folder of the repository (relative, no `..`), and a Flux duration.
+GIT_URL = r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@%+-]+$"
+GIT_REVISION = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,243}$"
+REPO_PATH = r"^(?!/)(?!(?:.*/)?\.\.?(?:/|$))[A-Za-z0-9._/-]{1,255}$"
+FLUX_DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 # Each dot-separated label is itself at most 63 characters (the whole name at most 253).
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
 DNS1123_SUBDOMAIN_MAX = 253

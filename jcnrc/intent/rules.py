@@ -135,6 +135,8 @@ class Intent:
     # elsewhere is not reported again as "unknown node".
     written_names: dict[str, set[str]] = field(default_factory=dict)
     complete: bool = True
+    # A cluster of a fleet: link subnets and VRF usage are judged over the whole fleet (intent/fleet.py).
+    fleet_member: bool = False
     _names: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _hints: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
@@ -494,6 +496,12 @@ def route_tables(vrfs: list[tuple[int, Vrf]], cluster: Cluster | None = None) ->
 
 
 def _overlaps(intent: Intent) -> Iterator[Diagnostic]:
+    if not intent.fleet_member:
+        yield from overlaps(intent)
+
+
+def overlaps(intent: Intent) -> Iterator[Diagnostic]:
+    """JCN505: link subnets that overlap where their routes meet."""
     tables = route_tables(intent.vrfs, intent.cluster)
     subnets: list[tuple[IPv4Network | IPv6Network, str, tuple]] = []
     for i, pod in intent.pods:
@@ -719,8 +727,8 @@ def _usage_warnings(intent: Intent) -> Iterator[Diagnostic]:
         for attachment in pod.networks:
             attachments_per_vrf[attachment.vrf] += 1
     vrf_names = {v.name for _, v in intent.vrfs}
-    if all(name in vrf_names for name in attachments_per_vrf):
-        yield from _vrf_usage(intent, attachments_per_vrf)
+    if not intent.fleet_member and all(name in vrf_names for name in attachments_per_vrf):
+        yield from vrf_usage(intent, attachments_per_vrf)
     workers = {n.name for _, n in intent.nodes if n.role == "worker"}
     has_master = any(n.role == "master" for _, n in intent.nodes)
     # A pod on an unknown node or on a master was meant for some worker, and without a master the
@@ -732,7 +740,7 @@ def _usage_warnings(intent: Intent) -> Iterator[Diagnostic]:
                               help="its cRPD still peers with the route reflector; that is fine if pods come later")
 
 
-def _vrf_usage(intent: Intent, attachments_per_vrf: dict[str, int]) -> Iterator[Diagnostic]:
+def vrf_usage(intent: Intent, attachments_per_vrf: dict[str, int]) -> Iterator[Diagnostic]:
     for i, vrf in intent.vrfs:
         demand = attachments_per_vrf.get(vrf.name, 0)
         if demand == 0:

@@ -2,8 +2,9 @@
 
 Editors (yaml-language-server) show `title`, `markdownDescription`/`description` and
 `examples` on hover, offer `defaultSnippets` on completion and use `patternErrorMessage`
-instead of echoing a regex. The committed ``schemas/topology.schema.json`` must equal
-``schema_text()``; a test keeps them in sync.
+instead of echoing a regex. The committed ``schemas/topology.schema.json`` and
+``schemas/fleet.schema.json`` must equal ``schema_text("Topology")`` and ``schema_text("Fleet")``;
+tests keep them in sync.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from jcnrc.intent.model import Topology
+from jcnrc.intent.model import Fleet, Topology
 
 SCHEMA_ID = "https://jcnrc.dev/schemas/topology.schema.json"
+FLEET_SCHEMA_ID = "https://jcnrc.dev/schemas/fleet.schema.json"
+KINDS: dict[str, tuple[type[BaseModel], str]] = {"Topology": (Topology, SCHEMA_ID), "Fleet": (Fleet, FLEET_SCHEMA_ID)}
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 STARTER_SNIPPET = {
@@ -45,14 +49,46 @@ STARTER_SNIPPET = {
 }
 
 
-class _Generator(GenerateJsonSchema):
-    def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
-        result = super().generate(schema, mode=mode)
-        return {"$schema": DIALECT, "$id": SCHEMA_ID, **result}
+FLEET_STARTER_SNIPPET = {
+    "label": "jcnrc fleet",
+    "description": "Two clusters in one AS, their route reflectors peering, one VRF across both",
+    "body": {
+        "apiVersion": "jcnrc/v1",
+        "kind": "Fleet",
+        "metadata": {"name": "${1:my-fleet}", "namespace": "default"},
+        "images": {"platter": "${2:registry.example.com/platter:latest}", "crpd": "${3:registry.example.com/crpd:latest}"},
+        "vrfs": [{"name": "blue", "routeTarget": "11:11", "vni": 10002, "ipv4Pool": "1.1.0.0/16"}],
+        "secrets": {"rootPassword": {"env": "CRPD_ROOT_PASSWORD"}, "crpdLicense": {"file": "crpd-license.txt"}},
+        "clusters": [
+            {"name": "${4:east}",
+             "cluster": {"provider": "kubeadm", "asn": 64512, "nodeSubnet": "10.10.0.0/16", "podCidr": "10.244.0.0/16",
+                         "serviceCidr": "10.96.0.0/12"},
+             "nodes": [{"name": "east-0", "address": "10.10.0.4", "role": "master"},
+                       {"name": "east-1", "address": "10.10.0.5", "role": "worker"}],
+             "pods": [{"name": "pod-1", "node": "east-1", "image": "ubuntu:20.04", "networks": [{"vrf": "blue"}]}]},
+            {"name": "${5:west}",
+             "cluster": {"provider": "kubeadm", "asn": 64512, "nodeSubnet": "10.20.0.0/16", "podCidr": "10.244.0.0/16",
+                         "serviceCidr": "10.96.0.0/12"},
+             "nodes": [{"name": "west-0", "address": "10.20.0.4", "role": "master"},
+                       {"name": "west-1", "address": "10.20.0.5", "role": "worker"}],
+             "pods": [{"name": "pod-1", "node": "west-1", "image": "ubuntu:20.04", "networks": [{"vrf": "blue"}]}]},
+        ],
+        "expect": [{"reach": ["${4:east}/pod-1", "${5:west}/pod-1"]}],
+    },
+}
 
-    def sort(self, value: JsonSchemaValue, parent_key: str | None = None) -> JsonSchemaValue:
-        # Keep authored order: snippets and examples read top-down like the file they create.
-        return value
+
+def _generator(schema_id: str) -> type[GenerateJsonSchema]:
+    class _Generator(GenerateJsonSchema):
+        def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
+            result = super().generate(schema, mode=mode)
+            return {"$schema": DIALECT, "$id": schema_id, **result}
+
+        def sort(self, value: JsonSchemaValue, parent_key: str | None = None) -> JsonSchemaValue:
+            # Keep authored order: snippets and examples read top-down like the file they create.
+            return value
+
+    return _Generator
 
 
 def _polish(node: Any) -> None:
@@ -117,14 +153,16 @@ ITEM_SNIPPETS = {
 }
 
 
-def generate() -> dict:
-    schema = Topology.model_json_schema(by_alias=True, schema_generator=_Generator)
+def generate(kind: str = "Topology") -> dict:
+    model, schema_id = KINDS[kind]
+    schema = model.model_json_schema(by_alias=True, schema_generator=_generator(schema_id))
     _polish(schema)
-    schema["defaultSnippets"] = [STARTER_SNIPPET]
+    schema["defaultSnippets"] = [STARTER_SNIPPET if kind == "Topology" else FLEET_STARTER_SNIPPET]
     for name, snippets in ITEM_SNIPPETS.items():
-        schema["$defs"][name]["defaultSnippets"] = snippets
+        if name in schema["$defs"]:
+            schema["$defs"][name]["defaultSnippets"] = snippets
     return schema
 
 
-def schema_text() -> str:
-    return json.dumps(generate(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+def schema_text(kind: str = "Topology") -> str:
+    return json.dumps(generate(kind), indent=2, sort_keys=False, ensure_ascii=False) + "\n"

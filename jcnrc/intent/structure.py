@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
 from ipaddress import ip_interface, ip_network
 from typing import Any, get_args
@@ -121,13 +122,22 @@ def quoted(text: str) -> str:
     return escaped(json.dumps(text, ensure_ascii=False))
 
 
-def validate_structure(data: dict) -> tuple[Topology | None, list[Diagnostic]]:
+# The model the paths being explained start from: a Topology, or a Fleet (whose paths run through
+# `clusters[i]`). Set for the duration of one validate_structure call.
+_ROOT: ContextVar[type[BaseModel]] = ContextVar("structure_root", default=Topology)
+
+
+def validate_structure(data: dict, root: type[BaseModel] = Topology) -> tuple[Any, list[Diagnostic]]:
+    """The intent as an instance of `root` (a Topology or a Fleet), or None and the diagnostics."""
+    token = _ROOT.set(root)
     try:
-        return Topology.model_validate(data), []
+        return root.model_validate(data), []
     except ValidationError as exc:
         if exc.error_count() > _DETAILED_ERRORS:
             return None, _explain_flood(exc, data)
         return None, explain(exc.errors(include_url=False), data)
+    finally:
+        _ROOT.reset(token)
 
 
 # A list of 900,000 wrong items is 900,000 errors: as Python objects (exc.errors()) they would
@@ -224,7 +234,7 @@ def data_path(loc: tuple, data: Any) -> Path:
 
 def model_at(path: Path) -> type[BaseModel] | None:
     """The model class that describes the mapping at `path` (for did-you-mean on keys)."""
-    model: Any = Topology
+    model: Any = _ROOT.get()
     for part in path:
         if isinstance(part, int):
             continue
@@ -263,8 +273,12 @@ def keys_of(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-@lru_cache(maxsize=1)
 def _homes() -> dict[str, list[str]]:
+    return _homes_in(_ROOT.get())
+
+
+@lru_cache(maxsize=2)
+def _homes_in(root: type[BaseModel]) -> dict[str, list[str]]:
     """key -> where in the file it is valid (`cluster`, `vrfs[]`), for keys written at the wrong level."""
     found: dict[str, list[str]] = defaultdict(list)
 
@@ -277,7 +291,7 @@ def _homes() -> dict[str, list[str]]:
                 suffix = "[]" if _is_list(field.annotation) else ""
                 walk(inner, f"{where}.{key}{suffix}" if where else f"{key}{suffix}", seen | {inner})
 
-    walk(Topology, "", frozenset({Topology}))
+    walk(root, "", frozenset({root}))
     return dict(found)
 
 

@@ -206,15 +206,15 @@ def allocate(topology: Topology, previous: Lock | None) -> Allocation:
     node_index = _node_indexes(topology, previous)
     vni = _vnis(topology, previous, diagnostics)
     rd = _route_distinguishers(topology, previous, diagnostics)
-    mac = _macs(topology, previous)
+    mac = macs(topology, previous)
     links = _links(topology, previous, route_tables(topology, vni), diagnostics)
     diagnostics += _unaddressed_warnings(topology)
-    allocated_vnis, allocated_rds, explicit_macs = _allocated_vnis(topology), _allocated_rds(topology), _explicit_macs(topology)
+    allocated_vnis, allocated_rds, explicit = _allocated_vnis(topology), _allocated_rds(topology), explicit_macs(topology)
     lock = Lock(
         nodes=dict(sorted(node_index.items())),
         vnis={k: v for k, v in sorted(vni.items()) if k in allocated_vnis},
         route_distinguishers={k: v for k, v in sorted(rd.items()) if k in allocated_rds},
-        macs={k: v for k, v in sorted(mac.items()) if k not in explicit_macs},
+        macs={k: v for k, v in sorted(mac.items()) if k not in explicit},
         subnets=_allocated_subnets(topology, links),
     )
     return Allocation(node_index, vni, rd, mac, links, lock, diagnostics)
@@ -310,7 +310,7 @@ def _route_distinguishers(topology: Topology, previous: Lock, diagnostics: list[
 
 # --- MACs -------------------------------------------------------------------------------------
 
-def _explicit_macs(topology: Topology) -> set[str]:
+def explicit_macs(topology: Topology) -> set[str]:
     return {attachment_key(p.name, interface_name(a, k)) for p in topology.pods for k, a in enumerate(p.networks) if a.mac}
 
 
@@ -320,7 +320,7 @@ def derived_mac(seed: str, attempt: int = 0) -> str:
     return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
-def _macs(topology: Topology, previous: Lock) -> dict[str, str]:
+def macs(topology: Topology, previous: Lock) -> dict[str, str]:
     result: dict[str, str] = {}
     used: set[str] = set()
     pending: list[str] = []

@@ -234,7 +234,7 @@ class VrfRoutes:
 
 def origins_by_vrf(plan: Plan) -> OriginIndex:
     found: dict[str, list[Origin]] = defaultdict(list)
-    for attachment in plan.attachments:
+    for attachment in plan.routed_attachments:
         node, vrf = plan.node(attachment.node), plan.vrf(attachment.vrf)
         rd = node.route_distinguisher(vrf)
         rd_order = (_administrator_order(node.ipv4_loopback), vrf.rd_number)
@@ -257,7 +257,11 @@ def sessions(plan: Plan, node_name: str) -> tuple[ExpectedSession, ...]:
     node = plan.node(node_name)
     peers = plan.workers if node.is_master else plan.masters
     role = "client" if node.is_master else "route-reflector"
-    return tuple(ExpectedSession(p.address, p.name, plan.asn, role) for p in peers if p.name != node.name)
+    found = [ExpectedSession(p.address, p.name, plan.asn, role) for p in peers if p.name != node.name]
+    if node.is_master and plan.fleet is not None:
+        # Route reflectors of the peered clusters, named `<cluster>/<node>`.
+        found += [ExpectedSession(r.address, f"{r.cluster}/{r.node}", r.asn, "fleet-peer") for r in plan.fleet.reflectors]
+    return tuple(found)
 
 
 def node_state(plan: Plan, node_name: str, vrf_filter: str | None = None, origins: OriginIndex | None = None,

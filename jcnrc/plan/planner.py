@@ -103,6 +103,29 @@ class PlannedPod:
 
 
 @dataclass(frozen=True)
+class RemoteReflector:
+    """A route reflector of another cluster of the fleet that this cluster's route reflectors peer with."""
+
+    cluster: str
+    node: str
+    address: str
+    asn: int
+
+
+@dataclass(frozen=True)
+class FleetView:
+    """What one cluster of a fleet knows of the others: whom its route reflectors peer with, and
+    the pods of the clusters whose routes reach it (nodes and pods named `<cluster>/<name>`)."""
+
+    fleet: str
+    cluster: str
+    reflectors: tuple[RemoteReflector, ...]  # route reflectors of the clusters this one peers with
+    multihop_ttl: int
+    remote_nodes: tuple[PlannedNode, ...]
+    remote_attachments: tuple[PlannedAttachment, ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     name: str
     namespace: str
@@ -119,6 +142,7 @@ class Plan:
     vrfs: tuple[PlannedVrf, ...]
     pods: tuple[PlannedPod, ...]
     lock: Lock
+    fleet: FleetView | None = None  # set when the cluster is one of a fleet's
 
     # Derived views, computed once: the plan is frozen, and renderers ask for them per node and pod.
     @cached_property
@@ -134,8 +158,27 @@ class Plan:
         return tuple(a for p in self.pods for a in p.attachments)
 
     @cached_property
+    def routed_attachments(self) -> tuple[PlannedAttachment, ...]:
+        """The attachments whose routes this cluster's nodes learn: its own, and in a fleet those of
+        the clusters whose routes reach it."""
+        return self.attachments + (self.fleet.remote_attachments if self.fleet else ())
+
+    @cached_property
+    def external_reflectors(self) -> tuple[RemoteReflector, ...]:
+        """Route reflectors of other clusters with another AS: eBGP multihop peers."""
+        return tuple(r for r in (self.fleet.reflectors if self.fleet else ()) if r.asn != self.asn)
+
+    @cached_property
+    def internal_reflectors(self) -> tuple[RemoteReflector, ...]:
+        """Route reflectors of other clusters in the same AS: iBGP non-client peers."""
+        return tuple(r for r in (self.fleet.reflectors if self.fleet else ()) if r.asn == self.asn)
+
+    @cached_property
     def _nodes_by_name(self) -> dict[str, PlannedNode]:
-        return {n.name: n for n in self.nodes}
+        found = {n.name: n for n in self.nodes}
+        if self.fleet is not None:
+            found.update((n.name, n) for n in self.fleet.remote_nodes)
+        return found
 
     @cached_property
     def _vrfs_by_name(self) -> dict[str, PlannedVrf]:
@@ -191,8 +234,11 @@ class Planned:
     diagnostics: list[Diagnostic]
 
 
-def plan(topology: Topology, previous_lock: Lock | None = None) -> Planned:
-    allocation = allocate(topology, previous_lock)
+def plan(topology: Topology, previous_lock: Lock | None = None, allocation: Allocation | None = None,
+         fleet: FleetView | None = None) -> Planned:
+    """The plan of one cluster. A fleet passes the cluster's share of its fleet-wide allocation
+    (and then `previous_lock` is not read) and what the cluster knows of the others."""
+    allocation = allocation or allocate(topology, previous_lock)
     diagnostics = list(allocation.diagnostics)
     if any(d.is_error for d in diagnostics):
         return Planned(None, diagnostics)
@@ -221,6 +267,7 @@ def plan(topology: Topology, previous_lock: Lock | None = None) -> Planned:
         vrfs=vrfs,
         pods=pods,
         lock=allocation.lock,
+        fleet=fleet,
     )
     diagnostics += reach.check_expectations(result)
     if any(d.is_error for d in diagnostics):

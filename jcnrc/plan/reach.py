@@ -14,6 +14,7 @@ without ``expect:`` never imports it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,9 @@ class Direction:
     sender: Endpoint
     receiver: Endpoint
     targets: tuple[str, ...]  # exported by the receiver's VRF and imported by the sender's
+    # In a fleet: (receiver's cluster, sender's cluster) when the receiver's routes never reach the
+    # sender's cluster (no peering between their route reflectors carries them).
+    unpeered: tuple[str, str] | None = None
 
     @property
     def source_vrf(self) -> str:
@@ -74,7 +78,7 @@ class Direction:
 
     @property
     def ok(self) -> bool:
-        return (bool(self.targets) or self.local) and self.receiver.advertises
+        return (bool(self.targets) or self.local) and self.receiver.advertises and self.unpeered is None
 
 
 @dataclass(frozen=True)
@@ -116,34 +120,53 @@ def route_graph(plan) -> nx.DiGraph:
     return graph.routes(plan.vrfs)
 
 
-def _direction(routes: nx.DiGraph, sender: Endpoint, receiver: Endpoint) -> Direction:
+# A fleet's answer to "do routes of cluster X reach cluster Y?" (FleetPlan.exchanges); None for one cluster.
+Exchanges = Callable[[str, str], bool] | None
+
+
+def _cluster(endpoint: Endpoint) -> str | None:
+    """The cluster of a pod endpoint of a fleet (nodes named `<cluster>/<node>`), else None."""
+    if endpoint.node is None or "/" not in endpoint.node:
+        return None
+    return endpoint.node.partition("/")[0]
+
+
+def _direction(routes: nx.DiGraph, sender: Endpoint, receiver: Endpoint, exchanges: Exchanges = None) -> Direction:
     from jcnrc.plan import graph
 
-    return Direction(sender, receiver, tuple(graph.shared_targets(routes, receiver.vrf, sender.vrf)))
+    unpeered = None
+    here, there = _cluster(sender), _cluster(receiver)
+    if exchanges is not None and here is not None and there is not None and not exchanges(there, here):
+        unpeered = (there, here)
+    return Direction(sender, receiver, tuple(graph.shared_targets(routes, receiver.vrf, sender.vrf)), unpeered)
 
 
-def verdicts(plan, a: str, b: str, routes: nx.DiGraph | None = None) -> list[Verdict]:
+def verdicts(plan, a: str, b: str, routes: nx.DiGraph | None = None, exchanges: Exchanges = None) -> list[Verdict]:
     """Every pair of a's and b's endpoints, decided on `routes` (route_graph(plan) if None)."""
     if routes is None:
         routes = route_graph(plan)
     found = []
     for one in endpoints(plan, a):
         for other in endpoints(plan, b):
-            found.append(Verdict(one, other, _direction(routes, one, other), _direction(routes, other, one)))
+            found.append(Verdict(one, other, _direction(routes, one, other, exchanges),
+                                 _direction(routes, other, one, exchanges)))
     return found
 
 
 # --- expect: ----------------------------------------------------------------------------------
 
-def check_expectations(plan) -> list[Diagnostic]:
+def check_expectations(plan, fleet_plan=None) -> list[Diagnostic]:
+    """JCN703/JCN704 for every `expect:` of the plan; for a fleet, `plan` is the fleet's union plan
+    and `fleet_plan` says which clusters exchange routes."""
     if not plan.topology.expect:
         return []
     routes = route_graph(plan)
+    exchanges = fleet_plan.exchanges if fleet_plan is not None else None
     problems = []
     for index, expectation in enumerate(plan.topology.expect):
         if expectation.reach is not None:
             a, b = expectation.reach
-            results = verdicts(plan, a, b, routes)
+            results = verdicts(plan, a, b, routes, exchanges)
             if not any(v.reachable for v in results):
                 closest = _closest(results)
                 problems.append(error(
@@ -151,7 +174,7 @@ def check_expectations(plan) -> list[Diagnostic]:
                     ("expect", index, "reach"), help=fix_hint(plan, closest)))
         else:
             a, b = expectation.isolate
-            leaking = [v for v in verdicts(plan, a, b, routes) if not v.isolated]
+            leaking = [v for v in verdicts(plan, a, b, routes, exchanges) if not v.isolated]
             if leaking:
                 problems.append(error(
                     "JCN704", f"`{a}` and `{b}` must be isolated, but {leak_reason(leaking[0])}",
@@ -181,6 +204,8 @@ def why_not(plan, v: Verdict | None) -> str:
 
 
 def _missing_link(plan, d: Direction) -> str:
+    if d.unpeered is not None and (d.targets or d.local) and d.receiver.advertises:
+        return _unpeered_text(d)
     if (d.targets or d.local) and not d.receiver.advertises:
         return (f"`{d.receiver.label(True)}` has no address in VRF `{d.receiver.vrf}`, so it advertises no route "
                 f"(VRF `{d.receiver.vrf}` has no pool)")
@@ -212,7 +237,9 @@ def _fixes(plan, v: Verdict) -> str:
     for d in (v.forward, v.backward):
         if d.ok:
             continue
-        if d.targets or d.local:  # the route would be there; the receiver has nothing to advertise
+        if d.unpeered is not None and (d.targets or d.local) and d.receiver.advertises:
+            hints.append(f"peer cluster `{d.unpeered[0]}` with cluster `{d.unpeered[1]}` in `interconnect.peerings`")
+        elif d.targets or d.local:  # the route would be there; the receiver has nothing to advertise
             hints.append(f"give VRF `{d.receiver.vrf}` an address pool (or `{d.receiver.label(True)}` an address)")
         else:
             exported = plan.vrf(d.source_vrf).exports
@@ -230,9 +257,15 @@ def isolation_hint(v: Verdict) -> str:
 
 # --- jcnrc explain ----------------------------------------------------------------------------
 
-def explain(plan, a: str, b: str) -> str:
+def _unpeered_text(d: Direction) -> str:
+    there, here = d.unpeered or ("", "")
+    return (f"the routes of cluster `{there}` never reach cluster `{here}` (their route reflectors do not peer, and no "
+            "peering passes them on: iBGP does not pass a route from one peer cluster to the next)")
+
+
+def explain(plan, a: str, b: str, fleet_plan=None) -> str:
     """In words: how a's traffic gets to b and back, or which link is missing."""
-    results = verdicts(plan, a, b)
+    results = verdicts(plan, a, b, exchanges=fleet_plan.exchanges if fleet_plan is not None else None)
     if not results:
         return f"{a} and {b}: no VRF interfaces to compare\n"
     qualified = len(results) > 1
@@ -267,6 +300,8 @@ def _state(v: Verdict) -> str:
 def _direction_text(plan, d: Direction) -> str:
     sender, receiver = d.sender.label(), d.receiver.label()
     table = f"{d.dest_vrf}.evpn.0" + (f" on {d.sender.node}" if d.sender.is_pod else "")
+    if d.unpeered is not None and (d.targets or d.local) and d.receiver.advertises:
+        return f"{sender} -> {receiver}: no route. VRF {d.dest_vrf} imports the target, but {_unpeered_text(d)}"
     if not d.targets and not d.local:
         exported = ", ".join(plan.vrf(d.source_vrf).exports)
         imported = ", ".join(plan.vrf(d.dest_vrf).imports) or "nothing"

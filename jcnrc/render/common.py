@@ -69,6 +69,10 @@ def common_context(plan: Plan, options: RenderOptions, templates: Templates | No
         "leaking_vrfs": leaking_vrfs(plan),
         "kernel_modules": KERNEL_MODULES,
         "node_config_map": "platter-node-config",
+        # In a fleet, commands name a node as `<cluster>/<node>`.
+        "node_prefix": f"{plan.fleet.cluster}/" if plan.fleet is not None else "",
+        "fleet_group": FLEET_GROUP,
+        "fleet_external_group": FLEET_EXTERNAL_GROUP,
         "eks_snat_exclusions": sorted({pool for pair in cluster_pairs for pool in pair}, key=_network_sort_key),
         "labels": {"app.kubernetes.io/managed-by": "jcnrc", "app.kubernetes.io/part-of": plan.name},
         "intent_file": options.intent_file,
@@ -81,6 +85,12 @@ def common_context(plan: Plan, options: RenderOptions, templates: Templates | No
         "cluster_nat_pairs": cluster_pairs,
         "diagram": diagram.render(plan, "mermaid", templates=templates or Templates(options.templates)),
     }
+
+
+# BGP groups of a fleet's route reflectors towards the other clusters' route reflectors
+# (same AS: iBGP non-clients; another AS: eBGP multihop keeping the next hop). docs/fleet.md.
+FLEET_GROUP = "jcnrc-fleet"
+FLEET_EXTERNAL_GROUP = "jcnrc-fleet-ebgp"
 
 
 # Kernel modules the Platter data plane needs (robric/eks-platter-inter-cluster load-node-modules.sh).
@@ -258,7 +268,8 @@ class Output:
             states[node.name] = state
             self.files[f"state/{node.name}.json"] = indented_json(expected.to_data(state)) + "\n"
             self.files[f"state/{node.name}.txt"] = self.templates.render("common/node-state.txt.j2", state=state,
-                                                                         target=plan.target)
+                                                                         target=plan.target,
+                                                                         node_prefix=self.ctx["node_prefix"])
         if any(not state.complete for state in states.values()):
             # Big topologies: every VRF's routes once, instead of on every node that carries it.
             for vrf in plan.vrfs:

@@ -5,7 +5,8 @@
 
 * built-in kinds against kubernetes-validate's bundled *strict* JSON schemas for the requested
   Kubernetes minor (unknown fields are errors);
-* NetworkAttachmentDefinition, Configlet and ExternalSecret against jcnrc's own schemas in
+* NetworkAttachmentDefinition, Configlet, ExternalSecret, Argo CD ApplicationSet and Flux
+  Kustomization against jcnrc's own schemas in
   ``schemas/``; a NAD's ``spec.config`` is parsed and checked as a CNI network configuration,
   with extra rules for the ``platter`` and ``jcnr`` plugins;
 * what the schemas cannot say: name, label and annotation syntax, ConfigMap/Secret keys,
@@ -156,7 +157,7 @@ def _default_label(obj: Any, index: int) -> str:
     metadata = _mapping(obj.get("metadata"))
     name = metadata.get("name") or "<unnamed>"
     namespace = metadata.get("namespace")
-    if namespace and kind not in _CLUSTER_SCOPED_KINDS:
+    if namespace and isinstance(kind, str) and kind not in _CLUSTER_SCOPED_KINDS:
         return f"{kind} {namespace}/{name}"
     return f"{kind} {name}"
 
@@ -262,6 +263,8 @@ _CUSTOM_SCHEMA_FILES = {
     ("k8s.cni.cncf.io/v1", "NetworkAttachmentDefinition"): "nad.schema.json",
     ("configplane.juniper.net/v1", "Configlet"): "configlet.schema.json",
     ("external-secrets.io/v1", "ExternalSecret"): "externalsecret.schema.json",
+    ("argoproj.io/v1alpha1", "ApplicationSet"): "applicationset.schema.json",
+    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): "flux-kustomization.schema.json",
 }
 _CNI_CONFIG_SCHEMA_FILE = "cni-config.schema.json"
 

@@ -6,6 +6,10 @@ checks, name and label syntax, and references between objects (a volume naming a
 exists, a pod naming a NAD that exists). kubeschema caches its validators, so validating a big
 topology costs a fraction of a second.
 
+The GitOps objects a fleet writes under gitops/ (an Argo CD ApplicationSet, Flux Kustomizations)
+are validated with them; they name only things outside the output (a Git repository, clusters),
+so they add no references to check.
+
 Two kinds of object are not in the set as such:
 
 - a Secret that the output says is created out of band (`secrets.mode: reference` writes
@@ -23,6 +27,10 @@ from jcnrc.render.common import CREATE_SECRETS_SCRIPT, MANIFESTS
 from jcnrc.render.jcnr import JCNR_NAMESPACE
 from jcnrc.render.jcnr import SECRET_NAME as JCNR_SECRET
 from jcnrc.render.platter import PLATTER_SECRET
+
+GITOPS = "gitops"
+# kustomize's own kustomization.yaml is a build input, never applied to a cluster.
+_KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io/"
 
 # The Secret each target's workloads reference, as (kind, namespace, name).
 _OUT_OF_BAND_SECRETS = (("Secret", PLATTER_SECRET[1], PLATTER_SECRET[0]), ("Secret", JCNR_NAMESPACE, JCNR_SECRET))
@@ -66,27 +74,55 @@ def manifest_objects(files: dict[str, str]) -> tuple[list[dict], list[str]]:
     return objects, sources
 
 
-def validate_files(files: dict[str, str], kube_version: str) -> list:
+def gitops_objects(files: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """Every object in the .yaml files under gitops/, with its file name (and #index in a multi-document file)."""
+    load_all = yaml_reader()
+    objects, sources = [], []
+    for path, text in sorted(files.items()):
+        if not (path.startswith(GITOPS + "/") and path.endswith(".yaml")):
+            continue
+        documents = [obj for obj in load_all(text) if obj is not None]
+        for index, obj in enumerate(documents):
+            if isinstance(obj, dict) and str(obj.get("apiVersion", "")).startswith(_KUSTOMIZE_CONFIG_GROUP):
+                continue
+            objects.append(obj)
+            sources.append(f"{path}#{index}" if len(documents) > 1 else path)
+    return objects, sources
+
+
+def validate_files(files: dict[str, str], kube_version: str, folders: tuple[str, ...] = ("",)) -> list:
+    """Every object of the build: the manifests of each folder (one kustomize root each: a fleet has
+    one per cluster, `folders` names them) with their references inside that folder, and the
+    GitOps objects under `gitops/`."""
     try:
         from jcnrc.verify import kubeschema
     except ImportError as exc:  # pragma: no cover - kubeschema imports lazily
         raise ValidationUnavailable(str(exc)) from exc
-    objects, sources = manifest_objects(files)
-    checked, checked_sources, assumed = [], [], []
-    for obj, source in zip(objects, sources, strict=True):
-        if _sops_encrypted(obj):
-            assumed.append(_identity(obj))
-        else:
-            checked.append(obj)
-            checked_sources.append(source)
-    if CREATE_SECRETS_SCRIPT in files:
-        assumed.extend(_OUT_OF_BAND_SECRETS)
-    try:
-        return kubeschema.validate_objects(checked, kube_version, sources=checked_sources, assume_present=assumed)
-    except kubeschema.UnsupportedKubeVersion as exc:
-        raise ValidationUnavailable(str(exc)) from exc
-    except ImportError as exc:
-        raise ValidationUnavailable(f"{exc} (install jcnrc[validate])") from exc
+    problems: list = []
+    gitops, gitops_sources = gitops_objects(files)
+    for position, folder in enumerate(folders):
+        prefix = f"{folder}/" if folder else ""
+        subset = {path[len(prefix):]: text for path, text in files.items() if path.startswith(prefix)} if prefix else files
+        objects, sources = manifest_objects(subset)
+        sources = [prefix + source for source in sources]
+        if position == 0:
+            objects, sources = objects + gitops, sources + gitops_sources
+        checked, checked_sources, assumed = [], [], []
+        for obj, source in zip(objects, sources, strict=True):
+            if _sops_encrypted(obj):
+                assumed.append(_identity(obj))
+            else:
+                checked.append(obj)
+                checked_sources.append(source)
+        if CREATE_SECRETS_SCRIPT in subset:
+            assumed.extend(_OUT_OF_BAND_SECRETS)
+        try:
+            problems += kubeschema.validate_objects(checked, kube_version, sources=checked_sources, assume_present=assumed)
+        except kubeschema.UnsupportedKubeVersion as exc:
+            raise ValidationUnavailable(str(exc)) from exc
+        except ImportError as exc:
+            raise ValidationUnavailable(f"{exc} (install jcnrc[validate])") from exc
+    return problems
 
 
 def _sops_encrypted(obj: Any) -> bool:

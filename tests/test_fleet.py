@@ -1,0 +1,353 @@
+"""Fleets (`kind: Fleet`): one intent, many clusters, route reflectors peering across them.
+
+What a fleet must give, checked on the bundled fleets and on small fleets made here: per-cluster
+kustomize roots that real consumers accept, the route reflector mesh in the rendered cRPD config,
+routes of one cluster's pods on another cluster's workers with the right next hop, stable
+fleet-wide allocation, BGP propagation rules across clusters, and the GitOps objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
+
+from conftest import FLEET_EXAMPLES, HANG_GUARD, ROOT, cluster_results, compile_example
+from junos_syntax import flatten_to_set, parse_curly, render_go_branches
+from jcnrc.cli import app
+from jcnrc.intent.schema import FLEET_STARTER_SNIPPET, schema_text
+from jcnrc.pipeline import Options, analyse, compile_intent
+from jcnrc.plan.allocate import Lock
+from jcnrc.plan.fleet import cluster_graph, reached_clusters
+from jcnrc.verify import kubeschema
+from jcnrc.verify.manifests import gitops_objects, manifest_objects
+
+KUBECTL = shutil.which("kubectl")
+ASSUMED = [("Secret", "kube-system", "platter-secrets"), ("Secret", "jcnr", "jcnr-secrets")]
+
+
+def write_intent(tmp_path: Path, data: dict, name: str = "fleet.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def small_fleet(asns=(64512, 64512), peerings=None) -> dict:
+    """Clusters c0, c1, ... with one route reflector, one worker and one pod in VRF blue each."""
+    clusters = []
+    for i, asn in enumerate(asns):
+        clusters.append({
+            "name": f"c{i}",
+            "cluster": {"provider": "kubeadm", "asn": asn, "nodeSubnet": f"10.{i}.0.0/16",
+                        "podCidr": "10.244.0.0/16", "serviceCidr": "10.96.0.0/12"},
+            "nodes": [{"name": f"c{i}-rr", "address": f"10.{i}.0.10", "role": "master"},
+                      {"name": f"c{i}-w", "address": f"10.{i}.0.11", "role": "worker"}],
+            "pods": [{"name": "pod", "node": f"c{i}-w", "image": "ubuntu:22.04", "networks": [{"vrf": "blue"}]}],
+        })
+    data = {
+        "apiVersion": "jcnrc/v1", "kind": "Fleet", "metadata": {"name": "f", "namespace": "default"},
+        "images": {"platter": "registry.example.com/platter:1", "crpd": "registry.example.com/crpd:1"},
+        "vrfs": [{"name": "blue", "routeTarget": "11:11", "vni": 10002, "ipv4Pool": "1.1.0.0/16"}],
+        "secrets": {"rootPassword": {"env": "ROOT_PW"}, "crpdLicense": {"env": "LICENSE"}},
+        "clusters": clusters,
+    }
+    if peerings is not None:
+        data["interconnect"] = {"peerings": [{"clusters": list(pair)} for pair in peerings]}
+    return data
+
+
+@pytest.fixture(scope="module")
+def fleets(compiled_fleets):
+    return compiled_fleets
+
+
+# --- the bundled fleets, read back by real consumers ------------------------------------------------
+
+def test_every_cluster_folder_is_a_kustomize_root_and_validates_strictly(fleets):
+    for name, result in fleets.items():
+        clusters = cluster_results(name, result)
+        assert len(clusters) == len(result.fleet.clusters) >= 2
+        for key, cluster in clusters.items():
+            assert "kustomization.yaml" in cluster.files and "README.md" in cluster.files, key
+            objects, sources = manifest_objects(cluster.files)
+            assert objects, key
+            problems = kubeschema.validate_objects(objects, "1.32", sources=sources, assume_present=ASSUMED)
+            assert problems == [], f"{key}: {problems[:5]}"
+
+
+def test_gitops_objects_validate_against_the_argo_cd_and_flux_schemas(fleets):
+    for name, result in fleets.items():
+        objects, sources = gitops_objects(result.files)
+        kinds = sorted(o["kind"] for o in objects)
+        assert kinds == ["ApplicationSet"] + ["Kustomization"] * len(result.fleet.clusters), name
+        assert kubeschema.validate_objects(objects, "1.32", sources=sources) == [], name
+        appset = next(o for o in objects if o["kind"] == "ApplicationSet")
+        elements = appset["spec"]["generators"][0]["list"]["elements"]
+        assert [e["cluster"] for e in elements] == [c.name for c in result.fleet.clusters]
+        assert appset["spec"]["template"]["spec"]["source"]["path"] == f"out/{result.fleet.name}/{{{{.cluster}}}}"
+        for flux in (o for o in objects if o["kind"] == "Kustomization"):
+            cluster = flux["metadata"]["name"].removeprefix(result.fleet.name + "-")
+            assert flux["spec"]["path"] == f"./out/{result.fleet.name}/{cluster}"
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_kubectl_kustomize_renders_every_cluster_folder(fleets, tmp_path):
+    for name, result in fleets.items():
+        root = tmp_path / name
+        for path, text in result.files.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text, encoding="utf-8")
+        for cluster in result.fleet.clusters:
+            run = subprocess.run([KUBECTL, "kustomize", str(root / cluster.name)], capture_output=True, text=True,
+                                 timeout=HANG_GUARD)
+            assert run.returncode == 0, f"{name}/{cluster.name}: {run.stderr}"
+            kinds = {doc["kind"] for doc in yaml.safe_load_all(run.stdout) if doc}
+            assert "NetworkAttachmentDefinition" in kinds
+
+
+def test_cloud_prerequisite_scripts_pass_shellcheck(fleets, tmp_path):
+    from test_artifacts import SHELLCHECK
+
+    checked = 0
+    for name, result in fleets.items():
+        for path, text in result.files.items():
+            if path.endswith("scripts/cloud-prerequisites.sh"):
+                script = tmp_path / f"{checked}.sh"
+                script.write_text(text)
+                run = subprocess.run([SHELLCHECK, "--shell=sh", str(script)], capture_output=True, text=True,
+                                     timeout=HANG_GUARD)
+                assert run.returncode == 0, f"{name}/{path}:\n{run.stdout}"
+                checked += 1
+    assert checked == sum(len(r.fleet.clusters) for r in fleets.values())
+
+
+def test_cloud_rules_open_vxlan_and_bgp_from_the_peer_clusters(fleets):
+    files = fleets["tri-fleet.yaml"].files
+    east = files["east/scripts/cloud-prerequisites.sh"]
+    assert "allow udp 4789 10.240.0.0/16" in east  # west's workers
+    assert "allow udp 4789 192.168.50.0/24" in east  # lab's: east's routes reach lab through west
+    assert "allow tcp 179 10.240.0.0/16" in east and "allow tcp 179 192.168.50.0/24" not in east  # only its peer
+    assert "modify-network-interface-attribute" in east
+    west = files["west/scripts/cloud-prerequisites.sh"]
+    assert "\"$AZ\" network nsg rule create" in west and "--source-address-prefixes 192.168.50.0/24" in west
+    assert "\"$IP\" route get 10.240.0.0" in files["lab/scripts/cloud-prerequisites.sh"]
+
+
+# --- route reflectors peer across clusters -----------------------------------------------------------
+
+def platter_lines(result, cluster: str, master: bool) -> set[str]:
+    configmap = yaml.safe_load(result.files[f"{cluster}/manifests/configmap-platter-config.yaml"])
+    template = configmap["data"]["crpd-config.tmpl"]
+    return set(flatten_to_set(parse_curly(render_go_branches(template, IsMasterNode=master, LicenseKey=True,
+                                                         ISOLoopbackAddr=True, IPv4LoopbackAddr=False,
+                                                         IPv4DefaultGw=False))))
+
+
+def test_same_as_route_reflectors_peer_over_ibgp(fleets):
+    result = fleets["eks-inter-cluster.yaml"]
+    east = platter_lines(result, "east", master=True)
+    group = "set protocols bgp group jcnrc-fleet"
+    assert f"{group} type internal" in east
+    assert f"{group} neighbor 10.20.1.10 description west/ip-10-20-1-10.ec2.internal" in east
+    for family in ("inet-vpn unicast", "inet6-vpn unicast", "evpn signaling"):
+        assert f"{group} family {family}" in east
+    assert not any(line.startswith(f"{group} cluster ") for line in east), "a non-client peer, not a client"
+    assert not any(line.startswith(group) for line in platter_lines(result, "east", master=False)), "workers do not"
+
+
+def test_other_as_route_reflectors_peer_over_ebgp_multihop_keeping_the_next_hop(fleets):
+    result = fleets["tri-fleet.yaml"]
+    west = platter_lines(result, "west", master=True)
+    group = "set protocols bgp group jcnrc-fleet-ebgp"
+    assert {f"{group} type external", f"{group} multihop ttl 64", f"{group} multihop no-nexthop-change",
+            f"{group} neighbor 10.10.1.10 peer-as 64512", f"{group} neighbor 192.168.50.10 peer-as 64514"} <= west
+    east = platter_lines(result, "east", master=True)
+    assert not any("192.168.50.10" in line for line in east), "east and lab do not peer"
+    lab = result.files["lab/nodes/lab-master/crpd-config.set"]
+    assert "set protocols bgp group jcnrc-fleet-ebgp neighbor 10.240.0.4 peer-as 64513" in lab
+
+
+def test_a_workers_routes_list_another_clusters_pod_with_that_clusters_next_hop(tmp_path):
+    intent = FLEET_EXAMPLES[0]
+    assert intent.name == "eks-inter-cluster.yaml"
+    run = CliRunner().invoke(app, ["routes", str(intent), "--node", "east/ip-10-10-1-11.ec2.internal", "--format", "json"])
+    assert run.exit_code == 0, run.output
+    state = json.loads(run.output)
+    routes = {r["prefix"]: r for t in state["tables"] for r in t["evpnRoutes"]}
+    remote = routes["1.1.22.0/30"]
+    assert (remote["protocolNextHop"], remote["originNode"], remote["vni"]) == ("10.20.1.11", "west/ip-10-20-1-11.ec2.internal", 10002)
+    assert remote["rd"] == "10.20.1.11:1" and remote["routeTargets"] == ["target:11:11"]
+    assert remote["learnedFrom"] == ["10.10.1.10"]
+    kernel = {k["prefix"]: k for t in state["tables"] for k in t["kernelRoutes"]}
+    assert kernel["1.1.22.0/30"]["text"] == "1.1.22.0/30 encap ip id 10002 src 10.10.1.11 dst 10.20.1.11"
+    master = json.loads(CliRunner().invoke(app, ["routes", str(intent), "--node", "east/ip-10-10-1-10.ec2.internal",
+                                                 "--format", "json"]).output)
+    assert {"peer": "10.20.1.10", "peerNode": "west/ip-10-20-1-10.ec2.internal", "asn": 64512, "peerRole": "fleet-peer",
+            "state": "Established"} in master["bgpSessions"]
+
+
+def test_commands_name_fleet_nodes_and_pods_by_cluster():
+    intent = str(FLEET_EXAMPLES[0])
+    unknown = CliRunner().invoke(app, ["routes", intent, "--node", "ip-10-10-1-11.ec2.internal"])
+    assert unknown.exit_code == 2 and "did you mean `east/ip-10-10-1-11.ec2.internal`" in unknown.output
+    explained = CliRunner().invoke(app, ["explain", intent, "east/du-east-1", "west/du-west-1"])
+    assert explained.exit_code == 0 and "reachable both ways" in explained.output
+    assert "to west/ip-10-20-1-11.ec2.internal (10.20.1.11)" in explained.output
+    drawn = CliRunner().invoke(app, ["graph", intent])
+    assert drawn.exit_code == 0 and drawn.output.count("subgraph cluster_") == 2 and "<-->|\"iBGP\"|" in drawn.output
+    one = CliRunner().invoke(app, ["graph", intent, "--cluster", "west"])
+    assert one.exit_code == 0 and "du-west-1" in one.output and "du-east-1" not in one.output
+
+
+# --- propagation between clusters: a graph question -----------------------------------------------------
+
+@pytest.mark.parametrize("asns,pairs,origin,reached", [
+    ((1, 1, 1), [("a", "b"), ("b", "c")], "a", {"b"}),          # iBGP: a non-client's route is not passed on
+    ((1, 2, 3), [("a", "b"), ("b", "c")], "a", {"b", "c"}),     # eBGP passes it on
+    ((1, 2, 1), [("a", "b"), ("b", "c")], "a", {"b"}),          # c refuses a path holding its own AS
+    ((1, 1, 2), [("a", "b"), ("b", "c")], "a", {"b", "c"}),     # iBGP then eBGP: advertised to the eBGP peer
+    ((1, 2, 2), [("a", "b"), ("b", "c")], "a", {"b", "c"}),     # eBGP then iBGP: learned over eBGP, sent to iBGP
+    ((1, 1, 1), [("a", "b"), ("b", "c"), ("a", "c")], "a", {"b", "c"}),
+    ((1, 1), [], "a", set()),
+])
+def test_routes_cross_clusters_as_bgp_passes_them_on(asns, pairs, origin, reached):
+    names = "abc"[: len(asns)]
+    graph = cluster_graph(list(zip(names, asns)), pairs)
+    assert reached_clusters(graph, origin) == reached
+
+
+def test_an_expectation_across_unpeered_ibgp_clusters_fails_with_the_peering_to_add(tmp_path):
+    data = small_fleet(asns=(64512, 64512, 64512), peerings=[("c0", "c1"), ("c1", "c2")])
+    data["expect"] = [{"reach": ["c0/pod", "c2/pod"]}]
+    result = analyse(write_intent(tmp_path, data), Options(environ={}))
+    [problem] = [d for d in result.diagnostics if d.is_error]
+    assert problem.code == "JCN703" and problem.path == ("expect", 0, "reach")
+    assert "routes of cluster `c2` never reach cluster `c0`" in problem.message
+    assert "peer cluster `c2` with cluster `c0`" in problem.help
+    data["interconnect"]["peerings"].append({"clusters": ["c0", "c2"]})
+    assert analyse(write_intent(tmp_path, data), Options(environ={})).ok
+
+
+# --- one fleet, one lock --------------------------------------------------------------------------------
+
+def test_adding_a_cluster_renumbers_nothing(tmp_path):
+    data = yaml.safe_load((ROOT / "examples" / "fleets" / "tri-fleet.yaml").read_text())
+    first = compile_intent(write_intent(tmp_path, data, "tri.yaml"), Options(environ={}))
+    assert first.ok
+    (tmp_path / "tri.lock.json").write_text(first.lock.to_json())
+    grown = copy.deepcopy(data)
+    grown["clusters"].insert(1, {
+        "name": "north", "cluster": {"provider": "kubeadm", "asn": 64515, "nodeSubnet": "192.168.60.0/24",
+                                     "podCidr": "10.244.0.0/16", "serviceCidr": "10.96.0.0/12"},
+        "nodes": [{"name": "n-rr", "address": "192.168.60.10", "role": "master"},
+                  {"name": "n-w", "address": "192.168.60.11", "role": "worker"}],
+        "pods": [{"name": "p", "node": "n-w", "image": "ubuntu:22.04", "networks": [{"vrf": "red"}, {"vrf": "blue"}]}]})
+    grown["interconnect"]["peerings"].append({"clusters": ["north", "west"]})
+    second = compile_intent(write_intent(tmp_path, grown, "tri.yaml"), Options(environ={}))
+    assert second.ok, [d.message for d in second.diagnostics]
+    old, new = json.loads(first.lock.to_json()), json.loads(second.lock.to_json())
+    for section in ("nodes", "vnis", "routeDistinguishers", "macs", "subnets"):
+        kept = {k: v for k, v in new[section].items() if k in old[section]}
+        assert kept == old[section], section
+    assert any(key.startswith("north/") for key in new["subnets"])
+    for cluster in ("east", "west", "lab"):  # the clusters that did not change keep their bytes but for
+        for path, text in first.files.items():  # the peering and the routes of the new cluster
+            if path.startswith(f"{cluster}/manifests/pod-"):
+                assert second.files[path] == text, path
+
+
+def test_a_one_cluster_fleet_folder_is_its_topology_build(tmp_path):
+    fleet = small_fleet(asns=(64512,))
+    cluster = fleet["clusters"][0]
+    topology = {"apiVersion": "jcnrc/v1", "kind": "Topology", "metadata": {"name": "f-c0", "namespace": "default"},
+                "cluster": cluster["cluster"], "images": fleet["images"], "nodes": cluster["nodes"],
+                "vrfs": fleet["vrfs"], "pods": [{**p, "name": p["name"]} for p in cluster["pods"]],
+                "secrets": fleet["secrets"]}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    as_fleet = compile_intent(write_intent(tmp_path / "a", fleet, "same.yaml"), Options(environ={}))
+    as_topology = compile_intent(write_intent(tmp_path / "b", topology, "same.yaml"), Options(environ={}))
+    assert as_fleet.ok and as_topology.ok
+    folder = {path.removeprefix("c0/"): text for path, text in as_fleet.files.items() if path.startswith("c0/")}
+    assert set(folder) - set(as_topology.files) == {"scripts/cloud-prerequisites.sh"}  # the fleet's addition
+    assert set(as_topology.files) <= set(folder)
+
+    def same(text: str) -> str:
+        """Commands name a fleet's nodes `c0/<node>`; the README records the intent's digest."""
+        text = text.replace("--node c0/", "--node ")
+        return "\n".join(line for line in text.split("\n") if "sha256" not in line)
+
+    differ = sorted(p for p, text in as_topology.files.items() if folder[p] != text)
+    assert differ and all(p == "README.md" or p.startswith("state/") for p in differ)
+    assert all(same(folder[p]) == same(as_topology.files[p]) for p in differ)
+
+
+# --- options that apply to every cluster --------------------------------------------------------------
+
+def test_target_override_applies_to_every_cluster_including_their_own_target(tmp_path):
+    data = small_fleet()
+    data["clusters"][1]["target"] = "platter"
+    result = analyse(write_intent(tmp_path, data), Options(environ={}, target="jcnr"))
+    assert result.ok and {c.plan.target for c in result.fleet.clusters} == {"jcnr"}
+
+
+# --- schema --------------------------------------------------------------------------------------------
+
+def test_committed_fleet_schema_equals_the_model_and_accepts_the_examples():
+    committed = ROOT / "schemas" / "fleet.schema.json"
+    assert committed.read_text(encoding="utf-8") == schema_text("Fleet"), \
+        "schemas/fleet.schema.json is stale: run `.venv/bin/jcnrc schema --kind fleet > schemas/fleet.schema.json`"
+    schema = json.loads(committed.read_text())
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for path in FLEET_EXAMPLES:
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert errors == [], path.name
+    refused = [e.message for e in validator.iter_errors({**yaml.safe_load(FLEET_EXAMPLES[0].read_text()), "nodes": []})]
+    assert refused, "a Topology key at the top of a fleet"
+
+
+def test_the_fleet_starter_snippet_is_a_fleet_that_checks_clean(tmp_path):
+    import re
+
+    text = json.dumps(FLEET_STARTER_SNIPPET["body"])
+    text = re.sub(r"\$\{\d+:([^}]*)\}", r"\1", text)
+    result = analyse(write_intent(tmp_path, json.loads(text)), Options(environ={}))
+    assert result.ok and [d for d in result.diagnostics if d.severity == "error"] == []
+
+
+# --- golden output -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("example", FLEET_EXAMPLES, ids=lambda p: p.name)
+def test_out_folder_and_lock_match_a_fresh_build(example):
+    from jcnrc.output.write import OWNED_LIST
+
+    result = compile_example(example, display_folder="examples/fleets")
+    out_dir = ROOT / "out" / result.fleet.name
+    assert out_dir.is_dir(), f"out/{result.fleet.name} is missing: run `make examples`"
+    on_disk = {p.relative_to(out_dir).as_posix(): p.read_text(encoding="utf-8")
+               for p in out_dir.rglob("*") if p.is_file() and p.name != OWNED_LIST}
+    stale = sorted(p for p in set(on_disk) | set(result.files) if on_disk.get(p) != result.files.get(p))
+    assert not stale, f"out/{result.fleet.name} is stale (run `make examples`): {stale[:10]}"
+    assert result.lock_path.is_file() and not result.lock_changed, "run `make examples`"
+    assert Lock.from_json(result.lock_path.read_text()).subnets.keys() == result.lock.subnets.keys()
+
+
+def test_validate_checks_each_cluster_folder_and_the_gitops_objects(fleets):
+    from jcnrc.verify.manifests import validate_files
+
+    for name, result in fleets.items():
+        folders = tuple(c.name for c in result.fleet.clusters)
+        assert validate_files(result.files, "1.32", folders) == [], name
+    files = dict(fleets["eks-inter-cluster.yaml"].files)
+    files["west/manifests/pod-du-west-1.yaml"] = files["west/manifests/pod-du-west-1.yaml"].replace("spec:", "spec:\n  bogusField: 1", 1)
+    files["gitops/flux/east.yaml"] = files["gitops/flux/east.yaml"].replace("interval: 10m", "interval: soon")
+    problems = validate_files(files, "1.32", ("east", "west"))
+    assert sorted(p.source.split(":")[0] for p in problems) == ["gitops/flux/east.yaml", "west/manifests/pod-du-west-1.yaml"]
