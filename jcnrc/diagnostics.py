@@ -401,13 +401,14 @@ CODES: dict[str, CodeInfo] = {
     "JCN512": CodeInfo("error", "duplicate node identity", "Two nodes end up with the same ISO system ID or IPv6 loopback."),
     "JCN513": CodeInfo("error", "special-purpose address", "A VRF pool, pod address, node address, `cluster.nodeSubnet` or IPv6 loopback lies in (or a pool overlaps) a range that is never routed as unicast: 0.0.0.0/8, loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10), multicast (224.0.0.0/4, ff00::/8), reserved 240.0.0.0/4 and the broadcast 255.255.255.255, the IPv6 unspecified :: and IPv4-mapped ::ffff:0:0/96. Private, shared and other unicast ranges are accepted."),
     # fleets
-    "JCN451": CodeInfo("error", "duplicate cluster name", "Two clusters of a fleet have the same `name`; it names the cluster's output folder and its pods (`<cluster>/<pod>`)."),
+    "JCN451": CodeInfo("error", "bad cluster name", "Two clusters of a fleet have the same `name` (it names the cluster's output folder and its pods, `<cluster>/<pod>`), or a name cannot be a folder of the output: `gitops` (the fleet's GitOps folder) or a Windows device name."),
     "JCN452": CodeInfo("error", "overlapping node subnets", "The `nodeSubnet`s of two clusters of a fleet overlap: VXLAN and BGP run between node addresses across clusters, so the underlays must route to each other."),
     "JCN453": CodeInfo("error", "node identity repeated across clusters", "Two nodes of different clusters have the same router ID (node address), IPv6 loopback, ISO NET or SR index: route distinguishers, VXLAN tunnels and node SIDs name nodes by these values."),
     "JCN454": CodeInfo("error", "bad peering", "`interconnect.peerings` names a cluster the fleet does not have, joins a cluster with itself, or repeats a pair."),
     "JCN455": CodeInfo("error", "per-cluster VNI range", "A cluster of a fleet sets `cluster.vniRange`; VNIs are fleet-wide, set `vniRange` at the top of the fleet."),
     "JCN456": CodeInfo("error", "route target differs between clusters", "The clusters of a fleet have different ASNs and a VRF has no `routeTarget`: its default `<asn>:<vni>` would differ between clusters, so no route would cross."),
     "JCN457": CodeInfo("error", "cluster label too long", "`<fleet name>-<cluster name>` labels every object of a cluster (`app.kubernetes.io/part-of`) and must be a Kubernetes label value of at most 63 characters."),
+    "JCN458": CodeInfo("error", "BGP ports that never meet", "The route reflectors of two peered clusters cannot open a session: neither side's `bgp.connectPort` is the other's `bgp.listenPort` (179 when left out)."),
     "JCN520": CodeInfo("warning", "unreadable lock file", "The allocation lock file next to the intent cannot be read and is ignored."),
     # MTU
     "JCN601": CodeInfo("error", "MTU does not fit the underlay", "An attachment MTU is larger than `cluster.underlayMtu` minus the 50 bytes VXLAN adds."),

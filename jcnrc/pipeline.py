@@ -95,8 +95,7 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
         return result, None
     data = loaded.data
     assert data is not None  # loaded.ok
-    written = data.get("target")
-    result.written_target = written if isinstance(written, str) and written in ("platter", "jcnr") else "platter"
+    result.written_target = _written_target(data)
     if options.target:
         data = {**data, "target": options.target}
     if options.with_secrets and isinstance(data.get("secrets"), dict):
@@ -106,6 +105,19 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
     checked = check_fleet(_fleet_overrides(data, options)) if data.get("kind") == "Fleet" else check(data)
     result.diagnostics += checked.diagnostics
     return result, checked
+
+
+def _written_target(data: dict) -> str:
+    """`target:` as the intent says it, before any --target override: for a fleet whose clusters
+    differ, "mixed" (any override then changes some cluster, and the output goes to its own folder)."""
+    written = data.get("target")
+    target = written if isinstance(written, str) and written in ("platter", "jcnr") else "platter"
+    clusters = data.get("clusters") if data.get("kind") == "Fleet" else None
+    if isinstance(clusters, list):
+        own = {entry.get("target") for entry in clusters if isinstance(entry, dict) and entry.get("target") is not None}
+        if own - {target}:
+            return "mixed"
+    return target
 
 
 def _fleet_overrides(data: dict, options: Options) -> dict:
@@ -252,53 +264,66 @@ def render_analysed(intent: Path, result: Result, options: Options, display_name
 
 
 def _render_fleet(intent: Path, result: Result, options: Options, environ: dict, display_name: str | None) -> Result:
-    """Every cluster into `<cluster>/` exactly as a Topology build of it, then the fleet's own files."""
+    """Every cluster into `<cluster>/` exactly as a Topology build of it (its leak scan with its own
+    secrets, its problems where the fleet file says them), then the fleet's own files, scanned for
+    every value any cluster could read."""
     from dataclasses import replace
 
     from jcnrc.render.fleet import render_fleet
 
     fleet = result.fleet
     assert fleet is not None  # result.planned
-    per_cluster: list[tuple[dict[str, str], bool]] = []
+    files: dict[str, str] = {}
     values: list[str] = []
     labels: list[str] = []
-    unchecked: list[secretscan.Unchecked] = []
+    problems: list[Diagnostic] = []
     for cluster in fleet.clusters:
         output = options.output / cluster.name if options.output is not None else None
-        rendered = _render_plan(intent, cluster.plan, result, replace(options, output=output), environ, display_name,
-                                cluster.member.fleet_path)
+        where = cluster.member.fleet_path
+        rendered = _render_plan(intent, cluster.plan, result, replace(options, output=output), environ, display_name, where)
         if rendered is None:
             continue
         cluster_files, found, inline = rendered
-        per_cluster.append(({qualified(cluster.name, path): text for path, text in cluster_files.items()}, inline))
+        written = {qualified(cluster.name, path): text for path, text in cluster_files.items()}
+        files.update(written)
         for value, label in zip(found.values, found.labels, strict=True):
             if value not in values:
                 values.append(value)
                 labels.append(label)
-        unchecked += [u for u in found.unchecked if u not in unchecked]
+        if not inline:
+            options.stage("scan")
+            problems += [replace(d, path=where(d.path), related=tuple(replace(r, path=where(r.path)) for r in d.related))
+                         for d in _leak_problems(written, found)]
+    result.diagnostics[:] = _once(result.diagnostics)  # one fleet-wide mistake, found in every cluster
     if not result.ok:
         return result
-    render_options = _render_options(intent, result, options, display_name, None)
     try:
-        fleet_files = render_fleet(fleet, render_options)
+        suffix = f"-{options.target}" if options.target and options.target != result.written_target else ""
+        fleet_files = render_fleet(fleet, replace(_render_options(intent, result, options, display_name, None),
+                                                  output_name=fleet.name + suffix))
     except TemplateProblem as exc:
         result.diagnostics.append(error("JCN900", f"rendering failed: {exc}",
                                         help="check the template folder given with --templates"))
         return result
-    found = secretscan.Values(values, labels, unchecked)
+    problems = _once(problems + _leak_problems(fleet_files, secretscan.Values(values, labels, [])))
+    result.diagnostics += problems
     result.holds_secret = _secret_detector(values, labels)
-    options.stage("scan")
-    files: dict[str, str] = {}
-    scanned: dict[str, str] = dict(fleet_files)
-    for written, inline in per_cluster:
-        files.update(written)
-        if not inline:
-            scanned.update(written)
-    if _refuse_leaks(scanned, result, found) is None:
+    if any(d.is_error for d in problems):
         return result
     files.update(fleet_files)
     result.files = dict(sorted(files.items()))
     return result
+
+
+def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple] = set()
+    kept = []
+    for d in diagnostics:
+        key = (d.code, d.severity, d.path, d.message)
+        if key not in seen:
+            seen.add(key)
+            kept.append(d)
+    return kept
 
 
 def _render_options(intent: Path, result: Result, options: Options, display_name: str | None,
@@ -380,18 +405,23 @@ def _secret_detector(values: list[str], labels: list[str]) -> Callable[[str], bo
 
 def _refuse_leaks(files: dict[str, str], result: Result, found: secretscan.Values):
     """The last line of defence: no secret value, raw, escaped or base64, in any file outside inline mode."""
+    problems = _leak_problems(files, found)
+    result.diagnostics += problems
+    return None if any(d.is_error for d in problems) else files
+
+
+def _leak_problems(files: dict[str, str], found: secretscan.Values) -> list[Diagnostic]:
+    """JCN805 for every leak, JCN917 for values too short to scan for, JCN918 for values not at hand."""
     values, labels = found.values, found.labels
-    leaks = secretscan.scan(files, values, labels)
-    for finding in leaks:
-        result.diagnostics.append(error("JCN805", f"refusing to write a secret value: {finding.message()}",
-                                        _secret_path(finding.label),
-                                        help="a template or intent value carries the secret; nothing was written"))
-    for label in secretscan.unscannable(values, labels):
-        result.diagnostics.append(warning("JCN917", f"the value of {label} is too short to check the output for leaks",
-                                          _secret_path(label), help="use a longer value, at least 6 characters"))
+    problems = [error("JCN805", f"refusing to write a secret value: {finding.message()}", _secret_path(finding.label),
+                      help="a template or intent value carries the secret; nothing was written")
+                for finding in secretscan.scan(files, values, labels)]
+    problems += [warning("JCN917", f"the value of {label} is too short to check the output for leaks",
+                         _secret_path(label), help="use a longer value, at least 6 characters")
+                 for label in secretscan.unscannable(values, labels)]
     if found.unchecked:
-        result.diagnostics.append(_unchecked_warning(found.unchecked))
-    return None if leaks else files
+        problems.append(_unchecked_warning(found.unchecked))
+    return problems
 
 
 def _unchecked_warning(unchecked: list[secretscan.Unchecked]) -> Diagnostic:

@@ -198,7 +198,7 @@ def test_a_shared_command_list_still_builds(tmp_path: Path) -> None:
     assert result.ok, [d.message for d in result.diagnostics if d.is_error]
     assert result.files is not None
     for pod in ("ubuntu-du11", "ubuntu-du22"):
-        assert "infinity" in result.files[f"manifests/pod-{pod}.yaml"]
+        assert "infinity" in result.files[f"manifests/deployment-{pod}.yaml"]
 
 
 def test_anchors_and_merge_keys_still_build() -> None:

@@ -90,7 +90,7 @@ def test_topology_without_addresses_builds_through_the_cli(tmp_path, root):
     lock = Lock.from_json((tmp_path / "t.lock.json").read_text())
     assert lock.subnets == {"a/net1": {"ipv4": "1.1.0.0/30", "ipv6": "fd00:1::/126"},
                             "b/net1": {"ipv4": "1.1.0.4/30", "ipv6": "fd00:1::4/126"}}
-    pod_b = (tmp_path / "out" / "manifests" / "pod-b.yaml").read_text()
+    pod_b = (tmp_path / "out" / "manifests" / "deployment-b.yaml").read_text()
     assert '"address":"1.1.0.6/30","gateway":"1.1.0.5"' in pod_b
 
 

@@ -83,11 +83,19 @@ def test_nad_config_is_a_cni_config_with_string_args(compiled_examples):
             assert nad["spec"]["config"] == json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 
+def pod_templates(result) -> list[dict]:
+    """Every application pod as {metadata, spec}: a bare Pod, or the pod template of a Deployment."""
+    found = [{"metadata": p["metadata"], "spec": p["spec"]} for p in _objects_of_kind(result, "Pod")]
+    return found + [d["spec"]["template"] for d in _objects_of_kind(result, "Deployment")]
+
+
 def test_pod_annotations_name_existing_nads_with_valid_addresses(compiled_examples):
     for name, result in compiled_examples.items():
         nads = {n["metadata"]["name"]: json.loads(n["spec"]["config"]) for n in _objects_of_kind(result, "NetworkAttachmentDefinition")}
         macs = []
-        for pod in _objects_of_kind(result, "Pod"):
+        pods = pod_templates(result)
+        assert len(pods) == len(result.plan.pods), name
+        for pod in pods:
             networks = json.loads(pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"])
             assert isinstance(networks, list) and networks
             for element in networks:
@@ -142,7 +150,37 @@ def test_kustomization_lists_every_manifest_in_apply_order(compiled_examples):
         assert sorted(listed) == present
         kinds = [path.split("-", 1)[0] for path in listed]
         order = ["namespace", "serviceaccount", "clusterrole", "clusterrolebinding", "configmap", "secret", "externalsecret",
-                 "daemonset", "networkattachmentdefinition", "pod"]
+                 "networkattachmentdefinition", "daemonset", "deployment", "pod"]
         ranks = [order.index(kind) for kind in kinds]
         assert ranks == sorted(ranks), f"{name}: {kinds}"
         assert pyyaml.safe_load(result.files["kustomization.yaml"])["resources"] == ["manifests"]
+
+
+def test_every_object_carries_an_argo_cd_sync_wave_that_follows_the_apply_order(compiled_examples):
+    """Argo CD applies wave by wave; without waves it would apply NADs (custom resources) after the
+    pods that need them. Waves never go down along the apply order, namespaces come first and
+    workloads last."""
+    for name, result in compiled_examples.items():
+        order = pyyaml.safe_load(result.files["manifests/kustomization.yaml"])["resources"]
+        objects = [pyyaml.safe_load(result.files[f"manifests/{path}"]) for path in order]
+        sources = order
+        waves = [int(o["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for o in objects]
+        assert waves == sorted(waves), f"{name}: {list(zip(sources, waves))}"
+        by_kind = {o["kind"]: wave for o, wave in zip(objects, waves)}
+        assert by_kind.get("Namespace", min(waves)) == min(waves)
+        assert by_kind["Deployment"] == max(waves) > by_kind["DaemonSet"] > by_kind["NetworkAttachmentDefinition"] - 1
+
+
+def test_workloads_are_single_replica_recreate_deployments_pinned_and_checksummed(compiled_examples):
+    for name, result in compiled_examples.items():
+        for deployment in _objects_of_kind(result, "Deployment"):
+            spec = deployment["spec"]
+            assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}, name
+            template = spec["template"]
+            assert spec["selector"]["matchLabels"] == {"jcnrc.io/pod": deployment["metadata"]["name"]}
+            assert template["metadata"]["labels"]["jcnrc.io/pod"] == deployment["metadata"]["name"]
+            assert len(template["metadata"]["annotations"]["jcnrc.io/network-checksum"]) == 64
+            assert "argocd.argoproj.io/sync-wave" not in template["metadata"]["annotations"]
+            node = result.plan.pod(deployment["metadata"]["name"]).node
+            terms = template["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == [node]

@@ -258,7 +258,7 @@ def test_a_password_escaped_in_a_pod_command_is_refused(tmp_path, password):
     assert result.files is None
     leaks = [item.diagnostic for item in result.located() if item.diagnostic.code == "JCN805"]
     assert leaks and all(d.path == ("secrets", "rootPassword") for d in leaks)
-    assert any("manifests/pod-" in d.message and "escaped" in d.message for d in leaks)
+    assert any("manifests/deployment-" in d.message and "escaped" in d.message for d in leaks)
     assert all(password not in d.message for d in leaks)
 
 

@@ -99,6 +99,7 @@ def _full_intent() -> dict:
     data["nodes"][1]["isoLoopback"] = "49.0004.1111.2222.3333.00"
     data["nodes"][1]["ipv6Loopback"] = "abcd::77:1"
     data["pods"][0]["command"] = ["sleep", "zq-arg"]
+    data["pods"][0]["workload"] = "pod"  # the bare Pod; the other pod is a Deployment
     data["pods"][0]["networks"][0]["interface"] = "net1"
     data["pods"][0]["networks"][0]["mac"] = "02:00:00:00:77:77"
     data["vrfs"].append({"name": "red", "routeTarget": {"import": ["77:78"], "export": ["77:79"]}, "vni": 10088,

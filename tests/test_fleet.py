@@ -25,7 +25,7 @@ from jcnrc.cli import app
 from jcnrc.intent.schema import FLEET_STARTER_SNIPPET, schema_text
 from jcnrc.pipeline import Options, analyse, compile_intent
 from jcnrc.plan.allocate import Lock
-from jcnrc.plan.fleet import cluster_graph, reached_clusters
+from jcnrc.plan.fleet import cluster_graph, reach_map, reached_clusters
 from jcnrc.verify import kubeschema
 from jcnrc.verify.manifests import gitops_objects, manifest_objects
 
@@ -208,6 +208,31 @@ def test_commands_name_fleet_nodes_and_pods_by_cluster():
 
 # --- propagation between clusters: a graph question -----------------------------------------------------
 
+def test_only_the_best_path_is_passed_on():
+    """y learns o's route through a (AS path 65010 65001) and through c-b (longer): it advertises the
+    best one only, whose path holds t's AS 65010, so t never learns o's routes (outside review, finding 6)."""
+    asns = [("o", 65001), ("a", 65010), ("b", 65020), ("c", 65030), ("y", 65040), ("t", 65010)]
+    pairs = [("a", "o"), ("a", "y"), ("c", "o"), ("b", "c"), ("b", "y"), ("t", "y")]
+    assert reached_clusters(cluster_graph(asns, pairs), "o") == {"a", "b", "c", "y"}
+
+
+def test_reachability_of_a_big_mixed_as_fleet_is_computed_in_polynomial_work():
+    """Sixteen clusters, each its own AS, in a full mesh took minutes when every AS set was a state
+    (outside review, finding 1): count the routes the simulation considers instead of timing it."""
+    from conftest import call_count
+
+    def calls(n: int) -> int:
+        names = [f"c{i:02d}" for i in range(n)]
+        graph = cluster_graph([(name, 65000 + i) for i, name in enumerate(names)],
+                              [(a, b) for i, a in enumerate(names) for b in names[i + 1:]])
+        reached, count = call_count(reach_map, graph)
+        assert all(len(others) == n - 1 for others in reached.values())
+        return count
+
+    small, large = calls(8), calls(16)
+    assert large < small * 16 * 2  # cubic in the clusters of a full mesh (edges x origins), with room
+
+
 @pytest.mark.parametrize("asns,pairs,origin,reached", [
     ((1, 1, 1), [("a", "b"), ("b", "c")], "a", {"b"}),          # iBGP: a non-client's route is not passed on
     ((1, 2, 3), [("a", "b"), ("b", "c")], "a", {"b", "c"}),     # eBGP passes it on
@@ -230,7 +255,7 @@ def test_an_expectation_across_unpeered_ibgp_clusters_fails_with_the_peering_to_
     [problem] = [d for d in result.diagnostics if d.is_error]
     assert problem.code == "JCN703" and problem.path == ("expect", 0, "reach")
     assert "routes of cluster `c2` never reach cluster `c0`" in problem.message
-    assert "peer cluster `c2` with cluster `c0`" in problem.help
+    assert "peer clusters `c0` and `c2`" in problem.help
     data["interconnect"]["peerings"].append({"clusters": ["c0", "c2"]})
     assert analyse(write_intent(tmp_path, data), Options(environ={})).ok
 
@@ -259,7 +284,7 @@ def test_adding_a_cluster_renumbers_nothing(tmp_path):
     assert any(key.startswith("north/") for key in new["subnets"])
     for cluster in ("east", "west", "lab"):  # the clusters that did not change keep their bytes but for
         for path, text in first.files.items():  # the peering and the routes of the new cluster
-            if path.startswith(f"{cluster}/manifests/pod-"):
+            if path.startswith(f"{cluster}/manifests/deployment-"):
                 assert second.files[path] == text, path
 
 
@@ -347,7 +372,124 @@ def test_validate_checks_each_cluster_folder_and_the_gitops_objects(fleets):
         folders = tuple(c.name for c in result.fleet.clusters)
         assert validate_files(result.files, "1.32", folders) == [], name
     files = dict(fleets["eks-inter-cluster.yaml"].files)
-    files["west/manifests/pod-du-west-1.yaml"] = files["west/manifests/pod-du-west-1.yaml"].replace("spec:", "spec:\n  bogusField: 1", 1)
+    files["west/manifests/deployment-du-west-1.yaml"] = files["west/manifests/deployment-du-west-1.yaml"].replace("spec:", "spec:\n  bogusField: 1", 1)
     files["gitops/flux/east.yaml"] = files["gitops/flux/east.yaml"].replace("interval: 10m", "interval: soon")
     problems = validate_files(files, "1.32", ("east", "west"))
-    assert sorted(p.source.split(":")[0] for p in problems) == ["gitops/flux/east.yaml", "west/manifests/pod-du-west-1.yaml"]
+    assert sorted(p.source.split(":")[0] for p in problems) == ["gitops/flux/east.yaml", "west/manifests/deployment-du-west-1.yaml"]
+
+
+# --- the fleet's graph, and verification across clusters -------------------------------------------
+
+def test_the_fleet_graph_holds_clusters_sessions_and_vrf_spans(fleets):
+    fleet = fleets["tri-fleet.yaml"].fleet
+    g = fleet.graph
+    assert sorted(name for kind, name in g.nodes if kind == "cluster") == ["east", "lab", "west"]
+    assert g.nodes[("cluster", "west")]["asn"] == 64513
+    sessions = {(u[1], v[1], d["session"]) for u, v, d in g.edges(data=True) if d.get("session")}
+    assert ("east/ip-10-10-1-10.ec2.internal", "west/aks-agentpool-23733201-vmss000000", "ebgp") in sessions
+    assert not any("east/" in u and "lab/" in v for u, v, _ in sessions)  # east and lab do not peer
+    spans = {(u[1], v[1]) for u, v, d in g.edges(data=True) if d.get("relation") == "spans"}
+    assert spans == {("blue", "east"), ("blue", "west"), ("blue", "lab"), ("red", "west"), ("red", "lab")}
+    assert all(g.has_edge(("node", f"{c.name}/{n.name}"), ("cluster", c.name)) for c in fleet.clusters for n in c.plan.nodes)
+
+
+def walkthrough_fleet(extra_cluster: bool) -> dict:
+    """The walkthrough's AKS topology as the cluster `aks` of a fleet, with or without a second cluster."""
+    topology = yaml.safe_load((ROOT / "examples" / "aks-evpn-type5.yaml").read_text())
+    clusters = [{"name": "aks", "cluster": topology["cluster"], "nodes": topology["nodes"], "pods": topology["pods"]}]
+    if extra_cluster:
+        clusters.append({"name": "far", "cluster": {**topology["cluster"], "nodeSubnet": "10.250.0.0/16"},
+                         "nodes": [{"name": "far-rr", "address": "10.250.0.4", "role": "master"},
+                                   {"name": "far-w", "address": "10.250.0.5", "role": "worker"}],
+                         "pods": [{"name": "far-pod", "node": "far-w", "image": "ubuntu:20.04",
+                                   "networks": [{"vrf": "blue", "interface": "net1", "ipv4": "1.1.33.2/30"}]}]})
+    return {"apiVersion": "jcnrc/v1", "kind": "Fleet", "metadata": {"name": "walk", "namespace": "default"},
+            "images": topology["images"], "vrfs": topology["vrfs"], "secrets": topology["secrets"], "clusters": clusters}
+
+
+def test_verify_across_clusters_on_the_walkthroughs_real_captures(tmp_path):
+    from test_verify import ALL, NODE2, text_of
+
+    captures = [str(tmp_path / name) for name in ALL]
+    for name in ALL:
+        (tmp_path / name).write_text(text_of(name), encoding="utf-8")
+    alone = write_intent(tmp_path, walkthrough_fleet(extra_cluster=False), "alone.yaml")
+    run = CliRunner().invoke(app, ["verify", str(alone), "--node", f"aks/{NODE2}", *captures])
+    assert run.exit_code == 0, run.output
+    assert run.output.rstrip().endswith("matches the intent")
+    # A second cluster in the fleet: the worker must now also hold far-pod's route, next hop in `far`.
+    joined = write_intent(tmp_path, walkthrough_fleet(extra_cluster=True), "joined.yaml")
+    run = CliRunner().invoke(app, ["verify", str(joined), "--node", f"aks/{NODE2}", "--format", "json", *captures])
+    assert run.exit_code == 1
+    missing = [f for f in json.loads(run.output) if f["problem"]]
+    assert any(f["kind"] == "missing-route" and f["subject"] == "5:10.250.0.5:1::0::1.1.33.0::30/248"
+               and "expected BGP from 10.240.0.4" in f["message"] for f in missing), missing
+    assert any("1.1.33.0/30 encap ip id 10002 src 10.240.0.6 dst 10.250.0.5" in f["message"] for f in missing), missing
+
+
+# --- every fleet-only text field refuses every hostile value -------------------------------------------
+
+def _fleet_text_fields(model=None, prefix: str = "") -> dict[str, tuple]:
+    """label -> path in the bundled tri-fleet of every text field that only a Fleet has (the parts it
+    shares with a Topology, `cluster`, `nodes`, `pods`, `vrfs`, `images`, `secrets`, are the Topology
+    matrix's: tests/test_injection.py)."""
+    from test_injection import string_fields
+
+    from jcnrc.intent.model import Fleet, FleetCluster, Topology
+
+    shared = ("clusters[].cluster.", "clusters[].nodes[]", "clusters[].pods[]", "clusters[].secrets.", "vrfs[]",
+              "images.", "secrets.", "metadata.", "apiVersion")
+    # A fleet's `expect` names pods as <cluster>/<pod>: another syntax than a Topology's, so its own entries.
+    topology_fields = string_fields(Topology) - {"expect[].reach[]", "expect[].isolate[]"}
+    labels = sorted(label for label in string_fields(Fleet)
+                    if not label.startswith(shared) and label not in topology_fields | {"kind"})
+    paths = {
+        "clusters[].name": ("clusters", 0, "name"),
+        "clusters[].target": ("clusters", 1, "target"),
+        "clusters[].images.platter": ("clusters", 0, "images", "platter"),
+        "clusters[].images.crpd": ("clusters", 0, "images", "crpd"),
+        "clusters[].images.nodePrep": ("clusters", 0, "images", "nodePrep"),
+        "interconnect.peerings[].clusters[]": ("interconnect", "peerings", 0, "clusters", 0),
+        "gitops.repoURL": ("gitops", "repoURL"),
+        "gitops.revision": ("gitops", "revision"),
+        "gitops.path": ("gitops", "path"),
+        "gitops.argocdNamespace": ("gitops", "argocdNamespace"),
+        "gitops.argocdProject": ("gitops", "argocdProject"),
+        "gitops.fluxNamespace": ("gitops", "fluxNamespace"),
+        "gitops.fluxSource": ("gitops", "fluxSource"),
+        "gitops.interval": ("gitops", "interval"),
+        "expect[].reach[]": ("expect", 0, "reach", 0),
+        "expect[].isolate[]": ("expect", 1, "isolate", 1),
+    }
+    assert labels == sorted(paths), f"fleet text fields without a path here: {sorted(set(labels) ^ set(paths))}"
+    assert FleetCluster  # the model the cluster fields come from
+    return paths
+
+
+def test_every_fleet_only_text_field_refuses_every_hostile_value(tmp_path):
+    from strategies import HOSTILE
+
+    base = small_fleet(peerings=[("c0", "c1")])
+    base["clusters"][0]["images"] = {"platter": "r.example.com/p:1", "crpd": "r.example.com/c:1", "nodePrep": "r.example.com/n:1"}
+    base["clusters"][1]["target"] = "platter"
+    base["gitops"] = {"repoURL": "https://example.com/net.git", "revision": "main", "path": "out/f"}
+    base["expect"] = [{"reach": ["c0/pod", "c1/pod"]}, {"isolate": ["c0/pod", "blue"]}]
+    base["vrfs"].append({"name": "red", "routeTarget": "22:22", "vni": 10003, "ipv4Pool": "2.2.0.0/16"})
+    base["expect"][1]["isolate"][1] = "red"
+    assert analyse(write_intent(tmp_path, base, "base.yaml"), Options(environ={})).ok, "the base must be valid"
+    accepted = []
+    for label, path in _fleet_text_fields().items():
+        for name, value in HOSTILE.items():
+            data = copy.deepcopy(base)
+            node = data
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value
+            result = analyse(write_intent(tmp_path, data, "hostile.yaml"), Options(environ={}))
+            errors = [d for d in result.diagnostics if d.is_error]
+            if not errors:
+                accepted.append((label, name))
+            else:
+                located = result.located()
+                assert all(loc.line is not None for loc in located), (label, name)
+    assert accepted == [], f"fleet fields that accept hostile values (give them the full injection matrix): {accepted}"

@@ -167,6 +167,7 @@ FIELDS: tuple[Field, ...] = (
           ("pods[].name", "expect[].reach[]")),
     Field("pods[].image", (("pods", 0, "image"),), "zq.example.com/app:1", ("pods[].image",)),
     Field("pods[].command[]", (("pods", 0, "command", 1),), "zq-arg", ("pods[].command[]",)),
+    Field("pods[].workload", (("pods", 0, "workload"),), "pod", ("pods[].workload",)),
     Field("networks[].interface", (("pods", 0, "networks", 0, "interface"),), "zqif1", ("pods[].networks[].interface",)),
     Field("networks[].ipv4", (("pods", 0, "networks", 0, "ipv4"),), "1.1.11.2/30", ("pods[].networks[].ipv4",)),
     Field("networks[].ipv6", (("pods", 0, "networks", 0, "ipv6"),), "abcd::101:b02/126", ("pods[].networks[].ipv6",)),

@@ -173,7 +173,7 @@ def test_every_object_validates_strictly(example, layout):
     problems = kubeschema.validate_objects(objects, sources=sources, assume_present=[SECRET])
     assert problems == []
     kinds = {obj["kind"] for obj in objects}
-    assert {"Namespace", "ConfigMap", "DaemonSet", "Configlet", "NetworkAttachmentDefinition", "Pod"} <= kinds
+    assert {"Namespace", "ConfigMap", "DaemonSet", "Configlet", "NetworkAttachmentDefinition", "Deployment"} <= kinds
     # Platter's RBAC and cRPD DaemonSets come from the Helm chart under JCNR.
     assert not kinds & {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
     assert [o["metadata"]["name"] for o in objects if o["kind"] == "DaemonSet"] == ["jcnrc-node-prep"]
@@ -197,7 +197,7 @@ def test_namespace_and_platform_objects(aks):
     # The node-prep objects stay in kube-system, as for Platter; NADs and pods in the intent's namespace.
     assert {o["metadata"]["namespace"] for o in objects_of(aks, "DaemonSet") + objects_of(aks, "ConfigMap")} == {"kube-system"}
     namespace_of_apps = aks.plan.namespace
-    assert {o["metadata"]["namespace"] for o in objects_of(aks, "Pod") + objects_of(aks, "NetworkAttachmentDefinition")} == {
+    assert {o["metadata"]["namespace"] for o in objects_of(aks, "Deployment") + objects_of(aks, "NetworkAttachmentDefinition")} == {
         namespace_of_apps}
 
 
@@ -223,7 +223,7 @@ def test_nad_is_a_jcnr_configuration_list(aks):
 
 
 def test_pods_carry_jcnr_cni_args(aks):
-    pods = {o["metadata"]["name"]: o for o in objects_of(aks, "Pod")}
+    pods = {o["metadata"]["name"]: o["spec"]["template"] for o in objects_of(aks, "Deployment")}
     assert set(pods) == {p.name for p in aks.plan.pods}
     for pod in aks.plan.pods:
         obj = pods[pod.name]

@@ -54,7 +54,7 @@ def test_key_at_the_wrong_level_names_where_it_belongs():
         data["underlayMtu"] = data["cluster"].pop("underlayMtu")
     d = one(edit)
     assert d.path == ("underlayMtu",)
-    assert d.help == "`underlayMtu` belongs in `cluster`; check the indentation of this line"
+    assert d.help == "`underlayMtu` belongs at `cluster`; check the indentation of this line"
 
 
 def test_missing_required_key_points_at_the_mapping_key():

@@ -480,7 +480,7 @@ def test_a_build_killed_mid_write_leaves_the_old_output_exactly_and_the_next_bui
     again = _jcnrc("build", str(intent), "-o", str(out))
     assert again.returncode == 0, again.stderr
     assert leftovers(out) == []
-    assert "image: ubuntu:22.04" in (out / "manifests/pod-ubuntu-du11.yaml").read_text()
+    assert "image: ubuntu:22.04" in (out / "manifests/deployment-ubuntu-du11.yaml").read_text()
     assert snapshot(out)["manifests/clusterrole-crpd.yaml"] == before["manifests/clusterrole-crpd.yaml"]  # unchanged: kept
 
 

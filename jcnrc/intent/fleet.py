@@ -87,7 +87,11 @@ def fleet_path(index: int, overrides: Overrides, path: Path) -> Path:
 def _moved(diagnostic: Diagnostic, where: Any) -> Diagnostic:
     """The diagnostic with its path, and its notes' paths, mapped by `where`."""
     related = tuple(replace(r, path=where(r.path)) for r in diagnostic.related)
-    return replace(diagnostic, path=where(diagnostic.path), related=related)
+    moved = replace(diagnostic, path=where(diagnostic.path), related=related)
+    if moved.path[:1] == ("vniRange",):  # a Topology's `cluster.vniRange` is the fleet's top-level `vniRange`
+        moved = replace(moved, message=moved.message.replace("`cluster.vniRange`", "`vniRange`"),
+                        help=moved.help.replace("`cluster.vniRange`", "`vniRange`") if moved.help else moved.help)
+    return moved
 
 
 def _unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -188,21 +192,46 @@ def check_fleet(data: dict) -> CheckedFleet:
             intent.fleet_member = True
         found += [_moved(d, lambda path, i=index, o=overrides: fleet_path(i, o, path)) for d in rules.run(intent)]
     if fleet is not None:
+        found = _shared_image_warnings(found, fleet)
         found += fleet_rules(fleet, members)
     return CheckedFleet(fleet, members, diagnostics + _unique(found))
 
 
+def _shared_image_warnings(found: list[Diagnostic], fleet: Fleet) -> list[Diagnostic]:
+    """JCN914 on a fleet-wide value (`images.platter`) says a JCNR cluster ignores it: true, but other
+    clusters use it. Kept only when no cluster of the fleet is built for Platter."""
+    if not any((c.target or fleet.target) == "platter" for c in fleet.clusters):
+        return found
+    return [d for d in found if not (d.code == "JCN914" and d.path[:1] != ("clusters",))]
+
+
 def fleet_rules(fleet: Fleet, members: list[Member]) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for rule in (_cluster_names, _member_names, _vni_ranges, _node_subnets, _router_ids, _interconnect,
+    for rule in (_cluster_names, _member_names, _vni_ranges, _node_subnets, _router_ids, _interconnect, _bgp_ports,
                  _mixed_asns, _union_overlaps, _expectations, _vrf_spans, _peer_counts):
         found.extend(rule(fleet, members))
     return found
 
 
+# Folders and files a fleet's output holds beside the cluster folders: a cluster may not be named so.
+RESERVED_CLUSTER_NAMES = frozenset({"gitops"})
+BGP_PORT = 179
+
+
+def _distinct_names(members: list[Member]) -> bool:
+    return len({m.name for m in members}) == len(members)
+
+
 def _cluster_names(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
     first: dict[str, int] = {}
     for m in members:
+        problem = ("names the fleet's GitOps folder" if m.name in RESERVED_CLUSTER_NAMES
+                   else names.windows_device_problem(m.name))
+        if problem is not None:
+            yield error("JCN451", f"cluster name `{m.name}` cannot name the cluster's output folder: it {problem}",
+                        ("clusters", m.index, "name"),
+                        help=f"rename the cluster; a fleet's output folder holds {', '.join(sorted(RESERVED_CLUSTER_NAMES))}/ "
+                             "and one folder per cluster, which Windows checkouts must be able to create too")
         if m.name in first:
             yield error("JCN451", f"duplicate cluster name `{m.name}`", ("clusters", m.index, "name"),
                         related=(Related("first defined", ("clusters", first[m.name], "name")),),
@@ -231,6 +260,8 @@ def _vni_ranges(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
 
 
 def _node_subnets(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
+    if not _distinct_names(members):
+        return  # two clusters with one name (JCN451): messages naming them would be ambiguous
     seen: list[Member] = []
     for m in members:
         subnet = m.topology.cluster.nodeSubnet
@@ -250,6 +281,8 @@ def _node_subnets(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
 def _router_ids(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
     """A node's address is its router ID, the administrator of its route distinguishers and its
     VTEP address: unique across the fleet. Explicit IPv6 loopbacks and ISO NETs likewise."""
+    if not _distinct_names(members):
+        return
     seen: dict[tuple[str, str], tuple[Member, int]] = {}
     for m in members:
         for i, node in enumerate(m.topology.nodes):
@@ -291,11 +324,13 @@ def _interconnect(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
     seen: dict[tuple[str, str], int] = {}
     for k, peering in enumerate(fleet.interconnect.peerings):
         a, b = peering.clusters
-        for j, name in enumerate((a, b)):
-            if name not in known:
-                yield error("JCN454", f"`interconnect.peerings` names cluster `{escaped(name)}`, which the fleet does not have",
-                            ("interconnect", "peerings", k, "clusters", j),
-                            help=did_you_mean(name, known) or f"the clusters are {', '.join(f'`{n}`' for n in known)}")
+        unknown = [(j, name) for j, name in enumerate((a, b)) if name not in known]
+        for j, name in unknown[:1] if a == b else unknown:
+            yield error("JCN454", f"`interconnect.peerings` names cluster `{escaped(name)}`, which the fleet does not have",
+                        ("interconnect", "peerings", k, "clusters", j),
+                        help=did_you_mean(name, known) or f"the clusters are {', '.join(f'`{n}`' for n in known)}")
+        if unknown:
+            continue
         if a == b:
             yield error("JCN454", f"a peering joins cluster `{a}` with itself", ("interconnect", "peerings", k, "clusters", 1),
                         help="a peering names two different clusters; the route reflectors of one cluster need no peering")
@@ -306,6 +341,27 @@ def _interconnect(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
                         related=(Related("first peered", ("interconnect", "peerings", seen[pair])),),
                         help="write each peering once")
         seen.setdefault(pair, k)
+
+
+def _bgp_ports(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
+    """Each side of a peering connects to the other's listen port with its own `connectPort`: the
+    session comes up when either side's connection reaches a listening port."""
+    if not _distinct_names(members):
+        return
+    by_name = {m.name: m for m in members}
+    for a, b in peerings(fleet, members):
+        one, other = by_name[a].topology.cluster.bgp, by_name[b].topology.cluster.bgp
+        a_to_b = (one.connectPort or BGP_PORT) == (other.listenPort or BGP_PORT)
+        b_to_a = (other.connectPort or BGP_PORT) == (one.listenPort or BGP_PORT)
+        if not (a_to_b or b_to_a):
+            yield error("JCN458", f"the route reflectors of clusters `{a}` and `{b}` can never open a BGP session: "
+                                  f"`{a}` connects to port {one.connectPort or BGP_PORT} and listens on "
+                                  f"{one.listenPort or BGP_PORT}, `{b}` connects to {other.connectPort or BGP_PORT} and "
+                                  f"listens on {other.listenPort or BGP_PORT}",
+                        ("clusters", by_name[b].index, "cluster"), at="key",
+                        related=(Related(f"cluster `{a}`", ("clusters", by_name[a].index, "cluster")),),
+                        help=f"make one cluster's `bgp.connectPort` the other's `bgp.listenPort` (179 when left out), "
+                             f"or do not peer `{a}` and `{b}` (`interconnect.peerings`)")
 
 
 def _mixed_asns(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
@@ -405,7 +461,7 @@ def peer_counts(fleet: Fleet, members: list[Member]) -> dict[str, tuple[int, int
 
 
 def _peer_counts(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
-    if len({m.name for m in members}) != len(members):
+    if not _distinct_names(members):
         return  # duplicate names: reported; the counts would mix two clusters
     counts = peer_counts(fleet, members)
     for m in members:

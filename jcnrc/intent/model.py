@@ -541,6 +541,12 @@ class Pod(IntentModel):
     networks: list[Attachment] = Field(
         min_length=1, description="Interfaces of the pod in VRFs.", examples=[[{"vrf": "blue", "ipv4": "1.1.11.2/30"}]]
     )
+    workload: Literal["deployment", "pod"] = Field(
+        "deployment",
+        description="`deployment`: a single-replica Deployment (`strategy: Recreate`) that GitOps can change and that "
+        "restarts when the pod's network changes; `pod`: a bare Pod (its spec cannot be changed in place).",
+        examples=["deployment"],
+    )
 
 
 class SecretSource(IntentModel):

@@ -24,10 +24,15 @@ DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 FLEET_ENDPOINT = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 # GitOps: the repository an Argo CD ApplicationSet reads (https:// or ssh:// URL, or scp-like git@host:path),
 # a branch, tag or commit, a folder of the repository (relative, no `..`), and a Flux duration.
-GIT_URL = r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@%+-]+$"
-GIT_REVISION = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,243}$"
-REPO_PATH = r"^(?!/)(?!(?:.*/)?\.\.?(?:/|$))[A-Za-z0-9._/-]{1,255}$"
-FLUX_DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+# No credentials in the URL (`https://user:token@...`) and no host starting with '-' (an option to ssh).
+GIT_URL = (r"^(?:https://(?!-)[A-Za-z0-9._~:/%+-]+"
+           r"|ssh://(?:[A-Za-z0-9._-]+@)?(?!-)[A-Za-z0-9._~:/%+-]+"
+           r"|git@(?!-)[A-Za-z0-9._~:/%+-]+)$")
+# git check-ref-format: no `..`, `//`, `@{`, a final `.` or `/`, a component starting with `.` or ending `.lock`.
+GIT_REVISION = r"^(?!.*\.\.)(?!.*//)(?!.*@\{)(?!.*\.lock(?:/|$))(?!.*/\.)(?!.*[./]$)[A-Za-z0-9][A-Za-z0-9._/@-]{0,243}$"
+REPO_PATH = r"^(?!/)(?!.*//)(?!(?:.*/)?\.\.?(?:/|$))[A-Za-z0-9._/-]{1,255}$"
+# Flux durations (Go's time.ParseDuration units used by Flux); never zero: Flux would reconcile in a loop.
+FLUX_DURATION = r"^(?![0.]*(?:ms|s|m|h)(?:[0.]*(?:ms|s|m|h))*$)([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 # Each dot-separated label is itself at most 63 characters (the whole name at most 253).
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
 DNS1123_SUBDOMAIN_MAX = 253

@@ -360,8 +360,8 @@ def _unknown_key(parent: Path, key: str, missing: list[str]) -> tuple[Diagnostic
         required = " (it is required)" if meant in missing else ""
         hint = f"did you mean `{meant}`?{required}"
     elif key in _homes():
-        places = " or ".join(f"`{p}`" for p in sorted(set(_homes()[key]))[:3])
-        hint = f"`{key}` belongs in {places}; check the indentation of this line"
+        places = " or ".join("the top level" if p == "the top level" else f"`{p}`" for p in sorted(set(_homes()[key]))[:3])
+        hint = f"`{key}` belongs at {places}; check the indentation of this line"
     elif valid:
         hint = f"valid keys here: {one_of(valid, limit=20)}"
     else:

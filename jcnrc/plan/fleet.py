@@ -25,7 +25,7 @@ from jcnrc.intent.fleet import CheckedFleet, Member, peerings
 from jcnrc.intent.model import Fleet, Topology
 from jcnrc.plan.allocate import Allocation, Lock, allocate, attachment_key, explicit_macs
 from jcnrc.plan.allocate import macs as allocate_macs
-from jcnrc.plan.planner import FleetView, Plan, PlannedAttachment, PlannedNode, PlannedPod, RemoteReflector, plan
+from jcnrc.plan.planner import FleetView, Plan, PlannedAttachment, PlannedNode, RemoteReflector, plan
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -68,14 +68,24 @@ class FleetPlan:
         return cluster_graph([(c.name, c.plan.asn) for c in self.clusters], self.peerings)
 
     @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The whole fleet as one networkx DiGraph (fleet_graph): what the diagrams draw."""
+        return fleet_graph(self)
+
+    @cached_property
     def union(self) -> Plan:
         """The whole fleet as one plan, nodes and pods named `<cluster>/<name>`: what reachability,
         `explain` and the diagrams ask. Its `route_between` says which clusters exchange routes."""
         return union_plan(self)
 
+    @cached_property
+    def reached(self) -> dict[str, frozenset[str]]:
+        """For every cluster, the clusters that learn its routes."""
+        return reach_map(self.cluster_graph)
+
     def exchanges(self, sender: str, receiver: str) -> bool:
         """Whether routes of cluster `sender` reach cluster `receiver`."""
-        return sender == receiver or receiver in reached_clusters(self.cluster_graph, sender)
+        return sender == receiver or receiver in self.reached[sender]
 
     def resolve_node(self, reference: str) -> tuple[PlannedCluster, str] | None:
         """`<cluster>/<node>` -> (the cluster, the node's name in it), or None."""
@@ -108,32 +118,98 @@ def cluster_graph(clusters: list[tuple[str, int]], pairs: tuple[tuple[str, str],
     return g
 
 
+def fleet_graph(fleet: FleetPlan) -> nx.DiGraph:
+    """The fleet as a networkx DiGraph: the union plan's graph (graph.build: nodes, pods,
+    attachments, VRFs, route targets, worker -peers-with-> master), with names `<cluster>/<name>`,
+    plus ("cluster", name) vertices (asn, provider, node subnet), node -in-> cluster,
+    master -peers-with-> master across peered clusters (session ibgp or ebgp, both ways), and
+    vrf -spans-> cluster for every cluster where the VRF has a pod."""
+    from jcnrc.plan import graph as topology_graph
+
+    union = fleet.union
+    g = topology_graph.build(union.nodes, union.vrfs, union.pods)
+    for c in fleet.clusters:
+        g.add_node(("cluster", c.name), asn=c.plan.asn, provider=c.plan.profile.name, node_subnet=c.plan.node_subnet)
+        for n in c.plan.nodes:
+            g.add_edge(("node", qualified(c.name, n.name)), ("cluster", c.name), relation="in")
+        for vrf in sorted({a.vrf for a in c.plan.attachments}):
+            g.add_edge(("vrf", vrf), ("cluster", c.name), relation="spans")
+    for a, b in fleet.peerings:
+        first, second = fleet.cluster(a), fleet.cluster(b)
+        session = "ibgp" if first.plan.asn == second.plan.asn else "ebgp"
+        for ma in first.plan.masters:
+            for mb in second.plan.masters:
+                one, other = ("node", qualified(a, ma.name)), ("node", qualified(b, mb.name))
+                g.add_edge(one, other, relation="peers-with", session=session)
+                g.add_edge(other, one, relation="peers-with", session=session)
+    return g
+
+
+# A route as one cluster's route reflectors hold it: the AS path, how it arrived (origin, ibgp,
+# ebgp) and the cluster that sent it.
+_Route = tuple[tuple[int, ...], str, str]
+
+
+def _preference(route: _Route) -> tuple:
+    """BGP's best-path order for what differs here: the shorter AS path, then a route learned over
+    eBGP before one learned over iBGP, then (Junos: the lower router ID) the sender's name."""
+    path, arrived, sender = route
+    return (len(path), arrived != "ebgp", sender)
+
+
 def reached_clusters(g: nx.Graph, origin: str) -> set[str]:
     """The clusters whose route reflectors learn the routes originated in `origin`.
 
-    A search over (cluster, how the route arrived, ASes on its path): a route that arrived over
-    iBGP from a non-client peer is not passed to another iBGP peer (RFC 4456 reflects only between
-    clients and non-clients), and a cluster refuses a route whose AS path holds its own AS."""
-    reached: set[str] = set()
-    start = (origin, "origin", frozenset({g.nodes[origin]["asn"]}))
-    queue = deque([start])
-    seen = {start}
+    A path-vector simulation of the route reflectors' BGP: each cluster keeps the best of the
+    routes its peers advertise (`_preference`) and advertises that one only; a route that arrived
+    over iBGP from a non-client peer is not passed to another iBGP peer (RFC 4456 reflects only
+    between clients and non-clients); over eBGP the sender's AS is prepended and a cluster refuses
+    a path that already holds its own AS. Every change is an improvement or a withdrawal, so it
+    settles; each cluster looks only at the peers it advertises to, so a single-AS full mesh costs
+    one pass over the origin's peers."""
+    asn = {name: g.nodes[name]["asn"] for name in g.nodes}
+    ebgp_peers = {name: sorted(p for p in g.neighbors(name) if g.edges[name, p]["session"] == "ebgp") for name in g.nodes}
+    received: dict[str, dict[str, _Route]] = {name: {} for name in g.nodes}  # cluster -> sender -> route
+    best: dict[str, _Route | None] = {origin: ((), "origin", origin)}
+    sent_to: dict[str, set[str]] = {name: set() for name in g.nodes}
+    queue = deque([origin])
+    queued = {origin}
     while queue:
-        cluster, arrived, path = queue.popleft()
-        for peer in g.neighbors(cluster):
-            session = g.edges[cluster, peer]["session"]
-            if arrived == "ibgp" and session == "ibgp":
+        sender = queue.popleft()
+        queued.discard(sender)
+        route = best.get(sender)
+        # Whom the sender advertises to now, and what: iBGP-learned routes go to eBGP peers only.
+        targets = ebgp_peers[sender] if route is not None and route[1] == "ibgp" else (
+            sorted(g.neighbors(sender)) if route is not None else [])
+        advertised: dict[str, _Route | None] = dict.fromkeys(sent_to[sender] - set(targets))  # withdrawals
+        for peer in targets:
+            assert route is not None  # targets is empty without a route
+            session = g.edges[sender, peer]["session"]
+            path = (asn[sender], *route[0]) if session == "ebgp" else route[0]
+            refused = peer == origin or (session == "ebgp" and asn[peer] in path)
+            advertised[peer] = None if refused else (path, session, sender)
+        sent_to[sender] = {peer for peer, new in advertised.items() if new is not None}
+        for peer, new in advertised.items():
+            if received[peer].get(sender) == new:
                 continue
-            peer_asn = g.nodes[peer]["asn"]
-            if session == "ebgp" and peer_asn in path:
+            if new is None:
+                received[peer].pop(sender, None)
+            else:
+                received[peer][sender] = new
+            if peer == origin:
                 continue
-            state = (peer, session, path | {peer_asn})
-            if peer != origin:
-                reached.add(peer)
-            if state not in seen:
-                seen.add(state)
-                queue.append(state)
-    return reached
+            choice = min(received[peer].values(), key=_preference, default=None)
+            if choice != best.get(peer):
+                best[peer] = choice
+                if peer not in queued:
+                    queue.append(peer)
+                    queued.add(peer)
+    return {name for name, route in best.items() if route is not None and name != origin}
+
+
+def reach_map(g: nx.Graph) -> dict[str, frozenset[str]]:
+    """For every cluster, the clusters that learn its routes (reached_clusters), once each."""
+    return {name: frozenset(reached_clusters(g, name)) for name in sorted(g.nodes)}
 
 
 def _union_topology(checked: CheckedFleet) -> Topology:
@@ -204,7 +280,7 @@ def plan_fleet(checked: CheckedFleet, previous: Lock | None) -> PlannedFleet:
     diagnostics += _sr_index_clashes(alone)
     if any(d.is_error for d in diagnostics):
         return PlannedFleet(None, diagnostics)
-    graph = cluster_graph([(c.name, c.plan.asn) for c in alone], pairs)
+    reached = reach_map(cluster_graph([(c.name, c.plan.asn) for c in alone], pairs))
     remote = {c.name: _remote(c) for c in alone}
     by_name = {c.name: c for c in alone}
     clusters = []
@@ -212,7 +288,7 @@ def plan_fleet(checked: CheckedFleet, previous: Lock | None) -> PlannedFleet:
         peers = sorted({b if a == c.name else a for a, b in pairs if c.name in (a, b)})
         reflectors = tuple(RemoteReflector(p, n.name, n.address, by_name[p].plan.asn)
                            for p in peers for n in by_name[p].plan.masters)
-        reached_from = sorted(other for other in by_name if other != c.name and c.name in reached_clusters(graph, other))
+        reached_from = sorted(other for other in by_name if other != c.name and c.name in reached[other])
         view = FleetView(
             fleet=fleet.metadata.name, cluster=c.name, reflectors=reflectors, multihop_ttl=fleet.interconnect.multihopTtl,
             remote_nodes=tuple(n for other in reached_from for n in remote[other][0]),
@@ -250,7 +326,12 @@ def _moved_allocation_problem(d: Diagnostic, members: list[Member]) -> Diagnosti
             return (("vniRange", *path[2:])) if path[1:2] == ("vniRange",) else ("clusters", 0, *path)
         return path
 
-    return replace(d, path=where(d.path), related=tuple(replace(r, path=where(r.path)) for r in d.related))
+    def worded(text: str | None) -> str | None:
+        # The allocator speaks of a Topology's `cluster.vniRange`; a fleet writes it at the top.
+        return text.replace("`cluster.vniRange`", "`vniRange`") if text else text
+
+    return replace(d, path=where(d.path), message=worded(d.message) or "", help=worded(d.help),
+                   related=tuple(replace(r, path=where(r.path)) for r in d.related))
 
 
 def _sr_index_clashes(clusters: list[PlannedCluster]) -> list[Diagnostic]:
@@ -278,9 +359,9 @@ def _sr_index_clashes(clusters: list[PlannedCluster]) -> list[Diagnostic]:
 def union_plan(fleet: FleetPlan) -> Plan:
     first = fleet.clusters[0].plan
     nodes = tuple(n for c in fleet.clusters for n in _remote(c)[0])
-    pods = tuple(PlannedPod(qualified(c.name, p.name), qualified(c.name, p.node), p.image, p.command,
-                            tuple(replace(a, pod=qualified(c.name, a.pod), node=qualified(c.name, a.node))
-                                  for a in p.attachments))
+    pods = tuple(replace(p, name=qualified(c.name, p.name), node=qualified(c.name, p.node),
+                         attachments=tuple(replace(a, pod=qualified(c.name, a.pod), node=qualified(c.name, a.node))
+                                           for a in p.attachments))
                  for c in fleet.clusters for p in c.plan.pods)
     topology = first.topology.model_copy(update={"expect": fleet.fleet.expect})
     return replace(first, name=fleet.name, nodes=nodes, pods=pods, topology=topology, fleet=None, lock=fleet.lock)

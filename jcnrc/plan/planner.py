@@ -100,6 +100,7 @@ class PlannedPod:
     image: str
     command: tuple[str, ...]
     attachments: tuple[PlannedAttachment, ...]
+    workload: str = "deployment"  # or "pod": the kind of object the pod is rendered as
 
 
 @dataclass(frozen=True)
@@ -406,7 +407,7 @@ def _plan_pod(topology: Topology, allocation: Allocation, pod: Pod) -> PlannedPo
             ipv4=_link(links.get("ipv4")),
             ipv6=_link(links.get("ipv6")),
         ))
-    return PlannedPod(pod.name, pod.node, pod.image, tuple(pod.command), tuple(attachments))
+    return PlannedPod(pod.name, pod.node, pod.image, tuple(pod.command), tuple(attachments), pod.workload)
 
 
 def _link(allocation: LinkAllocation | None) -> LinkAddress | None:

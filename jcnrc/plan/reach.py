@@ -238,14 +238,15 @@ def _fixes(plan, v: Verdict) -> str:
         if d.ok:
             continue
         if d.unpeered is not None and (d.targets or d.local) and d.receiver.advertises:
-            hints.append(f"peer cluster `{d.unpeered[0]}` with cluster `{d.unpeered[1]}` in `interconnect.peerings`")
+            first, second = sorted(d.unpeered)
+            hints.append(f"peer clusters `{first}` and `{second}` in `interconnect.peerings`")
         elif d.targets or d.local:  # the route would be there; the receiver has nothing to advertise
             hints.append(f"give VRF `{d.receiver.vrf}` an address pool (or `{d.receiver.label(True)}` an address)")
         else:
             exported = plan.vrf(d.source_vrf).exports
             choice = exported[0] if len(exported) == 1 else "one of " + ", ".join(exported)
             hints.append(f"let VRF `{d.dest_vrf}` import {choice}")
-    return "; and ".join(hints)
+    return "; and ".join(dict.fromkeys(hints))  # both directions may need the same peering
 
 
 def isolation_hint(v: Verdict) -> str:

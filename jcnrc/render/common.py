@@ -43,6 +43,9 @@ class RenderOptions:
     version: str = ""
     # Above this many routes over all nodes, node states list only local routes (see expected.node_state).
     state_detail_limit: int = 20000
+    # The folder name the output goes to when the intent does not say (a fleet's GitOps objects
+    # point at out/<it>/<cluster>): out/<metadata.name>, with -<target> after a --target override.
+    output_name: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -91,6 +94,23 @@ def common_context(plan: Plan, options: RenderOptions, templates: Templates | No
 # (same AS: iBGP non-clients; another AS: eBGP multihop keeping the next hop). docs/fleet.md.
 FLEET_GROUP = "jcnrc-fleet"
 FLEET_EXTERNAL_GROUP = "jcnrc-fleet-ebgp"
+
+
+# Argo CD applies objects wave by wave, each wave once the previous one is healthy; without waves it
+# orders by kind and applies custom resources (NADs, ExternalSecrets, Configlets) after Pods and
+# DaemonSets. The waves follow the apply order of manifests/kustomization.yaml (docs/gitops.md).
+SYNC_WAVES = {
+    "namespace": -2,
+    "serviceaccount": -1, "clusterrole": -1, "clusterrolebinding": -1, "configmap": -1, "secret": -1,
+    "externalsecret": 0, "networkattachmentdefinition": 0, "configlet": 0,
+    "daemonset": 1,
+    "deployment": 2, "pod": 2,
+}
+
+# The label that ties a Deployment to its pod, and the pod template annotation that restarts the
+# pod when anything its network depends on changes (docs/gitops.md, "Workloads").
+POD_LABEL = "jcnrc.io/pod"
+NETWORK_CHECKSUM = "jcnrc.io/network-checksum"
 
 
 # Kernel modules the Platter data plane needs (robric/eks-platter-inter-cluster load-node-modules.sh).
@@ -184,17 +204,25 @@ class Output:
         return self.templates.render(template, **self.ctx, **extra)
 
     def manifest(self, kind: str, name: str, template: str, **extra) -> str:
-        text = self.render(template, **extra)
+        text = self.render(template, sync_wave=str(SYNC_WAVES[kind]), **extra)
         self.manifests.append(Manifest(f"{kind}-{name}.yaml", text))
         return text
 
     def add_pods(self, cni_args: Callable[[PlannedAttachment], dict], volume: PodVolume | None) -> None:
-        """One Pod per intent pod, from the one pod template: the target gives the cni-args of each
-        attachment and the folder its CNI shares with pods."""
+        """One workload per intent pod (a single-replica Deployment, or a bare Pod with `workload:
+        pod`), from the one pod template: the target gives the cni-args of each attachment and the
+        folder its CNI shares with pods. Call it after the NADs are in: the pod template's network
+        checksum covers the NADs it attaches to."""
+        texts = {m.path: m.text for m in self.manifests}
         for pod in self.plan.pods:
             networks = [{"name": self.plan.vrf(a.vrf).nad_name, "interface": a.interface, "cni-args": cni_args(a)}
                         for a in pod.attachments]
-            self.manifest("pod", pod.name, "common/pod.yaml.j2", pod=pod, networks=networks, pod_volume=volume)
+            nads = sorted({self.plan.vrf(a.vrf).nad_name for a in pod.attachments})
+            nad_texts = (texts.get(f"networkattachmentdefinition-{nad}.yaml", nad) for nad in nads)
+            checksum = digest(indented_json(networks), *nad_texts)
+            self.manifest(pod.workload, pod.name, "common/pod.yaml.j2", pod=pod, networks=networks, pod_volume=volume,
+                          workload=pod.workload, network_checksum=checksum, pod_label=POD_LABEL,
+                          checksum_annotation=NETWORK_CHECKSUM)
 
     def add_secret(self, secret_name: str, secret_namespace: str) -> None:
         """The Secret object in the modes that have one; `reference` mode gets scripts/create-secrets.sh instead."""

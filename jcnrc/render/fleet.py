@@ -44,7 +44,7 @@ class ClusterRow:
 
 def render_fleet(fleet: FleetPlan, options: RenderOptions) -> dict[str, str]:
     templates = Templates(options.templates)
-    base = fleet.fleet.gitops.path or f"out/{fleet.name}"
+    base = fleet.fleet.gitops.path or f"out/{options.output_name or fleet.name}"
     labels = {"app.kubernetes.io/managed-by": "jcnrc", "app.kubernetes.io/part-of": fleet.name}
     peerings = tuple(_peering(fleet, a, b) for a, b in fleet.peerings)
     rows = tuple(_row(fleet, c) for c in fleet.clusters)
@@ -102,37 +102,51 @@ def cloud_rules(fleet: FleetPlan, c: PlannedCluster) -> tuple[CloudRule, ...]:
             rules.append(CloudRule("udp", VXLAN_PORT, other.plan.node_subnet, other.name,
                                    f"VXLAN between the workers of {other.name} and {c.name} (EVPN Type-5 data path)"))
         if any(other.name in pair and c.name in pair for pair in fleet.peerings):
-            other_bgp = other.plan.topology.cluster.bgp
-            ports = sorted({bgp.listenPort or BGP_PORT, other_bgp.connectPort or BGP_PORT})
-            for port in ports:
-                rules.append(CloudRule("tcp", port, other.plan.node_subnet, other.name,
-                                       f"BGP from the route reflectors of {other.name}"))
+            # The other side connects to this cluster's listen port; replies to the sessions this side
+            # opens are allowed by the (stateful) security group or NSG itself.
+            rules.append(CloudRule("tcp", bgp.listenPort or BGP_PORT, other.plan.node_subnet, other.name,
+                                   f"BGP from the route reflectors of {other.name}"))
     return tuple(rules)
 
 
 def fleet_drawing(fleet: FleetPlan) -> diagram.Drawing:
     """Clusters as groups, each with its route reflectors and its workers in one box; sessions from
-    the workers to their route reflectors, and the route reflector mesh between clusters."""
-    masters = diagram.safe_ids("rr", [f"{c.name}/{m.name}" for c in fleet.clusters for m in c.plan.masters])
-    workers = diagram.safe_ids("workers", [c.name for c in fleet.clusters])
-    groups = diagram.safe_ids("cluster", [c.name for c in fleet.clusters])
+    the workers to their route reflectors, and the route reflector mesh between clusters. Read from
+    the fleet's graph (plan/fleet.py fleet_graph)."""
+    g = fleet.graph
+    members: dict[str, list[str]] = {c.name: [] for c in fleet.clusters}
+    relations: list[tuple[tuple[str, str], tuple[str, str], str | None]] = list(g.edges(data="relation"))
+    for (kind, name), (_, cluster), relation in relations:
+        if relation == "in" and kind == "node":
+            members[cluster].append(name)
+    masters = {c: sorted(n for n in names if g.nodes[("node", n)]["role"] == "master") for c, names in members.items()}
+    pods = {c.name: 0 for c in fleet.clusters}
+    for kind, name in g.nodes:
+        if kind == "pod":
+            pods[name.partition("/")[0]] += 1
+    rr_ids = diagram.safe_ids("rr", [m for names in masters.values() for m in names])
+    workers = diagram.safe_ids("workers", list(members))
+    groups = diagram.safe_ids("cluster", list(members))
     built = []
     edges = []
-    for c in fleet.clusters:
-        vertices = [diagram.Vertex(masters[f"{c.name}/{m.name}"], f"{m.name}\nroute reflector {m.address}", "master")
-                    for m in c.plan.masters]
-        pods = len(c.plan.pods)
-        vertices.append(diagram.Vertex(workers[c.name], f"{len(c.plan.workers)} worker{'s' if len(c.plan.workers) != 1 else ''}"
-                                                        f"\n{pods} pod{'s' if pods != 1 else ''}", "workers"))
-        built.append(diagram.Group(groups[c.name], f"{c.name}: {c.plan.profile.name}, AS {c.plan.asn}, {c.plan.node_subnet}",
+    for cluster, names in members.items():
+        info = g.nodes[("cluster", cluster)]
+        vertices = [diagram.Vertex(rr_ids[m], f"{m.partition('/')[2]}\nroute reflector {g.nodes[('node', m)]['address']}",
+                                   "master") for m in masters[cluster]]
+        count = len(names) - len(masters[cluster])
+        vertices.append(diagram.Vertex(workers[cluster], f"{count} worker{'s' if count != 1 else ''}"
+                                                         f"\n{pods[cluster]} pod{'s' if pods[cluster] != 1 else ''}", "workers"))
+        built.append(diagram.Group(groups[cluster], f"{cluster}: {info['provider']}, AS {info['asn']}, {info['node_subnet']}",
                                    "role", tuple(vertices)))
-        for m in c.plan.masters:
-            edges.append(diagram.Edge(workers[c.name], masters[f"{c.name}/{m.name}"], "iBGP", "session"))
-    for a, b in fleet.peerings:
-        session = "iBGP" if fleet.cluster(a).plan.asn == fleet.cluster(b).plan.asn else "eBGP multihop"
-        for ma in fleet.cluster(a).plan.masters:
-            for mb in fleet.cluster(b).plan.masters:
-                edges.append(diagram.Edge(masters[f"{a}/{ma.name}"], masters[f"{b}/{mb.name}"], session, "exchange"))
+        edges += [diagram.Edge(workers[cluster], rr_ids[m], "iBGP", "session") for m in masters[cluster]]
+    drawn: set[frozenset[str]] = set()
+    for (_, one), (_, other), session in sorted((u, v, data["session"]) for u, v, data in g.edges(data=True)
+                                                if data.get("relation") == "peers-with" and "session" in data):
+        pair = frozenset((one, other))
+        if pair not in drawn:
+            drawn.add(pair)
+            edges.append(diagram.Edge(rr_ids[one], rr_ids[other], "iBGP" if session == "ibgp" else "eBGP multihop",
+                                      "exchange"))
     return diagram.Drawing(fleet.name, tuple(built), (), tuple(edges), ())
 
 

@@ -83,10 +83,11 @@ def render(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str
     out.manifest("namespace", JCNR_NAMESPACE, "jcnr/namespace.yaml.j2")
     out.add_secret(SECRET_NAME, JCNR_NAMESPACE)
     prep_checksum = out.add_node_preparation()
-    out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
+    # Apply order = Argo CD sync waves (common.SYNC_WAVES): custom resources, then DaemonSets, workloads last.
     _add_configlets(out, plan)
     for vrf in plan.vrfs:
         out.manifest("networkattachmentdefinition", vrf.nad_name, "jcnr/nad.yaml.j2", vrf=vrf)
+    out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
     out.add_pods(lambda attachment: cni_args(attachment, out.ctx), volume=None)
     out.files[VALUES_FILE] = out.render("jcnr/values.yaml.j2", **_helm_context(plan))
     # The JCNR apply order has a Helm step between the Secret and the Configlets.

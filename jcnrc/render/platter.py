@@ -37,11 +37,12 @@ def render(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str
     prep_checksum = out.add_node_preparation(node_config_text)
     out.add_secret(*PLATTER_SECRET)
     checksum = digest(config_text, node_config_text)
+    # Apply order = Argo CD sync waves (common.SYNC_WAVES): NADs before the DaemonSets, workloads last.
+    for vrf in plan.vrfs:
+        out.manifest("networkattachmentdefinition", vrf.nad_name, "platter/nad.yaml.j2", vrf=vrf)
     out.manifest("daemonset", "kube-crpd-master-ds", "platter/daemonset-master.yaml.j2", config_checksum=checksum)
     out.manifest("daemonset", "kube-crpd-worker-ds", "platter/daemonset-worker.yaml.j2", config_checksum=checksum)
     out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
-    for vrf in plan.vrfs:
-        out.manifest("networkattachmentdefinition", vrf.nad_name, "platter/nad.yaml.j2", vrf=vrf)
     out.add_pods(lambda attachment: cni_args(attachment, out.ctx), DPDK_VOLUME)
     for name, text in node_configs.items():
         out.files[f"nodes/{name}/node-{name}.json"] = text

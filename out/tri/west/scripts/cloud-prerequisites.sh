@@ -18,6 +18,14 @@ set -eu
 PRIORITY_BASE="${PRIORITY_BASE:-3000}"
 AZ="${AZ:-az}"
 
+# The rules of this fleet from an earlier run go first, so that priorities stay unique when
+# clusters or peerings change, and rules for peerings that are gone do not linger.
+"$AZ" network nsg rule list --resource-group "$RESOURCE_GROUP" --nsg-name "$NSG_NAME" \
+    --query '[?starts_with(name, '"'"'jcnrc-tri-'"'"')].name' --output tsv |
+    while read -r name; do
+        "$AZ" network nsg rule delete --resource-group "$RESOURCE_GROUP" --nsg-name "$NSG_NAME" --name "$name"
+    done
+
 "$AZ" network nsg rule create --resource-group "$RESOURCE_GROUP" --nsg-name "$NSG_NAME" \
     --name jcnrc-tri-east-udp4789 --priority "$((PRIORITY_BASE + 0))" \
     --direction Inbound --access Allow --protocol Udp \
