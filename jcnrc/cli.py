@@ -499,6 +499,55 @@ def verify(
     raise typer.Exit(EXIT_PROBLEMS if any(f.is_problem for f in findings) else EXIT_OK)
 
 
+class ImpactFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command()
+def impact(
+    old: str = typer.Argument(..., metavar="OLD",
+                              help="The intent before the change: a file, or git:REF for NEW's path at git revision REF."),
+    new: Path = typer.Argument(..., metavar="NEW", help="The intent after the change."),
+    fmt: ImpactFormat = typer.Option(ImpactFormat.text, "--format", help="text, json (stable keys, docs/impact.md) or markdown."),
+    batch: int = typer.Option(2, "--batch", callback=_positive, metavar="N", help="Workers per rollout stage."),
+    secret_values: SecretValues = False,
+    max_bytes: MaxBytes = None,
+    max_depth: MaxDepth = None,
+    max_nodes: MaxNodes = None,
+    max_diagnostics: MaxDiagnostics = 100,
+) -> None:
+    """Show the blast radius of changing intent OLD into NEW before it is merged: EVPN Type-5 routes and BGP
+    sessions per node, reachability gained and lost, the `expect:` clauses that flip, the files that change,
+    the workloads that restart and why, and a rollout order with its `jcnrc verify` steps.
+
+    OLD is a file or git:REF (NEW's path at revision REF, with its lock file). Exit 0 when nothing breaks an
+    `expect:`, 1 when one breaks or NEW does not compile, 2 on usage errors."""
+    from jcnrc.pipeline import Options
+    from jcnrc.verify import impact as impact_report
+
+    limits = _limits(max_bytes, max_depth, max_nodes)
+    for path, what in ((new, "NEW"), (None if old.startswith(impact_report.GIT_PREFIX) else Path(old), "OLD")):
+        if path is not None and not path.is_file():
+            _err(f"jcnrc: error: {what} {path}: {'no such file' if not path.exists() else 'not a file'}")
+            raise typer.Exit(EXIT_USAGE)
+    # Without --secret-values no variable of this environment (a CI's secrets) is read: the report
+    # names files and objects, and the renders need no value to be compared.
+    options = Options(environ=dict(os.environ) if secret_values else {}, allow_secret_values=secret_values, limits=limits)
+    try:
+        with impact_report.old_source(old, new, limits) as source:
+            report, _, _ = impact_report.analyse_change(source, new, str(new), options, batch, max_diagnostics)
+    except impact_report.ImpactUsageError as exc:
+        _err(f"jcnrc: error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        _err(f"jcnrc: error: {exc.filename or new}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(impact_report.to_text(report, fmt.value), nl=False)
+    raise typer.Exit(report["exitCode"])
+
+
 class GraphFormat(str, Enum):
     mermaid = "mermaid"
     dot = "dot"

@@ -493,3 +493,39 @@ def test_every_fleet_only_text_field_refuses_every_hostile_value(tmp_path):
                 located = result.located()
                 assert all(loc.line is not None for loc in located), (label, name)
     assert accepted == [], f"fleet fields that accept hostile values (give them the full injection matrix): {accepted}"
+
+
+# --- outside review of the fleet (fuzz/README.md): regressions ------------------------------------------
+
+def test_the_bundled_fleets_check_without_a_warning():
+    for path in FLEET_EXAMPLES:
+        run = CliRunner().invoke(app, ["check", str(path), "--warnings-as-errors"])
+        assert run.exit_code == 0, run.output
+
+
+def test_a_target_override_builds_into_its_own_folder_and_gitops_paths_follow(tmp_path):
+    from jcnrc.cli import default_out_dir
+    from jcnrc.cli import Target
+
+    for target, folder in (("jcnr", "tri-jcnr"), ("platter", "tri-platter")):  # tri has a JCNR cluster: mixed
+        result = compile_intent(FLEET_EXAMPLES[1], Options(environ={}, target=target))
+        assert result.ok and default_out_dir(result, Target(target)).name == folder
+        appset = yaml.safe_load(result.files["gitops/argocd/applicationset.yaml"])
+        assert appset["spec"]["template"]["spec"]["source"]["path"] == f"out/{folder}/{{{{.cluster}}}}"
+    same = compile_intent(FLEET_EXAMPLES[0], Options(environ={}, target="platter"))
+    assert default_out_dir(same, Target("platter")).name == "eks-inter-cluster"
+
+
+def test_secret_problems_of_a_cluster_point_at_its_own_secrets(tmp_path):
+    data = small_fleet()
+    data["clusters"][1]["secrets"] = {"rootPassword": {"env": "C1_ROOT"}, "crpdLicense": {"env": "C1_LICENSE"}}
+    result = compile_intent(write_intent(tmp_path, data), Options(environ={"ROOT_PW": "fleet-root-1", "LICENSE": "fleet-lic-1"}))
+    [unchecked] = [d for d in result.diagnostics if d.code == "JCN918"]
+    assert unchecked.path == ("clusters", 1, "secrets", "rootPassword", "env") and "C1_ROOT" in unchecked.message
+
+
+def test_a_fleet_wide_mistake_is_reported_once(tmp_path):
+    data = small_fleet(asns=(64512, 64512, 64512))
+    data["secrets"]["mode"] = "inline"
+    result = compile_intent(write_intent(tmp_path, data), Options(environ={}, allow_secret_values=False))
+    assert [d.code for d in result.diagnostics if d.is_error] == ["JCN808"]
