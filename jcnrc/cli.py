@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
+import typer.core
 
 from jcnrc import __version__
 
@@ -30,11 +31,15 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
+# Help shows each argument as its metavar (`FILE`), as kubectl and helm do, not with typer's type
+# suffix (`FILE <path>`, `FILE... <list[Path]>`); options name their value with a metavar.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign,assignment]
+
 app = typer.Typer(
     name="jcnrc",
     help="Compile one YAML intent into a complete Juniper cloud-native router (Platter / JCNR) deployment.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -120,6 +125,27 @@ def _use_color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
+STDIN = "-"
+_stdin_copy: Path | None = None
+
+
+def _stdin_intent(max_bytes: int) -> Path:
+    """`-` as FILE: the intent read from standard input (at most `max_bytes` and one byte, so the
+    loader reports an oversized intent as for a file) into a private folder removed at exit. Secret
+    `file:` references resolve from the current folder's point of view of that copy: use `env:`."""
+    global _stdin_copy
+    if _stdin_copy is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="jcnrc-stdin-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _stdin_copy = folder / "stdin.yaml"
+        _stdin_copy.write_bytes(sys.stdin.buffer.read(max_bytes + 1))
+    return _stdin_copy
+
+
 def _require_file(path: Path) -> None:
     if not path.exists():
         _err(f"jcnrc: error: {path}: no such file")
@@ -157,16 +183,37 @@ def report(result: Result, fmt: Format, warnings_as_errors: bool, quiet: bool = 
     return failing
 
 
-def _options(templates: Path | None, layout: Layout, target: Target | None, with_secrets: bool, out: Path | None,
+def _options(templates: Path | None, layout: Layout | None, target: Target | None, with_secrets: bool, out: Path | None,
              limits: Limits, progress: TerminalProgress | None = None, secret_values: bool = False) -> Options:
     from jcnrc.pipeline import Options
 
     if templates is not None and not templates.is_dir():
         _err(f"jcnrc: error: --templates {templates}: not a folder")
         raise typer.Exit(EXIT_USAGE)
-    return Options(templates=templates, layout=layout.value, target=target.value if target else None,
+    return Options(templates=templates, layout=(layout or Layout.tree).value, target=target.value if target else None,
                    with_secrets=with_secrets, allow_secret_values=secret_values or with_secrets, output=out, limits=limits,
-                   progress=progress)
+                   progress=progress, output_flag=str(out) if out is not None else None)
+
+
+def _recorded(file: Path, out: Path | None, target: Target | None, layout: Layout | None,
+              limits: Limits) -> tuple[Target | None, Layout | None]:
+    """`diff` and `build --check` compare with the options that wrote the folder (its list of owned
+    files records them) wherever the command line does not say: a folder built with `--layout single`
+    is not reported as entirely different."""
+    from jcnrc.output import write as writer
+    from jcnrc.pipeline import Options
+
+    if layout is not None and (target is not None or out is None):
+        return target, layout
+    result = _run(file, Options(limits=limits), render=False)
+    if not result.planned:
+        return target, layout  # the real run reports the intent's problems
+    recorded_layout, recorded_target = writer.recorded_build(out or default_out_dir(result, target))
+    if layout is None and recorded_layout is not None:
+        layout = Layout(recorded_layout)
+    if target is None and out is not None and recorded_target not in (None, result.written_target):
+        target = Target(recorded_target)
+    return target, layout
 
 
 def _refuse_linked_output(out_dir: Path, allow_last: bool) -> None:
@@ -213,13 +260,19 @@ def _run(file: Path, options: Options, render: bool, target: Target | None = Non
 
     from jcnrc.pipeline import analyse, render_analysed
 
+    display = str(file)
+    if display == STDIN:
+        file, display = _stdin_intent(options.limits.max_bytes), "<stdin>"
     _require_file(file)
     try:
-        result = analyse(file, options, display_name=str(file))
+        result = analyse(file, options, display_name=display)
+        if display == "<stdin>":
+            result.lock_path = None  # no lock for an intent without a file: allocated values are not kept
+            result.lock_changed = False
         if not render or not result.planned:
             return result
         output = options.output or default_out_dir(result, target)
-        return render_analysed(file, result, replace(options, output=output), display_name=str(file))
+        return render_analysed(file, result, replace(options, output=output), display_name=display)
     except OSError as exc:
         _err(f"jcnrc: error: {file}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -228,16 +281,18 @@ def _run(file: Path, options: Options, render: bool, target: Target | None = Non
 @app.command()
 def build(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file (YAML)."),
-    out: Path | None = typer.Option(None, "-o", "--out", help="Output folder. Default: out/<metadata.name>."),
-    templates: Path | None = typer.Option(None, "--templates", help="A folder of templates that override the built-in ones."),
+    out: Path | None = typer.Option(None, "-o", "--out", metavar="DIR", help="Output folder. Default: out/<metadata.name>."),
+    templates: Path | None = typer.Option(None, "--templates", metavar="DIR",
+                                          help="A folder of templates that override the built-in ones."),
     target: Target | None = typer.Option(None, "--target", help="Router generation; overrides `target:` in the intent."),
-    layout: Layout = typer.Option(Layout.tree, "--layout", help="tree: one object per file; single: one manifest.yaml."),
+    layout: Layout | None = typer.Option(
+        None, "--layout", help="tree (default): one object per file; single: one manifest.yaml. With --check: the folder's own."),
     with_secrets: bool = typer.Option(False, "--with-secrets", help="Write a Secret with real values (and a .gitignore for it)."),
     secret_values: SecretValues = False,
     check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when the output folder is stale."),
     locked: bool = typer.Option(False, "--locked", help="Fail instead of updating the allocation lock file."),
     validate: bool = typer.Option(False, "--validate", help="Validate every object against Kubernetes' schemas."),
-    kube_version: str = typer.Option("1.32", "--kube-version", help="Kubernetes version for --validate."),
+    kube_version: str = typer.Option("1.32", "--kube-version", metavar="VERSION", help="Kubernetes version for --validate."),
     allow_symlink_output: bool = typer.Option(
         False, "--allow-symlink-output", help="Write through an output folder that is a symlink."),
     fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics format."),
@@ -251,10 +306,13 @@ def build(
     """Check the intent and compile it into every artifact, written atomically."""
     from jcnrc.output import write as writer
 
+    if check_only:
+        target, layout = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
     bar = _progress_bar(quiet or fmt == Format.json)
+    options = _options(templates, layout, target, with_secrets, out, _limits(max_bytes, max_depth, max_nodes), bar,
+                       secret_values)
     with _erased_after(bar):
-        result = _run(file, _options(templates, layout, target, with_secrets, out,
-                                     _limits(max_bytes, max_depth, max_nodes), bar, secret_values), render=True, target=target)
+        result = _run(file, options, render=True, target=target)
     if report(result, fmt, warnings_as_errors, quiet, max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
@@ -269,7 +327,9 @@ def build(
             typer.echo(writer.unified_diff(result.files, out_dir, changes, holds_secret=result.holds_secret), nl=False)
             if stale_lock:
                 _err(f"jcnrc: the lock file {result.lock_path} is out of date")
-            _err(f"jcnrc: {out_dir} is stale: {len(changes)} file(s) differ; run `jcnrc build {file}`")
+            from jcnrc.pipeline import rebuild_command
+
+            _err(f"jcnrc: {out_dir} is stale: {len(changes)} file(s) differ; run `{rebuild_command(str(file), options)}`")
             raise typer.Exit(EXIT_PROBLEMS)
         if not quiet:
             _err(f"jcnrc: {out_dir} is up to date")
@@ -316,7 +376,7 @@ def _validate_manifests(files: dict[str, str], kube_version: str, folders: tuple
 
 @app.command(name="check")
 def check_command(
-    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Intent files."),
+    files: list[Path] = typer.Argument(..., metavar="FILE", help="Intent files; - reads one from standard input."),
     target: Target | None = typer.Option(None, "--target", help="Check for this router generation."),
     fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics format."),
     warnings_as_errors: bool = typer.Option(False, "--warnings-as-errors", help="Fail on warnings too."),
@@ -342,18 +402,32 @@ def check_command(
             failing |= _failing(result.diagnostics, warnings_as_errors)
         else:
             failing |= report(result, fmt, warnings_as_errors, max_diagnostics=max_diagnostics)
+            if not result.diagnostics:
+                typer.echo(f"{file}: ok ({_inventory(result)})")
     if fmt == Format.json:
         typer.echo(diag.to_json(all_located, omitted), nl=False)
     raise typer.Exit(EXIT_PROBLEMS if failing else EXIT_OK)
 
 
+def _inventory(result: Result) -> str:
+    """`3 nodes, 2 pods, 1 VRF` (a fleet: and its clusters), for the one line `check` prints on success."""
+    def count(n: int, noun: str) -> str:
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    plans = [c.plan for c in result.fleet.clusters] if result.fleet is not None else [result.plan] if result.plan else []
+    parts = [count(len(result.fleet.clusters), "cluster")] if result.fleet is not None else []
+    parts += [count(sum(len(p.nodes) for p in plans), "node"), count(sum(len(p.pods) for p in plans), "pod"),
+              count(len(plans[0].vrfs) if plans else 0, "VRF")]
+    return ", ".join(parts)
+
+
 @app.command()
 def diff(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
-    out: Path | None = typer.Option(None, "-o", "--out", help="Output folder. Default: out/<metadata.name>."),
-    templates: Path | None = typer.Option(None, "--templates", help="Template override folder."),
+    out: Path | None = typer.Option(None, "-o", "--out", metavar="DIR", help="Output folder. Default: out/<metadata.name>."),
+    templates: Path | None = typer.Option(None, "--templates", metavar="DIR", help="Template override folder."),
     target: Target | None = typer.Option(None, "--target", help="Router generation."),
-    layout: Layout = typer.Option(Layout.tree, "--layout", help="Output layout."),
+    layout: Layout | None = typer.Option(None, "--layout", help="Output layout. Default: the one the folder was built with."),
     secret_values: SecretValues = False,
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
@@ -363,6 +437,7 @@ def diff(
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
     from jcnrc.output import write as writer
 
+    target, layout = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
     options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes),
                        secret_values=secret_values)
     result = _run(file, options, render=True, target=target)
@@ -384,8 +459,9 @@ def schema(kind: Kind = typer.Option(Kind.topology, "--kind", help="topology (on
 @app.command()
 def routes(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
-    node: str = typer.Option(..., "--node", help="Kubernetes node name."),
-    vrf: str | None = typer.Option(None, "--vrf", help="Only this VRF."),
+    node: str | None = typer.Option(None, "--node", metavar="NODE", help="Kubernetes node name (`<cluster>/<node>` in a fleet); "
+                                                        "without it, the nodes are listed."),
+    vrf: str | None = typer.Option(None, "--vrf", metavar="VRF", help="Only this VRF."),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
@@ -396,7 +472,11 @@ def routes(
     from jcnrc.render import escape
     from jcnrc.render.templates import Templates
 
-    plan, node = _node_of(_planned(file, _limits(max_bytes, max_depth, max_nodes)), node)
+    result = _planned(file, _limits(max_bytes, max_depth, max_nodes))
+    if node is None:
+        _list_nodes(result, fmt)
+        return
+    plan, node = _node_of(result, node)
     if vrf is not None:
         _require_name(vrf, [v.name for v in plan.vrfs], "VRF")
     state = expected.node_state(plan, node, vrf)
@@ -406,6 +486,19 @@ def routes(
         prefix = f"{plan.fleet.cluster}/" if plan.fleet is not None else ""
         typer.echo(Templates(None).render("common/node-state.txt.j2", state=state, target=plan.target,
                                           node_prefix=prefix), nl=False)
+
+
+def _list_nodes(result: Result, fmt: Format) -> None:
+    """`jcnrc routes FILE` without --node: the nodes it can show, with their role and address."""
+    plans = [(f"{c.name}/", c.plan) for c in result.fleet.clusters] if result.fleet is not None else [("", result.plan)]
+    rows = [(prefix + n.name, n.role, n.address) for prefix, plan in plans if plan is not None for n in plan.nodes]
+    if fmt == Format.json:
+        typer.echo(json.dumps([{"node": name, "role": role, "address": address} for name, role, address in rows], indent=2))
+        return
+    width = max(len(name) for name, _, _ in rows)
+    for name, role, address in rows:
+        typer.echo(f"{name:<{width}}  {role:<6}  {address}")
+    _err(f"jcnrc: {len(rows)} node(s); show one with `jcnrc routes FILE --node NAME`")
 
 
 def _planned(file: Path, limits: Limits) -> Result:
@@ -446,27 +539,45 @@ def explain(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
     a: str = typer.Argument(..., metavar="A", help="A pod or VRF."),
     b: str = typer.Argument(..., metavar="B", help="Another pod or VRF."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text or json (keys: a, b, reachable, pairs)."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
 ) -> None:
-    """Explain in words whether A reaches B and why (route targets both ways)."""
+    """Explain in words whether A reaches B and why (route targets both ways). Works also when an `expect:`
+    of the intent fails, which it then reports: exit 1 when an `expect:` fails, else 0."""
+    from dataclasses import replace
+
+    from jcnrc.pipeline import Options
     from jcnrc.plan import reach
 
-    result = _planned(file, _limits(max_bytes, max_depth, max_nodes))
+    limits = _limits(max_bytes, max_depth, max_nodes)
+    result = _run(file, Options(limits=limits), render=False)
+    errors = [d for d in result.diagnostics if d.is_error]
+    broken = bool(errors) and all(d.code in ("JCN703", "JCN704") for d in errors)
+    if broken:  # explain what the failing expectation is about, then fail
+        report(result, Format.text, False, quiet=True)
+        result = _run(file, replace(Options(limits=limits), expectations=False), render=False)
+    if report(result, Format.text, False, quiet=True) or not result.planned:
+        raise typer.Exit(EXIT_PROBLEMS)
     plan = result.fleet.union if result.fleet is not None else result.plan
     assert plan is not None  # result.planned
     names = [p.name for p in plan.pods] + [v.name for v in plan.vrfs]
     what = "pod (`<cluster>/<pod>` in a fleet) or VRF" if result.fleet is not None else "pod or VRF"
     _require_name(a, names, what)
     _require_name(b, names, what)
-    typer.echo(reach.explain(plan, a, b, fleet_plan=result.fleet), nl=False)
+    if fmt == Format.json:
+        typer.echo(json.dumps({**reach.explain_data(plan, a, b, fleet_plan=result.fleet), "expectationsHold": not broken},
+                              indent=2, sort_keys=True))
+    else:
+        typer.echo(reach.explain(plan, a, b, fleet_plan=result.fleet), nl=False)
+    raise typer.Exit(EXIT_PROBLEMS if broken else EXIT_OK)
 
 
 @app.command()
 def verify(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
-    node: str = typer.Option(..., "--node", help="The node the captures come from."),
+    node: str = typer.Option(..., "--node", metavar="NODE", help="The node the captures come from."),
     captures: list[Path] = typer.Argument(
         ..., metavar="CAPTURE...", help="Captured output of show route / show bgp summary / ip route."),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
@@ -559,10 +670,12 @@ class GraphFormat(str, Enum):
 def graph(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
     fmt: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="mermaid and dot are text; svg and png need Graphviz."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output."),
-    vrf: str | None = typer.Option(None, "--vrf", help="Only this VRF."),
-    node: str | None = typer.Option(None, "--node", help="Only this node (`<cluster>/<node>` in a fleet)."),
-    cluster: str | None = typer.Option(None, "--cluster", help="A fleet: only this cluster, drawn as a topology."),
+    output: Path | None = typer.Option(None, "-o", "--output", metavar="FILE",
+                                       help="Write to this file instead of standard output."),
+    vrf: str | None = typer.Option(None, "--vrf", metavar="VRF", help="Only this VRF."),
+    node: str | None = typer.Option(None, "--node", metavar="NODE", help="Only this node (`<cluster>/<node>` in a fleet)."),
+    cluster: str | None = typer.Option(None, "--cluster", metavar="NAME",
+                                       help="A fleet: only this cluster, drawn as a topology."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
@@ -660,6 +773,8 @@ def main_options(
     version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Print the version."),
 ) -> None:
     """jcnrc: a declarative topology compiler for Juniper's cloud-native router."""
+    global _stdin_copy
+    _stdin_copy = None  # standard input is read once per command (a test runs many in one process)
 
 
 def main() -> None:

@@ -42,7 +42,10 @@ class Options:
     limits: Limits = DEFAULT_LIMITS
     environ: dict[str, str] | None = None
     output: Path | None = None  # the output folder: sops reuses its ciphertext when values are unchanged
+    output_flag: str | None = None  # `-o DIR` as given on the command line, repeated in "run X again" hints
     progress: ProgressCallback | None = None  # told each stage as it starts (the CLI draws it on a terminal)
+    # False: plan as if the intent had no `expect:` (explain and impact show what a failing one is about)
+    expectations: bool = True
 
     def stage(self, name: str) -> None:
         if self.progress is not None:
@@ -90,7 +93,7 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
     # other, so it is escaped (a line break in a file name must not start a new line of a CI log).
     options.stage("load")
     loaded = load_file(intent, escaped(display_name or str(intent)), options.limits, fast=fast)
-    result = Result(loaded.source, list(loaded.diagnostics), source_digest=loaded.digest)
+    result = Result(loaded.source, list(loaded.diagnostics), source_digest=data_digest(loaded.data, loaded.digest))
     if not loaded.ok:
         return result, None
     data = loaded.data
@@ -98,6 +101,8 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
     result.written_target = _written_target(data)
     if options.target:
         data = {**data, "target": options.target}
+    if not options.expectations:
+        data = {key: value for key, value in data.items() if key != "expect"}
     if options.with_secrets and isinstance(data.get("secrets"), dict):
         data = {**data, "secrets": {**data["secrets"], "mode": "inline"}}
     options.stage("check")
@@ -105,6 +110,25 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
     checked = check_fleet(_fleet_overrides(data, options)) if data.get("kind") == "Fleet" else check(data)
     result.diagnostics += checked.diagnostics
     return result, checked
+
+
+def data_digest(data: object, fallback: str) -> str:
+    """sha256 of the intent's parsed data, keys sorted: a comment or a change of layout (flow or block
+    style, quoting, key order) leaves the output, whose README records it, unchanged. `fallback` (the
+    bytes' digest) when the file did not load."""
+    import hashlib
+
+    import orjson
+
+    if data is None:
+        return fallback
+    try:
+        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        import json
+
+        canonical = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _written_target(data: dict) -> str:
@@ -335,7 +359,25 @@ def _render_options(intent: Path, result: Result, options: Options, display_name
         intent_file=intent_file_name(intent, display_name),
         intent_digest=result.source_digest,
         version=__version__,
+        rebuild_command=rebuild_command(intent_file_name(intent, display_name), options),
     )
+
+
+def rebuild_command(intent_file: str, options: Options) -> str:
+    """The `jcnrc build` command line that writes this output again, with every option that shaped
+    it: what the README and `build --check` tell the user to run."""
+    from jcnrc.render.escape import shell_word
+
+    words = ["jcnrc", "build", shell_word(intent_file)]
+    if options.output_flag is not None:
+        words += ["-o", shell_word(options.output_flag)]
+    if options.target:
+        words += ["--target", options.target]
+    if options.layout != "tree":
+        words += ["--layout", options.layout]
+    if options.with_secrets:
+        words.append("--with-secrets")
+    return " ".join(words)
 
 
 def _render_plan(intent: Path, plan: Plan, result: Result, options: Options, environ: dict, display_name: str | None,
@@ -455,6 +497,7 @@ def read_secret_values(plan: Plan, base: Path, environ: dict) -> tuple[SecretVal
     values = []
     problems = []
     for key, ref in (("rootPassword", secrets.rootPassword), ("crpdLicense", secrets.crpdLicense)):
+        assert ref is not None  # required outside external-secrets mode (rules._secret_rules)
         if ref.env:
             value = environ.get(ref.env)
             if value is None:

@@ -27,3 +27,66 @@ def test_version_is_a_command_and_an_option():
 def test_help_shows_readable_argument_names():
     usage = jcnrc("verify", "-h").stdout.splitlines()[0]
     assert "FILE" in usage and "CAPTURE..." in usage, usage
+
+
+# --- issue 16, item 7: the rest ------------------------------------------------------------------
+
+COMMANDS = ["build", "check", "diff", "routes", "explain", "impact", "verify", "graph", "schema", "init", "version"]
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+AKS = str(ROOT / "examples" / "aks-evpn-type5.yaml")
+
+
+def cli(*args: str, stdin: str | None = None):
+    from typer.testing import CliRunner
+
+    from jcnrc.cli import app
+
+    return CliRunner().invoke(app, list(args), input=stdin)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_names_values_by_metavars_not_python_types(command):
+    text = cli(command, "-h").output
+    assert text.startswith("Usage: ")
+    for python_type in ("<path>", "<str>", "<int>", "<list", "Path]"):
+        assert python_type not in text, f"{command} -h shows {python_type}"
+
+
+def test_shell_completion_is_offered():
+    text = cli("-h").output
+    assert "--install-completion" in text and "--show-completion" in text
+
+
+def test_check_prints_one_line_on_success_and_reads_standard_input():
+    run = cli("check", AKS)
+    assert run.exit_code == 0 and run.output == f"{AKS}: ok (3 nodes, 2 pods, 1 VRF)\n"
+    piped = cli("check", "-", stdin=(ROOT / "examples" / "aks-evpn-type5.yaml").read_text())
+    assert piped.exit_code == 0 and piped.output.startswith("-: ok (3 nodes"), piped.output
+    broken = cli("check", "-", stdin="apiVersion: jcnrc/v1\nkind: Topology\n")
+    assert broken.exit_code == 1 and "<stdin>:" in broken.output
+
+
+def test_routes_without_a_node_lists_the_nodes():
+    run = cli("routes", AKS)
+    assert run.exit_code == 0
+    assert "aks-agentpool-23733201-vmss000000  master  10.240.0.4" in run.output
+    listed = __import__("json").loads(cli("routes", AKS, "--format", "json").stdout)
+    assert {"node": "aks-agentpool-23733201-vmss000001", "role": "worker", "address": "10.240.0.5"} in listed
+
+
+def test_explain_has_json_and_fails_when_an_expectation_fails(tmp_path):
+    import json
+
+    import yaml
+
+    run = cli("explain", AKS, "ubuntu-du11", "ubuntu-du22", "--format", "json")
+    assert run.exit_code == 0
+    data = json.loads(run.stdout)
+    assert data["reachable"] and data["expectationsHold"] and data["pairs"][0]["forward"]["routeTargets"] == ["target:11:11"]
+    intent = yaml.safe_load((ROOT / "examples" / "aks-evpn-type5.yaml").read_text())
+    intent["expect"] = [{"isolate": ["ubuntu-du11", "ubuntu-du22"]}]
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(intent))
+    failing = cli("explain", str(path), "ubuntu-du11", "ubuntu-du22")
+    assert failing.exit_code == 1
+    assert "JCN704" in failing.output and "reachable both ways" in failing.output  # reported, and still explained

@@ -312,6 +312,93 @@ KubeConfigPath = Annotated[
 ]
 
 
+# JCNR Helm chart values (jcnr-formats.md §3.3): the chart builds each image as
+# `<global.registry><repository><image name>:<tag>`, so registry and repository end with '/'.
+_REGISTRY = (r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?"
+             r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*/?$")
+_REPOSITORY = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*/?$"
+_IMAGE_TAG = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+# DPDK forwarding cores as the chart's `cpu_core_mask` takes them: "2,3", "2-5", "0,2-3".
+_CPU_LIST = r"^[0-9]{1,4}(-[0-9]{1,4})?(,[0-9]{1,4}(-[0-9]{1,4})?){0,255}$"
+
+RegistryText = Annotated[
+    StrictStr,
+    _words("a registry host with an optional port and path, such as registry.example.com/ or "
+           "123456789012.dkr.ecr.us-east-1.amazonaws.com", max_length=255),
+    FullMatch(_REGISTRY),
+]
+RepositoryText = Annotated[
+    StrictStr,
+    _words("a lower-case repository path such as juniper-networks/ (no registry host)", max_length=255),
+    FullMatch(_REPOSITORY),
+]
+ImageTag = Annotated[
+    StrictStr,
+    _words("an image tag: letters, digits, '_', '.' and '-', at most 128, not starting with '.' or '-'", max_length=128),
+    FullMatch(_IMAGE_TAG),
+]
+CpuList = Annotated[
+    StrictStr,
+    _words("CPU cores as a list of numbers and ranges, such as \"2,3\" or \"2-5,8\"", max_length=1024),
+    FullMatch(_CPU_LIST),
+]
+StorageClassName = Annotated[
+    StrictStr,
+    _words("a storage class name (DNS-1123 subdomain), such as gp2", max_length=253),
+    FullMatch(names.DNS1123_SUBDOMAIN),
+]
+
+
+class JcnrChart(IntentModel):
+    """Values of Juniper's JCNR Helm chart that depend on the site (target `jcnr` only). Every key is
+    optional: a key left out is left out of `helm/values.yaml` too, so the chart's own default applies."""
+
+    model_config = ConfigDict(title="jcnr")
+
+    registry: RegistryText | None = Field(
+        None,
+        description="Registry of every JCNR image (Helm `global.registry`). Default: the chart's "
+        "(`enterprise-hub.juniper.net/`). jcnrc adds the final `/` the chart expects.",
+        examples=["123456789012.dkr.ecr.us-east-1.amazonaws.com"],
+    )
+    repository: RepositoryText | None = Field(
+        None,
+        description="Path of every JCNR image inside the registry (Helm `global.repository`, which takes precedence "
+        "over the chart's per-image paths). Default: the chart's per-image paths.",
+        examples=["juniper-networks/"],
+    )
+    crpdTag: ImageTag | None = Field(
+        None, description="Tag of the chart's cRPD image (Helm `global.common.crpd.tag`). Default: the chart's.",
+        examples=["23.2R1.14"],
+    )
+    vrouterTag: ImageTag | None = Field(
+        None, description="Tag of the chart's DPDK vRouter image (Helm `global.common.vrouter.tag`). Default: the chart's.",
+        examples=["R23.2-156"],
+    )
+    cniTag: ImageTag | None = Field(
+        None, description="Tag of the chart's JCNR CNI image (Helm `global.common.jcnrcni.tag`). Default: the chart's.",
+        examples=["23.2-20230628-8cf4350"],
+    )
+    cpuCoreMask: CpuList | None = Field(
+        None,
+        description="CPU cores of the vRouter's DPDK forwarding threads (Helm `jcnr-vrouter.cpu_core_mask`). "
+        "Default: the chart's.",
+        examples=["2,3"],
+    )
+    uioDriver: Literal["vfio-pci", "uio_pci_generic"] | None = Field(
+        None,
+        description="Driver that binds the fabric interfaces to DPDK (Helm `jcnr-vrouter.vrouter_dpdk_uio_driver`). "
+        "Default: the chart's (`vfio-pci`).",
+        examples=["vfio-pci"],
+    )
+    storageClass: StorageClassName | None = Field(
+        None,
+        description="Storage class of the cRPD volumes (Helm `global.storageClass`). Default: `gp2` on EKS, "
+        "otherwise the cluster's default class.",
+        examples=["gp2"],
+    )
+
+
 class Cluster(IntentModel):
     """The Kubernetes cluster and its underlay."""
 
@@ -371,6 +458,21 @@ class Cluster(IntentModel):
     vniRange: VniRange = Field(
         default_factory=VniRange, description="Range for VNIs that jcnrc allocates.", examples=[{"first": 10000, "last": 19999}]
     )
+    fabricInterface: InterfaceName | None = Field(
+        None,
+        description="Target jcnr: the node interface the DPDK vRouter takes over (Helm `global.fabricInterface`); "
+        "VXLAN and BGP run over it from each node's `fabricAddress`. Required for target jcnr unless every node "
+        "sets its own `fabricInterface`. Target platter ignores it.",
+        examples=["eth1"],
+    )
+    jcnr: JcnrChart | None = Field(
+        None,
+        description="Target jcnr: the site's values of the JCNR Helm chart (images, CPU cores, UIO driver, storage "
+        "class). Every key left out takes the chart's default. Target platter ignores it.",
+        examples=[{"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "repository": "juniper-networks/",
+                   "crpdTag": "23.2R1.14", "vrouterTag": "R23.2-156", "cniTag": "23.2-20230628-8cf4350",
+                   "cpuCoreMask": "2,3"}],
+    )
 
 
 class Images(IntentModel):
@@ -384,7 +486,12 @@ class Images(IntentModel):
         "target `jcnr` installs its CNI from the Helm chart.",
         examples=["platter.azurecr.io/platter:latest"],
     )
-    crpd: ImageRef = Field(description="cRPD image.", examples=["platter.azurecr.io/crpd:latest"])
+    crpd: ImageRef | None = Field(
+        None,
+        description="cRPD image of the Platter DaemonSets. Required for target `platter`; target `jcnr` runs the cRPD "
+        "of its Helm chart (`cluster.jcnr`).",
+        examples=["platter.azurecr.io/crpd:latest"],
+    )
     nodePrep: ImageRef = Field(
         "docker.io/library/alpine:3.20",
         description="Image of the node-preparation DaemonSet (needs a shell; iptables is installed from it when missing).",
@@ -403,6 +510,19 @@ class Node(IntentModel):
         examples=["aks-agentpool-23733201-vmss000000"],
     )
     address: Ipv4Addr = Field(description="The node's InternalIP in `cluster.nodeSubnet`.", examples=["10.240.0.4"])
+    fabricAddress: Ipv4Addr | None = Field(
+        None,
+        description="Target jcnr: the node's IPv4 address on its fabric interface, through which the DPDK vRouter "
+        "forwards VXLAN: the node's VTEP, BGP local address, router ID and route-distinguisher administrator; "
+        "the other nodes reach it there. Required for target jcnr; target platter ignores it (Platter runs VXLAN "
+        "and BGP from `address`).",
+        examples=["10.241.0.4"],
+    )
+    fabricInterface: InterfaceName | None = Field(
+        None,
+        description="Target jcnr: this node's fabric interface, when its name differs from `cluster.fabricInterface`.",
+        examples=["ens5"],
+    )
     role: Literal["master", "worker"] = Field(
         description="`master`: BGP route reflector, carries no pods. "
         "`worker`: runs application pods and peers with every master.",
@@ -624,8 +744,14 @@ class Secrets(IntentModel):
             ]
         },
     )
-    rootPassword: SecretRef = Field(description="Root password of cRPD.", examples=[{"env": "CRPD_ROOT_PASSWORD"}])
-    crpdLicense: SecretRef = Field(description="cRPD licence.", examples=[{"file": "crpd-license.txt"}])
+    rootPassword: SecretRef | None = Field(
+        None, description="Root password of cRPD. Required, except with `mode: external-secrets`, where the store holds "
+        "it; given there, it is read only to check that no value reaches the output.",
+        examples=[{"env": "CRPD_ROOT_PASSWORD"}])
+    crpdLicense: SecretRef | None = Field(
+        None, description="cRPD licence. Required, except with `mode: external-secrets`, where the store holds it; given "
+        "there, it is read only to check that no value reaches the output.",
+        examples=[{"file": "crpd-license.txt"}])
     store: ExternalSecretStore | None = Field(
         None,
         description="Store for `mode: external-secrets`.",

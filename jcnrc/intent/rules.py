@@ -656,6 +656,14 @@ def _secret_rules(intent: Intent) -> Iterator[Diagnostic]:
     secrets = intent.secrets
     if secrets is None:
         return
+    missing = [key for key in ("rootPassword", "crpdLicense") if getattr(secrets, key) is None]
+    if missing and secrets.mode != "external-secrets":
+        keys = " and ".join(f"`{key}`" for key in missing)
+        yield error("JCN102", f"missing required key{'s' if len(missing) > 1 else ''} {keys} in `secrets`: "
+                              f"mode {secrets.mode} reads the value{'s' if len(missing) > 1 else ''} at build time or in "
+                              "scripts/create-secrets.sh", ("secrets",), at="key",
+                    help="for example `rootPassword: {env: CRPD_ROOT_PASSWORD}` and `crpdLicense: {file: crpd-license.txt}`; "
+                         "only `mode: external-secrets` does without them (the store holds the values)")
     if secrets.mode == "external-secrets" and secrets.store is None:
         yield error("JCN802", "`secrets.mode: external-secrets` needs `secrets.store`", ("secrets", "mode"),
                     help="add `store: {name: <ClusterSecretStore>, rootPasswordKey: ..., crpdLicenseKey: ...}`")

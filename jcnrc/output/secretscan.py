@@ -471,6 +471,8 @@ def read_values(secrets, base: Path, environ: Mapping[str, str]) -> Values:
     values, labels, unchecked = [], [], []
     for key in SECRET_KEYS:
         ref = getattr(secrets, key)
+        if ref is None:
+            continue  # external-secrets mode without a local source: the store holds it, nothing to compare
         if ref.env:
             value = environ.get(ref.env)
             if value is None:

@@ -572,6 +572,25 @@ def _owned(folder: Path) -> set[str]:
     return _OldTree(folder).owned
 
 
+def recorded_build(folder: Path) -> tuple[str | None, str | None]:
+    """(layout, target) of the build that wrote `folder`, read from its list of owned files: a
+    `manifests/manifest.yaml` means the single layout, a `helm/values.yaml` target jcnr (in a fleet,
+    `<cluster>/...`; a fleet whose clusters differ records no single target). (None, None) for a
+    folder jcnrc did not write; `diff` and `build --check` compare with the options that made it."""
+    try:
+        owned = _owned(folder) if folder.is_dir() else set()
+    except (OSError, WriteError):
+        return None, None
+    if not owned:
+        return None, None
+    roots = {path.split("/", 1)[0] + "/" for path in owned if path.endswith("/kustomization.yaml")
+             and path.count("/") == 1 and not path.startswith("manifests/")}
+    roots = roots or {""}
+    layout = "single" if any(f"{root}manifests/manifest.yaml" in owned for root in roots) else "tree"
+    targets = {"jcnr" if f"{root}helm/values.yaml" in owned else "platter" for root in roots}
+    return layout, (targets.pop() if len(targets) == 1 else None)
+
+
 def _parse_owned(data: bytes | None, known_safe: Container[str] = frozenset()) -> set[str]:
     # The list comes from the repository, so a pull request controls it: entries that are not
     # plain relative paths are ignored, never read or removed.

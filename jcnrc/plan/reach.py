@@ -282,6 +282,25 @@ def explain(plan, a: str, b: str, fleet_plan=None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def explain_data(plan, a: str, b: str, fleet_plan=None) -> dict:
+    """`jcnrc explain --format json`: every pair of a's and b's interfaces, both directions, with the
+    same sentences as the text form. Keys: a, b, reachable (some pair both ways), pairs[]."""
+    results = verdicts(plan, a, b, exchanges=fleet_plan.exchanges if fleet_plan is not None else None)
+
+    def endpoint(e: Endpoint) -> dict:
+        return {"name": e.name, "vrf": e.vrf, "interface": e.interface, "node": e.node, "nodeAddress": e.node_address,
+                "prefixes": list(e.prefixes) if e.prefixes is not None else None}
+
+    def direction(d: Direction) -> dict:
+        return {"ok": d.ok, "routeTargets": list(d.targets), "sameNode": d.local,
+                "unpeeredClusters": list(d.unpeered) if d.unpeered else None, "explanation": _direction_text(plan, d)}
+
+    pairs = [{"a": endpoint(v.a), "b": endpoint(v.b), "state": "reachable" if v.reachable else "one-way" if v.one_way
+              else "isolated", "forward": direction(v.forward), "backward": direction(v.backward),
+              "fix": None if v.reachable else _fixes(plan, v)} for v in results]
+    return {"a": a, "b": b, "reachable": any(v.reachable for v in results), "pairs": pairs}
+
+
 def _where(e: Endpoint, qualified: bool) -> str:
     if not e.is_pod:
         return f"VRF {e.name}"

@@ -15,7 +15,7 @@ from pathlib import Path
 from jcnrc.intent.model import VXLAN_OVERHEAD
 from jcnrc.plan import expected
 from jcnrc.plan.planner import Plan, PlannedAttachment
-from jcnrc.render import diagram
+from jcnrc.render import diagram, escape
 from jcnrc.render.templates import Templates, indented_json
 
 MANIFESTS = "manifests"
@@ -46,6 +46,7 @@ class RenderOptions:
     # The folder name the output goes to when the intent does not say (a fleet's GitOps objects
     # point at out/<it>/<cluster>): out/<metadata.name>, with -<target> after a --target override.
     output_name: str = ""
+    rebuild_command: str = ""  # the `jcnrc build ...` that writes this output again (pipeline.rebuild_command)
     extra: dict = field(default_factory=dict)
 
 
@@ -79,7 +80,9 @@ def common_context(plan: Plan, options: RenderOptions, templates: Templates | No
         "eks_snat_exclusions": sorted({pool for pair in cluster_pairs for pool in pair}, key=_network_sort_key),
         "labels": {"app.kubernetes.io/managed-by": "jcnrc", "app.kubernetes.io/part-of": plan.name},
         "intent_file": options.intent_file,
+        "layout": options.layout,
         "intent_digest": options.intent_digest,
+        "rebuild_command": options.rebuild_command or f"jcnrc build {escape.shell_word(options.intent_file)}",
         "version": options.version,
         "secrets": plan.topology.secrets,
         "secret_values": options.secret_values,
