@@ -33,7 +33,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
 # Help shows each argument as its metavar (`FILE`), as kubectl and helm do, not with typer's type
 # suffix (`FILE <path>`, `FILE... <list[Path]>`); options name their value with a metavar.
-typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign,assignment]
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="jcnrc",
