@@ -184,3 +184,16 @@ def test_workloads_are_single_replica_recreate_deployments_pinned_and_checksumme
             node = result.plan.pod(deployment["metadata"]["name"]).node
             terms = template["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
             assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == [node]
+
+
+def test_every_platter_attachment_carries_its_mtu_and_no_node_role_label_is_used(compiled_examples):
+    """The pod's MTU always explicit (left out, the veth keeps 1500 and VXLAN frames outgrow a
+    1500-byte underlay); the DaemonSets select on jcnrc.io/role only."""
+    for name, result in compiled_examples.items():
+        for pod in pod_templates(result):
+            for element in json.loads(pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"]):
+                assert int(element["cni-args"]["mtu"]) <= result.plan.underlay_mtu - 50, name
+        for daemonset in _objects_of_kind(result, "DaemonSet"):
+            affinity = json.dumps(daemonset["spec"]["template"]["spec"].get("affinity", {}))
+            assert "node-role.kubernetes.io/master" not in affinity, name
+        assert "node-role.kubernetes.io/master=" not in result.files["scripts/prepare-nodes.sh"]

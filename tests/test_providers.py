@@ -171,8 +171,8 @@ def test_the_eks_build_writes_the_aws_node_artifacts_outside_manifests(tmp_path)
 def test_prepare_nodes_labels_the_route_reflector_and_says_how_to_label_at_provisioning(tmp_path, provider):
     result = compile_on(tmp_path, provider)
     script = result.files["scripts/prepare-nodes.sh"]
-    assert ('"$KUBECTL" label node --overwrite aks-agentpool-23733201-vmss000000 '
-            'node-role.kubernetes.io/master=true jcnrc.io/role=master') in script
+    assert '"$KUBECTL" label node --overwrite aks-agentpool-23733201-vmss000000 jcnrc.io/role=master\n' in script
+    assert "node-role.kubernetes.io/master=" not in script  # deprecated; on AKS it leaves the LB pools
     for worker in WORKERS:
         assert f'"$KUBECTL" label node --overwrite {worker} jcnrc.io/role=worker' in script
     assert providers.profile(provider).provisioning_labels in script

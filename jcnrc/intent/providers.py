@@ -16,11 +16,11 @@ The facts:
 - ``nat_artifacts``: the files that carry the ``aws-node`` setting (a strategic-merge patch for
   ``kubectl patch`` and the same setting as EKS add-on configuration values). They live outside
   ``manifests/``: aws-node belongs to EKS, and a GitOps controller must not take it over.
-- ``master_label``: how the route reflector's node gets the labels the master DaemonSet selects.
-  ``node-role.kubernetes.io/master`` is in a namespace that kubelets may not set on themselves
-  (NodeRestriction, KEP-279) and that AKS node pools and EKS node groups refuse, so it is always
-  set with ``kubectl label`` (``scripts/prepare-nodes.sh``). ``provisioning_labels`` says how
-  ``jcnrc.io/role`` can instead be set when the node is created, which survives node replacement.
+- ``master_label``: how the route reflector's node gets the label the master DaemonSet selects,
+  ``jcnrc.io/role=master`` (never ``node-role.kubernetes.io/master``: deprecated, and on AKS it
+  takes the node out of the Standard Load Balancer's backend pools). ``kubectl label``
+  (``scripts/prepare-nodes.sh``) sets it on running nodes; ``provisioning_labels`` says how it can
+  instead be set when the node is created, which survives node replacement.
 """
 
 from __future__ import annotations
@@ -37,12 +37,6 @@ AWS_NODE_PATCH = "eks/aws-node-snat-patch.yaml"
 AWS_NODE_ADDON_VALUES = "eks/aws-node-addon-values.json"
 _AWS_NODE_PATCH_TEMPLATE = "common/aws-node-snat-patch.yaml.j2"
 _AWS_NODE_ADDON_TEMPLATE = "common/aws-node-addon-values.json.j2"
-
-_NODE_RESTRICTION = (
-    "KEP-279 (kubernetes.dev/resources/keps/279) and the NodeRestriction admission plugin: kubelets may not "
-    "label themselves in the node-role.kubernetes.io namespace"
-)
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -70,7 +64,15 @@ class Profile:
             raise ValueError(f"provider profile {self.name}: no source for {', '.join(missing)}")
 
 
-_KUBECTL_LABEL = "kubectl label (scripts/prepare-nodes.sh), once per node and again for replaced nodes"
+_KUBECTL_LABEL = ("jcnrc.io/role=master: kubectl label (scripts/prepare-nodes.sh), or set when the node is created "
+                  "(provisioning_labels)")
+# Why the DaemonSets select on jcnrc.io/role and never on node-role.kubernetes.io/master.
+_ROLE_LABEL_SOURCE = (
+    "Platter reads the role from its DaemonSet's env IS_MASTER, not from a node label (docs/reference/jcnr-formats.md "
+    "section 2); node-role.kubernetes.io/master is deprecated (the API server warns: use .../control-plane) and makes "
+    "cloud-provider-azure drop the node from Standard Load Balancer backend pools, excludeMasterFromStandardLB "
+    "(kubernetes-sigs/cloud-provider-azure pkg/provider/azure_standard.go; docs/reference/fleet-and-day2.md)"
+)
 
 PROFILES: dict[str, Profile] = {
     "aks": Profile(
@@ -88,8 +90,7 @@ PROFILES: dict[str, Profile] = {
             "nat": "AKS walkthrough (shared/seed), 'Test Traffic between the 2 pods': iptables -I KUBE-FORWARD -j ACCEPT "
             "and nat PREROUTING/POSTROUTING ACCEPT for the VRF pool on both workers",
             "nat_artifacts": "none: the iptables rules are per-node scripts in the node-preparation ConfigMap",
-            "master_label": "AKS walkthrough, 'Label the node': kubectl label nodes ... node-role.kubernetes.io/master=true; "
-            + _NODE_RESTRICTION,
+            "master_label": _ROLE_LABEL_SOURCE,
             "provisioning_labels": "az aks nodepool add --labels (AKS documentation: 'Use labels in an AKS cluster')",
         }),
     ),
@@ -110,9 +111,7 @@ PROFILES: dict[str, Profile] = {
             "robric/eks-platter-inter-cluster fix-source-dest-check-and-snat.sh sets it for the Platter pools",
             "nat_artifacts": "kubectl patch --type strategic (env is merged by name); EKS add-on "
             "--configuration-values {\"env\": {...}} for clusters that manage vpc-cni as an add-on",
-            "master_label": "robric/eks-platter-inter-cluster label-master-node.sh: kubectl label node ... "
-            "node-role.kubernetes.io/master=master; aws/containers-roadmap#1451 (node groups refuse kubernetes.io labels); "
-            + _NODE_RESTRICTION,
+            "master_label": _ROLE_LABEL_SOURCE,
             "provisioning_labels": "eksctl ClusterConfig nodeGroups[].labels; EKS CreateNodegroup labels",
         }),
     ),
@@ -131,7 +130,7 @@ PROFILES: dict[str, Profile] = {
             "nat": "same rules as the AKS walkthrough: kube-proxy in iptables mode has KUBE-FORWARD, and the primary "
             "CNI masquerades traffic leaving its pod range",
             "nat_artifacts": "none: the iptables rules are per-node scripts in the node-preparation ConfigMap",
-            "master_label": "robric/eks-platter-inter-cluster label-master-node.sh; " + _NODE_RESTRICTION,
+            "master_label": _ROLE_LABEL_SOURCE,
             "provisioning_labels": "kubeadm JoinConfiguration nodeRegistration.kubeletExtraArgs (kubelet --node-labels)",
         }),
     ),

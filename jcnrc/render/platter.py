@@ -11,12 +11,11 @@ DPDK_VOLUME = PodVolume("dpdk", "/dpdk", "/var/run/platter/containers")
 
 
 def cni_args(attachment: PlannedAttachment, ctx: dict) -> dict:
-    """Platter's cni-args: static addresses on a kernel (linux) interface; the MTU only when it is
-    not the default the NAD already carries."""
-    args = {"mac": attachment.mac, "dataplane": "linux", "ipConfig": ip_config(attachment, ctx["pod_routes"])}
-    if attachment.mtu != ctx["default_mtu"]:
-        args["mtu"] = str(attachment.mtu)
-    return args
+    """Platter's cni-args: static addresses and the MTU on a kernel (linux) interface. The MTU is
+    always written: left out, the pod's veth keeps 1500 and, on a 1500-byte underlay, VXLAN makes
+    1550-byte frames that the cloud network drops (`cluster.underlayMtu` minus 50 is the default)."""
+    return {"mac": attachment.mac, "dataplane": "linux", "ipConfig": ip_config(attachment, ctx["pod_routes"]),
+            "mtu": str(attachment.mtu)}
 
 
 PLATTER_SECRET = ("platter-secrets", "kube-system")
