@@ -86,15 +86,18 @@ def test_gitops_objects_validate_against_the_argo_cd_and_flux_schemas(fleets):
     for name, result in fleets.items():
         objects, sources = gitops_objects(result.files)
         kinds = sorted(o["kind"] for o in objects)
-        assert kinds == ["ApplicationSet"] + ["Kustomization"] * len(result.fleet.clusters), name
+        assert kinds == ["ApplicationSet"] + ["Kustomization"] * 2 * len(result.fleet.clusters), name
         assert kubeschema.validate_objects(objects, "1.32", sources=sources) == [], name
         appset = next(o for o in objects if o["kind"] == "ApplicationSet")
         elements = appset["spec"]["generators"][0]["list"]["elements"]
         assert [e["cluster"] for e in elements] == [c.name for c in result.fleet.clusters]
         assert appset["spec"]["template"]["spec"]["source"]["path"] == f"out/{result.fleet.name}/{{{{.cluster}}}}"
         for flux in (o for o in objects if o["kind"] == "Kustomization"):
-            cluster = flux["metadata"]["name"].removeprefix(result.fleet.name + "-")
-            assert flux["spec"]["path"] == f"./out/{result.fleet.name}/{cluster}"
+            cluster, _, part = flux["metadata"]["name"].removeprefix(result.fleet.name + "-").rpartition("-")
+            assert flux["spec"]["path"] == f"./out/{result.fleet.name}/{cluster}/flux/{part}"
+            assert f"{cluster}/flux/{part}/kustomization.yaml" in result.files
+            if part == "workloads":  # the workloads wait for the platform
+                assert flux["spec"]["dependsOn"] == [{"name": f"{result.fleet.name}-{cluster}-platform"}]
 
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
@@ -373,9 +376,9 @@ def test_validate_checks_each_cluster_folder_and_the_gitops_objects(fleets):
         assert validate_files(result.files, "1.32", folders) == [], name
     files = dict(fleets["eks-inter-cluster.yaml"].files)
     files["west/manifests/deployment-du-west-1.yaml"] = files["west/manifests/deployment-du-west-1.yaml"].replace("spec:", "spec:\n  bogusField: 1", 1)
-    files["gitops/flux/east.yaml"] = files["gitops/flux/east.yaml"].replace("interval: 10m", "interval: soon")
+    files["gitops/flux/east.yaml"] = files["gitops/flux/east.yaml"].replace("interval: 10m", "interval: soon", 1)
     problems = validate_files(files, "1.32", ("east", "west"))
-    assert sorted(p.source.split(":")[0] for p in problems) == ["gitops/flux/east.yaml", "west/manifests/deployment-du-west-1.yaml"]
+    assert sorted(p.source.split(":")[0].split("#")[0] for p in problems) == ["gitops/flux/east.yaml", "west/manifests/deployment-du-west-1.yaml"]
 
 
 # --- the fleet's graph, and verification across clusters -------------------------------------------

@@ -101,8 +101,10 @@ def test_single_layout_writes_the_same_objects_in_the_same_order_into_one_manife
     order = pyyaml.safe_load(tree["manifests/kustomization.yaml"])["resources"]
     assert [d for d in pyyaml.safe_load_all(single["manifests/manifest.yaml"]) if d] == \
         [pyyaml.safe_load(tree[f"manifests/{path}"]) for path in order]
-    assert {p: t for p, t in single.items() if not p.startswith("manifests/") and p != "README.md"} == \
-        {p: t for p, t in tree.items() if not p.startswith("manifests/") and p != "README.md"}
+    # Beside manifests/ the same files, but for the Flux halves, which name files only the tree has.
+    assert {p: t for p, t in single.items() if not p.startswith(("manifests/", "flux/")) and p != "README.md"} == \
+        {p: t for p, t in tree.items() if not p.startswith(("manifests/", "flux/")) and p != "README.md"}
+    assert not any(p.startswith("flux/") for p in single) and "flux/workloads/kustomization.yaml" in tree
 
 
 # --- labels -------------------------------------------------------------------------------------
@@ -406,3 +408,24 @@ def test_validate_option_of_the_command_fails_on_a_broken_template(tmp_path):
     assert "manifests/serviceaccount-crpd.yaml: automountServiceAccountToken:" in run.stderr
     assert not (tmp_path / "out").exists()
     assert jcnrc("build", str(intent), "-o", str(tmp_path / "out"), "--validate").returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_the_flux_halves_render_the_platform_then_the_workloads(tmp_path, compiled_examples):
+    """flux/platform and flux/workloads name the files of manifests/ (Flux's kustomize-controller
+    loads files outside the Kustomization's path; kubectl needs LoadRestrictionsNone): together
+    exactly the objects of manifests/, the workloads alone in the second."""
+    for name in ("aks-evpn-type5.yaml", "multi-vrf.yaml"):
+        result = compiled_examples[name]
+        out = tmp_path / name
+        write_tree(result.files, out)
+        halves = {}
+        for part in ("platform", "workloads"):
+            run = subprocess.run(["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(out / "flux" / part)],
+                                 capture_output=True, text=True, timeout=HANG_GUARD)
+            assert run.returncode == 0, run.stderr
+            halves[part] = [(d["kind"], d["metadata"]["name"]) for d in pyyaml.safe_load_all(run.stdout) if d]
+        assert {kind for kind, _ in halves["workloads"]} == {"Deployment"}
+        assert "Deployment" not in {kind for kind, _ in halves["platform"]}
+        everything = sorted((o["kind"], o["metadata"]["name"]) for _, o in objects_in(result.files))
+        assert sorted(halves["platform"] + halves["workloads"]) == everything

@@ -110,6 +110,10 @@ SYNC_WAVES = {
     "deployment": 2, "pod": 2,
 }
 
+# The two halves of manifests/ that Flux applies one after the other (templates/common/flux-kustomization.yaml.j2).
+FLUX_SPLIT = "flux"
+WORKLOAD_KINDS = ("deployment", "pod")
+
 # The label that ties a Deployment to its pod, and the pod template annotation that restarts the
 # pod when anything its network depends on changes (docs/gitops.md, "Workloads").
 POD_LABEL = "jcnrc.io/pod"
@@ -281,6 +285,14 @@ class Output:
             resources_list = [m.path for m in self.manifests]
         self.files[f"{MANIFESTS}/kustomization.yaml"] = self.render("common/kustomization.yaml.j2", resources=resources_list)
         self.files["kustomization.yaml"] = self.render("common/kustomization.yaml.j2", resources=[MANIFESTS])
+        if self.options.layout != "single":
+            # Flux applies custom resources (NADs) in the same step as workloads: a second
+            # Kustomization for the workloads, depending on the first, keeps them apart.
+            workloads = [m.path for m in self.manifests if m.path.split("-", 1)[0] in WORKLOAD_KINDS]
+            platform = [m.path for m in self.manifests if m.path not in workloads]
+            for part, paths in (("platform", platform), ("workloads", workloads)):
+                self.files[f"{FLUX_SPLIT}/{part}/kustomization.yaml"] = self.render(
+                    "common/flux-kustomization.yaml.j2", part=part, resources=paths, manifests=MANIFESTS)
 
     def _add_edge_files(self, secret_name: str, secret_namespace: str, readme: str) -> None:
         """Scripts, the secrets example, the expected routing state and the README."""
