@@ -402,8 +402,11 @@ def check_command(
             failing |= _failing(result.diagnostics, warnings_as_errors)
         else:
             failing |= report(result, fmt, warnings_as_errors, max_diagnostics=max_diagnostics)
-            if not result.diagnostics:
-                typer.echo(f"{file}: ok ({_inventory(result)})")
+            if result.ok and result.planned:
+                from jcnrc.diagnostics import summary
+
+                warned = f", {summary(result.diagnostics)}" if result.diagnostics else ""
+                typer.echo(f"{file}: ok{warned} ({_inventory(result)})")
     if fmt == Format.json:
         typer.echo(diag.to_json(all_located, omitted), nl=False)
     raise typer.Exit(EXIT_PROBLEMS if failing else EXIT_OK)
@@ -574,40 +577,89 @@ def explain(
     raise typer.Exit(EXIT_PROBLEMS if broken else EXIT_OK)
 
 
+class VerifyFormat(str, Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+
+
 @app.command()
 def verify(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
-    node: str = typer.Option(..., "--node", metavar="NODE", help="The node the captures come from."),
-    captures: list[Path] = typer.Argument(
-        ..., metavar="CAPTURE...", help="Captured output of show route / show bgp summary / ip route."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+    captures: list[Path] | None = typer.Argument(
+        None, metavar="CAPTURE...", help="Captured output of show route / show bgp summary / ip route (not with --live)."),
+    node: list[str] | None = typer.Option(
+        None, "--node", metavar="N", help="The node the captures come from; with --live, a node to verify "
+        "(repeatable; default: every node of the intent). `<cluster>/<node>` in a fleet."),
+    live: bool = typer.Option(False, "--live", help="Ask the cluster instead of reading captures: find each node's "
+                              "cRPD pod and run the show commands in it with kubectl (docs/verify.md)."),
+    context: list[str] | None = typer.Option(
+        None, "--context", metavar="[CLUSTER=]CONTEXT", help="The kubectl context of --live (default: the current "
+        "one). A fleet takes CLUSTER=CONTEXT once per cluster, and a bare CONTEXT for the other clusters."),
+    timeout: float = typer.Option(30.0, "--timeout", metavar="SECONDS", min=1.0,
+                                  help="With --live: how long each kubectl call may take."),
+    fmt: VerifyFormat = typer.Option(VerifyFormat.text, "--format", help="text; json (with captures: the findings, "
+                                     "with --live: the report, docs/verify.md); junit (JUnit XML, one testsuite per node)."),
+    output: Path | None = typer.Option(None, "--output", metavar="FILE", help="Write the report to FILE (replaced "
+                                       "atomically); standard output then shows it as text."),
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
 ) -> None:
-    """Compare captured router and kernel output of NODE with the expected state; exit 1 on any difference."""
-    from jcnrc import diagnostics as diag
-    from jcnrc.verify import compare as verifier
+    """Compare the routing state of nodes with the intent: captured output of one node (--node N CAPTURE...),
+    or every node asked live through kubectl (--live). Exit 0 when all match, 1 on any difference, 2 on usage errors
+    (a missing kubectl or an unreachable cluster too)."""
+    from jcnrc.output.write import WriteError, replace_file
+    from jcnrc.verify import report as verify_report
 
-    plan, node_name = _node_of(_planned(file, _limits(max_bytes, max_depth, max_nodes)), node)
-    texts = {}
-    for capture in captures:
-        _require_file(capture)
+    nodes = node or []
+    limits = _limits(max_bytes, max_depth, max_nodes)
+    if live:
+        from jcnrc.verify import live as live_mode
+
+        if captures:
+            _err("jcnrc: error: --live asks the cluster itself: give no CAPTURE with it")
+            raise typer.Exit(EXIT_USAGE)
+        result = _planned(file, limits)
         try:
-            texts[str(capture)] = capture.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            _err(f"jcnrc: error: {capture}: {exc.strerror or exc}")
+            built = live_mode.run(str(file), result.plan, result.fleet, nodes, context or [], timeout=timeout)
+        except live_mode.LiveError as exc:
+            _err(f"jcnrc: error: {exc}")
             raise typer.Exit(EXIT_USAGE) from None
-    findings = verifier.verify(plan, node_name, texts)
-    if fmt == Format.json:
-        typer.echo(json.dumps([f.to_data() for f in findings], indent=2, sort_keys=True))
+        text = verify_report.render(built, fmt.value)
     else:
-        for finding in findings:
-            # A finding quotes the capture, which may hold escape sequences: shown, never acted on.
-            typer.echo("\n".join(diag.escaped(line) for line in finding.text().split("\n")))
-        problems = [f for f in findings if f.is_problem]
-        typer.echo(f"{node}: {len(problems)} difference(s)" if problems else f"{node}: matches the intent")
-    raise typer.Exit(EXIT_PROBLEMS if any(f.is_problem for f in findings) else EXIT_OK)
+        if context:
+            _err("jcnrc: error: --context is an option of --live")
+            raise typer.Exit(EXIT_USAGE)
+        if len(nodes) != 1 or not captures:
+            _err("jcnrc: error: give one --node N and the CAPTURE files of that node, or --live")
+            raise typer.Exit(EXIT_USAGE)
+        plan, node_name = _node_of(_planned(file, limits), nodes[0])
+        texts = {}
+        for capture in captures:
+            _require_file(capture)
+            try:
+                texts[str(capture)] = capture.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                _err(f"jcnrc: error: {capture}: {exc.strerror or exc}")
+                raise typer.Exit(EXIT_USAGE) from None
+        cluster = plan.fleet.cluster if plan.fleet is not None else None
+        one = verify_report.verify_node(plan, node_name, texts, label=nodes[0], cluster=cluster)
+        built = verify_report.Report(str(file), (one,))
+        if fmt == VerifyFormat.json:
+            # With captures, json is the findings list it has always been (docs/verify.md).
+            text = json.dumps([f.to_data() for f in one.findings], indent=2, sort_keys=True) + "\n"
+        else:
+            text = verify_report.render(built, fmt.value)
+    if output is not None:
+        try:
+            replace_file(output, text.encode("utf-8"))
+        except WriteError as exc:
+            _err(f"jcnrc: error: {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        text = verify_report.to_text(built)  # what failed, in the CI log, as pytest does beside --junitxml
+    typer.echo(text, nl=False)
+    raise typer.Exit(EXIT_OK if built.ok else EXIT_PROBLEMS)
 
 
 class ImpactFormat(str, Enum):

@@ -435,10 +435,13 @@ CODES: dict[str, CodeInfo] = {
     "JCN912": CodeInfo("warning", "pool much larger than demand", "A VRF pool is more than 1024 times larger than its attachments need (and larger than a /16)."),
     "JCN913": CodeInfo("warning", "attachments without addresses", "A VRF has no pool, so its attachments without written addresses get none and advertise no route."),
     "JCN914": CodeInfo("warning", "field ignored by the target", "A field that only target platter reads is set while building for target jcnr."),
+    "JCN514": CodeInfo("error", "JCNR fabric missing", "Target jcnr without a fabric interface (`cluster.fabricInterface`, or one per node) or without a node's `fabricAddress`: JCNR's DPDK vRouter forwards VXLAN through the fabric interface, and each node's address there is its VTEP and BGP source."),
+    "JCN409": CodeInfo("error", "duplicate fabric address", "Two nodes have the same `fabricAddress`, or a node's fabric address is another node's `address`."),
     "JCN915": CodeInfo("warning", "secret store ignored", "`secrets.store` is set but `secrets.mode` is not `external-secrets`."),
     "JCN916": CodeInfo("warning", "provider advice", "A setting works but costs something on this provider, e.g. a `cluster.kubeConfig` that differs from the kubelet's own."),
     "JCN917": CodeInfo("warning", "secret too short to scan", "A secret value is too short to search the output for it without false alarms."),
     "JCN918": CodeInfo("warning", "secret not checked for leaks", "Outside `inline` and `sops` mode a referenced value cannot be read at build time (variable unset, file missing or refused as in JCN807), so the output was not searched for it. One warning per build."),
     "JCN920": CodeInfo("warning", "VRF in one cluster only", "A VRF of a fleet has pods in one cluster only; its routes still reach every peered cluster's route reflectors."),
     "JCN921": CodeInfo("warning", "BGP peers above the licence", "A route reflector of a fleet has more BGP peers (its workers plus the route reflectors of the clusters it peers with) than the 16 a standard cRPD licence allows (Juniper's meshrr README)."),
+    "JCN922": CodeInfo("warning", "a lone route reflector", "A cluster has one route reflector (master): losing it withdraws every route after the hold time. Graceful restart (on by default) covers a cRPD restart, not a lost node."),
 }

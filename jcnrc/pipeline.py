@@ -228,11 +228,10 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
     """load -> check -> plan. Raises OSError only when the intent file cannot be read."""
     options = options or Options()
     refuse_linked_intent(intent)
-    # The fast loader has no positions; when checking finds anything to report, the file is read
-    # again with ruamel, so every diagnostic is exactly what the exact loader gives.
+    # One read: the fast loader's source map finds positions on rapidyaml's tree when a diagnostic
+    # asks for one, and falls back to ruamel's where that is not certain (load.SourceMap), so a
+    # warning or an error costs no second parse and no second check.
     result, checked = _load_and_check(intent, options, display_name, fast=True)
-    if result.diagnostics:
-        result, checked = _load_and_check(intent, options, display_name, fast=False)
     name_problem = _file_name_problem(intent_file_name(intent, display_name))
     if name_problem is not None:
         result.diagnostics.insert(0, name_problem)

@@ -237,10 +237,12 @@ def valid_intents(draw) -> dict:
             "nodeSubnet": "10.240.0.0/16",
             "podCidr": "10.244.0.0/16",
             "serviceCidr": "10.0.0.0/16",
+            "fabricInterface": "eth1",  # JCNR's data path; target platter ignores it
         },
         "images": {"platter": "platter.azurecr.io/platter:latest", "crpd": "platter.azurecr.io/crpd:23.2R1"},
         "nodes": [
-            {"name": name, "address": f"10.240.0.{4 + i}", "role": "master" if i < masters else "worker"}
+            {"name": name, "address": f"10.240.0.{4 + i}", "fabricAddress": f"10.241.0.{4 + i}",
+             "role": "master" if i < masters else "worker"}
             for i, name in enumerate(node_names)
         ],
         "secrets": _secrets(draw),

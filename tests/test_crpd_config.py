@@ -54,3 +54,43 @@ def test_workers_peer_with_every_master_and_define_the_nad_group(compiled_exampl
 def test_walkthrough_route_distinguisher_is_node_address_colon_one(compiled_examples):
     lines = branch(compiled_examples["aks-evpn-type5.yaml"], master=False, IPv4LoopbackAddr=False)
     assert "set groups evpn-type5 routing-instances blue route-distinguisher __NodeIP__:1" in lines
+
+
+def _variant(tmp_path, **cluster) -> list[str]:
+    """The master and worker branches of the aks example built with other `cluster` settings."""
+    from pathlib import Path
+
+    from conftest import ROOT
+    from jcnrc.pipeline import Options, compile_intent
+
+    data = yaml.safe_load((ROOT / "examples" / "aks-evpn-type5.yaml").read_text())
+    data["cluster"].update(cluster)
+    Path(tmp_path).mkdir(parents=True, exist_ok=True)
+    intent = Path(tmp_path) / "variant.yaml"
+    intent.write_text(yaml.safe_dump(data))
+    result = compile_intent(intent, Options(environ={}))
+    assert result.ok, [d.message for d in result.diagnostics if d.is_error]
+    return branch(result, True) + branch(result, False)
+
+
+def test_the_igp_is_opt_in(tmp_path):
+    """An IGP on `interface all` forms adjacencies on a shared segment and installs host routes:
+    none by default; IS-IS with segment routing, LDP and MPLS, or OSPF, when asked for."""
+    lines = _variant(tmp_path / "none")
+    assert not any(line.startswith(("set protocols ospf", "set protocols isis", "set protocols ldp", "set protocols mpls",
+                                    "set interfaces lo unit 0 family iso")) for line in lines)
+    isis = _variant(tmp_path / "isis", underlay={"igp": "isis"})
+    assert "set protocols isis interface all" in isis and "set protocols mpls interface all" in isis
+    assert any(line.startswith("set protocols isis source-packet-routing node-segment") for line in isis)
+    ospf = _variant(tmp_path / "ospf", underlay={"igp": "ospf"})
+    assert "set protocols ospf area 0.0.0.0 interface all" in ospf and not any("isis" in line for line in ospf)
+
+
+def test_graceful_restart_is_on_by_default_and_bfd_is_opt_in(tmp_path):
+    lines = _variant(tmp_path / "default")
+    assert "set routing-options graceful-restart" in lines
+    assert not any("bfd-liveness-detection" in line for line in lines)
+    tuned = _variant(tmp_path / "tuned", bgp={"gracefulRestart": False, "bfd": {"minimumInterval": 500, "multiplier": 4}})
+    assert "set routing-options graceful-restart" not in tuned
+    assert "set protocols bgp group CNI bfd-liveness-detection minimum-interval 500" in tuned
+    assert "set protocols bgp group CNI bfd-liveness-detection multiplier 4" in tuned

@@ -95,9 +95,15 @@ def _full_intent() -> dict:
     data = example_intent()
     data["target"] = "platter"
     data["cluster"]["kubeConfig"] = "/etc/kubernetes/kubelet.conf"
+    data["cluster"]["cniCredentials"] = "kubelet"
+    data["cluster"]["underlay"] = {"igp": "isis"}
     data["images"]["nodePrep"] = "zq.example.com/prep:1"
     data["nodes"][1]["isoLoopback"] = "49.0004.1111.2222.3333.00"
     data["nodes"][1]["ipv6Loopback"] = "abcd::77:1"
+    data["nodes"][1]["fabricInterface"] = "ens5"  # the JCNR fields; target platter ignores them
+    data["cluster"]["jcnr"] = {"registry": "zq.example.com", "repository": "zq-repo/", "crpdTag": "zq-crpd-1",
+                               "vrouterTag": "zq-vrouter-1", "cniTag": "zq-cni-1", "cpuCoreMask": "2,3",
+                               "uioDriver": "vfio-pci", "storageClass": "zq-class"}
     data["pods"][0]["command"] = ["sleep", "zq-arg"]
     data["pods"][0]["workload"] = "pod"  # the bare Pod; the other pod is a Deployment
     data["pods"][0]["networks"][0]["interface"] = "net1"

@@ -313,10 +313,14 @@ def test_a_new_crpd_image_rolls_the_platter_daemonsets_and_upgrades_the_jcnr_cha
     assert [(x["part"], x["before"], x["after"]) for x in worker["reasons"]] == [
         ("image", "registry.example.com/crpd:23.2R1", "registry.example.com/crpd:24.2R1")]
     assert all(n.startswith("west/") for n in worker["nodes"]) and "west/aks-agentpool-23733201-vmss000000" not in worker["nodes"]
-    chart = by_name[("lab", "helm/values.yaml")]
-    assert (chart["kind"], chart["action"], chart["automatic"]) == ("HelmValues", "upgrade", False)
+    assert ("lab", "helm/values.yaml") not in by_name  # JCNR's images come from `cluster.jcnr`, never `images.crpd`
     assert not any(w["cluster"] == "east" for w in r["workloads"])  # east has its own registry's image
     assert r["exitCode"] == 0
+    old, new = write_pair(tmp_path / "tag", "fleets/tri-fleet.yaml", lambda t: _replace(
+        t, "        crpdTag: 23.2R1.14\n", "        crpdTag: 24.2R1.14\n"))
+    r, _, _ = impact.analyse_change(impact.Source(old, "old"), new, "new", Options(environ={}))
+    chart = {(w["cluster"], w["name"]): w for w in r["workloads"]}[("lab", "helm/values.yaml")]
+    assert (chart["kind"], chart["action"], chart["automatic"]) == ("HelmValues", "upgrade", False)
 
 
 def test_the_rollout_takes_route_reflectors_one_at_a_time_then_workers_in_batches(reports):

@@ -127,9 +127,17 @@ def _isolated_second_vrf(data: dict) -> None:
     data["expect"].append({"isolate": ["blue", "zqred"]})
 
 
+def _jcnr_chart(data: dict) -> None:
+    data["cluster"]["jcnr"] = {}
+
+
 def _pods_in(data: dict, vrf: str) -> list[tuple]:
     return [("pods", j, "networks", k, "vrf") for j, pod in enumerate(data["pods"])
             for k, net in enumerate(pod["networks"]) if net["vrf"] == vrf]
+
+
+def _with_underlay(data: dict) -> None:
+    data["cluster"]["underlay"] = {"igp": "none"}
 
 
 _EXAMPLE = example_intent()
@@ -143,6 +151,9 @@ FIELDS: tuple[Field, ...] = (
     Field("cluster.nodeSubnet", (("cluster", "nodeSubnet"),), "10.240.0.0/16", ("cluster.nodeSubnet",)),
     Field("cluster.podCidr", (("cluster", "podCidr"),), "10.244.0.0/16", ("cluster.podCidr",)),
     Field("cluster.serviceCidr", (("cluster", "serviceCidr"),), "10.0.0.0/16", ("cluster.serviceCidr",)),
+    Field("cluster.cniCredentials", (("cluster", "cniCredentials"),), "kubelet", ("cluster.cniCredentials",)),
+    Field("cluster.underlay.igp", (("cluster", "underlay", "igp"),), "isis", ("cluster.underlay.igp",),
+          setup=_with_underlay),
     Field("cluster.kubeConfig", (("cluster", "kubeConfig"),), "/etc/kubernetes/kubelet.conf", ("cluster.kubeConfig",),
           scripts=("node-prep",)),
     Field("images.platter", (("images", "platter"),), "zq.example.com/platter:1", ("images.platter",)),
@@ -154,6 +165,13 @@ FIELDS: tuple[Field, ...] = (
     Field("nodes[].role", (("nodes", 1, "role"),), "worker", ("nodes[].role",)),
     Field("nodes[].isoLoopback", (("nodes", 1, "isoLoopback"),), "49.0004.1111.2222.3333.00", ("nodes[].isoLoopback",)),
     Field("nodes[].ipv6Loopback", (("nodes", 1, "ipv6Loopback"),), "abcd::77:1", ("nodes[].ipv6Loopback",)),
+    Field("nodes[].fabricAddress", (("nodes", 1, "fabricAddress"),), "10.241.0.77", ("nodes[].fabricAddress",)),
+    Field("nodes[].fabricInterface", (("nodes", 1, "fabricInterface"),), "zqfab2", ("nodes[].fabricInterface",)),
+    Field("cluster.fabricInterface", (("cluster", "fabricInterface"),), "zqfab1", ("cluster.fabricInterface",)),
+    *(Field(f"cluster.jcnr.{key}", (("cluster", "jcnr", key),), base, (f"cluster.jcnr.{key}",), setup=_jcnr_chart)
+      for key, base in (("registry", "zq.example.com"), ("repository", "zq-repo/"), ("crpdTag", "zq-crpd-1"),
+                        ("vrouterTag", "zq-vrouter-1"), ("cniTag", "zq-cni-1"), ("cpuCoreMask", "7,9"),
+                        ("uioDriver", "uio_pci_generic"), ("storageClass", "zq-class"))),
     Field("VRF name (and networks[].vrf)", (("vrfs", 0, "name"), *_pods_in(_EXAMPLE, "blue")), "zqvrf",
           ("vrfs[].name", "pods[].networks[].vrf")),
     Field("vrfs[].routeTarget", (("vrfs", 0, "routeTarget"),), "77:77", ("vrfs[].routeTarget",)),
@@ -645,11 +663,22 @@ def check_node_prep(result, folder: Path) -> None:
         (sysfs / "module" / module).mkdir(parents=True)
     env = {"NODE_NAME": "zq-node1", "JCNRC_HOST_ROOT": str(host), "JCNRC_NODE_CONFIG_DIR": str(folder / "node-config"),
            "JCNRC_SCRIPT_DIR": str(folder / "scripts"), "JCNRC_SYSFS": str(sysfs), "JCNRC_ROUNDS": "1"}
+    own = plan.topology.cluster.cniCredentials == "service-account"
+    if own:  # the CNI's own kubeconfig, from a projected token
+        tokens = folder / "token"
+        tokens.mkdir()
+        (tokens / "token").write_text("zq.token")
+        (tokens / "ca.crt").write_text("zq-ca")
+        env.update(JCNRC_CNI_TOKEN_DIR=str(tokens), KUBERNETES_SERVICE_HOST="10.0.0.1", KUBERNETES_SERVICE_PORT="443")
     run = run_script(node_prep_script(result), folder, ("chroot",), env)
     assert run.returncode == 0, run.stderr
     written = sorted("/" + str(path.relative_to(host)) for path in host.rglob("*") if not path.is_dir())
     expected = [plan.profile.kubeconfig]
-    if plan.kubeconfig != plan.profile.kubeconfig:
+    if own:
+        expected += [plan.kubeconfig, plan.kubeconfig + ".jcnrc-cksum"]
+        assert "token: zq.token" in (host / plan.kubeconfig.lstrip("/")).read_text()
+        assert f"wrote the CNI's kubeconfig {plan.kubeconfig}" in run.stderr
+    elif plan.kubeconfig != plan.profile.kubeconfig:
         expected += [plan.kubeconfig, plan.kubeconfig + ".jcnrc-cksum"]
         assert (host / plan.kubeconfig.lstrip("/")).read_text() == "kubeconfig"
         assert f"copied {plan.profile.kubeconfig} to {plan.kubeconfig}" in run.stderr
@@ -707,6 +736,7 @@ def test_iptables_script_passes_each_pool_as_one_argument(tmp_path):
 def test_node_prep_copies_the_kubelet_kubeconfig_to_the_configured_path(tmp_path):
     data = base_intent()
     data["cluster"]["kubeConfig"] = "/etc/cni/net.d/multus.d/multus.kubeconfig"
+    data["cluster"]["cniCredentials"] = "kubelet"
     result = compile_data(data, tmp_path / "intent")
     assert result.ok, _errors(result)
     check_node_prep(result, tmp_path / "run")

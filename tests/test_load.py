@@ -31,9 +31,9 @@ def test_example_loads_as_plain_data_with_positions():
     assert loaded.ok and loaded.diagnostics == []
     assert loaded.data["vrfs"][0]["routeTarget"] == "11:11"
     assert type(loaded.data["nodes"]) is list and type(loaded.data["nodes"][0]) is dict
-    # line 22: `  - {name: aks-agentpool-23733201-vmss000001, address: 10.240.0.5, role: worker}`
-    assert loaded.source.position(("nodes", 1, "name")) == (22, 12)
-    assert loaded.source.position(("nodes", 1, "address"), at="value") == (22, 56)
+    # line 23: `  - {name: aks-agentpool-23733201-vmss000001, address: 10.240.0.5, fabricAddress: 10.241.0.5, role: worker}`
+    assert loaded.source.position(("nodes", 1, "name")) == (23, 12)
+    assert loaded.source.position(("nodes", 1, "address"), at="value") == (23, 56)
     assert loaded.source.position(("cluster", "asn"), at="key") == (12, 3)
     assert loaded.source.position(("cluster", "asn")) == (12, 8)
 

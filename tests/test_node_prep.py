@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import json
 import shutil
 import signal
 import subprocess
@@ -153,9 +154,15 @@ def _compile(tmp_path: Path, edit=None, target: str | None = None) -> dict[str, 
     return result.files
 
 
+def _kubelet_credentials(data: dict) -> None:
+    data["cluster"]["cniCredentials"] = "kubelet"
+
+
 @pytest.fixture(scope="module")
 def aks_files(tmp_path_factory) -> dict[str, str]:
-    return _compile(tmp_path_factory.mktemp("aks"))
+    """The walkthrough as it was: the CNI on the kubelet's credentials (the tests of kubeconfig
+    copies); the default, the CNI's own ServiceAccount, is tested at the end of this file."""
+    return _compile(tmp_path_factory.mktemp("aks"), _kubelet_credentials)
 
 
 @pytest.fixture()
@@ -267,6 +274,7 @@ def test_an_overriding_kubeconfig_path_is_kept_in_sync_with_the_kubelets(tmp_pat
 def _kubeconfig_override_node(tmp_path: Path) -> tuple[FakeNode, Path, Path]:
     def override(data):
         data["cluster"]["kubeConfig"] = "/etc/kubernetes/kubelet.conf"
+        _kubelet_credentials(data)
 
     node = FakeNode(tmp_path / "node", _compile(tmp_path, override))
     kubelet = node.host / "var/lib/kubelet/kubeconfig"
@@ -413,11 +421,13 @@ def test_the_pod_stops_promptly_on_sigterm(node):
                 os.kill(int(sleeper_pid.read_text()), signal.SIGKILL)
 
 
+@pytest.mark.parametrize("credentials", ["service-account", "kubelet"])
 @pytest.mark.parametrize("provider", ["aks", "eks", "kubeadm"])
 @pytest.mark.parametrize("target", ["platter", "jcnr"])
-def test_every_node_preparation_script_passes_shellcheck(tmp_path, provider, target):
+def test_every_node_preparation_script_passes_shellcheck(tmp_path, provider, target, credentials):
     def on_provider(data):
         data["cluster"]["provider"] = provider
+        data["cluster"]["cniCredentials"] = credentials
 
     files = _compile(tmp_path, on_provider, target=target)
     scripts = {path: text for path, text in files.items() if path.endswith(".sh")}
@@ -459,3 +469,65 @@ def test_the_daemonsets_rules_cover_every_hand_applied_worker_script(aks_files):
     for text in by_hand.values():
         rules = [line.strip() for line in text.splitlines() if line.strip().startswith("ensure_rule ")]
         assert rules and all(rule in configmap["iptables.sh"] for rule in rules)
+
+
+# --- the CNI's own identity (cluster.cniCredentials: service-account, the default) ------------------
+
+@pytest.fixture(scope="module")
+def own_identity_files(tmp_path_factory) -> dict[str, str]:
+    return _compile(tmp_path_factory.mktemp("own"))
+
+
+def _token(folder: Path, token: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "token").write_text(token)
+    (folder / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    return folder
+
+
+def test_the_cni_gets_its_own_least_privileged_service_account(own_identity_files):
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in
+               (pyyaml.safe_load(text) for path, text in own_identity_files.items() if path.startswith("manifests/")
+                and "kustomization" not in path)}
+    role = objects[("ClusterRole", "jcnrc-cni")]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+                             {"apiGroups": ["k8s.cni.cncf.io"], "resources": ["network-attachment-definitions"],
+                              "verbs": ["get", "list"]}]
+    assert objects[("ClusterRoleBinding", "jcnrc-cni")]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "jcnrc-cni", "namespace": "kube-system"}]
+    prep = objects[("DaemonSet", "jcnrc-node-prep")]["spec"]["template"]["spec"]
+    assert prep["serviceAccountName"] == "jcnrc-cni" and prep["automountServiceAccountToken"] is False
+    [projected] = [v["projected"] for v in prep["volumes"] if "projected" in v]
+    assert projected["sources"][0]["serviceAccountToken"] == {"path": "token", "expirationSeconds": 86400}
+    nad = json.loads(objects[("NetworkAttachmentDefinition", "blue-net")]["spec"]["config"])
+    assert nad["kubeConfig"] == "/etc/cni/net.d/jcnrc.d/jcnrc.kubeconfig"
+
+
+def test_node_preparation_writes_the_cni_kubeconfig_from_the_projected_token_and_rewrites_it_on_rotation(
+        tmp_path, own_identity_files):
+    node = FakeNode(tmp_path / "node", own_identity_files)
+    tokens = _token(tmp_path / "token", "first.jwt.token")
+    env = {"JCNRC_CNI_TOKEN_DIR": str(tokens), "KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"}
+    kubelet = node.host / "var/lib/kubelet/kubeconfig"
+    kubelet.parent.mkdir(parents=True)
+    kubelet.write_text("client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem\n")
+    run = node.run(WORKER, rounds=2, **env)
+    assert run.returncode == 0, run.stderr
+    written = node.host / "etc/cni/net.d/jcnrc.d/jcnrc.kubeconfig"
+    config = pyyaml.safe_load(written.read_text())
+    assert config["users"][0]["user"]["token"] == "first.jwt.token"
+    assert config["clusters"][0]["cluster"]["server"] == "https://[fd00::1]:443"
+    assert written.stat().st_mode & 0o777 == 0o600
+    assert "kubelet-client" not in written.read_text()  # the kubelet's credentials are never copied
+    assert run.stderr.count("wrote the CNI's kubeconfig") == 1  # the second round had nothing to do
+    (tokens / "token").write_text("rotated.jwt.token")  # the kubelet refreshed the projected token
+    node.run(WORKER, **env)
+    assert pyyaml.safe_load(written.read_text())["users"][0]["user"]["token"] == "rotated.jwt.token"
+
+
+def test_without_a_token_nothing_is_written_and_it_is_said_once(tmp_path, own_identity_files):
+    node = FakeNode(tmp_path / "node", own_identity_files)
+    run = node.run(WORKER, rounds=2, JCNRC_CNI_TOKEN_DIR=str(tmp_path / "missing"))
+    assert run.returncode == 0
+    assert run.stderr.count("no ServiceAccount token") == 1
+    assert not (node.host / "etc/cni").exists()

@@ -157,6 +157,10 @@ def test_every_rendered_path_of_the_examples_is_safe(example, target, tmp_path):
 
     data = YAML(typ="safe", pure=True).load(example.read_text(encoding="utf-8"))
     data["target"] = target
+    if target == "jcnr":  # JCNR's data path, which only the walkthrough example writes
+        data["cluster"].setdefault("fabricInterface", "eth1")
+        for i, node in enumerate(data["nodes"]):
+            node.setdefault("fabricAddress", f"10.250.0.{10 + i}")
     result = compile_data(data, tmp_path / "intent")
     assert result.ok and result.files
     assert_paths_stay_inside(result.files, tmp_path / "out")

@@ -55,15 +55,23 @@ def test_a_profile_without_a_source_for_a_fact_is_refused():
     ("kubeadm", "/etc/kubernetes/kubelet.conf"),
 ])
 def test_nads_use_the_kubelets_own_kubeconfig_of_the_provider(tmp_path, provider, kubeconfig):
-    result = compile_on(tmp_path, provider)
+    result = compile_on(tmp_path, provider, cniCredentials="kubelet")
     assert providers.profile(provider).kubeconfig == kubeconfig
     assert nad_kubeconfig(result.files) == kubeconfig
     prepare = pyyaml.safe_load(result.files["manifests/configmap-jcnrc-node-prep.yaml"])["data"]["prepare.sh"]
     assert f"kubeconfig={kubeconfig}\n" in prepare and f"kubelet_kubeconfig={kubeconfig}\n" in prepare
 
 
+@pytest.mark.parametrize("provider", ["aks", "eks", "kubeadm"])
+def test_by_default_the_nads_use_the_cnis_own_kubeconfig(tmp_path, provider):
+    result = compile_on(tmp_path, provider)
+    assert nad_kubeconfig(result.files) == "/etc/cni/net.d/jcnrc.d/jcnrc.kubeconfig"
+    prepare = pyyaml.safe_load(result.files["manifests/configmap-jcnrc-node-prep.yaml"])["data"]["prepare.sh"]
+    assert "kubelet_kubeconfig" not in prepare  # nothing of the kubelet's is read or copied
+
+
 def test_cluster_kubeconfig_overrides_the_nads_and_node_preparation_copies_to_it(tmp_path):
-    result = compile_on(tmp_path, "aks", kubeConfig="/etc/kubernetes/kubelet.conf")
+    result = compile_on(tmp_path, "aks", kubeConfig="/etc/kubernetes/kubelet.conf", cniCredentials="kubelet")
     assert nad_kubeconfig(result.files) == "/etc/kubernetes/kubelet.conf"
     prepare = pyyaml.safe_load(result.files["manifests/configmap-jcnrc-node-prep.yaml"])["data"]["prepare.sh"]
     assert "kubeconfig=/etc/kubernetes/kubelet.conf\n" in prepare

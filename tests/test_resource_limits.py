@@ -304,7 +304,8 @@ def test_a_one_megabyte_list_is_handled_fast_with_the_default_limits(tmp_path):
     assert 900_000 < len(raw) < DEFAULT_LIMITS.max_bytes
     outcome = analyse_in_child(raw, tmp_path)
     assert outcome.ok or outcome.codes[0] == "JCN008", outcome.diagnostics
-    assert_one_cpp_pass(outcome, raw)
+    # The parse, and rapidyaml's tree for the position of the warning about the lone route reflector.
+    assert_one_cpp_pass(outcome, raw, passes=2 if "JCN922" in outcome.codes else 1)
     assert_small_memory(outcome)
 
 

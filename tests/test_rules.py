@@ -22,10 +22,15 @@ EXAMPLE = load_file(EXAMPLE_FILE).data
 W1, W2 = "aks-agentpool-23733201-vmss000001", "aks-agentpool-23733201-vmss000002"
 
 
+# The walkthrough has one route reflector, which every check warns about (JCN922: its own tests
+# are test_a_lone_route_reflector_is_a_warning and the corpus): left out of the other tests' lists.
+LONE_RR = "JCN922"
+
+
 def diagnostics_after(edit) -> list:
     data = copy.deepcopy(EXAMPLE)
     edit(data)
-    return check(data).diagnostics
+    return [d for d in check(data).diagnostics if d.code != LONE_RR]
 
 
 def only(edit, code: str):
@@ -47,7 +52,16 @@ def move_pod_b_to(vrf: str, ipv4: str):
 
 def test_the_example_checks_clean():
     checked = check(copy.deepcopy(EXAMPLE))
-    assert checked.ok and checked.diagnostics == []
+    assert checked.ok and [d.code for d in checked.diagnostics] == [LONE_RR]
+
+
+def test_a_lone_route_reflector_is_a_warning_and_a_second_one_ends_it():
+    [lone] = [d for d in check(copy.deepcopy(EXAMPLE)).diagnostics if d.code == LONE_RR]
+    assert lone.severity == "warning" and lone.path == ("nodes", 0, "role")
+    assert "graceful restart keeps the routes while its cRPD restarts" in lone.message
+    data = copy.deepcopy(EXAMPLE)
+    data["nodes"].append({"name": "rr-2", "address": "10.240.0.13", "role": "master"})
+    assert check(data).diagnostics == []
 
 
 # --- roles ------------------------------------------------------------------------------------
@@ -382,10 +396,10 @@ def test_every_problem_is_reported_in_one_run_sorted_by_position():
     loaded = load_bytes(text.encode(), "t.yaml")
     data = copy.deepcopy(loaded.data)
     edit(data)
-    found = check(data).diagnostics
+    found = [d for d in check(data).diagnostics if d.code != LONE_RR]
     assert sorted(d.code for d in found) == ["JCN204", "JCN303", "JCN501", "JCN504"]
     lines = [item.line for item in locate(found, loaded.source)]
-    assert lines == sorted(lines) == [23, 26, 32, 40]
+    assert lines == sorted(lines) == [24, 27, 33, 41]
 
 
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-2, 2**40), st.floats(allow_nan=False), st.text(max_size=12),
@@ -457,7 +471,7 @@ def test_rules_scale_linearly_in_nodes_and_pods():
     Counted, not timed: the same answer on any machine."""
     small, small_calls = call_count(check, big_intent(25, 250))
     large, large_calls = call_count(check, big_intent(250, 2500))
-    assert small.diagnostics == [] and large.diagnostics == []
+    assert [d.code for d in small.diagnostics] == [d.code for d in large.diagnostics] == [LONE_RR]
     assert large_calls < 11 * small_calls, (small_calls, large_calls)  # 9.6 measured
 
 

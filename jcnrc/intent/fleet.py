@@ -291,6 +291,8 @@ def _router_ids(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
                 keys.append(("IPv6 loopback", node.ipv6Loopback.lower(), "ipv6Loopback"))
             if node.isoLoopback is not None:
                 keys.append(("ISO NET", node.isoLoopback.lower(), "isoLoopback"))
+            if node.fabricAddress is not None:  # JCNR's VTEP and BGP source
+                keys.append(("fabric address", str(node.fabricAddress), "fabricAddress"))
             for what, value, key in keys:
                 first = seen.setdefault((what, value), (m, i))
                 if first[0] is not m:

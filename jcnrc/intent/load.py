@@ -335,7 +335,9 @@ def _load_text(raw: bytes, name: str, limits: Limits, fast: bool, digest: str) -
     tabs = _tab_indentation(lines)
     if tabs:
         return Loaded(None, source, tabs, digest)
-    if fast and len(raw) >= fastyaml.FAST_PATH_MIN_BYTES:
+    # Not when the text nests deeper than the limit (a hint, see _nested_deeper_than): the exact
+    # composer refuses that at the limit, where rapidyaml would first parse every level.
+    if fast and len(raw) >= fastyaml.FAST_PATH_MIN_BYTES and not _nested_deeper_than(raw, limits.max_depth):
         try:
             data = fastyaml.parse(text, limits.max_depth, limits.max_nodes, limits.max_scalar)
         except fastyaml.TooManyNodes as over:

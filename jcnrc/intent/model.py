@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    StrictBool,
     StrictInt,
     StrictStr,
     Tag,
@@ -270,6 +271,45 @@ class Bgp(IntentModel):
     connectPort: StrictInt | None = Field(
         None, ge=1, le=65535, description="TCP port cRPD connects to on its peers.", examples=[178]
     )
+    gracefulRestart: StrictBool = Field(
+        True,
+        description="BGP graceful restart (`routing-options graceful-restart`): when a route reflector's cRPD restarts, "
+        "its clients keep forwarding on the routes it sent instead of withdrawing them after the hold time. Safe on by "
+        "default: it only delays the withdrawal of routes whose next hops stay up.",
+        examples=[True],
+    )
+    bfd: Bfd | None = Field(
+        None,
+        description="BFD on the sessions to the route reflectors, to notice a dead peer in about a second instead of the "
+        "90-second hold time. Off by default: on a shared cloud network a short interval flaps sessions under load.",
+        examples=[{"minimumInterval": 300, "multiplier": 3}],
+    )
+
+
+class Bfd(IntentModel):
+    """BFD liveness detection on the BGP sessions (`bfd-liveness-detection`)."""
+
+    model_config = ConfigDict(title="bfd")
+
+    minimumInterval: StrictInt = Field(
+        300, ge=50, le=255000, description="Milliseconds between BFD packets, sent and expected.", examples=[300])
+    multiplier: StrictInt = Field(3, ge=1, le=255, description="Packets missed before the session is declared down.",
+                                  examples=[3])
+
+
+class Underlay(IntentModel):
+    """What cRPD runs on the node network besides BGP."""
+
+    model_config = ConfigDict(title="underlay")
+
+    igp: Literal["none", "isis", "ospf"] = Field(
+        "none",
+        description="Interior routing on the node network: `none` (the EVPN Type-5 overlay needs only BGP between node "
+        "addresses the cloud already routes), `isis` (IS-IS with segment routing, LDP and MPLS, as the upstream Platter "
+        "template did), or `ospf` (OSPF area 0). An IGP on `interface all` forms adjacencies on a shared L2 segment and "
+        "installs routes into the host's routing table: only where the underlay is yours.",
+        examples=["none"],
+    )
 
 
 class SegmentRouting(IntentModel):
@@ -449,12 +489,23 @@ class Cluster(IntentModel):
         examples=["/etc/kubernetes/kubelet.conf"],
         json_schema_extra={"patternErrorMessage": _KUBECONFIG_MESSAGE},
     )
+    cniCredentials: Literal["service-account", "kubelet"] = Field(
+        "service-account",
+        description="Whose credentials the Platter/JCNR CNI uses to read pods and NADs. `service-account`: node "
+        "preparation writes a kubeconfig for the `jcnrc-cni` ServiceAccount (least RBAC: get pods, get and list NADs) "
+        "from a token the kubelet projects and refreshes, as Multus does; `kubelet`: the kubelet's own kubeconfig, a "
+        "`system:node` identity (what the walkthrough and robric copied, there an admin kubeconfig).",
+        examples=["service-account"],
+    )
     bgp: Bgp = Field(
         default_factory=Bgp, description="BGP transport settings.", examples=[{"listenPort": 178, "connectPort": 178}]
     )
     segmentRouting: SegmentRouting = Field(
-        default_factory=SegmentRouting, description="SR node indexes.", examples=[{"srgbStart": 400000, "srgbRange": 4000}]
+        default_factory=SegmentRouting, description="SR node indexes (used with `underlay.igp: isis`).",
+        examples=[{"srgbStart": 400000, "srgbRange": 4000}]
     )
+    underlay: Underlay = Field(default_factory=Underlay, description="Routing on the node network besides BGP.",
+                               examples=[{"igp": "none"}])
     vniRange: VniRange = Field(
         default_factory=VniRange, description="Range for VNIs that jcnrc allocates.", examples=[{"first": 10000, "last": 19999}]
     )

@@ -85,10 +85,13 @@ NODE_PATH = r"^(?!(?:.*/)?\.\.?(?:/|$))/[^\s;'\"`$\\" + _UNSAFE + r"]*$"
 # /etc/cni/net.d/ the networks the container runtime reads. These are the files real deployments
 # name: kubeadm's and kubespray's (the walkthrough copied an admin kubeconfig there), the kubelet's
 # own on AKS and EKS, and Multus's, whose ServiceAccount kubeconfig a CNI may share.
+# Where node preparation writes the CNI's own kubeconfig (`cluster.cniCredentials: service-account`).
+CNI_KUBECONFIG = "/etc/cni/net.d/jcnrc.d/jcnrc.kubeconfig"
 KUBECONFIG_FILES = {
     "/etc/kubernetes/kubelet.conf": "kubeadm and kubespray; the walkthrough's path",
     "/var/lib/kubelet/kubeconfig": "the kubelet's own on AKS and EKS",
     "/etc/cni/net.d/multus.d/multus.kubeconfig": "Multus's own, from its ServiceAccount",
+    CNI_KUBECONFIG: "jcnrc's own, for the CNI's ServiceAccount (the default)",
 }
 # Places a path outside the list most often points at, and why each is dangerous.
 _POD_VOLUMES = "/var/lib/kubelet/pods/"

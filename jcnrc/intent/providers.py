@@ -150,15 +150,16 @@ class Advice:
     help: str
 
 
-def advice(provider: str, kube_config: str | None) -> list[Advice]:
+def advice(provider: str, kube_config: str | None, credentials: str = "kubelet") -> list[Advice]:
     """Warnings for intent fields whose meaning depends on the provider.
 
-    ``cluster.kubeConfig`` is the only such field today: every provider honours it, but on each
-    one the kubelet already keeps a kubeconfig on every node, and a different path means node
-    preparation must keep a second copy of the node's credentials in sync at that path.
+    ``cluster.kubeConfig`` is the only such field today: with ``cniCredentials: kubelet`` every
+    provider honours it, but on each one the kubelet already keeps a kubeconfig on every node, and a
+    different path means node preparation must keep a second copy of the node's credentials in
+    sync at that path. With the CNI's own ServiceAccount nothing is copied: no advice.
     """
     chosen = profile(provider)
-    if kube_config is None or kube_config == chosen.kubeconfig:
+    if credentials != "kubelet" or kube_config is None or kube_config == chosen.kubeconfig:
         return []
     return [Advice(
         path=("cluster", "kubeConfig"),

@@ -163,6 +163,9 @@ def run(intent: Intent) -> list[Diagnostic]:
         _expectations, _secret_rules, _target_rules, _provider_rules, _usage_warnings)
     for rule in rules:
         found.extend(rule(intent))
+    if intent.complete and not any(d.is_error for d in found):
+        # Advice about the design, given once the intent is right: a file with a mistake shows the mistake.
+        found.extend(_lone_route_reflector(intent))
     return found
 
 
@@ -675,17 +678,37 @@ def _secret_rules(intent: Intent) -> Iterator[Diagnostic]:
 # --- router generation and provider -----------------------------------------------------------
 
 def _target_rules(intent: Intent) -> Iterator[Diagnostic]:
-    """Platter installs its CNI from `images.platter`; JCNR ignores the fields only Platter reads."""
+    """Each router generation reads its own fields: Platter its images, JCNR its data path (a fabric
+    interface and address per node) and chart values.
+
+    A field only Platter reads is a warning under JCNR (JCN914). The JCNR fields are not one under
+    Platter: an intent built for both generations (the walkthrough is) carries the JCNR data path,
+    which describes the nodes' second NIC and is true whichever generation runs; Platter simply runs
+    VXLAN and BGP from `address`. docs/jcnr.md lists what each target reads."""
+    if intent.target == "jcnr":
+        yield from _jcnr_data_path(intent)
+        yield from _ignored_by_jcnr(intent)
+    else:
+        yield from _platter_images(intent)
+
+
+def _platter_images(intent: Intent) -> Iterator[Diagnostic]:
     if intent.images is None:
         return
-    if intent.target == "platter" and intent.images.platter is None:
-        yield error("JCN102", "missing required key `platter` in `images`: target platter installs its CNI from this image",
-                    ("images",), at="key", help="for example `platter: registry.example.com/platter:latest`")
-    if intent.target != "jcnr":
-        return
+    missing = [key for key in ("platter", "crpd") if getattr(intent.images, key) is None]
+    if missing:
+        keys = " and ".join(f"`{key}`" for key in missing)
+        yield error("JCN102", f"missing required key{'s' if len(missing) > 1 else ''} {keys} in `images`: target platter "
+                              "installs its CNI from `platter` and runs cRPD from `crpd`", ("images",), at="key",
+                    help=" and ".join(f"`{key}: registry.example.com/{key}:latest`" for key in missing) +
+                         " for example (target jcnr takes its images from its Helm chart, `cluster.jcnr`)")
+
+
+def _ignored_by_jcnr(intent: Intent) -> Iterator[Diagnostic]:
     ignored: list[tuple[Path, str]] = []
-    if intent.images.platter is not None:
-        ignored.append((("images", "platter"), "`images.platter`"))
+    if intent.images is not None:
+        ignored += [(("images", key), f"`images.{key}`") for key in ("platter", "crpd")
+                    if getattr(intent.images, key) is not None]
     if intent.cluster is not None and "segmentRouting" in intent.cluster.model_fields_set:
         ignored.append((("cluster", "segmentRouting"), "`cluster.segmentRouting`"))
     for i, node in intent.nodes:
@@ -701,6 +724,48 @@ def _target_rules(intent: Intent) -> Iterator[Diagnostic]:
                       help="remove it, or build with `--target platter`; see docs/jcnr.md for what each target reads")
 
 
+def _jcnr_data_path(intent: Intent) -> Iterator[Diagnostic]:
+    """JCNR's DPDK vRouter forwards VXLAN through a fabric interface: every node needs that interface
+    and its IPv4 address there, the VTEP and BGP source of the node."""
+    cluster_interface = intent.cluster.fabricInterface if intent.cluster is not None else None
+    without_interface = [node.name for _, node in intent.nodes if node.fabricInterface is None]
+    if intent.cluster is not None and cluster_interface is None and without_interface:
+        yield error("JCN514", "target jcnr needs the fabric interface the DPDK vRouter takes over, and `cluster.fabricInterface` "
+                              f"is not set ({len(without_interface)} of {len(intent.nodes)} nodes set no `fabricInterface` "
+                              "of their own)",
+                    ("cluster",), at="key",
+                    help="add `fabricInterface: <name>` under `cluster` (the NIC that holds the nodes' `fabricAddress`, "
+                         "e.g. eth1); a node whose NIC is named otherwise sets its own `fabricInterface`")
+    fabric_seen: dict[str, Path] = {}
+    addresses = {str(node.address): (i, node.name) for i, node in intent.nodes}
+    for i, node in intent.nodes:
+        if node.fabricAddress is None:
+            interface = node.fabricInterface or cluster_interface
+            yield error("JCN514", f"node `{node.name}` has no `fabricAddress`: target jcnr runs VXLAN and BGP from the "
+                                  f"node's IPv4 address on {interface or 'its fabric interface'}", ("nodes", i, "name"),
+                        help=f"add `fabricAddress: <IPv4>` to the node: the address `ip -4 addr show {interface or '<NIC>'}` "
+                             "shows on the node before JCNR takes the interface over")
+            continue
+        path = ("nodes", i, "fabricAddress")
+        text = str(node.fabricAddress)
+        problem = _special_problem(f"node `{node.name}` fabric address", ip_network(node.fabricAddress), path, shown=text,
+                                   advice="use the node's address on its fabric interface")
+        if problem is not None:
+            yield problem
+            continue
+        other = addresses.get(text)
+        if text in fabric_seen:
+            yield error("JCN409", f"duplicate fabric address `{text}`", path,
+                        related=(Related("first used", fabric_seen[text]),),
+                        help="every node needs its own fabric address: it is the node's VTEP and BGP identity")
+        elif other is not None and other[0] != i:
+            yield error("JCN409", f"fabric address `{text}` of node `{node.name}` is the address of node `{other[1]}`",
+                        path, related=(Related("that node's address", ("nodes", other[0], "address")),),
+                        help="the fabric address is the node's own address on its fabric interface")
+        else:
+            fabric_seen[text] = path
+
+
 def _provider_rules(intent: Intent) -> Iterator[Diagnostic]:
     if intent.cluster is None:
         return
@@ -713,7 +778,7 @@ def _provider_rules(intent: Intent) -> Iterator[Diagnostic]:
                     "node's credentials to this path as root", ("cluster", "kubeConfig"),
                     help=f"remove `kubeConfig` to use the kubelet's own {own}, or name one of {allowed}")
         return
-    for advice in providers.advice(intent.cluster.provider, kube_config):
+    for advice in providers.advice(intent.cluster.provider, kube_config, intent.cluster.cniCredentials):
         yield warning("JCN916", advice.message, advice.path, help=advice.help)
 
 
@@ -765,6 +830,21 @@ def vrf_usage(intent: Intent, attachments_per_vrf: dict[str, int]) -> Iterator[D
                               f"{demand} attachment{'s' if demand != 1 else ''}", ("vrfs", i, f"{family}Pool"),
                               help=f"a /{fitting} holds them with room to spare; a smaller pool leaves room for other VRFs "
                                    "and keeps routes readable")
+
+
+def _lone_route_reflector(intent: Intent) -> Iterator[Diagnostic]:
+    """One route reflector is a single point of failure for every route of the cluster."""
+    masters = [(i, n) for i, n in intent.nodes if n.role == "master"]
+    if len(masters) != 1 or not any(n.role == "worker" for _, n in intent.nodes):
+        return
+    i, master = masters[0]
+    bgp = intent.cluster.bgp if intent.cluster is not None else None
+    keeps = ("graceful restart keeps the routes while its cRPD restarts, not when the node is gone"
+             if bgp is None or bgp.gracefulRestart else "and graceful restart is off")
+    yield warning("JCN922", f"`{master.name}` is the only route reflector: when it fails, every worker withdraws every "
+                            f"route after the BGP hold time (90 s); {keeps}", ("nodes", i, "role"),
+                  help="give a second node `role: master` (workers peer with every route reflector), and consider "
+                       "`cluster.bgp.bfd` to notice a failure in about a second")
 
 
 def _fitting_prefix(max_prefixlen: int, needed: int) -> int:

@@ -94,11 +94,67 @@ def scan(files: Mapping[str, str], values: Sequence[str], labels: Sequence[str] 
     needles = [_Needle(label, text, _WHITESPACE.sub(" ", text), encoding, via)
                for value, label in zip(values, labels, strict=True) for text, (encoding, via) in _text_forms(value).items()]
     encoded = [(label, needle) for value, label in zip(values, labels, strict=True) for needle in _all_base64_forms(value)]
+    # A file is searched needle by needle (and its positions mapped) only when one of a few
+    # probes, each a piece of some needle that every occurrence of that needle contains, is in
+    # it: most files hold no secret, and this answers for them at the cost of a plain search.
+    text_probes = _text_probes([needle.flat for needle in needles])
+    base64_probes = _base64_probes([needle for _, needle in encoded])
+    ascii_probes = tuple(probe.encode("ascii") for probe in base64_probes)  # base64 is ASCII
     findings: set[Finding] = set()
     for path, text in files.items():
-        findings.update(_find_text(path, text, needles))
-        findings.update(_find_base64(path, text, encoded))
+        if any(probe in text for probe in text_probes):
+            findings.update(_find_text(path, text, needles))
+        if base64_probes and _maybe_base64(text, base64_probes, ascii_probes):
+            findings.update(_find_base64(path, text, encoded))
     return sorted(findings)
+
+
+# Letters and digits: no filter escapes them, so a run of them in one escaped form of a value is
+# in its other forms too (one probe serves many needles).
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+# A probe shorter than this would be found by chance in ordinary output, and each chance find
+# costs the full search of that file: a text needle without such a run is its own probe.
+_MIN_PROBE = 8
+# Base64 needles are probed by their first characters (12 bytes of the value): the forms of one
+# value at one offset differ only after their first escaped character, so they share them.
+_BASE64_PROBE = 16
+
+
+def _text_probes(needles: list[str]) -> tuple[str, ...]:
+    """Few substrings without whitespace such that every needle (a `flat` form: whitespace runs
+    made one space) contains one: a needle found in a file's text with its whitespace runs made
+    one space has each of its whitespace-free pieces in the file's text as it is."""
+    chosen: list[str] = []
+    for needle in sorted(set(needles), key=len):  # short first: their probes often lie in longer needles
+        if any(probe in needle for probe in chosen):
+            continue
+        pieces = needle.split(" ")
+        longest = max((run for piece in pieces for run in _ALNUM_RUN.findall(piece)), key=len, default="")
+        chosen.append(longest if len(longest) >= _MIN_PROBE else max(pieces, key=len))
+    return tuple(chosen)
+
+
+def _base64_probes(needles: list[str]) -> tuple[str, ...]:
+    """Few substrings such that every base64 needle (no whitespace) contains one."""
+    chosen: list[str] = []
+    for needle in sorted(set(needles), key=len):
+        if not any(probe in needle for probe in chosen):
+            chosen.append(needle[:_BASE64_PROBE])
+    return tuple(chosen)
+
+
+# str.split() splits at these characters in ASCII text (the str.isspace() ones; \s in a pattern).
+_ASCII_WHITESPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def _maybe_base64(text: str, probes: tuple[str, ...], ascii_probes: tuple[bytes, ...]) -> bool:
+    """Whether a probe is in `text` with its whitespace removed (where _find_base64 looks)."""
+    if text.isascii():
+        # bytes.translate deletes whitespace in a quarter of the time of "".join(text.split()).
+        compact = text.encode("ascii").translate(None, _ASCII_WHITESPACE)
+        return any(probe in compact for probe in ascii_probes)
+    flat = "".join(text.split())
+    return any(probe in flat for probe in probes)
 
 
 def _labels(values: Sequence[str], labels: Sequence[str] | None) -> list[str]:

@@ -40,7 +40,7 @@ class Origin:
 
     vrf: str
     node: str
-    node_address: str
+    node_address: str  # the origin's VTEP, the protocol next hop: its ipv4_loopback (JCNR: its fabric address)
     prefix: str
     family: str
     gateway: str
@@ -257,7 +257,8 @@ def sessions(plan: Plan, node_name: str) -> tuple[ExpectedSession, ...]:
     node = plan.node(node_name)
     peers = plan.workers if node.is_master else plan.masters
     role = "client" if node.is_master else "route-reflector"
-    found = [ExpectedSession(p.address, p.name, plan.asn, role) for p in peers if p.name != node.name]
+    # Sessions run between the nodes' BGP local addresses: the node address, for JCNR the fabric address.
+    found = [ExpectedSession(p.ipv4_loopback, p.name, plan.asn, role) for p in peers if p.name != node.name]
     if node.is_master and plan.fleet is not None:
         # Route reflectors of the peered clusters, named `<cluster>/<node>`.
         found += [ExpectedSession(r.address, f"{r.cluster}/{r.node}", r.asn, "fleet-peer") for r in plan.fleet.reflectors]
@@ -283,7 +284,7 @@ def node_state(plan: Plan, node_name: str, vrf_filter: str | None = None, origin
 
 def _vrf_table(plan: Plan, node: PlannedNode, vrf_name: str, origins: OriginIndex, compact: bool) -> VrfTable:
     table = f"{vrf_name}.evpn.0"
-    masters = tuple(m.address for m in plan.masters)
+    masters = tuple(m.ipv4_loopback for m in plan.masters)
     routes: list[ExpectedRoute] = []
     local_routes = local_kernel = 0
     imported = origins.sources(vrf_name)

@@ -286,7 +286,7 @@ def plan_fleet(checked: CheckedFleet, previous: Lock | None) -> PlannedFleet:
     clusters = []
     for c in alone:
         peers = sorted({b if a == c.name else a for a, b in pairs if c.name in (a, b)})
-        reflectors = tuple(RemoteReflector(p, n.name, n.address, by_name[p].plan.asn)
+        reflectors = tuple(RemoteReflector(p, n.name, n.ipv4_loopback, by_name[p].plan.asn)  # its BGP local address
                            for p in peers for n in by_name[p].plan.masters)
         reached_from = sorted(other for other in by_name if other != c.name and c.name in reached[other])
         view = FleetView(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from jcnrc.diagnostics import Diagnostic, Related, error
 from jcnrc.intent import routetarget, rules
 from jcnrc.intent.model import VXLAN_OVERHEAD, Pod, Topology, Vrf, interface_name
+from jcnrc.intent.names import CNI_KUBECONFIG
 from jcnrc.intent.providers import Profile, profile
 from jcnrc.plan import reach
 from jcnrc.plan.allocate import Allocation, LinkAllocation, Lock, allocate, attachment_key, route_target_texts
@@ -33,10 +34,16 @@ class PlannedNode:
     role: str
     index: int
     iso_loopback: str
+    # The node's router ID, BGP local address, route-distinguisher administrator and VTEP: Platter's
+    # `ipv4LoopbackAddr`, the node address; for target jcnr the node's fabric address.
     ipv4_loopback: str
     ipv6_loopback: str
     sr_ipv4_index: int
     sr_ipv6_index: int
+    # Target jcnr: the node's address on its fabric interface and that interface (the node's own
+    # `fabricInterface`, else `cluster.fabricInterface`); None for target platter, which ignores them.
+    fabric_address: str | None = None
+    fabric_interface: str | None = None
 
     @property
     def is_master(self) -> bool:
@@ -261,7 +268,7 @@ def plan(topology: Topology, previous_lock: Lock | None = None, allocation: Allo
         pod_cidr=str(cluster.podCidr),
         service_cidr=str(cluster.serviceCidr),
         underlay_mtu=cluster.underlayMtu,
-        kubeconfig=cluster.kubeConfig or prof.kubeconfig,
+        kubeconfig=cluster.kubeConfig or (CNI_KUBECONFIG if cluster.cniCredentials == "service-account" else prof.kubeconfig),
         profile=prof,
         topology=topology,
         nodes=nodes,
@@ -284,19 +291,23 @@ def iso_from_address(address: IPv4Address, area: str = "0004") -> str:
 
 def _plan_nodes(topology: Topology, allocation: Allocation) -> tuple[tuple[PlannedNode, ...], list[Diagnostic]]:
     sr = topology.cluster.segmentRouting
+    jcnr = topology.target == "jcnr"  # rules.py makes sure every node has its fabric address then
     planned = []
     for node in topology.nodes:
         index = allocation.node_index[node.name]
+        fabric_address = str(node.fabricAddress) if jcnr and node.fabricAddress is not None else None
         planned.append(PlannedNode(
             name=node.name,
             address=str(node.address),
             role=node.role,
             index=index,
             iso_loopback=node.isoLoopback or iso_from_address(node.address),
-            ipv4_loopback=str(node.address),
+            ipv4_loopback=fabric_address or str(node.address),
             ipv6_loopback=node.ipv6Loopback or f"abcd::{node.address}",
             sr_ipv4_index=sr.ipv4IndexBase + index,
             sr_ipv6_index=sr.ipv6IndexBase + index,
+            fabric_address=fabric_address,
+            fabric_interface=(node.fabricInterface or topology.cluster.fabricInterface) if jcnr else None,
         ))
     nodes = tuple(planned)
     return nodes, _sr_index_problems(topology, nodes)

@@ -76,6 +76,9 @@ def common_context(plan: Plan, options: RenderOptions, templates: Templates | No
         # In a fleet, commands name a node as `<cluster>/<node>`.
         "node_prefix": f"{plan.fleet.cluster}/" if plan.fleet is not None else "",
         "fleet_group": FLEET_GROUP,
+        "cni_identity": CNI_IDENTITY,
+        "cni_credentials": plan.topology.cluster.cniCredentials,
+        "cni_token_dir": CNI_TOKEN_DIR,
         "fleet_external_group": FLEET_EXTERNAL_GROUP,
         "eks_snat_exclusions": sorted({pool for pair in cluster_pairs for pool in pair}, key=_network_sort_key),
         "labels": {"app.kubernetes.io/managed-by": "jcnrc", "app.kubernetes.io/part-of": plan.name},
@@ -109,6 +112,11 @@ SYNC_WAVES = {
     "daemonset": 1,
     "deployment": 2, "pod": 2,
 }
+
+# The CNI's own ServiceAccount (cluster.cniCredentials: service-account), and where its projected
+# token and the cluster's CA reach the node-preparation pod.
+CNI_IDENTITY = "jcnrc-cni"
+CNI_TOKEN_DIR = "/var/run/jcnrc-cni"
 
 # The two halves of manifests/ that Flux applies one after the other (templates/common/flux-kustomization.yaml.j2).
 FLUX_SPLIT = "flux"
@@ -245,6 +253,14 @@ class Output:
             # In the single layout the Secret is inside manifest.yaml, so that whole file holds values.
             secret_file = "manifest.yaml" if self.options.layout == "single" else f"secret-{secret_name}.yaml"
             self.files[".gitignore"] = self.render("common/gitignore.j2", secret_files=[f"{MANIFESTS}/{secret_file}"])
+
+    def add_cni_identity(self, *kinds: str) -> None:
+        """The CNI's ServiceAccount and its least RBAC (cluster.cniCredentials: service-account):
+        the objects of `kinds` (serviceaccount, clusterrole, clusterrolebinding), so that a target
+        can put each beside its own objects of that kind in the apply order."""
+        if self.plan.topology.cluster.cniCredentials == "service-account":
+            for kind in kinds or ("serviceaccount", "clusterrole", "clusterrolebinding"):
+                self.manifest(kind, CNI_IDENTITY, "common/cni-rbac.yaml.j2", object=kind)
 
     def add_node_preparation(self, node_config_text: str = "") -> str:
         """Node preparation is the same for both targets: script, iptables rules, ConfigMap, DaemonSet."""

@@ -39,15 +39,56 @@ def _resolvers():
     return VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1)
+def _implicit_patterns() -> dict[str, tuple[re.Pattern[str], ...]]:
+    """{first character: the patterns of ruamel's YAML 1.1 and 1.2 implicit resolvers for it}.
+
+    This is the table `VersionedResolver.resolve` walks for a plain scalar (keyed by its first
+    character, "" for the empty one), taken from the two resolvers themselves, for both versions
+    at once. No implicit resolver gives the string tag, so a plain scalar reads as a string under
+    both versions exactly when none of these patterns matches it. Asking `resolve` itself costs a
+    property lookup and a list per call (tests/test_unoptimised.py compares the two)."""
+    patterns: dict[str, list[re.Pattern[str]]] = {}
+    for resolver in _resolvers():
+        table = resolver.versioned_resolver
+        if table.get(None):  # resolvers for any first character: not in ruamel's tables today
+            raise AssertionError("ruamel.yaml has an implicit resolver without a first character")
+        for first, resolvers in table.items():
+            patterns.setdefault(first, []).extend(regexp for tag, regexp in resolvers if tag != _STR_TAG)
+    return {first: tuple(found) for first, found in patterns.items()}
+
+
 def _plain_is_string(text: str) -> bool:
+    """Both a YAML 1.1 and a YAML 1.2 reader resolve `text`, written plain, to a string."""
+    return not any(regexp.match(text) for regexp in _implicit_patterns().get(text[:1], ()))
+
+
+def _plain_is_string_by_resolve(text: str) -> bool:
+    """_plain_is_string as ruamel's resolvers answer it, one call each: the reference for tests."""
     from ruamel.yaml.nodes import ScalarNode
 
     return all(resolver.resolve(ScalarNode, text, (True, False)) == _STR_TAG for resolver in _resolvers())
 
 
+# What yaml_scalar wrote for a str, by the str: a build writes the same names, namespaces, labels
+# and addresses thousands of times. Bounded (emptied when full) and only for short text, so a
+# hostile intent of long distinct values cannot make it grow without end.
+_STRING_SCALARS: dict[str, str] = {}
+_STRING_SCALARS_MAX = 1 << 16
+_STRING_SCALAR_MAX_CHARS = 256
+
+
 def yaml_scalar(value: Any) -> str:
     """One YAML scalar for a value: strings stay strings for every reader, numbers stay numbers."""
+    if type(value) is str:  # nearly every call; a subclass of str goes the long way (its str() may differ)
+        written = _STRING_SCALARS.get(value)
+        if written is None:
+            written = _string_scalar(value)
+            if len(value) <= _STRING_SCALAR_MAX_CHARS:
+                if len(_STRING_SCALARS) >= _STRING_SCALARS_MAX:
+                    _STRING_SCALARS.clear()
+                _STRING_SCALARS[value] = written
+        return written
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -56,7 +97,10 @@ def yaml_scalar(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         raise EscapeError("floats are not written by jcnrc")
-    text = str(value)
+    return _string_scalar(str(value))
+
+
+def _string_scalar(text: str) -> str:
     if _PLAIN_SAFE.fullmatch(text) and not text.endswith(":") and _plain_is_string(text):
         return text
     return yaml_quoted(text)
@@ -84,7 +128,7 @@ def _yaml_code_escape(ch: str) -> str:
 
 def yaml_string(value: Any) -> str:
     """Always a string, also for numbers: ConfigMap data and env values must be strings."""
-    return yaml_scalar(str(value))
+    return yaml_scalar(value if type(value) is str else str(value))
 
 
 def yaml_block(text: str, indent: int) -> str:

@@ -28,8 +28,11 @@ def render(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str
     crpd_config = out.render("platter/crpd-config.tmpl.j2")
     node_configs = {n.name: out.render("platter/node-config.json.j2", node=n) for n in plan.nodes}
     out.manifest("serviceaccount", "crpd", "platter/serviceaccount.yaml.j2")
+    out.add_cni_identity("serviceaccount")
     out.manifest("clusterrole", "crpd", "platter/clusterrole.yaml.j2")
+    out.add_cni_identity("clusterrole")
     out.manifest("clusterrolebinding", "crpd", "platter/clusterrolebinding.yaml.j2")
+    out.add_cni_identity("clusterrolebinding")
     config_text = out.manifest("configmap", "platter-config", "platter/configmap-platter-config.yaml.j2", crpd_config=crpd_config)
     node_config_text = out.manifest("configmap", "platter-node-config", "platter/configmap-platter-node-config.yaml.j2",
                                     node_configs=node_configs)

@@ -9,14 +9,28 @@ Values reach a template's text only through the filters of ``FILTERS`` (``escape
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import marshal
+import os
+import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import CodeType
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from jcnrc import resources
+from jcnrc import __version__, resources
 from jcnrc.render import escape
+
+if TYPE_CHECKING:
+    import jinja2
+
+# Where compiled templates are kept between runs (see CompiledTemplates): an absolute folder, or
+# empty for none. Unset: $XDG_CACHE_HOME/jcnrc/templates, else ~/.cache/jcnrc/templates.
+CACHE_ENV = "JCNRC_CACHE_DIR"
 
 
 class Templates:
@@ -28,29 +42,234 @@ class Templates:
         search = [str(user_folder)] if user_folder else []
         search.append(str(resources.folder("templates")))
         loader = jinja2.FileSystemLoader(search)
-        # auto_reload=False: one build does not watch the template files change, so Jinja need not
-        # stat each one again every time it is used (tens of thousands of times in a big build).
+
         def environment(variable: tuple[str, str], block: tuple[str, str], comment: tuple[str, str]) -> jinja2.Environment:
-            return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                      trim_blocks=True, lstrip_blocks=True, autoescape=False,
-                                      extensions=["jinja2.ext.do"], auto_reload=False,
-                                      variable_start_string=variable[0], variable_end_string=variable[1],
-                                      block_start_string=block[0], block_end_string=block[1],
-                                      comment_start_string=comment[0], comment_end_string=comment[1])
+            # auto_reload=False: one build does not watch the template files change, so Jinja need not
+            # stat each one again every time it is used (tens of thousands of times in a big build).
+            options: dict[str, Any] = {
+                "keep_trailing_newline": True, "trim_blocks": True, "lstrip_blocks": True, "autoescape": False,
+                "extensions": ["jinja2.ext.do"], "variable_start_string": variable[0], "variable_end_string": variable[1],
+                "block_start_string": block[0], "block_end_string": block[1],
+                "comment_start_string": comment[0], "comment_end_string": comment[1]}
+            env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, auto_reload=False, **options)
+            env.filters.update(FILTERS)
+            # What the compiled code depends on besides the template's own text: how it was compiled.
+            env.bytecode_cache = CompiledTemplates.for_environment(options, env)  # type: ignore[assignment]
+            return env
 
         self.text = environment(("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
         self.go_template = environment(("<<", ">>"), ("<%", "%>"), ("<#", "#>"))
-        for env in (self.text, self.go_template):
-            env.filters.update(FILTERS)
         self._template_error = jinja2.TemplateError
+        # name -> Template: Jinja's own cache is an LRU behind a lock, asked tens of thousands of times.
+        self._loaded: dict[str, jinja2.Template] = {}
 
     def render(self, name: str, **context) -> str:
-        env = self.go_template if ".tmpl." in name else self.text
         try:
-            text = env.get_template(name).render(**context)
+            template = self._loaded.get(name)
+            if template is None:
+                env = self.go_template if ".tmpl." in name else self.text
+                template = self._loaded[name] = env.get_template(name)
+            text = template.render(**context)
         except self._template_error as exc:
             raise TemplateProblem(name, exc) from exc
         return normalize(text)
+
+
+class _Bucket:
+    """What Jinja's loader asks of a bytecode cache's bucket: the code, or None to compile."""
+
+    __slots__ = ("checksum", "code", "key")
+
+    def __init__(self, key: str, checksum: str, code: CodeType | None) -> None:
+        self.key = key
+        self.checksum = checksum
+        self.code = code
+
+
+# Compiled templates of this process, by cache key: (source checksum, code). Every Templates()
+# (one per cluster of a fleet, one per render in the tests) compiles each template once at most.
+_COMPILED: dict[str, tuple[str, CodeType]] = {}
+_MAGIC = b"jcnrc compiled Jinja template 1\n"
+_DIGEST = 32  # sha256
+# The folder is pruned to the newest _KEEP entries when it holds more than _MAX_FILES.
+_MAX_FILES = 1000
+_KEEP = 500
+
+
+class CompiledTemplates:
+    """Jinja's bytecode cache interface (``get_bucket``/``set_bucket``): compiled templates kept in
+    this process and in a folder of the user's, so a run does not compile every template again.
+
+    A cached entry is the marshalled code object of one template. Its key is a sha256 of the
+    template's name and file name, and of everything the compiled code depends on besides the
+    template's text: the environment's options (delimiters, whitespace control, extensions), the
+    names of its filters and tests, and the versions of jcnrc, Jinja and Python. The entry also
+    holds a checksum of the template's text (Jinja's: sha1), checked at every load: a changed
+    template, a user template folder, another jcnrc or Python is a miss, and compiles as before.
+
+    Loading a code object runs it, so the folder must be one only this user can write to: it is
+    created 0700; it is used only when it is a real folder (not a link), owned by this user and
+    writable by no one else. Each entry is opened without following a link and must be a regular
+    file with one name, owned by this user and writable by no one else, start with jcnrc's magic
+    line, name the key it was looked up under and the template's checksum, and hold the sha256 of
+    the marshalled code, checked before marshal reads it. Anything else is a miss, never an error:
+    without the folder (read-only home, ``JCNRC_CACHE_DIR=``) templates are compiled as before.
+    Entries are written to a temporary file (O_EXCL, O_NOFOLLOW, 0600) and renamed into place.
+    """
+
+    def __init__(self, flavour: str, folder: str | None) -> None:
+        self.flavour = flavour
+        self.folder = folder
+        self._folder_ok: bool | None = None
+
+    @classmethod
+    def for_environment(cls, options: dict[str, Any], env: jinja2.Environment) -> CompiledTemplates:
+        import jinja2
+
+        described = repr((sorted(options.items()), sorted(env.filters), sorted(env.tests), __version__,
+                          jinja2.__version__, sys.version, sys.implementation.cache_tag))
+        return cls(hashlib.sha256(described.encode("utf-8")).hexdigest(), cache_folder())
+
+    # --- Jinja's interface -----------------------------------------------------------------------
+
+    def get_bucket(self, environment: Any, name: str, filename: str | None, source: str) -> _Bucket:
+        key = hashlib.sha256(f"{self.flavour}\0{name}\0{filename}".encode("utf-8", "surrogateescape")).hexdigest()
+        checksum = hashlib.sha1(source.encode("utf-8")).hexdigest()
+        known = _COMPILED.get(key)
+        if known is not None and known[0] == checksum:
+            return _Bucket(key, checksum, known[1])
+        code = self._load(key, checksum)
+        if code is not None:
+            _COMPILED[key] = (checksum, code)
+        return _Bucket(key, checksum, code)
+
+    def set_bucket(self, bucket: _Bucket) -> None:
+        if bucket.code is None:
+            return
+        _COMPILED[bucket.key] = (bucket.checksum, bucket.code)
+        self._store(bucket.key, bucket.checksum, bucket.code)
+
+    # --- the folder ------------------------------------------------------------------------------
+
+    def _usable_folder(self) -> str | None:
+        """The folder, once checked (created 0700 if missing), or None."""
+        if self._folder_ok is None and self.folder is not None:
+            self._folder_ok = _private_folder(self.folder)
+        return self.folder if self._folder_ok else None
+
+    def _load(self, key: str, checksum: str) -> CodeType | None:
+        folder = self._usable_folder()
+        if folder is None:
+            return None
+        try:
+            fd = os.open(os.path.join(folder, key), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not _private_file(info):
+                return None
+            data = _read_all(fd, info.st_size)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        header = _MAGIC + f"{key}\n{checksum}\n".encode("ascii")
+        if not data.startswith(header) or len(data) < len(header) + _DIGEST:
+            return None
+        digest, payload = data[len(header):len(header) + _DIGEST], data[len(header) + _DIGEST:]
+        if hashlib.sha256(payload).digest() != digest:
+            return None
+        try:
+            code = marshal.loads(payload)
+        except (EOFError, ValueError, TypeError):
+            return None
+        return code if isinstance(code, CodeType) else None
+
+    def _store(self, key: str, checksum: str, code: CodeType) -> None:
+        folder = self._usable_folder()
+        if folder is None:
+            return
+        payload = marshal.dumps(code)
+        data = _MAGIC + f"{key}\n{checksum}\n".encode("ascii") + hashlib.sha256(payload).digest() + payload
+        temporary = os.path.join(folder, f".{key}.{os.getpid()}.tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o600)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, os.path.join(folder, key))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            return
+        _prune(folder)
+
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def cache_folder() -> str | None:
+    """The folder of compiled templates: $JCNRC_CACHE_DIR (empty: none), else the user's cache
+    folder. Only an absolute path: a relative one would be inside whatever folder jcnrc runs in
+    (a repository's checkout)."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        return configured if os.path.isabs(configured) else None
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "jcnrc", "templates")
+
+
+def _private_folder(folder: str) -> bool:
+    """The folder exists (created 0700 if it did not), is a folder and not a link, belongs to this
+    user and no one else may write to it."""
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and _ours_alone(info)
+
+
+def _private_file(info: os.stat_result) -> bool:
+    # One name only: a hard link planted under an entry's name would be some other file of ours.
+    return stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and _ours_alone(info)
+
+
+def _ours_alone(info: os.stat_result) -> bool:
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None:  # no owners to compare (Windows): no cache
+        return False
+    return info.st_uid == geteuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, max(size, 1 << 16))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _prune(folder: str) -> None:
+    """Keep the folder small: edited templates and other versions leave entries nobody asks for."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [(entry.stat(follow_symlinks=False).st_mtime, entry.name) for entry in entries]
+        if len(found) <= _MAX_FILES:
+            return
+        for _, name in sorted(found, reverse=True)[_KEEP:]:
+            os.unlink(os.path.join(folder, name))
+    except OSError:
+        return
 
 
 class TemplateProblem(Exception):

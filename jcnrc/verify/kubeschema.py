@@ -931,6 +931,8 @@ def _exists_by_default(identity: Identity) -> bool:
     kind, _, name = identity
     if kind == "ServiceAccount":
         return name == "default"  # created in every namespace by the controller manager
+    if kind == "ConfigMap" and name == "kube-root-ca.crt":
+        return True  # published into every namespace by the controller manager (root CA publisher)
     if kind == "ClusterRole":
         return name in _BOOTSTRAP_CLUSTER_ROLES or name.startswith("system:")
     return False
