@@ -444,4 +444,5 @@ CODES: dict[str, CodeInfo] = {
     "JCN920": CodeInfo("warning", "VRF in one cluster only", "A VRF of a fleet has pods in one cluster only; its routes still reach every peered cluster's route reflectors."),
     "JCN921": CodeInfo("warning", "BGP peers above the licence", "A route reflector of a fleet has more BGP peers (its workers plus the route reflectors of the clusters it peers with) than the 16 a standard cRPD licence allows (Juniper's meshrr README)."),
     "JCN922": CodeInfo("warning", "a lone route reflector", "A cluster has one route reflector (master): losing it withdraws every route after the hold time. Graceful restart (on by default) covers a cRPD restart, not a lost node."),
+    "JCN923": CodeInfo("warning", "JCNR pods keep MTU 1500", "Target jcnr cannot set a pod's MTU (the JCNR NAD and cni-args have no MTU key), and the overlay carries less than 1500 bytes (`cluster.underlayMtu` minus 50)."),
 }

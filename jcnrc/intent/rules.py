@@ -160,7 +160,7 @@ def run(intent: Intent) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     rules: tuple[Callable[[Intent], Iterable[Diagnostic]], ...] = (
         _roles, _file_names, _node_rules, _vrf_rules, _pod_rules, _default_mtu, _overlaps, _route_target_conflicts,
-        _expectations, _secret_rules, _target_rules, _provider_rules, _usage_warnings)
+        _expectations, _secret_rules, _target_rules, _provider_rules, _usage_warnings, _jcnr_pod_mtu)
     for rule in rules:
         found.extend(rule(intent))
     if intent.complete and not any(d.is_error for d in found):
@@ -830,6 +830,25 @@ def vrf_usage(intent: Intent, attachments_per_vrf: dict[str, int]) -> Iterator[D
                               f"{demand} attachment{'s' if demand != 1 else ''}", ("vrfs", i, f"{family}Pool"),
                               help=f"a /{fitting} holds them with room to spare; a smaller pool leaves room for other VRFs "
                                    "and keeps routes readable")
+
+
+LINUX_DEFAULT_MTU = 1500
+
+
+def _jcnr_pod_mtu(intent: Intent) -> Iterator[Diagnostic]:
+    """JCNR's NAD and cni-args have no MTU key (Juniper's JCNR NAD reference): a pod's veth keeps
+    Linux's 1500, and when the overlay carries less, bulk traffic is dropped."""
+    if intent.target != "jcnr" or intent.cluster is None or not intent.pods:
+        return
+    overlay = intent.cluster.underlayMtu - VXLAN_OVERHEAD
+    if overlay >= LINUX_DEFAULT_MTU:
+        return
+    yield warning("JCN923", f"target jcnr cannot set the pods' MTU (its NAD and cni-args have no MTU key): their "
+                            f"interfaces keep {LINUX_DEFAULT_MTU} bytes, but the overlay carries {overlay} "
+                            f"(`cluster.underlayMtu` {intent.cluster.underlayMtu} minus {VXLAN_OVERHEAD} for VXLAN), so "
+                            "full-size packets are dropped", ("cluster", "underlayMtu"),
+                  help=f"raise `cluster.underlayMtu` to at least {LINUX_DEFAULT_MTU + VXLAN_OVERHEAD} (jumbo frames on the "
+                       f"fabric), or set the MTU in each pod (`ip link set net1 mtu {overlay}`)")
 
 
 def _lone_route_reflector(intent: Intent) -> Iterator[Diagnostic]:
