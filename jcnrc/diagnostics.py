@@ -99,6 +99,19 @@ def warning(code: str, message: str, path: Path = (), **kwargs: Unpack[Details])
     return Diagnostic(code=code, message=message, path=path, severity="warning", **kwargs)
 
 
+def once(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Each diagnostic once (same code, severity, place and message), in order: a fleet finds one
+    fleet-wide mistake once per cluster."""
+    seen: set[tuple] = set()
+    kept = []
+    for d in diagnostics:
+        key = (d.code, d.severity, d.path, d.message)
+        if key not in seen:
+            seen.add(key)
+            kept.append(d)
+    return kept
+
+
 def escaped(text: str) -> str:
     """`text` with every character a terminal would act on instead of showing written as an escape.
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jcnrc import __version__
-from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, warning
+from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, once, warning
 from jcnrc.intent import names
 from jcnrc.intent.check import Checked, check
 from jcnrc.intent.fleet import CheckedFleet, check_fleet
@@ -317,7 +317,7 @@ def _render_fleet(intent: Path, result: Result, options: Options, environ: dict,
             options.stage("scan")
             problems += [replace(d, path=where(d.path), related=tuple(replace(r, path=where(r.path)) for r in d.related))
                          for d in _leak_problems(written, found)]
-    result.diagnostics[:] = _once(result.diagnostics)  # one fleet-wide mistake, found in every cluster
+    result.diagnostics[:] = once(result.diagnostics)  # one fleet-wide mistake, found in every cluster
     if not result.ok:
         return result
     try:
@@ -328,7 +328,7 @@ def _render_fleet(intent: Path, result: Result, options: Options, environ: dict,
         result.diagnostics.append(error("JCN900", f"rendering failed: {exc}",
                                         help="check the template folder given with --templates"))
         return result
-    problems = _once(problems + _leak_problems(fleet_files, secretscan.Values(values, labels, [])))
+    problems = once(problems + _leak_problems(fleet_files, secretscan.Values(values, labels, [])))
     result.diagnostics += problems
     result.holds_secret = _secret_detector(values, labels)
     if any(d.is_error for d in problems):
@@ -336,17 +336,6 @@ def _render_fleet(intent: Path, result: Result, options: Options, environ: dict,
     files.update(fleet_files)
     result.files = dict(sorted(files.items()))
     return result
-
-
-def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    seen: set[tuple] = set()
-    kept = []
-    for d in diagnostics:
-        key = (d.code, d.severity, d.path, d.message)
-        if key not in seen:
-            seen.add(key)
-            kept.append(d)
-    return kept
 
 
 def _render_options(intent: Path, result: Result, options: Options, display_name: str | None,

@@ -12,11 +12,11 @@ a link subnet used in two clusters, peerings, the licence's BGP peer limit) is c
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jcnrc.diagnostics import Diagnostic, Path, Related, did_you_mean, error, escaped, warning
+from jcnrc.diagnostics import Diagnostic, Path, Related, did_you_mean, error, escaped, once, warning
 from jcnrc.intent import names, rules
 from jcnrc.intent.check import partial_intent
 from jcnrc.intent.model import Fleet, FleetCluster, Images, Metadata, Topology
@@ -92,18 +92,6 @@ def _moved(diagnostic: Diagnostic, where: Any) -> Diagnostic:
         moved = replace(moved, message=moved.message.replace("`cluster.vniRange`", "`vniRange`"),
                         help=moved.help.replace("`cluster.vniRange`", "`vniRange`") if moved.help else moved.help)
     return moved
-
-
-def _unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """One fleet-wide mistake (a VRF's) is found once per cluster: report it once."""
-    seen: set[tuple] = set()
-    kept = []
-    for d in diagnostics:
-        key = (d.code, d.severity, d.path, d.message)
-        if key not in seen:
-            seen.add(key)
-            kept.append(d)
-    return kept
 
 
 # --- lowering ----------------------------------------------------------------------------------
@@ -194,7 +182,7 @@ def check_fleet(data: dict) -> CheckedFleet:
     if fleet is not None:
         found = _shared_image_warnings(found, fleet)
         found += fleet_rules(fleet, members)
-    return CheckedFleet(fleet, members, diagnostics + _unique(found))
+    return CheckedFleet(fleet, members, diagnostics + once(found))
 
 
 def _shared_image_warnings(found: list[Diagnostic], fleet: Fleet) -> list[Diagnostic]:
