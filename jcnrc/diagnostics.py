@@ -399,6 +399,7 @@ CODES: dict[str, CodeInfo] = {
     "JCN406": CodeInfo("error", "duplicate interface name", "Two interfaces of one pod have the same name (explicit, or the default `netN`)."),
     "JCN407": CodeInfo("error", "duplicate MAC", "Two pod interfaces have the same MAC address."),
     "JCN408": CodeInfo("error", "duplicate route distinguisher", "Two VRFs have the same `routeDistinguisherId`."),
+    "JCN409": CodeInfo("error", "duplicate fabric address", "Two nodes have the same `fabricAddress`, or a node's fabric address is another node's `address`."),
     # addresses
     "JCN501": CodeInfo("error", "node address outside nodeSubnet", "A node address is not a host address of `cluster.nodeSubnet`."),
     "JCN502": CodeInfo("error", "pod address outside pool", "A pod address is outside its VRF's pool of that family."),
@@ -413,6 +414,11 @@ CODES: dict[str, CodeInfo] = {
     "JCN511": CodeInfo("error", "default route target does not fit", "With a 4-byte AS and a VNI above 65535 the default target `<asn>:<vni>` is invalid; write `routeTarget`."),
     "JCN512": CodeInfo("error", "duplicate node identity", "Two nodes end up with the same ISO system ID or IPv6 loopback."),
     "JCN513": CodeInfo("error", "special-purpose address", "A VRF pool, pod address, node address, `cluster.nodeSubnet` or IPv6 loopback lies in (or a pool overlaps) a range that is never routed as unicast: 0.0.0.0/8, loopback (127.0.0.0/8, ::1), link-local (169.254.0.0/16, fe80::/10), multicast (224.0.0.0/4, ff00::/8), reserved 240.0.0.0/4 and the broadcast 255.255.255.255, the IPv6 unspecified :: and IPv4-mapped ::ffff:0:0/96. Private, shared and other unicast ranges are accepted."),
+    "JCN514": CodeInfo("error", "JCNR fabric missing", "Target jcnr without a fabric interface (`cluster.fabricInterface`, or one per node) or without a node's `fabricAddress`: JCNR's DPDK vRouter forwards VXLAN through the fabric interface, and each node's address there is its VTEP and BGP source."),
+    "JCN515": CodeInfo("error", "service range overlaps", "`cluster.serviceCidr` overlaps `nodeSubnet` or `podCidr`: service addresses are virtual and never node or pod addresses."),
+    "JCN516": CodeInfo("error", "reserved AS number", "`cluster.asn` is AS_TRANS 23456 (RFC 6793) or reserved 65535 / 4294967295 (RFC 7300)."),
+    "JCN517": CodeInfo("error", "node loopback in the overlay", "A node's IPv6 loopback (written, or derived as `abcd::<node address>`) lies in a VRF's `ipv6Pool` or a pod's IPv6 link: a pod could hold the node's BGP next hop."),
+    "JCN518": CodeInfo("error", "SR global block past the label space", "`srgbStart + srgbRange - 1` is above 1048575, the largest 20-bit MPLS label (RFC 3032)."),
     # fleets
     "JCN451": CodeInfo("error", "bad cluster name", "Two clusters of a fleet have the same `name` (it names the cluster's output folder and its pods, `<cluster>/<pod>`), or a name cannot be a folder of the output: `gitops` (the fleet's GitOps folder) or a Windows device name."),
     "JCN452": CodeInfo("error", "overlapping node subnets", "The `nodeSubnet`s of two clusters of a fleet overlap: VXLAN and BGP run between node addresses across clusters, so the underlays must route to each other."),
@@ -448,8 +454,6 @@ CODES: dict[str, CodeInfo] = {
     "JCN912": CodeInfo("warning", "pool much larger than demand", "A VRF pool is more than 1024 times larger than its attachments need (and larger than a /16)."),
     "JCN913": CodeInfo("warning", "attachments without addresses", "A VRF has no pool, so its attachments without written addresses get none and advertise no route."),
     "JCN914": CodeInfo("warning", "field ignored by the target", "A field that only target platter reads is set while building for target jcnr."),
-    "JCN514": CodeInfo("error", "JCNR fabric missing", "Target jcnr without a fabric interface (`cluster.fabricInterface`, or one per node) or without a node's `fabricAddress`: JCNR's DPDK vRouter forwards VXLAN through the fabric interface, and each node's address there is its VTEP and BGP source."),
-    "JCN409": CodeInfo("error", "duplicate fabric address", "Two nodes have the same `fabricAddress`, or a node's fabric address is another node's `address`."),
     "JCN915": CodeInfo("warning", "secret store ignored", "`secrets.store` is set but `secrets.mode` is not `external-secrets`."),
     "JCN916": CodeInfo("warning", "provider advice", "A setting works but costs something on this provider, e.g. a `cluster.kubeConfig` that differs from the kubelet's own."),
     "JCN917": CodeInfo("warning", "secret too short to scan", "A secret value is too short to search the output for it without false alarms."),

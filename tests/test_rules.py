@@ -572,3 +572,87 @@ def test_names_that_only_resemble_device_names_pass(name):
     from jcnrc.intent.names import windows_device_problem
 
     assert windows_device_problem(name) is None
+
+
+# --- semantic misses of the second attack round (fuzz/README.md, F12) ----------------------------------
+
+def test_an_attachment_cannot_take_the_pods_own_interface_names():
+    for name, what in (("eth0", "primary interface"), ("lo", "loopback")):
+        def edit(data, name=name):
+            data["pods"][0]["networks"][0]["interface"] = name
+
+        found = only(edit, "JCN202")
+        assert found.path == ("pods", 0, "networks", 0, "interface") and what in found.message
+
+
+def test_a_vrf_cannot_take_a_name_junos_keeps_for_its_main_instance():
+    for name in ("master", "default"):
+        def edit(data, name=name):
+            data["vrfs"][0]["name"] = name
+            for pod in data["pods"]:
+                pod["networks"][0]["vrf"] = name
+
+        found = only(edit, "JCN205")
+        assert found.path == ("vrfs", 0, "name") and "main routing instance" in found.message
+
+
+def test_a_route_target_administered_by_no_usable_address_is_refused():
+    def edit(data):
+        data["vrfs"][0]["routeTarget"] = "0.0.0.0:5"
+
+    found = only(edit, "JCN204")
+    assert "0.0.0.0 cannot administer a route target" in found.message
+
+
+def test_reserved_as_numbers_and_a_service_range_over_pods_are_refused():
+    for asn in (23456, 65535, 4294967295):
+        def edit(data, asn=asn):
+            data["cluster"]["asn"] = asn
+            data["vrfs"][0]["routeTarget"] = "11:11"
+
+        assert only(edit, "JCN516").path == ("cluster", "asn")
+
+    def overlap(data):
+        data["cluster"]["serviceCidr"] = "10.240.128.0/17"
+
+    found = only(overlap, "JCN515")
+    assert found.path == ("cluster", "serviceCidr") and "nodeSubnet" in found.message
+
+
+def test_a_node_loopback_inside_the_overlay_is_refused_written_or_derived():
+    def written(data):
+        data["nodes"][1]["ipv6Loopback"] = "abcd::1.1.0.9"  # inside blue's ipv6Pool abcd::1.1.0.0/112
+
+    found = only(written, "JCN517")
+    assert found.path == ("nodes", 1, "ipv6Loopback") and "ipv6Pool" in found.message
+
+    def derived(data):  # abcd::<node address> falls in a pool wide enough to hold it
+        data["vrfs"][0]["ipv6Pool"] = "abcd::/96"
+
+    found = [d for d in diagnostics_after(derived) if d.severity == "error"]
+    assert {d.code for d in found} == {"JCN517"} and len(found) == len(EXAMPLE["nodes"])
+    assert all(d.path[-1] == "address" and "derived" in d.message for d in found)
+
+
+def test_an_sr_global_block_past_the_20_bit_label_space_is_refused():
+    def edit(data):
+        data["cluster"]["segmentRouting"] = {"srgbStart": 1048000, "srgbRange": 1000}
+
+    found = only(edit, "JCN518")
+    assert found.path == ("cluster", "segmentRouting", "srgbRange") and "srgbRange: 576" in found.help
+
+
+@pytest.mark.parametrize("image, port", [("registry.example.com:65536/crpd:21.2R1", "65536"),
+                                         ("registry.example.com:0/crpd:21.2R1", "0")])
+def test_an_image_registry_port_outside_the_tcp_range_is_refused(image, port):
+    def edit(data):
+        data["images"]["crpd"] = image
+
+    found = diagnostics_after(edit)
+    assert [d.path for d in found] == [("images", "crpd")] and f"port {port}" in found[0].message
+
+
+def test_the_largest_registry_port_is_an_image_reference():
+    from jcnrc.intent.names import image_problem
+
+    assert image_problem("registry.example.com:65535/crpd:21.2R1") is None

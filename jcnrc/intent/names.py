@@ -41,8 +41,9 @@ DNS1123_SUBDOMAIN_MAX = 253
 # output): ConfigMap keys are at most 253 characters and file names at most 255 bytes.
 NODE_FILE_AFFIXES = len("node-.json")
 NODE_NAME_MAX = DNS1123_SUBDOMAIN_MAX - NODE_FILE_AFFIXES  # 243
-# Junos routing-instance names allow more, but the VRF name also becomes the NAD name
-# `<vrf>-net` (DNS-1123) and a kernel VRF device; lower-case keeps all three valid.
+# Junos routing-instance names allow 128 characters, but the VRF name also becomes the NAD name
+# `<vrf>-net` (a DNS-1123 label); lower-case keeps both valid. It never names a kernel device:
+# cRPD names its kernel VRFs `__crpd-vrf<N>` (reference/jcnr-formats.md 2.7), so IFNAMSIZ does not bound it.
 VRF_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 VRF_NAME_MAX = 31
 # Linux refuses names longer than IFNAMSIZ-1 = 15 bytes, containing '/', ':' or whitespace,
@@ -53,8 +54,10 @@ MAC_ADDRESS = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 ISO_NET = r"^49(\.[0-9a-fA-F]{4}){1,4}(\.[0-9a-fA-F]{4}){3}\.00$"
 # registry/path:tag@digest, as the distribution reference grammar allows (simplified: no
 # uppercase in the path, optional host with port, optional tag, optional digest).
+# A TCP port, 1 to 65535, as a full match of its digits.
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 IMAGE_REFERENCE = (
-    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?/)?"
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::" + _PORT + ")?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
@@ -233,6 +236,9 @@ def image_problem(text: str) -> str | None:
         return "has upper-case letters in the repository path; only the registry host and the tag may"
     if text.endswith((":", "@")):
         return "ends with an empty tag or digest"
+    port = re.match(r"[^/]*:([0-9]+)/", text)
+    if port is not None and "/" in text and not full_match(_PORT, port.group(1)):
+        return f"has registry port {port.group(1)}; a port is 1 to 65535"
     if "@" in text and not re.search(r"@sha256:[0-9a-f]{64}\Z", text):
         return "has a malformed digest; it is `@sha256:` and 64 lower-case hex digits"
     return None if full_match(IMAGE_REFERENCE, text) else "is not of the form [registry/]path[:tag][@sha256:digest]"

@@ -36,9 +36,12 @@ def parse(text: str) -> RouteTarget:
     assigned = int(number)
     if "." in admin:
         try:
-            ipaddress.IPv4Address(admin)
+            address = ipaddress.IPv4Address(admin)
         except ValueError:
             raise RouteTargetError(f"{admin!r} is not an IPv4 address") from None
+        if address.is_unspecified or address.is_multicast or address == ipaddress.IPv4Address("255.255.255.255"):
+            raise RouteTargetError(f"{admin} cannot administer a route target: use a unicast address of the network, "
+                                   "such as the router ID")
         if assigned > 0xFFFF:
             raise RouteTargetError(f"with an IPv4 administrator the number is at most 65535, found {assigned}")
         return RouteTarget(admin, assigned)

@@ -159,8 +159,8 @@ class Intent:
 def run(intent: Intent) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     rules: tuple[Callable[[Intent], Iterable[Diagnostic]], ...] = (
-        _roles, _file_names, _node_rules, _vrf_rules, _pod_rules, _default_mtu, _overlaps, _route_target_conflicts,
-        _expectations, _secret_rules, _target_rules, _provider_rules, _usage_warnings, _jcnr_pod_mtu)
+        _roles, _file_names, _cluster_rules, _node_rules, _vrf_rules, _pod_rules, _default_mtu, _overlaps,
+        _route_target_conflicts, _expectations, _secret_rules, _target_rules, _provider_rules, _usage_warnings, _jcnr_pod_mtu)
     for rule in rules:
         found.extend(rule(intent))
     if intent.complete and not any(d.is_error for d in found):
@@ -203,6 +203,40 @@ def _file_names(intent: Intent) -> Iterator[Diagnostic]:
 
 # --- nodes -----------------------------------------------------------------------------------
 
+# A pod's own interfaces, which its primary CNI creates: a VRF attachment may not take their names.
+POD_OWN_INTERFACES = {"eth0": "primary interface (the cluster network's)", "lo": "loopback"}
+# Routing-instance names Junos keeps for itself (`master` is the main instance, `default` its alias).
+RESERVED_INSTANCE_NAMES = {"master": "the name of Junos's main routing instance",
+                           "default": "a name Junos keeps for its main routing instance"}
+# AS numbers no cRPD may use: AS_TRANS stands in for 4-byte ASes in 2-byte sessions (RFC 6793), and
+# 65535 and 4294967295 are reserved (RFC 7300).
+RESERVED_ASNS = {23456: "AS_TRANS (RFC 6793), which stands in for 4-byte AS numbers on 2-byte sessions",
+                 65535: "reserved (RFC 7300)", 4294967295: "reserved (RFC 7300)"}
+MPLS_LABEL_MAX = 2**20 - 1  # labels are 20 bits (RFC 3032)
+
+
+def _cluster_rules(intent: Intent) -> Iterator[Diagnostic]:
+    cluster = intent.cluster
+    if cluster is None:
+        return
+    sr = cluster.segmentRouting
+    if sr.srgbStart + sr.srgbRange - 1 > MPLS_LABEL_MAX:
+        yield error("JCN518", f"the SR global block {sr.srgbStart}..{sr.srgbStart + sr.srgbRange - 1} ends past the largest "
+                              f"MPLS label {MPLS_LABEL_MAX}", ("cluster", "segmentRouting", "srgbRange"),
+                    related=(Related("`srgbStart` is set", ("cluster", "segmentRouting", "srgbStart")),),
+                    help=f"labels are 20 bits: keep `srgbStart + srgbRange` at most {MPLS_LABEL_MAX + 1}, "
+                         f"e.g. `srgbRange: {MPLS_LABEL_MAX + 1 - sr.srgbStart}`")
+    if cluster.asn in RESERVED_ASNS:
+        yield error("JCN516", f"AS {cluster.asn} is {RESERVED_ASNS[cluster.asn]}", ("cluster", "asn"),
+                    help="use a private AS: 64512 to 65534, or 4200000000 to 4294967294")
+    for other, key in ((cluster.nodeSubnet, "nodeSubnet"), (cluster.podCidr, "podCidr")):
+        if cluster.serviceCidr.overlaps(other):
+            yield error("JCN515", f"`cluster.serviceCidr` {cluster.serviceCidr} overlaps `cluster.{key}` {other}",
+                        ("cluster", "serviceCidr"), related=(Related(f"`cluster.{key}`", ("cluster", key)),),
+                        help="service addresses are virtual and must not be node or pod addresses: write the "
+                             "cluster's service range (`kubectl cluster-info dump | grep service-cluster-ip-range`)")
+
+
 def _node_rules(intent: Intent) -> Iterator[Diagnostic]:
     yield from _duplicates(((("nodes", i, "name"), n.name) for i, n in intent.nodes), "JCN401", "node name")
     yield from _duplicates(((("nodes", i, "address"), str(n.address)) for i, n in intent.nodes), "JCN402", "node address")
@@ -233,18 +267,43 @@ def _node_rules(intent: Intent) -> Iterator[Diagnostic]:
 
 
 def _node_loopbacks(intent: Intent) -> Iterator[Diagnostic]:
+    overlay = list(_overlay_ipv6(intent))
     for i, node in intent.nodes:
         if node.ipv6Loopback is None:
-            continue
-        try:
-            loopback = IPv6Address(node.ipv6Loopback)
-        except ValueError:  # refused by the model already
-            continue
-        problem = _special_problem(f"node `{node.name}` IPv6 loopback", ip_network(loopback), ("nodes", i, "ipv6Loopback"),
-                                   shown=node.ipv6Loopback, advice="use a global or unique-local address, or leave "
-                                   "`ipv6Loopback` out to derive `abcd::<node address>`")
-        if problem is not None:
-            yield problem
+            loopback = IPv6Address(f"abcd::{node.address}")  # the planner's default
+            path: Path = ("nodes", i, "address")
+            shown = f"{loopback} (derived as `abcd::{node.address}`)"
+        else:
+            try:
+                loopback = IPv6Address(node.ipv6Loopback)
+            except ValueError:  # refused by the model already
+                continue
+            path, shown = ("nodes", i, "ipv6Loopback"), node.ipv6Loopback
+            problem = _special_problem(f"node `{node.name}` IPv6 loopback", ip_network(loopback), path,
+                                       shown=node.ipv6Loopback, advice="use a global or unique-local address, or leave "
+                                       "`ipv6Loopback` out to derive `abcd::<node address>`")
+            if problem is not None:
+                yield problem
+                continue
+        for what, network, where in overlay:
+            if loopback in network:
+                yield error("JCN517", f"node `{node.name}` IPv6 loopback {shown} lies in {what} {network}", path,
+                            related=(Related(what, where),),
+                            help="the loopback is the node's BGP next hop and router identity; a pod holding the same "
+                                 "address would black-hole it: give the node an `ipv6Loopback` outside every VRF's "
+                                 "`ipv6Pool` and pod link, or move the pool")
+                break
+
+
+def _overlay_ipv6(intent: Intent) -> Iterator[tuple[str, IPv6Network, Path]]:
+    """Every IPv6 range pods take addresses from: VRF pools and explicit pod links."""
+    for i, vrf in intent.vrfs:
+        if vrf.ipv6Pool is not None:
+            yield f"VRF `{vrf.name}` `ipv6Pool`", vrf.ipv6Pool, ("vrfs", i, "ipv6Pool")
+    for i, pod in intent.pods:
+        for k, attachment in enumerate(pod.networks):
+            if attachment.ipv6 is not None:
+                yield f"pod `{pod.name}` link", attachment.ipv6.network, ("pods", i, "networks", k, "ipv6")
 
 
 # --- VRFs ------------------------------------------------------------------------------------
@@ -285,6 +344,9 @@ def _vrf_rules(intent: Intent) -> Iterator[Diagnostic]:
     yield from _duplicates(((("vrfs", i, "routeDistinguisherId"), v.routeDistinguisherId) for i, v in intent.vrfs
                             if v.routeDistinguisherId is not None), "JCN408", "route distinguisher number")
     for i, vrf in intent.vrfs:
+        if vrf.name in RESERVED_INSTANCE_NAMES:
+            yield error("JCN205", f"VRF name `{vrf.name}` is {RESERVED_INSTANCE_NAMES[vrf.name]}", ("vrfs", i, "name"),
+                        help="rename the VRF, e.g. `blue`; it becomes a Junos routing instance and a NAD name")
         yield from _route_target_syntax(i, vrf)
         yield from _pool_rules(intent, i, vrf)
     if intent.cluster is not None:
@@ -337,6 +399,12 @@ def _pod_rules(intent: Intent) -> Iterator[Diagnostic]:
         interfaces = ((("pods", i, "networks", k, "interface"), interface_name(a, k)) for k, a in enumerate(pod.networks))
         yield from _duplicates(interfaces, "JCN406", "interface name", scope=f"pod `{pod.name}`")
         for k, attachment in enumerate(pod.networks):
+            if attachment.interface in POD_OWN_INTERFACES:
+                own = POD_OWN_INTERFACES[attachment.interface]
+                yield error("JCN202", f"interface `{attachment.interface}` is the pod's {own}: "
+                                      "a VRF attachment cannot take its name",
+                            ("pods", i, "networks", k, "interface"),
+                            help="use another name, e.g. `net1`, or leave `interface` out for `net<N>`")
             path: Path = ("pods", i, "networks", k)
             if attachment.mac:
                 macs.append(((*path, "mac"), attachment.mac.lower()))
