@@ -96,6 +96,7 @@ def _full_intent() -> dict:
     data["target"] = "platter"
     data["cluster"]["kubeConfig"] = "/etc/kubernetes/kubelet.conf"
     data["cluster"]["cniCredentials"] = "kubelet"
+    data["cluster"]["asymmetricRouteTargets"] = "nad-vrf-target"
     data["cluster"]["underlay"] = {"igp": "isis"}
     data["images"]["nodePrep"] = "zq.example.com/prep:1"
     data["nodes"][1]["isoLoopback"] = "49.0004.1111.2222.3333.00"

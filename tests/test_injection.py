@@ -152,6 +152,8 @@ FIELDS: tuple[Field, ...] = (
     Field("cluster.podCidr", (("cluster", "podCidr"),), "10.244.0.0/16", ("cluster.podCidr",)),
     Field("cluster.serviceCidr", (("cluster", "serviceCidr"),), "10.0.0.0/16", ("cluster.serviceCidr",)),
     Field("cluster.cniCredentials", (("cluster", "cniCredentials"),), "kubelet", ("cluster.cniCredentials",)),
+    Field("cluster.asymmetricRouteTargets", (("cluster", "asymmetricRouteTargets"),), "nad-vrf-target",
+          ("cluster.asymmetricRouteTargets",)),
     Field("cluster.underlay.igp", (("cluster", "underlay", "igp"),), "isis", ("cluster.underlay.igp",),
           setup=_with_underlay),
     Field("cluster.kubeConfig", (("cluster", "kubeConfig"),), "/etc/kubernetes/kubelet.conf", ("cluster.kubeConfig",),

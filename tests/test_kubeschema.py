@@ -396,11 +396,14 @@ def test_nad_args_value_int_fails():
     ]
 
 
-def test_nad_missing_vrf_target_fails():
+def test_nad_missing_vrf_name_fails_but_vrf_target_is_optional():
+    """A VRF with asymmetric targets takes them from policies and its NAD has no vrfTarget."""
     config = platter_cni_config()
     del config["args"]["vrfTarget"]
+    assert problems_at(validate_objects([nad(config=config)]), "spec/config/args") == []
+    del config["args"]["vrfName"]
     problems = validate_objects([nad(config=config)])
-    assert problems_at(problems, "spec/config/args") == ["platter args need 'vrfTarget'"]
+    assert problems_at(problems, "spec/config/args") == ["platter args need 'vrfName'"]
 
 
 def test_platter_args_formats_and_kube_config():

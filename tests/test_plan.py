@@ -151,3 +151,44 @@ def test_plan_looks_pods_up_by_name(name, expected):
     assert p.has_vrf("blue") and not p.has_vrf("a")
     if expected:
         assert p.pod(name).attachments[0].key == "a/net1"
+
+
+@pytest.mark.parametrize("target", ["platter", "jcnr"])
+@pytest.mark.parametrize("mode", ["policies", "nad-vrf-target"])
+def test_a_vrf_with_asymmetric_targets_has_one_source_of_targets(tmp_path, target, mode):
+    """By default a hub's or spoke's NAD carries no `vrfTarget`, so the CNI writes no `vrf-target` next to
+    jcnrc's vrf-import/vrf-export policies; `nad-vrf-target` brings back the first export target."""
+    import json
+
+    import yaml
+
+    from conftest import ROOT
+    from strategies import compile_data
+
+    data = yaml.safe_load((ROOT / "examples" / "hub-and-spoke.yaml").read_text())
+    data["cluster"]["asymmetricRouteTargets"] = mode
+    data["target"] = target
+    if target == "jcnr":
+        data["cluster"]["fabricInterface"] = "eth1"
+        for index, node in enumerate(data["nodes"]):
+            node["fabricAddress"] = f"192.168.20.{10 + index}"
+    environ = {"CRPD_ROOT_PASSWORD": "Correct-Horse-Battery-9", "CRPD_LICENSE": "licence-value-0123456789"}
+    result = compile_data(data, tmp_path, environ=environ)
+    assert result.ok and result.files, [d.message for d in result.diagnostics if d.is_error]
+    nads = {path: yaml.safe_load(text) for path, text in result.files.items() if "networkattachmentdefinition-" in path}
+    args_of = {}
+    for nad in nads.values():
+        config = json.loads(nad["spec"]["config"])
+        plugin = config["plugins"][0] if "plugins" in config else config
+        args_of[nad["metadata"]["name"]] = plugin["args"]
+    exports = {v.name: v.exports for v in result.plan.vrfs}
+    assert set(args_of) == {f"{name}-net" for name in exports} and len(args_of) == 4
+    for vrf in result.plan.vrfs:
+        assert not vrf.symmetric  # every VRF of the example imports what it does not export
+        expected = exports[vrf.name][0].removeprefix("target:") if mode == "nad-vrf-target" else None
+        assert args_of[vrf.nad_name].get("vrfTarget") == expected
+    # The policies are there either way: they are the instance's one source of targets by default.
+    config_text = "".join(text for path, text in result.files.items() if "crpd" in path or "platter-config" in path
+                          or "configlet" in path)
+    for vrf in result.plan.vrfs:
+        assert f"vrf-import jcnrc-{vrf.name}-import" in config_text and f"vrf-export jcnrc-{vrf.name}-export" in config_text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_GUARD, JCNRC
+from conftest import HANG_GUARD, JCNRC, ROOT
 from jcnrc.plan import expected as routes
 from jcnrc.verify.compare import Finding, verify
 
@@ -315,3 +315,18 @@ def test_cli_an_unreadable_capture_is_a_usage_error(monkeypatch, tmp_path):
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     run = CliRunner().invoke(app, ["verify", "examples/aks-evpn-type5.yaml", "--node", NODE2, str(capture)])
     assert run.exit_code == 2 and f"jcnrc: error: {capture}: Permission denied" in run.output, run.output
+
+
+def test_an_unexpected_peer_is_named_by_its_fabric_address_under_jcnr(tmp_path):
+    """JCNR sessions run between fabric addresses: a stray peer there is still named as the node it is."""
+    from jcnrc.pipeline import Options, compile_intent
+
+    result = compile_intent(ROOT / "examples" / "aks-evpn-type5.yaml", Options(target="jcnr"),
+                            display_name="aks-evpn-type5.yaml")
+    assert result.plan is not None
+    worker = result.plan.node("aks-agentpool-23733201-vmss000001")
+    text = edited(BGP_SUMMARY, "10.240.0.4            64512", f"{worker.ipv4_loopback}            64512")
+    found = problems(verify(result.plan, NODE2, {"bgp": text}))
+    assert f"bgp:13: unexpected BGP peer {worker.ipv4_loopback} (AS 64512, Establ): node {worker.name} is a worker; " \
+           "a worker peers only with the route reflectors" in found
+    assert worker.ipv4_loopback == "10.241.0.5" != worker.address

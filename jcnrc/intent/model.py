@@ -497,6 +497,15 @@ class Cluster(IntentModel):
         "`system:node` identity (what the walkthrough and robric copied, there an admin kubeconfig).",
         examples=["service-account"],
     )
+    asymmetricRouteTargets: Literal["policies", "nad-vrf-target"] = Field(
+        "policies",
+        description="How a VRF whose import and export targets differ gets them. `policies`: only jcnrc's "
+        "`vrf-import`/`vrf-export` policies, and its NAD carries no `vrfTarget`, so no `vrf-target` written by the "
+        "CNI competes with them (unambiguous: the instance has one source of targets). `nad-vrf-target`: the NAD "
+        "also carries the first export target, as every public Platter/JCNR NAD does; the CNI then writes a "
+        "`vrf-target` next to the policies, and which one decides what the VRF imports is not documented.",
+        examples=["policies"],
+    )
     bgp: Bgp = Field(
         default_factory=Bgp, description="BGP transport settings.", examples=[{"listenPort": 178, "connectPort": 178}]
     )

@@ -62,7 +62,7 @@ class PlannedVrf:
     rd_number: int
     imports: tuple[str, ...]  # target:A:B, sorted
     exports: tuple[str, ...]
-    nad_target: str  # the NAD's vrfTarget, A:B
+    nad_target: str | None  # the NAD's vrfTarget, A:B; None when the VRF's policies alone carry its targets
     ipv4_pool: str | None
     ipv6_pool: str | None
     nad_name: str
@@ -394,11 +394,24 @@ def _plan_vrf(topology: Topology, allocation: Allocation, vrf: Vrf) -> PlannedVr
         rd_number=allocation.rd[vrf.name],
         imports=tuple(sorted({t.junos for t in imports})),
         exports=tuple(sorted({t.junos for t in exports})),
-        nad_target=sorted(exports)[0].value,
+        nad_target=_nad_target(topology, imports, exports),
         ipv4_pool=str(vrf.ipv4Pool) if vrf.ipv4Pool else None,
         ipv6_pool=str(vrf.ipv6Pool) if vrf.ipv6Pool else None,
         nad_name=f"{vrf.name}-net",
     )
+
+
+def _nad_target(topology: Topology, imports: list[routetarget.RouteTarget], exports: list[routetarget.RouteTarget]) -> str | None:
+    """The NAD's `vrfTarget`: the VRF's one target when it imports and exports just that one.
+
+    Platter and JCNR turn `vrfTarget` into a `vrf-target` statement in the routing instance. For a VRF with
+    asymmetric targets jcnrc writes `vrf-import`/`vrf-export` policies, and Junos documents no precedence
+    between those and a `vrf-target` in the same instance, so by default the NAD leaves it out.
+    """
+    symmetric = {t.junos for t in imports} == {t.junos for t in exports} and len({t.junos for t in exports}) == 1
+    if symmetric or topology.cluster.asymmetricRouteTargets == "nad-vrf-target":
+        return sorted(exports)[0].value
+    return None
 
 
 def _plan_pod(topology: Topology, allocation: Allocation, pod: Pod) -> PlannedPod:

@@ -319,7 +319,8 @@ class BgpSummaryCheck(_Check[BgpSummaryCapture]):
                          line=peer.line, subject=session.peer, expected="Establ", found=peer.state)
 
     def _explain_peer(self, address: str) -> str:
-        node = next((n for n in self.plan.nodes if n.address == address), None)
+        # BGP runs between router IDs: the node address for Platter, the fabric address for JCNR.
+        node = next((n for n in self.plan.nodes if address in (n.ipv4_loopback, n.address)), None)
         if node is None:
             return "not a node of the intent"
         if node.name == self.state.node:

@@ -739,7 +739,8 @@ def _check_cluster_role_binding(obj: dict) -> Iterator[Finding]:
 
 # ---- NetworkAttachmentDefinition and its CNI configuration
 
-_PLATTER_REQUIRED_ARGS = ("vrfName", "vrfTarget", "vxlanVNI", "applyGroups")
+# `vrfTarget` is optional: a VRF whose targets come from vrf-import/vrf-export policies has none.
+_PLATTER_REQUIRED_ARGS = ("vrfName", "vxlanVNI", "applyGroups")
 _JCNR_INSTANCE_TYPES = ("vrf", "virtual-router", "virtual-switch")
 _JCNR_L2_INSTANCE_NAME = "vswitch"  # JCNR docs: fixed for virtual-switch, cannot be changed
 _ROUTE_TARGET = re.compile(r"(\d+L?|\d{1,3}(\.\d{1,3}){3}):\d+")  # Junos vrf-target, "target:" omitted
