@@ -97,6 +97,10 @@ MaxNodes = Annotated[int | None, typer.Option(
 SecretValues = Annotated[bool, typer.Option(
     "--secret-values",
     help="Let the intent's `secrets.mode: inline` or `sops` read secret values into the output; the intent alone cannot.")]
+# sops mode: the operator's own configuration, so a pull request's `.sops.yaml` cannot pick the recipients.
+SopsConfig = Annotated[Path | None, typer.Option(
+    "--sops-config", metavar="FILE",
+    help="The sops configuration to encrypt with (sops --config); default: the .sops.yaml sops finds from the intent's folder.")]
 # On the commands that print diagnostics: the first N by position are shown, the rest counted.
 MaxDiagnostics = Annotated[int, typer.Option(
     "--max-diagnostics", callback=_positive, metavar="N",
@@ -184,15 +188,20 @@ def report(result: Result, fmt: Format, warnings_as_errors: bool, quiet: bool = 
 
 
 def _options(templates: Path | None, layout: Layout | None, target: Target | None, with_secrets: bool, out: Path | None,
-             limits: Limits, progress: TerminalProgress | None = None, secret_values: bool = False) -> Options:
+             limits: Limits, progress: TerminalProgress | None = None, secret_values: bool = False,
+             sops_config: Path | None = None) -> Options:
     from jcnrc.pipeline import Options
 
     if templates is not None and not templates.is_dir():
         _err(f"jcnrc: error: --templates {templates}: not a folder")
         raise typer.Exit(EXIT_USAGE)
+    if sops_config is not None and not sops_config.is_file():
+        _err(f"jcnrc: error: --sops-config {sops_config}: not a file")
+        raise typer.Exit(EXIT_USAGE)
     return Options(templates=templates, layout=(layout or Layout.tree).value, target=target.value if target else None,
                    with_secrets=with_secrets, allow_secret_values=secret_values or with_secrets, output=out, limits=limits,
-                   progress=progress, output_flag=str(out) if out is not None else None)
+                   progress=progress, output_flag=str(out) if out is not None else None,
+                   sops_config=sops_config.resolve() if sops_config is not None else None)
 
 
 def _recorded(file: Path, out: Path | None, target: Target | None, layout: Layout | None,
@@ -289,6 +298,7 @@ def build(
         None, "--layout", help="tree (default): one object per file; single: one manifest.yaml. With --check: the folder's own."),
     with_secrets: bool = typer.Option(False, "--with-secrets", help="Write a Secret with real values (and a .gitignore for it)."),
     secret_values: SecretValues = False,
+    sops_config: SopsConfig = None,
     check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 with a diff when the output folder is stale."),
     locked: bool = typer.Option(False, "--locked", help="Fail instead of updating the allocation lock file."),
     validate: bool = typer.Option(False, "--validate", help="Validate every object against Kubernetes' schemas."),
@@ -310,7 +320,7 @@ def build(
         target, layout = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
     bar = _progress_bar(quiet or fmt == Format.json)
     options = _options(templates, layout, target, with_secrets, out, _limits(max_bytes, max_depth, max_nodes), bar,
-                       secret_values)
+                       secret_values, sops_config)
     with _erased_after(bar):
         result = _run(file, options, render=True, target=target)
     if report(result, fmt, warnings_as_errors, quiet, max_diagnostics) or result.files is None:
@@ -432,6 +442,7 @@ def diff(
     target: Target | None = typer.Option(None, "--target", help="Router generation."),
     layout: Layout | None = typer.Option(None, "--layout", help="Output layout. Default: the one the folder was built with."),
     secret_values: SecretValues = False,
+    sops_config: SopsConfig = None,
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
@@ -442,7 +453,7 @@ def diff(
 
     target, layout = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
     options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes),
-                       secret_values=secret_values)
+                       secret_values=secret_values, sops_config=sops_config)
     result = _run(file, options, render=True, target=target)
     if report(result, Format.text, False, max_diagnostics=max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)

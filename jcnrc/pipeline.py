@@ -42,6 +42,9 @@ class Options:
     limits: Limits = DEFAULT_LIMITS
     environ: dict[str, str] | None = None
     output: Path | None = None  # the output folder: sops reuses its ciphertext when values are unchanged
+    # The operator's sops configuration (`--sops-config`): without it sops takes `.sops.yaml` from the
+    # intent's repository, which then chooses who can decrypt the Secret.
+    sops_config: Path | None = None
     output_flag: str | None = None  # `-o DIR` as given on the command line, repeated in "run X again" hints
     progress: ProgressCallback | None = None  # told each stage as it starts (the CLI draws it on a terminal)
     # False: plan as if the intent had no `expect:` (explain and impact show what a failing one is about)
@@ -409,7 +412,7 @@ def _render_plan(intent: Path, plan: Plan, result: Result, options: Options, env
         options.stage("encrypt")
         try:
             files = sops_program.encrypt_secrets(files, manifests=MANIFESTS, sops=sops, cwd=intent.parent,
-                                                 environ=environ, output=options.output)
+                                                 environ=environ, output=options.output, config=options.sops_config)
         except sops_program.SopsFailed as exc:
             report(error("JCN806", f"sops failed: {exc}", ("secrets", "mode")))
             return None

@@ -338,3 +338,29 @@ def test_a_sops_build_is_up_to_date_right_after_it_was_written(tmp_path, fake_so
         run = subprocess.run([*JCNRC, *args], cwd=intent.parent, env=environ, capture_output=True, text=True, timeout=HANG_GUARD)
         assert run.returncode == 0, (args, run.stdout, run.stderr)
     assert "up to date" in run.stderr
+
+
+def test_sops_config_names_the_operators_file_so_the_repository_cannot_pick_recipients(tmp_path, fake_sops):
+    """Attack round 2, F3: with --sops-config every sops run gets `--config FILE` (sops then searches no
+    `.sops.yaml` in the pull request's tree); a missing file is a usage error before anything runs."""
+    import os
+
+    intent = intent_copy(tmp_path, "sops")
+    (intent.parent / ".sops.yaml").write_text("creation_rules: [{age: age1attacker}]\n")
+    trusted = tmp_path / "trusted" / "sops.yaml"
+    trusted.parent.mkdir()
+    trusted.write_text("creation_rules: [{age: age1operator}]\n")
+    environ = {**os.environ, **fake_sops, "CRPD_ROOT_PASSWORD": ROOT_PASSWORD, "NO_COLOR": "1"}
+    for args in (["build", intent.name, "--secret-values", "--sops-config", str(trusted)],
+                 ["build", intent.name, "--check", "--secret-values", "--sops-config", str(trusted)]):
+        run = subprocess.run([*JCNRC, *args], cwd=intent.parent, env=environ, capture_output=True, text=True, timeout=HANG_GUARD)
+        assert run.returncode == 0, (args, run.stdout, run.stderr)
+    calls = [json.loads(line) for line in Path(fake_sops["FAKE_SOPS_LOG"]).read_text().splitlines()]
+    assert len(calls) >= 2  # an encryption, then --check's decryption
+    assert all(call[:2] == ["--config", str(trusted)] for call in calls), calls
+    assert any("--decrypt" in call for call in calls) and any("--encrypt" in call for call in calls)
+
+    missing = subprocess.run([*JCNRC, "build", intent.name, "--secret-values", "--sops-config", "nowhere.yaml"],
+                             cwd=intent.parent, env=environ, capture_output=True, text=True, timeout=HANG_GUARD)
+    assert missing.returncode == 2 and "--sops-config nowhere.yaml: not a file" in missing.stderr
+    assert len(Path(fake_sops["FAKE_SOPS_LOG"]).read_text().splitlines()) == len(calls)  # sops never ran

@@ -44,25 +44,32 @@ def find_sops(environ: Mapping[str, str]) -> str:
 
 
 def sops_encrypt(plaintext: str, *, sops: str, cwd: Path, environ: Mapping[str, str],
-                 previous: str | None = None) -> str:
+                 previous: str | None = None, config: Path | None = None) -> str:
     """Encrypt a Secret manifest with sops, reusing `previous` when it holds the same plaintext.
 
     sops encrypts with a fresh data key, IV and timestamp every time, so re-encrypting unchanged
     values would change the file on every build and `--check` could never pass. When the previous
     encrypted file decrypts (with the builder's key) to the same text, it is returned unchanged.
-    `cwd` is where sops looks for `.sops.yaml` (the folder of the intent).
+    `cwd` is where sops looks for `.sops.yaml` (the folder of the intent) unless `config` names the
+    operator's own file: the intent's repository then cannot choose the recipients.
     """
-    if previous is not None and _sops_decrypt(previous, sops, cwd, environ) == plaintext:
+    program = _program(sops, config)
+    if previous is not None and _sops_decrypt(previous, program, cwd, environ) == plaintext:
         return previous
     return _run_sops(
-        [sops, "--encrypt", "--encrypted-regex", SOPS_ENCRYPTED_REGEX,
+        [*program, "--encrypt", "--encrypted-regex", SOPS_ENCRYPTED_REGEX,
          "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
         plaintext, cwd, environ, "encrypting the Secret")
 
 
-def _sops_decrypt(encrypted: str, sops: str, cwd: Path, environ: Mapping[str, str]) -> str | None:
+def _program(sops: str, config: Path | None) -> list[str]:
+    """sops and its global options: `--config` stops its search for `.sops.yaml` in the repository."""
+    return [sops] if config is None else [sops, "--config", str(config)]
+
+
+def _sops_decrypt(encrypted: str, program: list[str], cwd: Path, environ: Mapping[str, str]) -> str | None:
     try:
-        return _run_sops([sops, "--decrypt", "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
+        return _run_sops([*program, "--decrypt", "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
                          encrypted, cwd, environ, "decrypting the previous Secret")
     except SopsFailed:
         return None  # no key to decrypt with here: encrypt afresh
@@ -85,13 +92,14 @@ def is_secret_manifest(path: str, manifests: str) -> bool:
 
 
 def encrypt_secrets(files: dict[str, str], *, manifests: str, sops: str, cwd: Path, environ: Mapping[str, str],
-                    output: Path | None) -> dict[str, str]:
+                    output: Path | None, config: Path | None = None) -> dict[str, str]:
     """`files` with every Secret manifest encrypted; raises SopsFailed. A Secret whose plaintext
     equals what the previous build's file in `output` decrypts to keeps that file's bytes."""
     encrypted = dict(files)
     for path, text in files.items():
         if is_secret_manifest(path, manifests):
-            encrypted[path] = sops_encrypt(text, sops=sops, cwd=cwd, environ=environ, previous=_previous(output, path))
+            encrypted[path] = sops_encrypt(text, sops=sops, cwd=cwd, environ=environ, previous=_previous(output, path),
+                                           config=config)
     return encrypted
 
 
