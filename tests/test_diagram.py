@@ -504,3 +504,16 @@ def test_compiled_readme_carries_the_diagram(compiled_examples, example):
     text = result.files["README.md"]
     assert "```mermaid" in text, "render.py does not pass `diagram` to the README template yet"
     assert mermaid_block(text) == diagram.render(result.plan, "mermaid")
+
+
+def test_a_jcnr_drawing_shows_each_crpd_with_its_fabric_address():
+    """Under JCNR the route-reflector sessions join fabric addresses, so the drawing names them too."""
+    from jcnrc.pipeline import Options
+
+    result = analyse(AKS, Options(target="jcnr"))
+    assert result.plan is not None
+    for fmt in ("mermaid", "dot"):
+        text = diagram.render(result.plan, fmt)
+        for node in result.plan.nodes:
+            assert node.fabric_address and f"fabric {node.fabric_address}" in text and node.address in text
+    assert "fabric" not in diagram.render(example_plan(), "mermaid")  # Platter: the node address only

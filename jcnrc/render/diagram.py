@@ -8,7 +8,7 @@ writes Mermaid or DOT syntax itself.
 The drawing:
 
 - Kubernetes nodes grouped by role (route reflectors, workers); each node is a box holding its
-  cRPD (with the node address) and its pods;
+  cRPD (with the node address, and the fabric address under JCNR) and its pods;
 - one vertex per VRF (VNI, route targets, pools) and one edge per pod interface into its VRF,
   coloured per VRF and labelled with the interface and its addresses;
 - an edge VRF A -> VRF B when B installs A's routes (B imports a target A exports), labelled
@@ -284,7 +284,9 @@ class _Builder:
     # nodes and pods
 
     def _node_group(self, node: PlannedNode, is_peer: bool) -> Group:
-        crpd = Vertex(self.ids.crpd[node.name], f"{'route reflector' if node.is_master else 'cRPD'}\n{node.address}",
+        # Under JCNR, BGP and VXLAN run over the fabric: its address is the one the sessions join.
+        where = f"{node.address}\nfabric {node.fabric_address}" if node.fabric_address else node.address
+        crpd = Vertex(self.ids.crpd[node.name], f"{'route reflector' if node.is_master else 'cRPD'}\n{where}",
                       "master" if node.is_master else "worker")
         label = f"{node.name} (peer)" if is_peer else node.name
         if is_peer:
