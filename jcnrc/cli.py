@@ -101,6 +101,10 @@ SecretValues = Annotated[bool, typer.Option(
 SopsConfig = Annotated[Path | None, typer.Option(
     "--sops-config", metavar="FILE",
     help="The sops configuration to encrypt with (sops --config); default: the .sops.yaml sops finds from the intent's folder.")]
+# The commands that read the plan: the router generation the build used (`build --target`), whose
+# addresses differ (JCNR peers over the fabric).
+PlanTarget = Annotated[Target | None, typer.Option(
+    "--target", help="Router generation, as given to `build --target`; default: `target:` in the intent.")]
 # On the commands that print diagnostics: the first N by position are shown, the rest counted.
 MaxDiagnostics = Annotated[int, typer.Option(
     "--max-diagnostics", callback=_positive, metavar="N",
@@ -477,6 +481,7 @@ def routes(
                                                         "without it, the nodes are listed."),
     vrf: str | None = typer.Option(None, "--vrf", metavar="VRF", help="Only this VRF."),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json."),
+    target: PlanTarget = None,
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
@@ -486,7 +491,7 @@ def routes(
     from jcnrc.render import escape
     from jcnrc.render.templates import Templates
 
-    result = _planned(file, _limits(max_bytes, max_depth, max_nodes))
+    result = _planned(file, _limits(max_bytes, max_depth, max_nodes), target)
     if node is None:
         _list_nodes(result, fmt)
         return
@@ -505,22 +510,24 @@ def routes(
 def _list_nodes(result: Result, fmt: Format) -> None:
     """`jcnrc routes FILE` without --node: the nodes it can show, with their role and address."""
     plans = [(f"{c.name}/", c.plan) for c in result.fleet.clusters] if result.fleet is not None else [("", result.plan)]
-    rows = [(prefix + n.name, n.role, n.address) for prefix, plan in plans if plan is not None for n in plan.nodes]
+    rows = [(prefix + n.name, n.role, n.address, n.fabric_address) for prefix, plan in plans if plan is not None
+            for n in plan.nodes]
     if fmt == Format.json:
-        typer.echo(json.dumps([{"node": name, "role": role, "address": address} for name, role, address in rows], indent=2))
+        typer.echo(json.dumps([{"node": name, "role": role, "address": address, **({"fabricAddress": fabric} if fabric else {})}
+                               for name, role, address, fabric in rows], indent=2))
         return
-    width = max(len(name) for name, _, _ in rows)
-    for name, role, address in rows:
-        typer.echo(f"{name:<{width}}  {role:<6}  {address}")
+    width = max(len(name) for name, _, _, _ in rows)
+    for name, role, address, fabric in rows:
+        typer.echo(f"{name:<{width}}  {role:<6}  {address}" + (f"  fabric {fabric}" if fabric else ""))
     _err(f"jcnrc: {len(rows)} node(s); show one with `jcnrc routes FILE --node NAME`")
 
 
-def _planned(file: Path, limits: Limits) -> Result:
+def _planned(file: Path, limits: Limits, target: Target | None = None) -> Result:
     """The planned intent (a Topology's plan or a fleet's), for the commands that read it; the
-    intent's errors end the command."""
+    intent's errors end the command. `target` overrides the intent's, as `build --target` does."""
     from jcnrc.pipeline import Options
 
-    result = _run(file, Options(limits=limits), render=False)
+    result = _run(file, Options(limits=limits, target=target.value if target else None), render=False)
     if report(result, Format.text, False, quiet=True) or not result.planned:
         raise typer.Exit(EXIT_PROBLEMS)
     return result
@@ -613,6 +620,7 @@ def verify(
                                      "with --live: the report, docs/verify.md); junit (JUnit XML, one testsuite per node)."),
     output: Path | None = typer.Option(None, "--output", metavar="FILE", help="Write the report to FILE (replaced "
                                        "atomically); standard output then shows it as text."),
+    target: PlanTarget = None,
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
@@ -631,7 +639,7 @@ def verify(
         if captures:
             _err("jcnrc: error: --live asks the cluster itself: give no CAPTURE with it")
             raise typer.Exit(EXIT_USAGE)
-        result = _planned(file, limits)
+        result = _planned(file, limits, target)
         try:
             built = live_mode.run(str(file), result.plan, result.fleet, nodes, context or [], timeout=timeout)
         except live_mode.LiveError as exc:
@@ -645,7 +653,7 @@ def verify(
         if len(nodes) != 1 or not captures:
             _err("jcnrc: error: give one --node N and the CAPTURE files of that node, or --live")
             raise typer.Exit(EXIT_USAGE)
-        plan, node_name = _node_of(_planned(file, limits), nodes[0])
+        plan, node_name = _node_of(_planned(file, limits, target), nodes[0])
         texts = {}
         for capture in captures:
             _require_file(capture)
@@ -739,6 +747,7 @@ def graph(
     node: str | None = typer.Option(None, "--node", metavar="NODE", help="Only this node (`<cluster>/<node>` in a fleet)."),
     cluster: str | None = typer.Option(None, "--cluster", metavar="NAME",
                                        help="A fleet: only this cluster, drawn as a topology."),
+    target: PlanTarget = None,
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
@@ -748,7 +757,7 @@ def graph(
     from jcnrc.output import write as writer
     from jcnrc.render import diagram
 
-    result = _planned(file, _limits(max_bytes, max_depth, max_nodes))
+    result = _planned(file, _limits(max_bytes, max_depth, max_nodes), target)
     plan = result.plan
     if result.fleet is not None:
         if node is not None:

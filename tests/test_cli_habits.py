@@ -90,3 +90,18 @@ def test_explain_has_json_and_fails_when_an_expectation_fails(tmp_path):
     failing = cli("explain", str(path), "ubuntu-du11", "ubuntu-du22")
     assert failing.exit_code == 1
     assert "JCN704" in failing.output and "reachable both ways" in failing.output  # reported, and still explained
+
+
+def test_the_commands_that_read_the_plan_take_the_builds_target():
+    """`build --target jcnr` of a Platter intent peers over the fabric: routes, graph and verify follow it."""
+    import json
+
+    listed = json.loads(cli("routes", AKS, "--target", "jcnr", "--format", "json").stdout)
+    assert {"node": "aks-agentpool-23733201-vmss000001", "role": "worker", "address": "10.240.0.5",
+            "fabricAddress": "10.241.0.5"} in listed
+    assert "fabric" not in cli("routes", AKS).output
+    state = cli("routes", AKS, "--node", "aks-agentpool-23733201-vmss000002", "--target", "jcnr").stdout
+    assert "  10.241.0.4      AS 64512  route-reflector" in state
+    assert "fabric 10.241.0.4" in cli("graph", AKS, "--target", "jcnr").stdout
+    for command in ("routes", "graph", "verify"):
+        assert "--target" in cli(command, "-h").stdout
