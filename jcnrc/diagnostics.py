@@ -419,6 +419,7 @@ CODES: dict[str, CodeInfo] = {
     "JCN516": CodeInfo("error", "reserved AS number", "`cluster.asn` is AS_TRANS 23456 (RFC 6793) or reserved 65535 / 4294967295 (RFC 7300)."),
     "JCN517": CodeInfo("error", "node loopback in the overlay", "A node's IPv6 loopback (written, or derived as `abcd::<node address>`) lies in a VRF's `ipv6Pool` or a pod's IPv6 link: a pod could hold the node's BGP next hop."),
     "JCN518": CodeInfo("error", "SR global block past the label space", "`srgbStart + srgbRange - 1` is above 1048575, the largest 20-bit MPLS label (RFC 3032)."),
+    "JCN519": CodeInfo("error", "unusable JCNR fabric", "Target jcnr: a node's `fabricAddress` lies in `podCidr`, `serviceCidr` or a VRF pool, or the fabric interface is `lo`: the fabric address is the node's VTEP, BGP source and router ID, on a NIC the DPDK vRouter takes over."),
     # fleets
     "JCN451": CodeInfo("error", "bad cluster name", "Two clusters of a fleet have the same `name` (it names the cluster's output folder and its pods, `<cluster>/<pod>`), or a name cannot be a folder of the output: `gitops` (the fleet's GitOps folder) or a Windows device name."),
     "JCN452": CodeInfo("error", "overlapping node subnets", "The `nodeSubnet`s of two clusters of a fleet overlap: VXLAN and BGP run between node addresses across clusters, so the underlays must route to each other."),
@@ -428,7 +429,10 @@ CODES: dict[str, CodeInfo] = {
     "JCN456": CodeInfo("error", "route target differs between clusters", "The clusters of a fleet have different ASNs and a VRF has no `routeTarget`: its default `<asn>:<vni>` would differ between clusters, so no route would cross."),
     "JCN457": CodeInfo("error", "cluster label too long", "`<fleet name>-<cluster name>` labels every object of a cluster (`app.kubernetes.io/part-of`) and must be a Kubernetes label value of at most 63 characters."),
     "JCN458": CodeInfo("error", "BGP ports that never meet", "The route reflectors of two peered clusters cannot open a session: neither side's `bgp.connectPort` is the other's `bgp.listenPort` (179 when left out)."),
+    "JCN459": CodeInfo("error", "Flux interval out of range", "`gitops.interval` is shorter than 1s (Flux would reconcile without pause) or longer than Go's duration holds (about 2562047h)."),
     "JCN520": CodeInfo("warning", "unreadable lock file", "The allocation lock file next to the intent cannot be read and is ignored."),
+    "JCN521": CodeInfo("error", "BGP ports that never meet", "`cluster.bgp.listenPort` and `connectPort` differ (179 when left out): route reflectors listen on one, workers connect to the other, and no session comes up."),
+    "JCN522": CodeInfo("error", "the router's own namespace", "`metadata.namespace` is `kube-system` (the cluster's own pods, and Platter's CNI and cRPD DaemonSets) or, for target jcnr, `jcnr` (the chart's cRPD and vRouter): workloads would sit beside the pods `verify --live` executes in."),
     # MTU
     "JCN601": CodeInfo("error", "MTU does not fit the underlay", "An attachment MTU is larger than `cluster.underlayMtu` minus the 50 bytes VXLAN adds."),
     "JCN602": CodeInfo("error", "MTU too small for IPv6", "An interface with an IPv6 address has an MTU below 1280, written or the default `cluster.underlayMtu` minus 50 (then reported at `underlayMtu`, which must be at least 1330); Linux disables IPv6 on it."),
@@ -462,4 +466,6 @@ CODES: dict[str, CodeInfo] = {
     "JCN921": CodeInfo("warning", "BGP peers above the licence", "A route reflector of a fleet has more BGP peers (its workers plus the route reflectors of the clusters it peers with) than the 16 a standard cRPD licence allows (Juniper's meshrr README)."),
     "JCN922": CodeInfo("warning", "a lone route reflector", "A cluster has one route reflector (master): losing it withdraws every route after the hold time. Graceful restart (on by default) covers a cRPD restart, not a lost node."),
     "JCN923": CodeInfo("warning", "JCNR pods keep MTU 1500", "Target jcnr cannot set a pod's MTU (the JCNR NAD and cni-args have no MTU key), and the overlay carries less than 1500 bytes (`cluster.underlayMtu` minus 50)."),
+    "JCN924": CodeInfo("warning", "fabric interface is the primary NIC", "Target jcnr on AKS or EKS names `eth0` as the fabric interface: the DPDK vRouter takes it away from the kernel and the node loses its cluster network; attach a second NIC for the fabric."),
+    "JCN925": CodeInfo("warning", "BGP port of a node service", "`cluster.bgp.listenPort` is a port a Kubernetes node's own service holds (sshd 22, etcd 2379/2380, kube-apiserver 6443, kubelet 10250, kube-proxy 10256, controller manager 10257, scheduler 10259); cRPD shares the node's network."),
 }

@@ -325,7 +325,7 @@ def test_target_override_applies_to_every_cluster_including_their_own_target(tmp
     for i, cluster in enumerate(data["clusters"]):  # JCNR's data path, which target jcnr requires
         cluster["cluster"]["fabricInterface"] = "eth1"
         for node in cluster["nodes"]:
-            node["fabricAddress"] = node["address"].replace(f"10.{i}.", f"10.{100 + i}.", 1)
+            node["fabricAddress"] = node["address"].replace(f"10.{i}.", f"10.{200 + i}.", 1)  # outside serviceCidr 10.96.0.0/12
     result = analyse(write_intent(tmp_path, data), Options(environ={}, target="jcnr"))
     assert result.ok and {c.plan.target for c in result.fleet.clusters} == {"jcnr"}
 
@@ -544,3 +544,21 @@ def test_a_fleet_wide_mistake_is_reported_once(tmp_path):
     data["secrets"]["mode"] = "inline"
     result = compile_intent(write_intent(tmp_path, data), Options(environ={}, allow_secret_values=False))
     assert [d.code for d in result.diagnostics if d.is_error] == ["JCN808"]
+
+
+@pytest.mark.parametrize("interval, words", [("0.0001ms", "shorter than a second"), ("500ms", "shorter than a second"),
+                                              ("9999999h", "longer than Go's duration holds")])
+def test_a_flux_interval_flux_cannot_use_is_refused(tmp_path, interval, words):
+    """Attack round 4, F8: 100 ns reconciles without pause; 9999999h overflows Go's time.Duration."""
+    data = small_fleet()
+    data["gitops"] = {"interval": interval}
+    result = analyse(write_intent(tmp_path, data), Options(environ={}))
+    errors = [d for d in result.diagnostics if d.is_error]
+    assert [(d.code, d.path) for d in errors] == [("JCN459", ("gitops", "interval"))] and words in errors[0].message
+
+
+def test_flux_intervals_from_a_second_to_the_longest_go_duration_pass():
+    from jcnrc.intent.fleet import FLUX_INTERVAL_MAX_S, duration_seconds
+
+    assert duration_seconds("1s") == 1.0 and duration_seconds("1h30m") == 5400.0 and duration_seconds("1.5m") == 90.0
+    assert duration_seconds("2562047h") < FLUX_INTERVAL_MAX_S < duration_seconds("2562048h")

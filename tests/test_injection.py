@@ -908,3 +908,29 @@ def test_the_intent_file_name_is_rendered_exactly_or_refused(key, file_name_base
         result = result if target == "platter" else _build_named(name, tmp_path / target, target)
         assert result.ok, f"{name!r} ({target}): {_errors(result)}"
         check_rendered_exactly(f, name, target, file_name_baselines[target], result)
+
+
+@pytest.mark.parametrize("planted", ["file", "folder"])
+def test_create_secrets_refuses_a_secret_file_reached_through_a_link(tmp_path, planted):
+    """Attack round 4, F13: the script reads a secret file as jcnrc does, never through a link the
+    repository planted (to ~/.kube/config of whoever runs it, say)."""
+    data = base_intent()
+    data["secrets"] = {"rootPassword": {"env": "ROOT_PW"}, "crpdLicense": {"file": "secrets/licence.txt"}}
+    result = compile_data(data, tmp_path / "intent")
+    assert result.ok, _errors(result)
+    folder = tmp_path / "run"
+    work = folder / "intent-folder"
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "licence.txt").write_text("the operator's private file\n")
+    work.mkdir(parents=True)
+    if planted == "file":
+        (work / "secrets").mkdir()
+        (work / "secrets" / "licence.txt").symlink_to(private / "licence.txt")
+        link = "secrets/licence.txt"
+    else:
+        (work / "secrets").symlink_to(private)
+        link = "secrets"
+    run = run_script(result.files["scripts/create-secrets.sh"], folder, ("kubectl",), {"ROOT_PW": "pw"}, cwd=work)
+    assert run.returncode == 1 and f"create-secrets.sh: {link} is a symbolic link" in run.stderr, run.stderr
+    assert recorded_calls(folder) == []  # kubectl never ran: nothing was read

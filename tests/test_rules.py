@@ -656,3 +656,92 @@ def test_the_largest_registry_port_is_an_image_reference():
     from jcnrc.intent.names import image_problem
 
     assert image_problem("registry.example.com:65535/crpd:21.2R1") is None
+
+
+def test_two_vrfs_with_the_same_targets_and_allocated_vnis_are_named_plainly():
+    def edit(data):
+        del data["vrfs"][0]["vni"]
+        data["vrfs"].append({"name": "red", "routeTarget": data["vrfs"][0]["routeTarget"], "ipv4Pool": "2.2.0.0/16"})
+
+    found = [d for d in diagnostics_after(edit) if d.is_error]
+    assert [d.code for d in found] == ["JCN701"]
+    assert "but each gets a VNI of its own (both are allocated)" in found[0].message, found[0].message
+
+
+# --- attack round 4: intents that build a network that cannot work ----------------------------------
+
+def only_error(edit, code: str):
+    """The one error of an edit that also switches to target jcnr (whose warnings about Platter's images
+    and the pods' MTU every such edit gets)."""
+    found = [d for d in diagnostics_after(edit) if d.is_error]
+    assert [d.code for d in found] == [code], [(d.code, d.path, d.message) for d in found]
+    return found[0]
+
+
+def test_bgp_ports_that_never_meet_in_one_cluster_are_refused():
+    for bgp, key in (({"listenPort": 178, "connectPort": 179}, "connectPort"), ({"listenPort": 178}, "listenPort"),
+                     ({"connectPort": 178}, "connectPort")):
+        def edit(data, bgp=bgp):
+            data["cluster"]["bgp"] = bgp
+
+        found = only(edit, "JCN521")
+        assert found.path == ("cluster", "bgp", key) and "no session of the cluster can come up" in found.message
+
+
+def test_a_bgp_port_a_node_service_holds_is_a_warning():
+    for port in (22, 6443, 10250):
+        def edit(data, port=port):
+            data["cluster"]["bgp"] = {"listenPort": port, "connectPort": port}
+
+        found = only(edit, "JCN925")
+        assert found.severity == "warning" and found.path == ("cluster", "bgp", "listenPort")
+
+
+@pytest.mark.parametrize("namespace, target", [("kube-system", "platter"), ("kube-system", "jcnr"), ("jcnr", "jcnr")])
+def test_workloads_cannot_share_the_routers_namespace(namespace, target):
+    def edit(data):
+        data["metadata"]["namespace"] = namespace
+        data["target"] = target
+
+    found = only_error(edit, "JCN522")
+    assert found.path == ("metadata", "namespace") and namespace in found.message
+
+
+def test_a_jcnr_fabric_inside_the_clusters_own_ranges_is_refused():
+    for address, where in (("10.244.0.9", "podCidr"), ("10.0.0.9", "serviceCidr"), ("1.1.200.9", "ipv4Pool")):
+        def edit(data, address=address):
+            data["target"] = "jcnr"
+            data["nodes"][0]["fabricAddress"] = address
+
+        found = only_error(edit, "JCN519")
+        assert found.path == ("nodes", 0, "fabricAddress") and where in found.message, found.message
+
+
+def test_a_jcnr_fabric_interface_must_be_a_nic_the_node_can_spare():
+    def loopback(data):
+        data["target"] = "jcnr"
+        data["cluster"]["fabricInterface"] = "lo"
+
+    assert only_error(loopback, "JCN519").path == ("cluster", "fabricInterface")
+
+    def primary(data):
+        data["target"] = "jcnr"
+        data["nodes"][1]["fabricInterface"] = "eth0"
+
+    found = next(d for d in diagnostics_after(primary) if d.code == "JCN924")
+    assert not [d for d in diagnostics_after(primary) if d.is_error] and found.severity == "warning" and found.path == ("nodes", 1, "fabricInterface") and "aks" in found.message
+
+
+@pytest.mark.parametrize("name", ["all", "default"])
+def test_interface_names_linux_keeps_for_its_settings_are_refused(name):
+    def attachment(data):
+        data["pods"][0]["networks"][0]["interface"] = name
+
+    found = only(attachment, "JCN202")
+    assert found.path == ("pods", 0, "networks", 0, "interface") and "reserved by Linux" in found.message
+
+    def fabric(data):
+        data["target"] = "jcnr"
+        data["cluster"]["fabricInterface"] = name
+
+    assert only_error(fabric, "JCN202").path == ("cluster", "fabricInterface")

@@ -11,6 +11,7 @@ a link subnet used in two clusters, peerings, the licence's BGP peer limit) is c
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -196,9 +197,32 @@ def _shared_image_warnings(found: list[Diagnostic], fleet: Fleet) -> list[Diagno
 def fleet_rules(fleet: Fleet, members: list[Member]) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for rule in (_cluster_names, _member_names, _vni_ranges, _node_subnets, _router_ids, _interconnect, _bgp_ports,
-                 _mixed_asns, _union_overlaps, _expectations, _vrf_spans, _peer_counts):
+                 _mixed_asns, _union_overlaps, _expectations, _vrf_spans, _peer_counts, _flux_interval):
         found.extend(rule(fleet, members))
     return found
+
+
+# Flux parses `interval` with Go's time.ParseDuration into an int64 of nanoseconds, so about 2562047h is
+# the most it holds; below a second, every cluster's kustomize-controller would reconcile without pause.
+FLUX_INTERVAL_MIN_S = 1.0
+FLUX_INTERVAL_MAX_S = (2**63 - 1) / 1e9
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_DURATION_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """A Flux duration (already full-matched by the model) in seconds."""
+    return sum(float(number) * _DURATION_UNIT_S[unit] for number, unit in _DURATION_PART.findall(text))
+
+
+def _flux_interval(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
+    interval = fleet.gitops.interval
+    seconds = duration_seconds(interval)
+    if not FLUX_INTERVAL_MIN_S <= seconds <= FLUX_INTERVAL_MAX_S:
+        why = ("shorter than a second: Flux would reconcile every cluster without pause" if seconds < FLUX_INTERVAL_MIN_S
+               else "longer than Go's duration holds (about 2562047h): Flux would refuse the Kustomization")
+        yield error("JCN459", f"`gitops.interval` {interval} is {why}", ("gitops", "interval"),
+                    help="Flux's own examples reconcile every 1m to 10m: e.g. `interval: 10m`")
 
 
 # Folders and files a fleet's output holds beside the cluster folders: a cluster may not be named so.

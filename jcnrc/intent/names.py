@@ -48,8 +48,16 @@ VRF_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 VRF_NAME_MAX = 31
 # Linux refuses names longer than IFNAMSIZ-1 = 15 bytes, containing '/', ':' or whitespace,
 # and the names '.' and '..'. jcnrc is narrower still: the name also lands in Junos and JSON.
-LINUX_IFNAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$"
+LINUX_IFNAME = r"^(?!(?:all|default)$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$"
 LINUX_IFNAME_MAX = 15
+# Names the kernel refuses although they look like names: '.' and '..' (dev_valid_name), and `all` and
+# `default`, which are the directories of /proc/sys/net/ipv{4,6}/conf that every device gets one beside
+# (registering them fails with EINVAL: `ip link add all type veth peer name p` refuses).
+LINUX_RESERVED_IFNAMES = {
+    ".": "is reserved by Linux", "..": "is reserved by Linux",
+    "all": "is reserved by Linux (the /proc/sys/net/*/conf/all settings)",
+    "default": "is reserved by Linux (the /proc/sys/net/*/conf/default settings)",
+}
 MAC_ADDRESS = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 ISO_NET = r"^49(\.[0-9a-fA-F]{4}){1,4}(\.[0-9a-fA-F]{4}){3}\.00$"
 # registry/path:tag@digest, as the distribution reference grammar allows (simplified: no
@@ -214,8 +222,8 @@ def interface_problem(text: str) -> str | None:
         return "contains '/', which Linux refuses in interface names"
     if any(c.isspace() for c in text):
         return "contains whitespace, which Linux refuses in interface names"
-    if text in (".", ".."):
-        return "is reserved by Linux"
+    if text in LINUX_RESERVED_IFNAMES:
+        return LINUX_RESERVED_IFNAMES[text]
     bad = {c for c in text if not (c.isascii() and (c.isalnum() or c in "_.-"))}
     if bad:
         return f"contains {_shown(bad)}"

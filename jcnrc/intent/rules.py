@@ -19,6 +19,7 @@ from jcnrc.intent import names, providers, routetarget
 from jcnrc.intent.model import (
     VXLAN_OVERHEAD,
     Attachment,
+    Bgp,
     Cluster,
     Expectation,
     Images,
@@ -226,6 +227,7 @@ def _cluster_rules(intent: Intent) -> Iterator[Diagnostic]:
                     related=(Related("`srgbStart` is set", ("cluster", "segmentRouting", "srgbStart")),),
                     help=f"labels are 20 bits: keep `srgbStart + srgbRange` at most {MPLS_LABEL_MAX + 1}, "
                          f"e.g. `srgbRange: {MPLS_LABEL_MAX + 1 - sr.srgbStart}`")
+    yield from _bgp_ports(cluster.bgp)
     if cluster.asn in RESERVED_ASNS:
         yield error("JCN516", f"AS {cluster.asn} is {RESERVED_ASNS[cluster.asn]}", ("cluster", "asn"),
                     help="use a private AS: 64512 to 65534, or 4200000000 to 4294967294")
@@ -235,6 +237,33 @@ def _cluster_rules(intent: Intent) -> Iterator[Diagnostic]:
                         ("cluster", "serviceCidr"), related=(Related(f"`cluster.{key}`", ("cluster", key)),),
                         help="service addresses are virtual and must not be node or pod addresses: write the "
                              "cluster's service range (`kubectl cluster-info dump | grep service-cluster-ip-range`)")
+
+
+BGP_PORT = 179
+# TCP ports a node's own services hold (the cRPD runs with hostNetwork): sshd, etcd, the
+# kube-apiserver on kubeadm masters, the kubelet, kube-proxy's health check, the controller
+# manager and the scheduler. cRPD could not listen there, and its sessions would never come up.
+NODE_TCP_PORTS = {22: "sshd", 2379: "etcd", 2380: "etcd peers", 6443: "the kube-apiserver", 10250: "the kubelet",
+                  10256: "kube-proxy's health check", 10257: "the kube-controller-manager", 10259: "the kube-scheduler"}
+
+
+def _bgp_ports(bgp: Bgp) -> Iterator[Diagnostic]:
+    """Route reflectors are passive (they accept any client): workers connect to `connectPort`, route
+    reflectors listen on `listenPort`, so within a cluster the two must be the same port."""
+    listen, connect = bgp.listenPort or BGP_PORT, bgp.connectPort or BGP_PORT
+    if listen != connect:
+        key = "connectPort" if bgp.connectPort is not None else "listenPort"
+        both = bgp.listenPort is not None and bgp.connectPort is not None
+        yield error("JCN521", f"cRPD listens for BGP on port {listen} but connects to port {connect}"
+                              f"{'' if both else ' (179 where left out)'}: no session of the cluster can come up",
+                    ("cluster", "bgp", key),
+                    related=(Related("`listenPort` is set", ("cluster", "bgp", "listenPort")),) if both else (),
+                    help=f"set `listenPort` and `connectPort` to the same port, e.g. both "
+                         f"{listen if key == 'listenPort' else connect}")
+    if listen in NODE_TCP_PORTS:
+        yield warning("JCN925", f"BGP port {listen} is the port of {NODE_TCP_PORTS[listen]} on Kubernetes nodes: cRPD runs "
+                                "in the node's network and cannot listen there", ("cluster", "bgp", "listenPort"),
+                      help="choose a free port, e.g. 178 (the walkthrough's, when Calico holds 179)")
 
 
 def _node_rules(intent: Intent) -> Iterator[Diagnostic]:
@@ -676,8 +705,11 @@ def _same_targets_error(asn: int | None, later: VrfVni, earlier: VrfVni, allocat
     value that collides, a default `<asn>:<vni>` is only named."""
     this, that = (later, earlier) if later[1].routeTarget is not None else (earlier, later)
     (i, vrf, _), (other_index, other, _) = this, that
-    message = (f"VRF `{vrf.name}` has the same import and export targets as VRF `{other.name}` but "
-               f"{_vni_words(this, allocated)} instead of {_vni_words(that, allocated)}")
+    if this[2] is None and that[2] is None:
+        vnis = "each gets a VNI of its own (both are allocated)"
+    else:
+        vnis = f"{_vni_words(this, allocated)} instead of {_vni_words(that, allocated)}"
+    message = f"VRF `{vrf.name}` has the same import and export targets as VRF `{other.name}` but {vnis}"
     if other.routeTarget is None:
         # Its targets are known (or it would not be paired), so they are the default of a known AS and VNI.
         assert asn is not None and that[2] is not None
@@ -753,6 +785,7 @@ def _target_rules(intent: Intent) -> Iterator[Diagnostic]:
     Platter: an intent built for both generations (the walkthrough is) carries the JCNR data path,
     which describes the nodes' second NIC and is true whichever generation runs; Platter simply runs
     VXLAN and BGP from `address`. docs/jcnr.md lists what each target reads."""
+    yield from _router_namespace(intent)
     if intent.target == "jcnr":
         yield from _jcnr_data_path(intent)
         yield from _ignored_by_jcnr(intent)
@@ -804,8 +837,10 @@ def _jcnr_data_path(intent: Intent) -> Iterator[Diagnostic]:
                     ("cluster",), at="key",
                     help="add `fabricInterface: <name>` under `cluster` (the NIC that holds the nodes' `fabricAddress`, "
                          "e.g. eth1); a node whose NIC is named otherwise sets its own `fabricInterface`")
+    yield from _fabric_interfaces(intent)
     fabric_seen: dict[str, Path] = {}
     addresses = {str(node.address): (i, node.name) for i, node in intent.nodes}
+    ranges = list(_overlay_and_cluster_ranges(intent))
     for i, node in intent.nodes:
         if node.fabricAddress is None:
             interface = node.fabricInterface or cluster_interface
@@ -821,6 +856,14 @@ def _jcnr_data_path(intent: Intent) -> Iterator[Diagnostic]:
         if problem is not None:
             yield problem
             continue
+        inside = next(((what, network, where) for what, network, where in ranges if node.fabricAddress in network), None)
+        if inside is not None:
+            what, network, where = inside
+            yield error("JCN519", f"fabric address `{text}` of node `{node.name}` lies in {what} {network}", path,
+                        related=(Related(what, where),),
+                        help="the fabric address is the node's VTEP, BGP source and router ID: it must be the node's own "
+                             "address on its fabric interface, outside the pod, service and VRF ranges")
+            continue
         other = addresses.get(text)
         if text in fabric_seen:
             yield error("JCN409", f"duplicate fabric address `{text}`", path,
@@ -832,6 +875,54 @@ def _jcnr_data_path(intent: Intent) -> Iterator[Diagnostic]:
                         help="the fabric address is the node's own address on its fabric interface")
         else:
             fabric_seen[text] = path
+
+
+# Namespaces that hold the router's own pods: kube-system (the cluster's own, and Platter's CNI and cRPD
+# DaemonSets), and for JCNR the chart's namespace jcnr (its cRPD and vRouter). Workloads there sit
+# beside pods `verify --live` executes in, and inherit whatever those namespaces allow.
+ROUTER_NAMESPACES = {"kube-system": ("platter", "jcnr"), "jcnr": ("jcnr",)}
+
+
+def _router_namespace(intent: Intent) -> Iterator[Diagnostic]:
+    namespace = intent.metadata.namespace if intent.metadata is not None else None
+    if namespace in ROUTER_NAMESPACES and intent.target in ROUTER_NAMESPACES[namespace]:
+        yield error("JCN522", f"`metadata.namespace` is `{namespace}`, where the {intent.target} router runs its own pods: "
+                              "the intent's pods and NADs need a namespace of their own", ("metadata", "namespace"),
+                    help="use the application's namespace, e.g. `default` or `ran`")
+
+
+def _overlay_and_cluster_ranges(intent: Intent) -> Iterator[tuple[str, IPv4Network, Path]]:
+    """The IPv4 ranges no node's own address may lie in: the pod and service ranges of the primary CNI
+    and every VRF pool (pods take addresses there)."""
+    if intent.cluster is not None:
+        yield "`cluster.podCidr`", intent.cluster.podCidr, ("cluster", "podCidr")
+        yield "`cluster.serviceCidr`", intent.cluster.serviceCidr, ("cluster", "serviceCidr")
+    for i, vrf in intent.vrfs:
+        if vrf.ipv4Pool is not None:
+            yield f"VRF `{vrf.name}` `ipv4Pool`", vrf.ipv4Pool, ("vrfs", i, "ipv4Pool")
+
+
+# Providers whose nodes have one NIC by default: the DPDK vRouter taking it would cut the node off.
+SINGLE_NIC_PROVIDERS = ("aks", "eks")
+
+
+def _fabric_interfaces(intent: Intent) -> Iterator[Diagnostic]:
+    """The interface DPDK takes over must be a NIC the node can spare: never its loopback, and on cloud
+    nodes (one NIC unless more are attached) not its primary interface."""
+    named: list[tuple[str, Path]] = []
+    if intent.cluster is not None and intent.cluster.fabricInterface is not None:
+        named.append((intent.cluster.fabricInterface, ("cluster", "fabricInterface")))
+    named += [(node.fabricInterface, ("nodes", i, "fabricInterface")) for i, node in intent.nodes
+              if node.fabricInterface is not None]
+    provider = intent.cluster.provider if intent.cluster is not None else None
+    for interface, path in named:
+        if interface == "lo":
+            yield error("JCN519", "the fabric interface cannot be `lo`: the DPDK vRouter takes over a NIC, and the "
+                                  "loopback is none", path, help="name the NIC that holds the fabric addresses, e.g. eth1")
+        elif interface == "eth0" and provider in SINGLE_NIC_PROVIDERS:
+            yield warning("JCN924", f"the fabric interface is `eth0`, the primary interface of {provider} nodes: the DPDK "
+                                    "vRouter takes it away from the kernel, and the node loses its cluster network", path,
+                          help="attach a second NIC for the fabric (JCNR on AKS/EKS uses one) and name it, e.g. eth1")
 
 
 def _provider_rules(intent: Intent) -> Iterator[Diagnostic]:

@@ -41,6 +41,8 @@ _NAME_CHECKS: dict[tuple[str, str], _NameCheck] = {
     ("pods", "name"): _LABEL,
     ("pods", "node"): _SUBDOMAIN,
     ("networks", "interface"): _INTERFACE,
+    ("cluster", "fabricInterface"): _INTERFACE,
+    ("nodes", "fabricInterface"): _INTERFACE,
     ("pods", "image"): _IMAGE,
     ("images", "platter"): _IMAGE,
     ("images", "crpd"): _IMAGE,

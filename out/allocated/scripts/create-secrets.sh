@@ -4,7 +4,9 @@
 # Run it from the folder that holds examples/allocated.yaml. Idempotent (create --dry-run | apply).
 # Values from environment variables go through a private temporary file, never through the
 # command line, where other users of the machine could read them in the process list. Files are
-# copied there too: kubectl splits --from-file at '=' and ',', which a file name may contain.
+# copied there too: kubectl splits --from-file at '=' and ',', which a file name may contain. As
+# jcnrc itself does, a secret file is read only as a regular file reached without a symbolic link
+# (the repository could plant one pointing at a file of the machine that runs this).
 set -eu
 KUBECTL="${KUBECTL:-kubectl}"
 : "${CRPD_ROOT_PASSWORD:?set CRPD_ROOT_PASSWORD to the root-password value}"

@@ -4,12 +4,24 @@
 # Run it from the folder that holds examples/multi-vrf.yaml. Idempotent (create --dry-run | apply).
 # Values from environment variables go through a private temporary file, never through the
 # command line, where other users of the machine could read them in the process list. Files are
-# copied there too: kubectl splits --from-file at '=' and ',', which a file name may contain.
+# copied there too: kubectl splits --from-file at '=' and ',', which a file name may contain. As
+# jcnrc itself does, a secret file is read only as a regular file reached without a symbolic link
+# (the repository could plant one pointing at a file of the machine that runs this).
 set -eu
 KUBECTL="${KUBECTL:-kubectl}"
+
+refuse_link() {
+    # $1 a path on the way to a secret file, $2 the value it holds
+    if [ -L "$1" ]; then
+        echo "create-secrets.sh: $1 is a symbolic link; the $2 value is read only from a regular file reached without links" >&2
+        exit 1
+    fi
+}
+
 : "${CRPD_ROOT_PASSWORD:?set CRPD_ROOT_PASSWORD to the root-password value}"
-if [ ! -r crpd-license.txt ]; then
-    echo "create-secrets.sh: cannot read crpd-license.txt (the crpd-license value); run this from the folder of examples/multi-vrf.yaml" >&2
+refuse_link crpd-license.txt crpd-license
+if [ ! -f crpd-license.txt ] || [ ! -r crpd-license.txt ]; then
+    echo "create-secrets.sh: cannot read crpd-license.txt (the crpd-license value) as a regular file; run this from the folder of examples/multi-vrf.yaml" >&2
     exit 1
 fi
 
