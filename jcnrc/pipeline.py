@@ -323,10 +323,12 @@ def _render_fleet(intent: Path, result: Result, options: Options, environ: dict,
     result.diagnostics[:] = once(result.diagnostics)  # one fleet-wide mistake, found in every cluster
     if not result.ok:
         return result
+    written_at = repository_path(options.output)
+    result.diagnostics += _gitops_path_problems(fleet.fleet.gitops.path, written_at, options.output)
     try:
         suffix = f"-{options.target}" if options.target and options.target != result.written_target else ""
         fleet_files = render_fleet(fleet, replace(_render_options(intent, result, options, display_name, None),
-                                                  output_name=fleet.name + suffix))
+                                                  output_name=fleet.name + suffix, repository_path=written_at or ""))
     except TemplateProblem as exc:
         result.diagnostics.append(error("JCN900", f"rendering failed: {exc}",
                                         help="check the template folder given with --templates"))
@@ -339,6 +341,34 @@ def _render_fleet(intent: Path, result: Result, options: Options, environ: dict,
     files.update(fleet_files)
     result.files = dict(sorted(files.items()))
     return result
+
+
+def repository_path(output: Path | None) -> str | None:
+    """The output folder as a path of the repository, for the GitOps objects that point Argo CD and Flux
+    at it: relative to the current folder, which jcnrc takes for the checkout's top level (as the default
+    `out/<name>` does). None without an output folder, or when it lies outside the current folder."""
+    if output is None:
+        return None
+    here = os.getcwd()
+    relative = os.path.relpath(os.path.normpath(os.path.join(here, output)), here)
+    if relative == os.curdir or relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return None
+    return Path(relative).as_posix()
+
+
+def _gitops_path_problems(declared: str | None, written_at: str | None, output: Path | None) -> list[Diagnostic]:
+    """Argo CD and Flux sync the folder the GitOps objects name; `build --check` compares the folder the
+    build writes. When the two differ, what CI checks is not what the clusters apply."""
+    if declared is not None and written_at is not None and declared.rstrip("/") != written_at:
+        return [warning("JCN926", f"`gitops.path` is {declared}, but this build writes {written_at}: Argo CD and Flux "
+                                  f"would sync {declared}, a folder `build --check` of this output never compares",
+                        ("gitops", "path"),
+                        help=f"write `path: {written_at}`, or build with `-o {declared}` from the repository's top level")]
+    if declared is None and written_at is None and output is not None:
+        return [warning("JCN926", f"the output folder {output} is outside the current folder, so its path in the "
+                                  "repository is unknown: the GitOps objects name out/<name>", ("gitops",), at="key",
+                        help="run jcnrc from the repository's top level with a relative `-o`, or set `gitops.path`")]
+    return []
 
 
 def _render_options(intent: Path, result: Result, options: Options, display_name: str | None,

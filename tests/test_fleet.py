@@ -562,3 +562,29 @@ def test_flux_intervals_from_a_second_to_the_longest_go_duration_pass():
 
     assert duration_seconds("1s") == 1.0 and duration_seconds("1h30m") == 5400.0 and duration_seconds("1.5m") == 90.0
     assert duration_seconds("2562047h") < FLUX_INTERVAL_MAX_S < duration_seconds("2562048h")
+
+
+def test_gitops_objects_name_the_folder_the_build_writes(tmp_path, monkeypatch):
+    """Attack round 4, F6: with `-o clusters/prod` Argo CD and Flux must sync clusters/prod, the folder
+    `build --check` compares, not out/<fleet>; a `gitops.path` naming another folder is a warning."""
+    from jcnrc.cli import app
+
+    shutil.copy(ROOT / "examples" / "fleets" / "tri-fleet.yaml", tmp_path / "f.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRPD_ROOT_PASSWORD", "Correct-Horse-Battery-9")
+    run = CliRunner().invoke(app, ["build", "f.yaml", "-o", "clusters/prod", "--quiet"])
+    assert run.exit_code == 0, run.output
+    appset = yaml.safe_load((tmp_path / "clusters/prod/gitops/argocd/applicationset.yaml").read_text())
+    assert appset["spec"]["template"]["spec"]["source"]["path"] == "clusters/prod/{{.cluster}}"
+    for cluster in ("east", "west", "lab"):
+        platform, workloads = yaml.safe_load_all((tmp_path / f"clusters/prod/gitops/flux/{cluster}.yaml").read_text())
+        assert (platform["spec"]["path"], workloads["spec"]["path"]) == (
+            f"./clusters/prod/{cluster}/flux/platform", f"./clusters/prod/{cluster}/flux/workloads")
+        assert (tmp_path / "clusters/prod" / cluster / "flux" / "platform").is_dir()
+
+    data = yaml.safe_load((tmp_path / "f.yaml").read_text())
+    data["gitops"]["path"] = "somewhere/else"
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(data))
+    warned = CliRunner().invoke(app, ["build", "f.yaml", "-o", "clusters/prod", "--warnings-as-errors"])
+    assert warned.exit_code == 1 and "warning[JCN926]: `gitops.path` is somewhere/else, but this build writes clusters/prod" \
+        in warned.output

@@ -1005,7 +1005,8 @@ class Gitops(IntentModel):
         "HEAD", description="Branch, tag or commit Argo CD follows.", examples=["main"])
     path: Annotated[StrictStr, _words("a folder of the repository: relative, without `..`", max_length=255),
                     FullMatch(names.REPO_PATH)] | None = Field(
-        None, description="Folder of the repository that holds this output; default `out/<metadata.name>`.",
+        None, description="Folder of the repository that holds this output; default: the folder the build writes, "
+        "relative to the current folder (`out/<metadata.name>` without `-o`). JCN926 when the two differ.",
         examples=["out/tri"])
     argocdNamespace: KubeName = Field("argocd", description="Namespace of Argo CD.", examples=["argocd"])
     argocdProject: KubeName = Field("default", description="Argo CD project of the Applications.", examples=["default"])

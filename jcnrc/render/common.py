@@ -46,6 +46,9 @@ class RenderOptions:
     # The folder name the output goes to when the intent does not say (a fleet's GitOps objects
     # point at out/<it>/<cluster>): out/<metadata.name>, with -<target> after a --target override.
     output_name: str = ""
+    # The output folder as a path of the repository (pipeline.repository_path): what a fleet's GitOps
+    # objects name when `gitops.path` does not say; empty when unknown.
+    repository_path: str = ""
     rebuild_command: str = ""  # the `jcnrc build ...` that writes this output again (pipeline.rebuild_command)
     extra: dict = field(default_factory=dict)
 

@@ -44,7 +44,7 @@ class ClusterRow:
 
 def render_fleet(fleet: FleetPlan, options: RenderOptions) -> dict[str, str]:
     templates = Templates(options.templates)
-    base = fleet.fleet.gitops.path or f"out/{options.output_name or fleet.name}"
+    base = fleet.fleet.gitops.path or options.repository_path or f"out/{options.output_name or fleet.name}"
     labels = {"app.kubernetes.io/managed-by": "jcnrc", "app.kubernetes.io/part-of": fleet.name}
     peerings = tuple(_peering(fleet, a, b) for a, b in fleet.peerings)
     rows = tuple(_row(fleet, c) for c in fleet.clusters)
