@@ -211,6 +211,48 @@ def test_deleting_the_expect_a_change_breaks_does_not_hide_it(reports):
     assert r["exitCode"] == 1
 
 
+def _renamed_spoke_b(t: str) -> str:
+    """The hidden expect flip, with spoke-b's pod and VRF renamed (spoke-b1 -> spoke-b2, spoke-b ->
+    spoke-bb): OLD's clauses about spoke-b name nothing NEW has (attack round 4, F2)."""
+    t = _replace(_expect_flip_hidden(t), "  - name: spoke-b\n", "  - name: spoke-bb\n")
+    t = _replace(t, "{vrf: spoke-b}", "{vrf: spoke-bb}")
+    t = _replace(t, "  - name: spoke-b1\n", "  - name: spoke-b2\n")
+    return _replace(t, "reach: [spoke-b1, hub-svc]", "reach: [spoke-b2, hub-svc]")
+
+
+def test_renaming_an_endpoint_does_not_hide_the_expect_the_change_breaks(tmp_path):
+    """OLD's `isolate: [spoke-a1, spoke-b1]` held; NEW leaks spoke-a into spoke-b and renames spoke-b1,
+    so the clause names nothing NEW has. It is `vanished`, and the change fails (exit 1)."""
+    from jcnrc.pipeline import Options
+    from jcnrc.verify import impact
+
+    old, new = write_pair(tmp_path, "hub-and-spoke.yaml", _renamed_spoke_b)
+    r, _, _ = impact.analyse_change(impact.Source(old, "old"), new, "new", Options(environ={}))
+    assert r["new"]["compiles"]
+    vanished = {(e["kind"], e["a"], e["b"]): e for e in r["expects"] if e["change"] == "vanished"}
+    assert set(vanished) == {("reach", "spoke-b1", "hub-svc"), ("isolate", "spoke-a1", "spoke-b1"),
+                             ("isolate", "spoke-a", "spoke-b")}
+    assert vanished[("isolate", "spoke-a", "spoke-b")]["missing"] == ["spoke-b"]
+    assert all(e["before"] == "holds" and e["after"] == "absent" for e in vanished.values())
+    # A clause NEW still evaluates has no missing name.
+    assert all(e["missing"] == [] for e in r["expects"] if e["after"] != "absent")
+    assert r["summary"]["expectsVanished"] == 3 and r["summary"]["expectsBroken"] == 0
+    assert r["exitCode"] == 1 and r["breaking"]
+    text = impact.to_text(r, "text")
+    assert ("  VANISHED  isolate spoke-a1 spoke-b1: holds -> absent (declared in old only): "
+            "NEW has no pod or VRF spoke-b1\n") in text
+    assert "a rename or a removal" in text
+    assert "Result: 3 expect: clause(s) vanished (held in OLD, cannot be checked in NEW) (exit 1)" in text
+    markdown = impact.to_text(r, "markdown")
+    assert "**3 `expect:` clause(s) vanished (held in OLD, cannot be checked in NEW)** (exit 1)." in markdown
+    assert "| **vanished** | isolate `spoke-a1` `spoke-b1` | holds | absent (no `spoke-b1` in NEW) | old |" in markdown
+    assert "| `expect:` | 0 broken, 3 vanished, 0 fixed, 3 holding |" in markdown
+    # The same change without the rename breaks the clauses outright.
+    old, new = write_pair(tmp_path / "plain", "hub-and-spoke.yaml", _expect_flip_hidden)
+    r, _, _ = impact.analyse_change(impact.Source(old, "old"), new, "new", Options(environ={}))
+    assert r["summary"]["expectsBroken"] == 2 and r["summary"]["expectsVanished"] == 0 and r["exitCode"] == 1
+
+
 def test_a_change_that_repairs_an_expect_fixes_it_and_passes(tmp_path):
     from jcnrc.pipeline import Options
     from jcnrc.verify import impact
@@ -243,10 +285,16 @@ def test_a_vrf_added_and_one_removed(reports):
     # spoke-c imports the hub's target but the hub does not import spoke-c's: one-way.
     assert pairs[("hub", "spoke-c")]["after"]["state"] == "one-way"
     assert pairs[("collector", "spoke-a")]["change"] == "lost"
-    # The expect naming the collector went with it: not evaluated on NEW, nothing breaks.
+    # A VRF pair is decided on the VRFs' route targets, even when a pod has the VRF's name (the pod
+    # `collector` in VRF `collector`): collector does not import its own export, so it never reached
+    # itself as a VRF, and losing it changes nothing.
+    assert ("collector", "collector") not in pairs
+    # The expect naming the collector went with it: it held and cannot be checked on NEW, so it
+    # vanished and fails the change; a reviewer who means the removal merges anyway.
     gone = next(e for e in r["expects"] if "collector" in (e["a"], e["b"]))
-    assert (gone["after"], gone["change"]) == ("absent", "unchanged")
-    assert r["exitCode"] == 0
+    assert (gone["before"], gone["after"], gone["change"], gone["missing"]) == ("holds", "absent", "vanished", ["collector"])
+    assert r["summary"]["expectsVanished"] == 1 and r["summary"]["expectsBroken"] == 0
+    assert r["exitCode"] == 1 and r["breaking"]
 
 
 def test_a_node_added_and_one_removed(reports):
@@ -360,6 +408,95 @@ def test_every_report_is_deterministic_and_its_json_keys_are_the_documented_ones
         walk(report)
     missing = sorted(k for k in keys if f"`{k}`" not in documented)
     assert not missing, f"keys not described in docs/impact.md: {missing}"
+
+
+# --- cost -----------------------------------------------------------------------------------------
+
+def _many_vrfs(count: int, edit: Callable[[int], str | None] = lambda i: None) -> str:
+    """The AKS example with `count` VRFs, each with its own route target, and no pod; `edit(i)` may
+    give VRF i another `routeTarget` value."""
+    text = (ROOT / "examples" / "aks-evpn-type5.yaml").read_text(encoding="utf-8")
+    head, rest = text.split("vrfs:\n", 1)
+    secrets = "secrets:\n" + rest.split("secrets:\n", 1)[1].split("expect:\n", 1)[0]
+    targets = [edit(i) or f'"64512:{i + 1}"' for i in range(count)]
+    vrfs = "".join(f"  - {{name: v{i}, routeTarget: {targets[i]}, vni: {10000 + i}, "
+                   f"ipv4Pool: {20 + i // 250}.{i % 250}.0.0/16}}\n" for i in range(count))
+    return head + "vrfs:\n" + vrfs + "pods: []\n" + secrets
+
+
+def _full_scan(old, new) -> list[dict]:
+    """The VRF pairs that change, by asking every pair of both sides: what reachability() must list."""
+    from jcnrc.verify import impact
+
+    before, after = impact._Reach(old), impact._Reach(new)
+    old_ends, new_ends = before.endpoints(), after.endpoints()
+    ends = sorted(old_ends | new_ends, key=lambda e: (e[0] or "", e[1]))
+    found = []
+    for i, a in enumerate(ends):
+        for b in ends[i:]:
+            was = before.vrf_state(a, b) if a in old_ends and b in old_ends else None
+            now = after.vrf_state(a, b) if a in new_ends and b in new_ends else None
+            change = impact._change(was, now)
+            if change is not None:
+                found.append({"a": impact._endpoint_data(a), "b": impact._endpoint_data(b),
+                              "before": impact._state_data(was), "after": impact._state_data(now), "change": change})
+    return found
+
+
+def test_reachability_costs_the_vrfs_that_change_not_the_square_of_all_vrfs(tmp_path, monkeypatch):
+    """Attack round 4, F4: impact asked every pair of VRFs on both sides (4000 VRFs: 16 million
+    pairs, minutes and GBs). A pair can change only when a VRF of it changes; the pairs asked are
+    counted, never timed."""
+    from jcnrc.pipeline import Options
+    from jcnrc.verify import impact
+
+    asked: list[tuple] = []
+    counted = impact._Reach.vrf_state
+
+    def counting(self, a, b):
+        asked.append((a, b))
+        return counted(self, a, b)
+
+    monkeypatch.setattr(impact._Reach, "vrf_state", counting)
+    # v5 stops importing its own target, imports v7's and exports v6's: it loses itself, and v6 and v7
+    # each gain one direction with it. Every other pair keeps its state.
+    rewired = {5: '{import: ["64512:8"], export: ["64512:7"]}'}
+    pairs_asked = []
+    for count in (60, 120):
+        (tmp_path / str(count)).mkdir()
+        old, new = tmp_path / str(count) / "old.yaml", tmp_path / str(count) / "new.yaml"
+        old.write_text(_many_vrfs(count), encoding="utf-8")
+        new.write_text(_many_vrfs(count, rewired.get), encoding="utf-8")
+        asked.clear()
+        r, old_side, new_side = impact.analyse_change(impact.Source(old, "old"), new, "new", Options(environ={}))
+        pairs_asked.append(len(asked))
+        assert [(p["a"]["vrf"], p["b"]["vrf"], p["change"]) for p in r["reachability"]["vrfPairs"]] == [
+            ("v5", "v5", "lost"), ("v5", "v6", "gained"), ("v5", "v7", "gained")]
+        assert r["reachability"]["vrfPairs"] == _full_scan(old_side, new_side)
+    # Three pairs that may change, each asked of both sides, whatever the number of VRFs (a full scan
+    # asks count * (count + 1) of them: 14520 for 120 VRFs).
+    assert pairs_asked == [6, 6]
+
+
+def test_reachability_lists_what_a_full_scan_of_every_vrf_pair_lists(tmp_path):
+    """The pairs reachability() skips are exactly those that cannot change: every bundled change, and
+    a fleet whose clusters stop exchanging routes (the pairs across them change with no target moving)."""
+    from jcnrc.pipeline import Options
+    from jcnrc.verify import impact
+
+    changes = dict(CASES)
+    changes["unpeered"] = ("fleets/tri-fleet.yaml", lambda t: _replace(t, "    - clusters: [west, lab]\n", ""))
+    changes["hub-forgets-spoke-a"] = ("hub-and-spoke.yaml", lambda t: _replace(
+        t, '- name: hub\n    routeTarget: {import: ["64512:101", "64512:102"], export: ["64512:100"]}',
+        '- name: hub\n    routeTarget: {import: ["64512:102"], export: ["64512:100"]}'))
+    listed = {}
+    for case, (example, edit) in changes.items():
+        old, new = write_pair(tmp_path / case, example, edit)
+        r, old_side, new_side = impact.analyse_change(impact.Source(old, "old"), new, "new", Options(environ={}))
+        assert r["reachability"]["vrfPairs"] == _full_scan(old_side, new_side), case
+        listed[case] = len(r["reachability"]["vrfPairs"])
+    # The comparison is not vacuous: these change pairs.
+    assert all(listed[case] > 0 for case in ("unpeered", "hub-forgets-spoke-a", "expect-flip", "vrf-added-removed"))
 
 
 # --- golden outputs -------------------------------------------------------------------------------
@@ -532,6 +669,122 @@ def test_git_ref_outside_a_repository_is_a_usage_error(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     done = run(["git:HEAD", "new/aks-evpn-type5.yaml"])
     assert done.exit_code == 2, done.output
+
+
+def _plant_bare_repository(folder: Path, scratch: Path, ref: str, files: list[str]) -> None:
+    """What a change can commit next to an intent: plain files HEAD, config, objects/ and refs/ that make
+    `folder` a bare repository whose `ref` holds `files` as they are now (attack round 4, F1)."""
+    bare = scratch / "bare"
+    _git(scratch, "init", "-q", "--bare", str(bare))
+    _git(folder, f"--git-dir={bare}", f"--work-tree={folder}", "add", *files)
+    tree = _git(folder, f"--git-dir={bare}", "write-tree").strip()
+    commit = _git(folder, f"--git-dir={bare}", "commit-tree", tree, "-m", "planted").strip()
+    _git(folder, f"--git-dir={bare}", "update-ref", ref, commit)
+    (bare / "index").unlink()
+    for name in ("HEAD", "objects", "refs"):
+        if (bare / name).is_dir():
+            shutil.copytree(bare / name, folder / name)
+        else:
+            shutil.copyfile(bare / name, folder / name)
+    # `core.worktree = .` lets git answer --show-toplevel from inside it.
+    (folder / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = .\n",
+                                   encoding="utf-8")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not on PATH: git:REF reads the old intent with git")
+@pytest.mark.parametrize("git_checks_bare_repositories", [True, False])
+def test_git_ref_never_reads_a_bare_repository_planted_next_to_the_intent(tmp_path, monkeypatch,
+                                                                          git_checks_bare_repositories):
+    """Attack round 4, F1. main holds the hub-and-spoke intent; the change makes spoke-b import spoke-a's
+    target (breaking two `isolate:` clauses, which it deletes) and commits, in the intent's folder, a bare
+    repository whose `main` is the changed intent. Were that repository used, OLD would be NEW and impact
+    would pass. With a git older than 2.38 (no safe.bareRepository, here by leaving the option out),
+    jcnrc's own check that the git folder is `<top>/.git` refuses it."""
+    from jcnrc.verify import impact
+
+    if not git_checks_bare_repositories:
+        options = list(impact.GIT_OPTIONS)
+        at = options.index("safe.bareRepository=explicit")
+        del options[at - 1:at + 1]  # the option and its `-c`
+        # Allowed explicitly: a user's global safe.bareRepository must not make this test pass.
+        monkeypatch.setattr(impact, "GIT_OPTIONS", (*options, "-c", "safe.bareRepository=all"))
+    repository = tmp_path / "repo"
+    prod = repository / "clusters" / "prod"
+    prod.mkdir(parents=True)
+    example = ROOT / "examples" / "hub-and-spoke.yaml"
+    intent = prod / "t.yaml"
+    intent.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copyfile(example.with_name("hub-and-spoke.lock.json"), prod / "t.lock.json")
+    _git(repository, "init", "-q")
+    _git(repository, "add", ".")
+    _git(repository, "commit", "-q", "-m", "base")
+    intent.write_text(_expect_flip_hidden(intent.read_text(encoding="utf-8")), encoding="utf-8")
+    _git(repository, "commit", "-q", "-am", "spoke-b learns spoke-a")
+    monkeypatch.chdir(repository)
+    honest = run(["git:main~1", "clusters/prod/t.yaml", "--format", "json"])
+    assert honest.exit_code == 1 and json.loads(honest.stdout)["summary"]["expectsBroken"] == 2, honest.output
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    _plant_bare_repository(prod, scratch, "refs/heads/base", ["t.yaml", "t.lock.json"])
+    _git(repository, "add", "-f", "clusters/prod")
+    _git(repository, "commit", "-q", "-m", "and a repository of its own")
+    _git(repository, "branch", "-f", "base", "main~2")  # the real repository has a `base` too: the honest OLD
+    # The attack is real: a git allowing bare repositories takes the planted one from the intent's folder.
+    found = subprocess.run(["git", "-c", "safe.bareRepository=all", "rev-parse", "--absolute-git-dir"], cwd=prod,
+                           capture_output=True, text=True, timeout=GIT_GUARD, check=True).stdout.strip()
+    assert Path(found).resolve() == prod.resolve()
+
+    for ref in ("base", "main~2"):
+        done = run([f"git:{ref}", "clusters/prod/t.yaml", "--format", "json"])
+        assert done.exit_code == 2, done.output
+        assert "Traceback" not in done.output and "never used" in done.output
+        if not git_checks_bare_repositories:
+            assert f"is not the git folder {(prod / '.git').resolve()}" in done.output
+    # From the top of the real repository the same refusal: git looks from NEW's folder, as jcnrc asks it to.
+    monkeypatch.chdir(prod)
+    assert run(["git:base", "t.yaml"]).exit_code == 2
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not on PATH: git:REF reads the old intent with git")
+def test_git_ref_ignores_a_git_dir_of_the_environment_and_works_in_a_linked_worktree(tmp_path, monkeypatch):
+    """The repository is the one holding NEW: a GIT_DIR set by a hook or a wrapper does not choose
+    another; a linked worktree (a gitfile `.git` naming the git folder) is that repository."""
+    repository = tmp_path / "repo"
+    repository.mkdir()
+    example = ROOT / "examples" / "aks-evpn-type5.yaml"
+    intent = repository / "aks-evpn-type5.yaml"
+    intent.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copyfile(example.with_name("aks-evpn-type5.lock.json"), repository / "aks-evpn-type5.lock.json")
+    _git(repository, "init", "-q")
+    _git(repository, "add", ".")
+    _git(repository, "commit", "-q", "-m", "base")
+    other = tmp_path / "other"
+    _git(tmp_path, "init", "-q", "--bare", str(other))
+    monkeypatch.setenv("GIT_DIR", str(other))
+    monkeypatch.chdir(repository)
+    done = run(["git:HEAD", "aks-evpn-type5.yaml", "--format", "json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["old"]["source"] == "git:HEAD:aks-evpn-type5.yaml"
+    monkeypatch.delenv("GIT_DIR")
+    _git(repository, "worktree", "add", "-q", str(tmp_path / "linked"))
+    assert (tmp_path / "linked" / ".git").is_file()
+    monkeypatch.chdir(tmp_path / "linked")
+    linked = run(["git:main", "aks-evpn-type5.yaml", "--format", "json"])
+    assert linked.exit_code == 0, linked.output
+    assert json.loads(linked.stdout)["nodes"] == []
+
+
+def test_an_unreadable_old_intent_is_named_as_old(tmp_path, monkeypatch):
+    """Attack round 4, F14: `impact link.yaml real.yaml` named real.yaml (NEW) for OLD's symbolic link."""
+    example = ROOT / "examples" / "aks-evpn-type5.yaml"
+    (tmp_path / "real.yaml").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "real.yaml")
+    monkeypatch.chdir(tmp_path)
+    for arguments, named in ((["link.yaml", "real.yaml"], "link.yaml"), (["real.yaml", "link.yaml"], "link.yaml")):
+        done = run(arguments)
+        assert done.exit_code == 2, done.output
+        assert done.output.startswith(f"jcnrc: error: {named}: link.yaml is a symbolic link"), done.output
 
 
 def write_golden() -> None:

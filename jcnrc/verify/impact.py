@@ -10,14 +10,15 @@ what the compiler knows about the network, never on a live cluster:
   every pair named by an `expect:` of either intent, decided on the route targets
   (`reach.verdicts`) and, in a fleet, on which clusters exchange routes;
 - the `expect:` clauses of both intents, evaluated against both plans: one that held and fails now
-  breaks the change;
+  breaks the change, and so does one that held and names a pod or VRF NEW no longer has (vanished);
 - the files the two renders differ in, and what the rendered manifests make Kubernetes do:
   workloads whose pod template changes roll, bare Pods whose spec changes must be re-created;
 - a rollout order, route reflectors first, each stage followed by its `jcnrc verify` command.
 
-VRF pairs grow with the square of the VRFs (of cluster-VRFs in a fleet), never with pods; route
-changes cost one comparison per VRF whose routes a table imports, shared by every node that
-imports it, plus the routes that actually change on each node.
+Only the VRF pairs that can change are asked: those of a VRF whose targets changed (or that came or
+went) with the VRFs it is linked to by a target, and in a fleet those across two clusters whose
+exchange changed; never every pair. Route changes cost one comparison per VRF whose routes a table
+imports, shared by every node that imports it, plus the routes that actually change on each node.
 
 A new intent whose `expect:` fails does not compile (JCN703/JCN704). When every error of an intent
 is inside `expect:`, it is planned again without its expectations, so the report still shows what
@@ -33,7 +34,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,16 +101,39 @@ def _valid_ref(ref: str) -> None:
         raise ImpactUsageError(f"git:{escaped(ref)}: not a revision (no `:`, whitespace or control characters)")
 
 
-def _git(arguments: list[str], cwd: Path, what: str, explain: str | None = None) -> bytes:
-    """git's standard output; never through a shell, with a timeout; any failure is a usage error."""
+# Options given to every git command. The repository is found once, from NEW's folder, and pinned
+# with --git-dir afterwards; these make what git reads there a question, never a program to run:
+# - safe.bareRepository=explicit: a folder holding plain files HEAD, objects/ and refs/ (a bare
+#   repository a change can commit next to the intent) is never discovered as the repository
+#   (git >= 2.38 honours it from the command line; _repository checks the same for older ones);
+# - core.fsmonitor=false: no file-system monitor program, whatever a repository's config says
+#   (the plumbing commands used here do not start one; this keeps it so);
+# - --no-pager, --no-replace-objects: output as stored, no `refs/replace/` substituting a blob;
+# - --literal-pathspecs: a path is a path, never a glob.
+# Only plumbing commands run (rev-parse, ls-tree, cat-file): none of them reads textconv, diff,
+# pager, alias, hook or credential settings of the repository's config.
+GIT_OPTIONS = ("--no-pager", "--no-replace-objects", "--literal-pathspecs", "-c", "safe.bareRepository=explicit",
+               "-c", "core.fsmonitor=false")
+# Variables that would make git use another repository than the one holding NEW (a hook or a
+# wrapper sets GIT_DIR, perhaps relative to another folder): the repository is discovered from
+# NEW's folder alone.
+GIT_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                            "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX")
+
+
+def _git(arguments: list[str], cwd: Path, what: str, explain: str | None = None, git_dir: Path | None = None) -> bytes:
+    """git's standard output; never through a shell, with a timeout; any failure is a usage error.
+    With `git_dir`, that repository and no other (no discovery)."""
     program = shutil.which("git")
     if program is None:
         raise ImpactUsageError("git:REF needs git, which is not on PATH")
     # No pager, no prompt for credentials, no optional index lock: a read-only question.
-    environ = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
+    environ = {key: value for key, value in os.environ.items() if key not in GIT_REPOSITORY_VARIABLES}
+    environ.update({"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "GIT_PAGER": "cat", "LC_ALL": "C"})
+    pinned = [f"--git-dir={git_dir}"] if git_dir is not None else []
     try:
-        done = subprocess.run([program, *arguments], cwd=cwd, capture_output=True, timeout=GIT_TIMEOUT, env=environ,
-                              check=False)
+        done = subprocess.run([program, *GIT_OPTIONS, *pinned, *arguments], cwd=cwd, capture_output=True,
+                              timeout=GIT_TIMEOUT, env=environ, check=False)
     except subprocess.TimeoutExpired:
         raise ImpactUsageError(f"{what}: git did not answer within {GIT_TIMEOUT} s") from None
     except OSError as exc:
@@ -117,13 +141,64 @@ def _git(arguments: list[str], cwd: Path, what: str, explain: str | None = None)
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         said = escaped(message[0]) if message else f"git exited with {done.returncode}"
+        if explain is None and message and "bare repository" in message[0]:
+            said += f"; {PLANTED_HINT}"
         raise ImpactUsageError(f"{what}: {explain or said}")
     return done.stdout
 
 
-def _tree_entry(commit: str, path: str, cwd: Path) -> tuple[str, str] | None:
+PLANTED_HINT = ("OLD is read only from the repository whose work tree holds NEW, with its git folder `.git` at the top "
+                "of that work tree; a bare repository found on the way (plain files HEAD, objects/ and refs/, which a "
+                "change can commit next to the intent) is never used")
+
+
+@dataclass(frozen=True)
+class _Repository:
+    top: Path  # the work tree's top folder, resolved
+    git_dir: Path  # its git folder, resolved: <top>/.git, or what the gitfile <top>/.git names
+
+
+def _repository(here: Path, ref: str) -> _Repository:
+    """The repository whose work tree holds `here`, found by git from there and then checked: its
+    git folder must be `<top>/.git` (a folder), or the one the gitfile `<top>/.git` names (a linked
+    worktree, a submodule). A repository a change planted on the way up (HEAD, objects/, refs/ and
+    a config with `core.worktree` committed as plain files) has its git folder elsewhere and is
+    refused, also by a git too old to honour safe.bareRepository."""
+    what = f"git:{escaped(ref)}"
+    answer = _git(["rev-parse", "--show-toplevel", "--absolute-git-dir"], here, what).decode("utf-8", "replace")
+    lines = answer.rstrip("\n").split("\n")
+    if len(lines) != 2 or not all(lines):
+        raise ImpactUsageError(f"{what}: git did not name a work tree and a git folder for {escaped(str(here))}")
+    top, git_dir = Path(lines[0]).resolve(), Path(lines[1]).resolve()
+    dot_git = top / ".git"
+    named: Path | None = None
+    if dot_git.is_dir():
+        named = dot_git.resolve()
+    elif dot_git.is_file():
+        named = _gitfile_target(dot_git)
+    if named != git_dir:
+        raise ImpactUsageError(f"{what}: git found the repository {escaped(str(git_dir))} for {escaped(str(here))}, "
+                               f"which is not the git folder {escaped(str(dot_git))} of the work tree {escaped(str(top))}; "
+                               f"{PLANTED_HINT}")
+    return _Repository(top, git_dir)
+
+
+def _gitfile_target(gitfile: Path) -> Path | None:
+    """The folder a gitfile (`gitdir: <path>`, relative to the file's folder) names, resolved."""
+    try:
+        with gitfile.open("rb") as handle:
+            first = handle.read(4096).split(b"\n", 1)[0].strip()
+    except OSError:
+        return None
+    if not first.startswith(b"gitdir: "):
+        return None
+    return (gitfile.parent / os.fsdecode(first[len(b"gitdir: "):])).resolve()
+
+
+def _tree_entry(commit: str, path: str, repository: _Repository) -> tuple[str, str] | None:
     """(mode, blob id) of `path` at `commit`, or None when it is not there."""
-    listed = _git(["ls-tree", "-z", "--full-tree", commit, "--", path], cwd, f"git ls-tree {path}")
+    listed = _git(["ls-tree", "-z", "--full-tree", commit, "--", path], repository.top, f"git ls-tree {path}",
+                  git_dir=repository.git_dir)
     entry = listed.split(b"\0", 1)[0].decode("utf-8", "replace")
     if not entry:
         return None
@@ -133,22 +208,23 @@ def _tree_entry(commit: str, path: str, cwd: Path) -> tuple[str, str] | None:
     return mode, (blob if kind == "blob" else "")
 
 
-def _blob(commit: str, ref: str, path: str, cwd: Path, limit: int) -> bytes | None:
+def _blob(commit: str, ref: str, path: str, repository: _Repository, limit: int) -> bytes | None:
     """The bytes of `path` at `commit` as `git show REF:<path>` prints them, None when absent.
     Only a regular file is read (a link at REF would make jcnrc read what it points to, as the
     working tree's intent is never read through a link), and none larger than `limit`."""
-    entry = _tree_entry(commit, path, cwd)
+    entry = _tree_entry(commit, path, repository)
     if entry is None:
         return None
     mode, blob = entry
     if mode not in ("100644", "100755") or not blob:
         raise ImpactUsageError(f"git:{escaped(ref)}: {escaped(path)} is not a regular file at that revision")
-    size = int(_git(["cat-file", "-s", blob], cwd, f"git cat-file {path}").strip() or b"0")
+    size = int(_git(["cat-file", "-s", blob], repository.top, f"git cat-file {path}", git_dir=repository.git_dir).strip()
+               or b"0")
     if size > limit:
         raise ImpactUsageError(f"git:{escaped(ref)}: {escaped(path)} is {size} bytes at that revision; the limit is {limit} "
                                "(--max-bytes)")
-    # `git show` of a blob prints it as stored: no text conversion, no pager.
-    return _git(["show", "--no-textconv", blob], cwd, f"git show {ref}:{path}")
+    # `cat-file blob` prints the blob as stored: plumbing, with no text conversion, filter or pager.
+    return _git(["cat-file", "blob", blob], repository.top, f"git cat-file {ref}:{path}", git_dir=repository.git_dir)
 
 
 def _from_git(ref: str, new: Path, folder: Path, limits: Limits) -> Source:
@@ -156,20 +232,21 @@ def _from_git(ref: str, new: Path, folder: Path, limits: Limits) -> Source:
     if not new.is_file():
         raise ImpactUsageError(f"{escaped(str(new))}: no such file")
     here = new.parent.resolve()
-    top = Path(_git(["rev-parse", "--show-toplevel"], here, f"git:{escaped(ref)}").decode("utf-8", "replace").strip())
+    repository = _repository(here, ref)
     try:
-        relative = (here / new.name).relative_to(top.resolve()).as_posix()
+        relative = (here / new.name).relative_to(repository.top).as_posix()
     except ValueError:
-        raise ImpactUsageError(f"{escaped(str(new))} is not inside the git repository {escaped(str(top))}") from None
-    commit = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], here,
-                  f"git:{escaped(ref)}", "no such revision in the repository").decode("ascii", "replace").strip()
-    text = _blob(commit, ref, relative, here, limits.max_bytes)
+        raise ImpactUsageError(f"{escaped(str(new))} is not inside the git repository {escaped(str(repository.top))}") from None
+    commit = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], repository.top,
+                  f"git:{escaped(ref)}", "no such revision in the repository",
+                  git_dir=repository.git_dir).decode("ascii", "replace").strip()
+    text = _blob(commit, ref, relative, repository, limits.max_bytes)
     if text is None:
         raise ImpactUsageError(f"git:{escaped(ref)}: {escaped(relative)} does not exist at that revision")
     intent = folder / new.name
     intent.write_bytes(text)
     lock_relative = str(Path(relative).with_name(lock_path_for(new).name).as_posix())
-    lock = _blob(commit, ref, lock_relative, here, LOCK_SIZE_FACTOR * limits.max_bytes)
+    lock = _blob(commit, ref, lock_relative, repository, LOCK_SIZE_FACTOR * limits.max_bytes)
     if lock is not None:
         lock_path_for(intent).write_bytes(lock)
     return Source(intent, f"git:{ref}:{relative}")
@@ -496,6 +573,9 @@ def _change(before: _State | None, after: _State | None) -> str | None:
     return "changed" if lost and gained else "lost" if lost else "gained" if gained else None
 
 
+_End = tuple[str | None, str]  # (cluster, VRF): a VRF, per cluster in a fleet
+
+
 class _Reach:
     """Reachability questions on one side, each VRF pair decided once on the route targets."""
 
@@ -503,7 +583,7 @@ class _Reach:
         self.side = side
         self._vrf_pairs: dict[tuple[str, str], tuple[bool, bool]] = {}
 
-    def endpoints(self) -> set[tuple[str | None, str]]:
+    def endpoints(self) -> set[_End]:
         """(cluster, VRF): every VRF of a Topology; in a fleet, each VRF in every cluster where it has pods
         (elsewhere no node carries its table)."""
         if not self.side.usable:
@@ -513,20 +593,56 @@ class _Reach:
             return {(None, v.name) for v in self.side.union.vrfs}
         return {(cluster, a.vrf) for cluster, plan in self.side.clusters for a in plan.attachments}
 
+    def targets(self, vrf: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(imports, exports) of a VRF: all that a VRF pair's state depends on, with the clusters' exchanges."""
+        assert self.side.union is not None
+        planned = self.side.union.vrf(vrf)
+        return planned.imports, planned.exports
+
+    def exchange(self, sender: str | None, receiver: str | None) -> bool:
+        """Whether routes of cluster `sender` reach cluster `receiver` (always, in a Topology)."""
+        exchanges = self.side.exchanges
+        return exchanges is None or sender is None or receiver is None or exchanges(sender, receiver)
+
+    def neighbours(self, ends: set[_End]) -> Callable[[_End], set[_End]]:
+        """For an endpoint, the endpoints it may reach or be reached by: those exporting a target it
+        imports or importing one it exports (itself when it imports its own export). With any other,
+        both directions are false on this side whatever the clusters exchange."""
+        exporters: dict[str, list[_End]] = {}
+        importers: dict[str, list[_End]] = {}
+        for end in ends:
+            imports, exports = self.targets(end[1])
+            for target in imports:
+                importers.setdefault(target, []).append(end)
+            for target in exports:
+                exporters.setdefault(target, []).append(end)
+
+        def linked(end: _End) -> set[_End]:
+            imports, exports = self.targets(end[1])
+            found: set[_End] = set()
+            for target in imports:
+                found.update(exporters.get(target, ()))
+            for target in exports:
+                found.update(importers.get(target, ()))
+            return found
+
+        return linked
+
     def _vrfs(self, a: str, b: str) -> tuple[bool, bool]:
+        # VRF a's table holds VRF b's routes when b exports a target a imports (reach.Direction.ok
+        # for two VRFs: no pod, so nothing is local and everything advertises). Decided on the
+        # targets alone, which is what lets reachability() skip the pairs whose targets stayed.
         if (a, b) not in self._vrf_pairs:
             assert self.side.union is not None
-            v = reach.verdicts(self.side.union, a, b, self.side.routes())[0]
-            self._vrf_pairs[(a, b)] = (v.forward.ok, v.backward.ok)
+            union = self.side.union
+            self._vrf_pairs[(a, b)] = (bool(union.shared_targets(b, a)), bool(union.shared_targets(a, b)))
         return self._vrf_pairs[(a, b)]
 
-    def vrf_state(self, a: tuple[str | None, str], b: tuple[str | None, str]) -> _State:
+    def vrf_state(self, a: _End, b: _End) -> _State:
         forward, backward = self._vrfs(a[1], b[1])
-        exchanges = self.side.exchanges
-        if exchanges is not None and a[0] is not None and b[0] is not None:
-            # a's table holds b's routes only when b's cluster passes them to a's.
-            forward = forward and exchanges(b[0], a[0])
-            backward = backward and exchanges(a[0], b[0])
+        # a's table holds b's routes only when b's cluster passes them to a's.
+        forward = forward and self.exchange(b[0], a[0])
+        backward = backward and self.exchange(a[0], b[0])
         return (forward and backward, forward, backward)
 
     def named_state(self, a: str, b: str) -> _State | None:
@@ -537,23 +653,56 @@ class _Reach:
         return (any(v.reachable for v in found), any(v.forward.ok for v in found), any(v.backward.ok for v in found))
 
 
-def _endpoint_data(endpoint: tuple[str | None, str]) -> dict[str, Any]:
+def _endpoint_data(endpoint: _End) -> dict[str, Any]:
     return {"cluster": endpoint[0], "vrf": endpoint[1]}
+
+
+def _changed_pairs(before: _Reach, after: _Reach, old_ends: set[_End], new_ends: set[_End]) -> set[frozenset[_End]]:
+    """The VRF pairs whose state may differ between the sides; every other pair keeps its state.
+
+    A pair's state depends only on both VRFs' import and export targets, on whether both are there,
+    and in a fleet on which of their two clusters exchange routes. So a pair can change only when
+    one of its VRFs appears, goes or changes targets, or when the exchanges between its clusters
+    change; and even then only when the two are linked by a target on one side or the other (else
+    they are isolated, or absent, on both, which is no change). The work is proportional to the
+    VRFs that change and what they are linked to, never to the square of all VRFs."""
+    changed = old_ends ^ new_ends
+    changed |= {end for end in old_ends & new_ends if before.targets(end[1]) != after.targets(end[1])}
+    clusters = sorted({end[0] for end in old_ends & new_ends if end[0] is not None})
+    regrouped = {frozenset((x, y)) for x in clusters for y in clusters
+                 if before.exchange(x, y) != after.exchange(x, y)}
+    pairs: set[frozenset[_End]] = set()
+    for side, ends in ((before, old_ends), (after, new_ends)):
+        if not ends or not (changed or regrouped):
+            continue
+        linked = side.neighbours(ends)
+        for end in changed & ends:
+            pairs.update(frozenset((end, other)) for other in linked(end))
+        for group in regrouped:
+            for end in ends:
+                if end[0] in group:
+                    pairs.update(frozenset((end, other)) for other in linked(end)
+                                 if group == frozenset((end[0], other[0])))
+    return pairs
 
 
 def reachability(old: Side, new: Side) -> dict[str, list[dict[str, Any]]]:
     before, after = _Reach(old), _Reach(new)
     old_ends, new_ends = before.endpoints(), after.endpoints()
     ends = sorted(old_ends | new_ends, key=lambda e: (e[0] or "", e[1]))
+    position = {end: i for i, end in enumerate(ends)}
+    # Each pair once, in the order of `ends` (a before or equal to b), as a full scan would list them.
+    candidates = sorted((min(position[e] for e in pair), max(position[e] for e in pair))
+                        for pair in _changed_pairs(before, after, old_ends, new_ends))
     vrf_pairs = []
-    for i, a in enumerate(ends):
-        for b in ends[i:]:
-            was = before.vrf_state(a, b) if a in old_ends and b in old_ends else None
-            now = after.vrf_state(a, b) if a in new_ends and b in new_ends else None
-            change = _change(was, now)
-            if change is not None:
-                vrf_pairs.append({"a": _endpoint_data(a), "b": _endpoint_data(b), "before": _state_data(was),
-                                  "after": _state_data(now), "change": change})
+    for i, j in candidates:
+        a, b = ends[i], ends[j]
+        was = before.vrf_state(a, b) if a in old_ends and b in old_ends else None
+        now = after.vrf_state(a, b) if a in new_ends and b in new_ends else None
+        change = _change(was, now)
+        if change is not None:
+            vrf_pairs.append({"a": _endpoint_data(a), "b": _endpoint_data(b), "before": _state_data(was),
+                              "after": _state_data(now), "change": change})
     named = sorted({(min(a, b), max(a, b)) for _, a, b in old.declared + new.declared})
     named_pairs = []
     for first, second in named:
@@ -579,7 +728,12 @@ def _expectation_status(side: Side, kind: str, a: str, b: str) -> str | None:
 
 def expectations(old: Side, new: Side) -> list[dict[str, Any]]:
     """Every `expect:` of either intent, evaluated against both plans: an expectation the change
-    deletes still counts, since deleting it is how a change would hide what it breaks."""
+    deletes still counts, since deleting it is how a change would hide what it breaks.
+
+    One that held on OLD and names a pod or VRF NEW does not have `vanished`: NEW cannot be
+    checked against it, and renaming an endpoint (deleting the clause with it) would otherwise
+    hide whatever the change does to that traffic. It breaks the change like a failing one; a
+    reviewer who means the rename or the removal merges anyway."""
     seen: dict[tuple[str, str, str], dict[str, Any]] = {}
     for where, side in (("new", new), ("old", old)):
         for kind, a, b in side.declared:
@@ -591,9 +745,16 @@ def expectations(old: Side, new: Side) -> list[dict[str, Any]]:
     for entry in seen.values():
         was = _expectation_status(old, entry["kind"], entry["a"], entry["b"])
         now = _expectation_status(new, entry["kind"], entry["a"], entry["b"])
-        change = "broken" if now == "fails" and was != "fails" else "fixed" if was == "fails" and now == "holds" else "unchanged"
+        if now == "fails" and was != "fails":
+            change = "broken"
+        elif was == "holds" and now == "absent":
+            change = "vanished"
+        else:
+            change = "fixed" if was == "fails" and now == "holds" else "unchanged"
+        # The names NEW lacks (renamed or removed): what a reviewer of a vanished clause looks for.
+        missing = sorted({n for n in (entry["a"], entry["b"]) if not new.has(n)}) if now == "absent" else []
         found.append({**entry, "declared": sorted(entry["declared"], reverse=True), "before": was, "after": now,
-                      "change": change})
+                      "change": change, "missing": missing})
     return found
 
 
@@ -875,7 +1036,8 @@ def impact(old: Side, new: Side, new_display: str, batch: int = 2, max_diagnosti
     loads = workloads(old, new) if compared else []
     plan: dict[str, Any] = rollout(new, nodes, loads, new_display, batch) if compared else {"batchSize": batch, "stages": []}
     broken = [e for e in expects if e["change"] == "broken"]
-    exit_code = 0 if compared and new.compiles and not broken else 1
+    vanished = [e for e in expects if e["change"] == "vanished"]
+    exit_code = 0 if compared and new.compiles and not broken and not vanished else 1
     tables = [t for n in nodes for t in n["vrfs"]]
     all_pairs = pairs["vrfPairs"] + pairs["namedPairs"]
     summary = {
@@ -891,6 +1053,7 @@ def impact(old: Side, new: Side, new_display: str, batch: int = 2, max_diagnosti
         "pairsLost": sum(p["change"] == "lost" for p in all_pairs),
         "pairsChanged": sum(p["change"] == "changed" for p in all_pairs),
         "expectsBroken": len(broken),
+        "expectsVanished": len(vanished),
         "expectsFixed": sum(e["change"] == "fixed" for e in expects),
         "expectsHolding": sum(e["after"] == "holds" for e in expects),
         "filesAdded": len(files["added"]),
@@ -909,9 +1072,16 @@ def impact(old: Side, new: Side, new_display: str, batch: int = 2, max_diagnosti
 
 def analyse_change(old: Source, new: Path, new_display: str, options: Options, batch: int = 2,
                    max_diagnostics: int = 100) -> tuple[dict[str, Any], Side, Side]:
-    """Compile both intents (under NEW's name) and compare them."""
-    old_side = compile_side(old, options, new_display)
-    new_side = compile_side(Source(new, new_display), options, new_display)
+    """Compile both intents (under NEW's name) and compare them. An intent that cannot be read (a
+    symbolic link, not a regular file, no permission) is a usage error naming that intent: the
+    pipeline's error does not always carry a file name, and the two sides must not be confused."""
+    sides = []
+    for source in (old, Source(new, new_display)):
+        try:
+            sides.append(compile_side(source, options, new_display))
+        except OSError as exc:
+            raise ImpactUsageError(f"{escaped(source.label)}: {escaped(exc.strerror or str(exc))}") from None
+    old_side, new_side = sides
     return impact(old_side, new_side, new_display, batch, max_diagnostics), old_side, new_side
 
 
