@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             overlay_revision(a, options.before, options.paths)
         samples = paired(a, b, args, options.intent.resolve(), options.runs, env, options.keep_out)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"`jcnrc {' '.join(args)}` on {options.intent.name}; A: {a if options.a else f'{options.before} for {len(options.paths)} files'}; "
-          f"load average {load} on {os.cpu_count()} CPUs\n")
+    side_a = a if options.a else f"{options.before} for {len(options.paths)} files"
+    print(f"`jcnrc {' '.join(args)}` on {options.intent.name}; A: {side_a}; load average {load} on {os.cpu_count()} CPUs\n")
     print(summary(samples))
     return 0
 

@@ -259,7 +259,9 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
             return result
         result.plan = planned.plan
         result.lock = planned.plan.lock
-    result.lock_changed = previous is None or previous.to_json() != result.lock.to_json()
+    # The lock's fields are str-keyed dicts of str and int, exactly what its JSON holds, so equal fields
+    # are an equal file (Lock.to_json is a function of them alone) without serialising both.
+    result.lock_changed = previous is None or previous != result.lock
     return result
 
 
@@ -391,7 +393,9 @@ def rebuild_command(intent_file: str, options: Options) -> str:
 
     words = ["jcnrc", "build", shell_word(intent_file)]
     if options.output_flag is not None:
-        words += ["-o", shell_word(options.output_flag)]
+        # A folder named like an option reads as one to a person; `./` says it is a path.
+        folder = f"./{options.output_flag}" if options.output_flag.startswith("-") else options.output_flag
+        words += ["-o", shell_word(folder)]
     if options.target:
         words += ["--target", options.target]
     if options.layout != "tree":

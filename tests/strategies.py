@@ -248,7 +248,7 @@ def valid_intents(draw) -> dict:
         "secrets": _secrets(draw),
     }
     if draw(st.booleans()):
-        intent["metadata"]["namespace"] = draw(st.sampled_from(["default", "kube-system", "apps"]))
+        intent["metadata"]["namespace"] = draw(st.sampled_from(["default", "ran", "apps"]))
     if draw(st.booleans()):
         intent["cluster"]["kubeConfig"] = draw(st.sampled_from(["/etc/kubernetes/kubelet.conf", "/etc/cni/net.d/multus.d/multus.kubeconfig"]))
     if draw(st.booleans()):

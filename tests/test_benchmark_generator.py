@@ -1,9 +1,11 @@
 """The benchmark's synthetic intents (benchmarks/generate.py) and the harness's measuring parts
-(benchmarks/run.py): a generated intent must be valid, or the benchmark would time the error path."""
+(benchmarks/run.py, floor.py, netlab.py): a generated intent must be valid, or the benchmark would time the
+error path; the floor must write what jcnrc writes, and the netlab topology must have the n200 shape."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from ipaddress import ip_interface, ip_network
 from pathlib import Path
@@ -198,3 +200,46 @@ def test_stage_worker_runs_every_stage_on_the_bundled_example(tmp_path, root):
     assert list(stages) == list(run_module.STAGES)
     assert all(isinstance(stages[s]["seconds"], float) for s in stages)  # reported; how long it took is no test's business
     assert (tmp_path / "out" / "README.md").is_file()
+
+
+def test_netlab_topology_has_the_shape_of_the_n200_intent():
+    """benchmarks/netlab.py: 200 routers (3 route reflectors), 800 hosts with one VRF link each, 4
+    VRFs, the hosts dealt over the workers as generate() deals the pods, each worker's VRFs cycled."""
+    netlab = _load("netlab")
+    topology = yaml.safe_load(netlab.netlab_topology())
+    intent = yaml.safe_load(generate(200, 4, 4))
+    routers = [name for name, node in topology["nodes"].items() if node.get("device") != "linux"]
+    hosts = [name for name, node in topology["nodes"].items() if node.get("device") == "linux"]
+    assert len(routers) == len(intent["nodes"]) == 200 and len(hosts) == len(intent["pods"]) == 800
+    assert sum(bool(node.get("bgp.rr")) for node in topology["nodes"].values()) == \
+        sum(node["role"] == "master" for node in intent["nodes"]) == 3
+    assert len(topology["vrfs"]) == len(intent["vrfs"]) == 4
+    fabric, *attachments = topology["links"]
+    assert len(fabric["interfaces"]) == 200 and len(attachments) == 800
+    per_worker: dict[str, list[str]] = {}
+    for link in attachments:
+        [router] = [key for key in link if key.startswith("r")]
+        per_worker.setdefault(router, []).append(link["vrf"])
+    pods_per_worker = {}
+    for pod in intent["pods"]:
+        pods_per_worker[pod["node"]] = pods_per_worker.get(pod["node"], 0) + 1
+    assert sorted(map(len, per_worker.values())) == sorted(pods_per_worker.values())
+    assert all(len(set(vrfs)) == min(4, len(vrfs)) for vrfs in per_worker.values())
+
+
+def test_the_floor_writes_the_tree_jcnrc_writes(tmp_path, root):
+    """benchmarks/floor.py's child writes exactly the files (and the owned list) of a jcnrc build."""
+    import pickle
+    import shutil
+
+    floor = _load("floor")
+    intent = tmp_path / "aks-evpn-type5.yaml"
+    shutil.copy(root / "examples" / intent.name, intent)
+    shutil.copy(root / "examples" / "aks-evpn-type5.lock.json", tmp_path)
+    blob = floor.capture_output(intent, tmp_path, dict(os.environ))
+    floor.floor_child(intent, blob, tmp_path / "floor-out")
+    with open(blob, "rb") as handle:
+        files = pickle.load(handle)
+    written = {path.relative_to(tmp_path / "floor-out").as_posix(): path.read_bytes()
+               for path in (tmp_path / "floor-out").rglob("*") if path.is_file()}
+    assert written == files and floor.OWNED_LIST in written and len(written) > 20

@@ -745,3 +745,21 @@ def test_interface_names_linux_keeps_for_its_settings_are_refused(name):
         data["cluster"]["fabricInterface"] = name
 
     assert only_error(fabric, "JCN202").path == ("cluster", "fabricInterface")
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 2**16 - 1), st.integers(96, 128)), max_size=12),
+       st.lists(st.integers(0, 2**16 - 1), min_size=1, max_size=8))
+def test_the_loopback_range_index_finds_what_a_scan_of_every_range_finds(ranges, addresses):
+    """JCN517 looks loopbacks up per prefix length instead of testing every pod link: same first hit."""
+    from ipaddress import IPv6Address, IPv6Network
+
+    from jcnrc.intent.rules import _RangeIndex
+
+    base = int(IPv6Address("abcd::"))
+    named = [(f"range {i}", IPv6Network((base + (low << 8), length), strict=False), ("r", i))
+             for i, (low, length) in enumerate(ranges)]
+    index = _RangeIndex(named)
+    for low in addresses:
+        address = IPv6Address(base + (low << 8) + 1)
+        assert index.first_holding(address) == next((entry for entry in named if address in entry[1]), None)

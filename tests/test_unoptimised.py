@@ -3,8 +3,14 @@
 Every speed-up of the build keeps a plain reference that does the same work the slow,
 obvious way. ``_reference_implementations`` swaps each one in:
 
-- loading: the exact ruamel.yaml loader instead of the fast one (rapidyaml + json);
+- loading: the exact ruamel.yaml loader instead of the fast one (rapidyaml + json), which now
+  reads intents of every size (the bundled examples too, which were below its old 64 KB threshold);
 - ``escape.yaml_block``: its checks written per character and per line, as before 210570c;
+- the templates' ``yaml`` and ``yaml_string`` filters: ruamel's ``VersionedResolver.resolve`` asked
+  for every scalar, nothing remembered (``escape.yaml_scalar`` keeps what it wrote for a string and
+  walks the resolvers' pattern table itself);
+- ``Templates``: every template compiled afresh (no compiled code from this process or from the
+  cache folder) and looked up through Jinja at every render;
 - ``render.templates.indented_json`` and the templates' ``json`` filter: ``escape.to_json`` (json.dumps
   with sorted keys, with or without indent=2);
 - ``Plan.route_sources`` / ``Plan.shared_targets``: the networkx graph's answers (graph.py);
@@ -57,6 +63,36 @@ def _reference_yaml_block(text: str, indent: int) -> str:
     return escape.literal_block(text, indent)
 
 
+def _reference_yaml_scalar(value):
+    """escape.yaml_scalar as it was before issue 18: ruamel's resolvers asked for every string."""
+    from jcnrc.render import escape
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        raise escape.EscapeError("floats are not written by jcnrc")
+    text = str(value)
+    if escape._PLAIN_SAFE.fullmatch(text) and not text.endswith(":") and escape._plain_is_string_by_resolve(text):
+        return text
+    return escape.yaml_quoted(text)
+
+
+def _reference_template_render(self, name, **context):
+    """Templates.render before issue 18: the template asked of Jinja at every render."""
+    from jcnrc.render.templates import TemplateProblem, normalize
+
+    env = self.go_template if ".tmpl." in name else self.text
+    try:
+        text = env.get_template(name).render(**context)
+    except self._template_error as exc:
+        raise TemplateProblem(name, exc) from exc
+    return normalize(text)
+
+
 @contextmanager
 def _reference_implementations():
     import pytest
@@ -72,6 +108,11 @@ def _reference_implementations():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "load_file", lambda *args, **kwargs: load.load_file(*args, **{**kwargs, "fast": False}))
         patch.setitem(templates.FILTERS, "yaml_block", _reference_yaml_block)
+        patch.setitem(templates.FILTERS, "yaml", _reference_yaml_scalar)
+        patch.setitem(templates.FILTERS, "yaml_string", lambda value: _reference_yaml_scalar(str(value)))
+        patch.setattr(templates.Templates, "render", _reference_template_render)
+        patch.setattr(templates, "_COMPILED", {})  # compiled here, with the reference filters
+        patch.setenv(templates.CACHE_ENV, "")  # and none from the cache folder
         patch.setitem(templates.FILTERS, "json", escape.to_json)
         for module in (templates, common):
             patch.setattr(module, "indented_json", lambda value: escape.to_json(value, indent=2))
@@ -206,3 +247,49 @@ def test_indented_json_is_json_dumps_with_indent():
     same()
     for value in ({"a": [], "b": {}, "c": [{}], "d": [[]]}, [{"x": "},\n  {"}], "\u2028\x00\x7f😀", 10 ** 30):
         assert indented_json(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def test_plain_scalars_resolve_as_ruamels_resolvers_say():
+    """escape._plain_is_string walks ruamel's pattern table itself; ruamel's resolve() answers the same."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from jcnrc.render import escape
+
+    special = ["", "y", "Y", "yes", "No", "on", "OFF", "n", "N", "true", "False", "null", "Null", "~", "0", "-0", "+1",
+               "0x1F", "0o17", "017", "1_000", "1e3", "1E-3", ".5", ".inf", "-.Inf", ".NaN", "12:30", "1:2:3",
+               "2020-01-01", "2020-1-1 10:00:00", "<<", "=", "20.04", "10.1.2.3", "fe80::1", "o", "O", "t", "f"]
+    for text in special:
+        assert escape._plain_is_string(text) == escape._plain_is_string_by_resolve(text), text
+
+    @settings(max_examples=2000)
+    @given(st.text(alphabet=st.sampled_from("0123456789abcdefxoOnNyYtTfFeE.:+-_~<=/ "), max_size=12)
+           | st.text(max_size=8))
+    def same(text):
+        assert escape._plain_is_string(text) == escape._plain_is_string_by_resolve(text)
+
+    same()
+
+
+def test_the_yaml_filters_remember_only_what_they_would_write_again():
+    """What yaml_scalar keeps for a str is what it writes for it; other types, str subclasses and
+    long text are written as before; a full memory starts again."""
+    from enum import Enum
+
+    from jcnrc.render import escape
+
+    class Word(str, Enum):
+        ON = "on"
+
+    values = [None, True, False, 1, 0, -7, 10 ** 30, "1", "true", "True", "on", "a:", "a: b", "x" * 300, "kube-system",
+              Word.ON, "it's", "line\nbreak", "\u2028", "😀", ""]
+    for _ in range(2):  # the second round answers from what the first one kept
+        for value in values:
+            assert escape.yaml_scalar(value) == _reference_yaml_scalar(value), value
+            assert escape.yaml_string(value) == _reference_yaml_scalar(str(value)), value
+    kept = escape._STRING_SCALARS
+    assert "x" * 300 not in kept and "kube-system" in kept
+    for index in range(escape._STRING_SCALARS_MAX + 5):
+        escape.yaml_scalar(f"name-{index}")
+    assert len(kept) <= escape._STRING_SCALARS_MAX
+    assert escape.yaml_scalar("on") == "'on'"

@@ -36,10 +36,10 @@ if TYPE_CHECKING:
 
     from ruamel.yaml.resolver import VersionedResolver
 
-# Files from this size on are read by the fast path when the caller asks for it. Every size: ruamel
-# reads about 0.2 MB per CPU second, so even the bundled examples (a few KB) load several times
-# faster here, and with a threshold a 100-node intent built slower than a 200-node one. What the
-# fast path cannot read exactly it declines, at any size, and the exact loader reads it.
+# Files from this size on are read by the fast path when the caller asks for it: every size. Even
+# the bundled examples (a few KB) load faster here than through ruamel, and with a threshold an
+# intent just under it built slower than a bigger one. What the fast path cannot read exactly it
+# declines, at any size, and the exact loader reads it.
 FAST_PATH_MIN_BYTES = 0
 
 # Anchors (&a), aliases (*a) and tags (!x) after a separator: the JSON view would lose them
@@ -125,9 +125,9 @@ def parse(text: str, max_depth: int, max_nodes: int | None = None, max_scalar: i
             del tree
         data = json.loads(emitted, object_pairs_hook=_unique_keys)
         del emitted
-        _check(data, 0, max_depth, max_scalar or sys.maxsize)
+        count = _check_document(data, max_depth, max_scalar or sys.maxsize)
         if max_nodes is not None and 2 * size - 1 > max_nodes:
-            count = _yaml_nodes(data)
+            count = count if count is not None else _yaml_nodes(data)
             if count > max_nodes:
                 raise TooManyNodes(count)
     except (TooManyNodes, ScalarTooLong):
@@ -213,6 +213,52 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     if len(result) != len(pairs):
         raise _Decline("duplicate key")
     return result
+
+
+def _check_document(data: Any, max_depth: int, max_scalar: int) -> int | None:
+    """What `_check(data, 0, ...)` does, in one pass over the document, level by level, that
+    checks each distinct string once (an intent repeats its keys and many values thousands of
+    times). Declining does not depend on the order in which things are found; which too-long
+    scalar is reported first does: when there is one, `_check` itself walks the document.
+    Returns what `_yaml_nodes(data)` counts, found on the way (None when `_check` walked)."""
+    strings: set[str] = set()
+    declined = False
+    level: list[Any] = [data]
+    depth = 0
+    count = 0
+    while level:
+        if depth > max_depth:
+            declined = True
+            break
+        count += len(level)
+        below: list[Any] = []
+        for node in level:
+            kind = type(node)
+            if kind is str:
+                strings.add(node)
+            elif kind is dict:
+                if "" in node:
+                    declined = True  # `: y`, see _check
+                strings.update(node)
+                count += len(node)  # the keys
+                below.extend(node.values())
+            elif kind is list:
+                below.extend(node)
+            elif kind is float:
+                declined = True
+            elif kind not in (int, bool, type(None)):
+                _check(data, 0, max_depth, max_scalar)  # not what json.loads makes: the careful walk
+                return None
+        level = below
+        depth += 1
+    if any(len(text) > max_scalar for text in strings):
+        _check(data, 0, max_depth, max_scalar)
+        return None
+    if declined:
+        raise _Decline("too deep, an empty key or a float")
+    for text in strings:
+        _check_string(text)
+    return count
 
 
 def _check(node: Any, depth: int, max_depth: int, max_scalar: int) -> None:

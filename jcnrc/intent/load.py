@@ -16,20 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml.comments import merge_attrib
-from ruamel.yaml.composer import Composer
-from ruamel.yaml.error import StreamMark
-from ruamel.yaml.events import AliasEvent, ScalarEvent
-from ruamel.yaml.nodes import ScalarNode
-from ruamel.yaml.scanner import RoundTripScanner, ScannerError
-
 from jcnrc.diagnostics import Diagnostic, Path, Related, error, escaped
 from jcnrc.intent import fastyaml
 
+# ruamel.yaml is imported where the exact loader runs, not here: the fast loader reads most
+# intents (and `jcnrc check` of one) without it, and importing it costs more than reading a
+# bundled example.
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
     from ruamel.yaml.constructor import DuplicateKeyError
-    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.error import MarkedYAMLError, StreamMark
 
 
 @dataclass(frozen=True)
@@ -250,6 +246,8 @@ def _entry_position(mapping: Any, key: Any, at: str) -> tuple[int, int] | None:
         return None
     if lc.data is not None and key in lc.data:
         return lc.key(key) if at == "key" else lc.value(key)
+    from ruamel.yaml.comments import merge_attrib
+
     for merged in getattr(mapping, merge_attrib, None) or ():
         if isinstance(merged, dict) and key in merged:
             found = _entry_position(merged, key, at)
@@ -366,9 +364,11 @@ def _fail(name: str, lines: list[str], diagnostic: Diagnostic) -> Loaded:
 
 
 _LINE_BREAK = re.compile("\r\n|\r|\n")
-# Everything YAML 1.2 calls printable (section 5.1); the rest is refused by the parser with
-# a character offset only, so it is found here with a line and a column.
-_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Every character YAML 1.2 does not call printable (section 5.1: the complement of its set within
+# Unicode), which the parser refuses with a character offset only, so it is found here with a line
+# and a column. Listed as the refused characters: a class of the allowed ones spans most of
+# Unicode, and compiling it was a noticeable part of every run's start-up.
+_NOT_PRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 # YAML 1.1 broke lines at NEL, LS and PS; YAML 1.2 reads them as ordinary characters (in a
@@ -441,7 +441,7 @@ def _parse(text: str, source: SourceMap, limits: Limits, digest: str, raw: bytes
     text, source.hidden, restore = _hide_yaml_1_1_breaks(text)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
-    yaml.Scanner = _LinearScanner
+    yaml.Scanner = _ruamel_classes()[0]
     yaml.Composer = _composer_class(limits)
     try:
         with warnings.catch_warnings():
@@ -674,138 +674,159 @@ def _nested_deeper_than(raw: bytes, depth: int) -> bool:
     return b"[" * (depth + 1) in raw.translate(_BRACKETS_AS_ONE, _NOT_BRACKET)
 
 
-class _LinearScanner(RoundTripScanner):
-    """ruamel's round-trip scanner without its quadratic cost in open flow levels.
+@functools.lru_cache(maxsize=1)
+def _ruamel_classes() -> tuple[type[Any], type[Any]]:
+    """(_LinearScanner, _LimitedComposer), subclasses of ruamel's scanner and composer, defined at
+    their first use: defining them imports ruamel.yaml."""
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.error import StreamMark
+    from ruamel.yaml.events import AliasEvent, ScalarEvent
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.scanner import RoundTripScanner, ScannerError
 
-    The scanner keeps one possible simple key per open `[`/`{` level and, for every token,
-    looked at all of them: 10,000 `[` cost 3 CPU seconds before the composer could stop at
-    `max_depth`, since the scanner reads up to 1,024 characters ahead. The keys are kept in the
-    order they were saved, which is also the order of their token numbers, lines and offsets:
-    the nearest is the first, and the stale ones are a prefix. Same answers, constant time.
+    class _LinearScanner(RoundTripScanner):
+        """ruamel's round-trip scanner without its quadratic cost in open flow levels.
 
-    This replaces and relies on ruamel internals, not its documented API: pyproject pins
-    ruamel.yaml below its next minor, and tests/test_libraries_ruamel.py records the ruamel
-    methods involved (and checks that this scanner's tokens are ruamel's own).
-    """
+        The scanner keeps one possible simple key per open `[`/`{` level and, for every token,
+        looked at all of them: 10,000 `[` cost 3 CPU seconds before the composer could stop at
+        `max_depth`, since the scanner reads up to 1,024 characters ahead. The keys are kept in the
+        order they were saved, which is also the order of their token numbers, lines and offsets:
+        the nearest is the first, and the stale ones are a prefix. Same answers, constant time.
 
-    def next_possible_simple_key(self) -> Any:
-        for key in self.possible_simple_keys.values():
-            return key.token_number
-        return None
+        This replaces and relies on ruamel internals, not its documented API: pyproject pins
+        ruamel.yaml below its next minor, and tests/test_libraries_ruamel.py records the ruamel
+        methods involved (and checks that this scanner's tokens are ruamel's own).
+        """
 
-    def stale_possible_simple_keys(self) -> None:
-        keys = self.possible_simple_keys
-        if not keys:
-            return
-        reader = self.reader
-        line, index = reader.line, reader.index
-        while keys:
-            level = next(iter(keys))
-            key = keys[level]
-            if key.line == line and index - key.index <= 1024:
+        def next_possible_simple_key(self) -> Any:
+            for key in self.possible_simple_keys.values():
+                return key.token_number
+            return None
+
+        def stale_possible_simple_keys(self) -> None:
+            keys = self.possible_simple_keys
+            if not keys:
                 return
-            if key.required:
-                raise ScannerError("while scanning a simple key", key.mark, "could not find expected ':'",
-                                   reader.get_mark())
-            del keys[level]
+            reader = self.reader
+            line, index = reader.line, reader.index
+            while keys:
+                level = next(iter(keys))
+                key = keys[level]
+                if key.line == line and index - key.index <= 1024:
+                    return
+                if key.required:
+                    raise ScannerError("while scanning a simple key", key.mark, "could not find expected ':'",
+                                       reader.get_mark())
+                del keys[level]
 
 
-class _LimitedComposer(Composer):
-    """ruamel's composer, counting nodes, depth and characters on the parser's events as it
-    composes them, and stopping at the first node past a limit: the rest of the document is
-    never scanned.
+    class _LimitedComposer(Composer):
+        """ruamel's composer, counting nodes, depth and characters on the parser's events as it
+        composes them, and stopping at the first node past a limit: the rest of the document is
+        never scanned.
 
-    An alias counts the nodes, the levels and the characters of the node it names (known once
-    that node is composed), so "billion laughs" is refused after a few hundred events, and so is
-    a long string repeated through aliases, and nothing is expanded.
-    Like _LinearScanner, it depends on ruamel internals recorded in tests/test_libraries_ruamel.py.
-    """
+        An alias counts the nodes, the levels and the characters of the node it names (known once
+        that node is composed), so "billion laughs" is refused after a few hundred events, and so is
+        a long string repeated through aliases, and nothing is expanded.
+        Like _LinearScanner, it depends on ruamel internals recorded in tests/test_libraries_ruamel.py.
+        """
 
-    def __init__(self, loader: Any = None, limits: Limits = DEFAULT_LIMITS) -> None:
-        super().__init__(loader)
-        self.max_nodes = limits.max_nodes
-        self.max_depth = limits.max_depth
-        self.nodes = 0
-        self.level = 0  # of the node being composed (ruamel's own `depth` is not in every version)
-        self.deepest = 0  # the deepest level reached inside the anchored node being composed
-        # id of an anchored node -> (nodes, levels below it, characters of its keys and values)
-        self.expanded: dict[int, tuple[int, int, int]] = {}
-        self.aliases = False
-        self.events: Any = None
-        self.max_scalar = limits.max_scalar
-        self.max_read = exact_budget(limits)
-        self.read = 0  # nodes and aliases as written, each an object in ruamel's tree
-        self.max_characters = expanded_budget(limits)
-        self.characters = 0  # of the keys and values composed, aliases counted as expanded
+        def __init__(self, loader: Any = None, limits: Limits = DEFAULT_LIMITS) -> None:
+            super().__init__(loader)
+            self.max_nodes = limits.max_nodes
+            self.max_depth = limits.max_depth
+            self.nodes = 0
+            self.level = 0  # of the node being composed (ruamel's own `depth` is not in every version)
+            self.deepest = 0  # the deepest level reached inside the anchored node being composed
+            # id of an anchored node -> (nodes, levels below it, characters of its keys and values)
+            self.expanded: dict[int, tuple[int, int, int]] = {}
+            self.aliases = False
+            self.events: Any = None
+            self.max_scalar = limits.max_scalar
+            self.max_read = exact_budget(limits)
+            self.read = 0  # nodes and aliases as written, each an object in ruamel's tree
+            self.max_characters = expanded_budget(limits)
+            self.characters = 0  # of the keys and values composed, aliases counted as expanded
 
-    def compose_document(self) -> Any:
-        self.events = self.parser  # the property looks itself up on every use; once is enough
-        return super().compose_document()
+        def compose_document(self) -> Any:
+            self.events = self.parser  # the property looks itself up on every use; once is enough
+            return super().compose_document()
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.events.peek_event()
-        depth = self.level  # levels above this node: 0 for the root
-        self.read += 1
-        if self.read > self.max_read:
-            raise _TooLarge(aliases=self.aliases, exact=True)
-        if isinstance(event, AliasEvent):
-            target = self.anchors.get(event.anchor)
-            if target is not None:  # an undefined alias is the base class's error
-                known = self.expanded.get(id(target))
-                if known is None:  # an alias inside the node it names: infinitely deep
-                    raise _TooDeep(event.start_mark)
-                nodes, levels, characters = known
-                self.aliases = True
-                self.nodes += nodes
-                if self.nodes > self.max_nodes:
-                    raise _TooLarge(aliases=True)
-                self.characters += characters
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.events.peek_event()
+            depth = self.level  # levels above this node: 0 for the root
+            self.read += 1
+            if self.read > self.max_read:
+                raise _TooLarge(aliases=self.aliases, exact=True)
+            if isinstance(event, AliasEvent):
+                target = self.anchors.get(event.anchor)
+                if target is not None:  # an undefined alias is the base class's error
+                    known = self.expanded.get(id(target))
+                    if known is None:  # an alias inside the node it names: infinitely deep
+                        raise _TooDeep(event.start_mark)
+                    nodes, levels, characters = known
+                    self.aliases = True
+                    self.nodes += nodes
+                    if self.nodes > self.max_nodes:
+                        raise _TooLarge(aliases=True)
+                    self.characters += characters
+                    if self.characters > self.max_characters:
+                        raise _TooExpanded(aliases=True)
+                    if depth + levels > self.max_depth:
+                        raise _TooDeep(event.start_mark)
+                    if depth + levels > self.deepest:
+                        self.deepest = depth + levels
+                node = super().compose_node(parent, index)
+                if index is None and parent is not None and isinstance(node, ScalarNode):
+                    # An alias used as a key: the key is here, not where its anchor is (the mapping
+                    # records its keys' positions from their nodes).
+                    node = ScalarNode(node.tag, node.value, event.start_mark, event.end_mark, style=node.style)
+                return node
+            if depth > self.max_depth:
+                raise _TooDeep(event.start_mark)
+            self.nodes += 1
+            if self.nodes > self.max_nodes:
+                raise _TooLarge(aliases=self.aliases)
+            # Counts before this node (nodes, characters) and the deepest level outside it, for an anchored node.
+            saved: tuple[int, int, int] | None = None
+            if event.anchor is not None:
+                saved = (self.nodes - 1, self.characters, self.deepest)
+                self.deepest = depth
+            elif depth > self.deepest:
+                self.deepest = depth
+            if isinstance(event, ScalarEvent):
+                length = len(event.value)
+                if length > self.max_scalar:
+                    raise _TooLong(event.start_mark, length, key=index is None and parent is not None)
+                self.characters += length
                 if self.characters > self.max_characters:
-                    raise _TooExpanded(aliases=True)
-                if depth + levels > self.max_depth:
-                    raise _TooDeep(event.start_mark)
-                if depth + levels > self.deepest:
-                    self.deepest = depth + levels
-            node = super().compose_node(parent, index)
-            if index is None and parent is not None and isinstance(node, ScalarNode):
-                # An alias used as a key: the key is here, not where its anchor is (the mapping
-                # records its keys' positions from their nodes).
-                node = ScalarNode(node.tag, node.value, event.start_mark, event.end_mark, style=node.style)
+                    raise _TooExpanded(aliases=self.aliases)
+            self.level = depth + 1
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self.level = depth
+            if saved is not None:
+                nodes_before, characters_before, outer = saved
+                self.expanded[id(node)] = (self.nodes - nodes_before, self.deepest - depth, self.characters - characters_before)
+                self.deepest = max(outer, self.deepest)
+            # The document's nodes live until it is constructed, each with two marks that hold the
+            # whole text's buffer, its offset twice, line and column: a third of ruamel's memory.
+            # The constructor reads the start's line and column (and an error its index) only.
+            mark = node.start_mark
+            node.start_mark = node.end_mark = StreamMark(mark.name, mark.index, mark.line, mark.column)
             return node
-        if depth > self.max_depth:
-            raise _TooDeep(event.start_mark)
-        self.nodes += 1
-        if self.nodes > self.max_nodes:
-            raise _TooLarge(aliases=self.aliases)
-        # Counts before this node (nodes, characters) and the deepest level outside it, for an anchored node.
-        saved: tuple[int, int, int] | None = None
-        if event.anchor is not None:
-            saved = (self.nodes - 1, self.characters, self.deepest)
-            self.deepest = depth
-        elif depth > self.deepest:
-            self.deepest = depth
-        if isinstance(event, ScalarEvent):
-            length = len(event.value)
-            if length > self.max_scalar:
-                raise _TooLong(event.start_mark, length, key=index is None and parent is not None)
-            self.characters += length
-            if self.characters > self.max_characters:
-                raise _TooExpanded(aliases=self.aliases)
-        self.level = depth + 1
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self.level = depth
-        if saved is not None:
-            nodes_before, characters_before, outer = saved
-            self.expanded[id(node)] = (self.nodes - nodes_before, self.deepest - depth, self.characters - characters_before)
-            self.deepest = max(outer, self.deepest)
-        # The document's nodes live until it is constructed, each with two marks that hold the
-        # whole text's buffer, its offset twice, line and column: a third of ruamel's memory.
-        # The constructor reads the start's line and column (and an error its index) only.
-        mark = node.start_mark
-        node.start_mark = node.end_mark = StreamMark(mark.name, mark.index, mark.line, mark.column)
-        return node
+
+    return _LinearScanner, _LimitedComposer
+
+
+def __getattr__(name: str) -> Any:
+    """`load._LinearScanner` and `load._LimitedComposer` as module attributes (tests read them)."""
+    if name == "_LinearScanner":
+        return _ruamel_classes()[0]
+    if name == "_LimitedComposer":
+        return _ruamel_classes()[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _TooDeep(Exception):
@@ -840,10 +861,11 @@ class _TooExpanded(Exception):
 
 
 @functools.lru_cache(maxsize=8)
-def _composer_class(limits: Limits) -> type[_LimitedComposer]:
+def _composer_class(limits: Limits) -> type[Any]:
     """_LimitedComposer bound to `limits`: ruamel builds its composer as `self.Composer(loader=self)`."""
+    limited = _ruamel_classes()[1]
 
-    class _BoundComposer(_LimitedComposer):
+    class _BoundComposer(limited):  # type: ignore[misc,valid-type]
         def __init__(self, loader: Any = None) -> None:
             super().__init__(loader, limits)
 

@@ -296,7 +296,7 @@ def _node_rules(intent: Intent) -> Iterator[Diagnostic]:
 
 
 def _node_loopbacks(intent: Intent) -> Iterator[Diagnostic]:
-    overlay = list(_overlay_ipv6(intent))
+    overlay = _RangeIndex(_overlay_ipv6(intent))
     for i, node in intent.nodes:
         if node.ipv6Loopback is None:
             loopback = IPv6Address(f"abcd::{node.address}")  # the planner's default
@@ -314,14 +314,31 @@ def _node_loopbacks(intent: Intent) -> Iterator[Diagnostic]:
             if problem is not None:
                 yield problem
                 continue
-        for what, network, where in overlay:
-            if loopback in network:
-                yield error("JCN517", f"node `{node.name}` IPv6 loopback {shown} lies in {what} {network}", path,
-                            related=(Related(what, where),),
-                            help="the loopback is the node's BGP next hop and router identity; a pod holding the same "
-                                 "address would black-hole it: give the node an `ipv6Loopback` outside every VRF's "
-                                 "`ipv6Pool` and pod link, or move the pool")
-                break
+        found = overlay.first_holding(loopback)
+        if found is not None:
+            what, network, where = found
+            yield error("JCN517", f"node `{node.name}` IPv6 loopback {shown} lies in {what} {network}", path,
+                        related=(Related(what, where),),
+                        help="the loopback is the node's BGP next hop and router identity; a pod holding the same "
+                             "address would black-hole it: give the node an `ipv6Loopback` outside every VRF's "
+                             "`ipv6Pool` and pod link, or move the pool")
+
+
+class _RangeIndex:
+    """Named IPv6 ranges, asked which is the first (in the order given) to hold an address: one lookup
+    per distinct prefix length instead of one test per range (a big intent has a link per pod)."""
+
+    def __init__(self, ranges: Iterable[tuple[str, IPv6Network, Path]]) -> None:
+        self._by_length: dict[int, dict[int, tuple[int, tuple[str, IPv6Network, Path]]]] = {}
+        for order, entry in enumerate(ranges):
+            network = entry[1]
+            self._by_length.setdefault(network.prefixlen, {}).setdefault(int(network.network_address), (order, entry))
+
+    def first_holding(self, address: IPv6Address) -> tuple[str, IPv6Network, Path] | None:
+        value = int(address)
+        hits = [found for length, networks in self._by_length.items()
+                if (found := networks.get(value >> (128 - length) << (128 - length) if length else 0)) is not None]
+        return min(hits, key=lambda hit: hit[0])[1] if hits else None
 
 
 def _overlay_ipv6(intent: Intent) -> Iterator[tuple[str, IPv6Network, Path]]:

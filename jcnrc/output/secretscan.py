@@ -150,7 +150,7 @@ _ASCII_WHITESPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 def _maybe_base64(text: str, probes: tuple[str, ...], ascii_probes: tuple[bytes, ...]) -> bool:
     """Whether a probe is in `text` with its whitespace removed (where _find_base64 looks)."""
     if text.isascii():
-        # bytes.translate deletes whitespace in a quarter of the time of "".join(text.split()).
+        # bytes.translate deletes whitespace at C speed, without the list "".join(text.split()) builds.
         compact = text.encode("ascii").translate(None, _ASCII_WHITESPACE)
         return any(probe in compact for probe in ascii_probes)
     flat = "".join(text.split())

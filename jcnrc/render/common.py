@@ -308,7 +308,8 @@ class Output:
             # Flux applies custom resources (NADs) in the same step as workloads: a second
             # Kustomization for the workloads, depending on the first, keeps them apart.
             workloads = [m.path for m in self.manifests if m.path.split("-", 1)[0] in WORKLOAD_KINDS]
-            platform = [m.path for m in self.manifests if m.path not in workloads]
+            workload_paths = set(workloads)  # a big intent has a workload per pod: no list scan per manifest
+            platform = [m.path for m in self.manifests if m.path not in workload_paths]
             for part, paths in (("platform", platform), ("workloads", workloads)):
                 self.files[f"{FLUX_SPLIT}/{part}/kustomization.yaml"] = self.render(
                     "common/flux-kustomization.yaml.j2", part=part, resources=paths, manifests=MANIFESTS)

@@ -40,27 +40,34 @@ def _resolvers():
 
 
 @lru_cache(maxsize=1)
-def _implicit_patterns() -> dict[str, tuple[re.Pattern[str], ...]]:
+def _implicit_patterns() -> dict[str | None, tuple[re.Pattern[str], ...]]:
     """{first character: the patterns of ruamel's YAML 1.1 and 1.2 implicit resolvers for it}.
 
     This is the table `VersionedResolver.resolve` walks for a plain scalar (keyed by its first
-    character, "" for the empty one), taken from the two resolvers themselves, for both versions
-    at once. No implicit resolver gives the string tag, so a plain scalar reads as a string under
-    both versions exactly when none of these patterns matches it. Asking `resolve` itself costs a
-    property lookup and a list per call (tests/test_unoptimised.py compares the two)."""
-    patterns: dict[str, list[re.Pattern[str]]] = {}
+    character, "" for the empty one, None for patterns tried on every scalar), taken from the two
+    resolvers themselves, for both versions at once. A pattern that gives the string tag is left
+    out (ruamel has none), so a plain scalar reads as a string under both versions exactly when
+    none of these patterns matches it. Asking `resolve` itself costs a property lookup and a list
+    per call (tests/test_unoptimised.py compares the two)."""
+    patterns: dict[str | None, list[re.Pattern[str]]] = {}
     for resolver in _resolvers():
-        table = resolver.versioned_resolver
-        if table.get(None):  # resolvers for any first character: not in ruamel's tables today
-            raise AssertionError("ruamel.yaml has an implicit resolver without a first character")
-        for first, resolvers in table.items():
+        for first, resolvers in resolver.versioned_resolver.items():
             patterns.setdefault(first, []).extend(regexp for tag, regexp in resolvers if tag != _STR_TAG)
     return {first: tuple(found) for first, found in patterns.items()}
 
 
+def resolver_fingerprint() -> str:
+    """The patterns yaml_scalar consults, as text: it changes when ruamel's resolvers do (compiled
+    templates that folded a `yaml` filter call into their code are kept under it)."""
+    return repr(sorted((repr(first), [(regexp.pattern, regexp.flags) for regexp in patterns])
+                       for first, patterns in _implicit_patterns().items()))
+
+
 def _plain_is_string(text: str) -> bool:
     """Both a YAML 1.1 and a YAML 1.2 reader resolve `text`, written plain, to a string."""
-    return not any(regexp.match(text) for regexp in _implicit_patterns().get(text[:1], ()))
+    table = _implicit_patterns()
+    return not any(regexp.match(text) for regexp in table.get(text[:1], ())) \
+        and not any(regexp.match(text) for regexp in table.get(None, ()))
 
 
 def _plain_is_string_by_resolve(text: str) -> bool:

@@ -28,8 +28,8 @@ from jcnrc.render import escape
 if TYPE_CHECKING:
     import jinja2
 
-# Where compiled templates are kept between runs (see CompiledTemplates): an absolute folder, or
-# empty for none. Unset: $XDG_CACHE_HOME/jcnrc/templates, else ~/.cache/jcnrc/templates.
+# Where compiled templates are kept between runs (see CompiledTemplates): an absolute folder the
+# operator chooses. Unset, empty or relative: none, and every run compiles its templates.
 CACHE_ENV = "JCNRC_CACHE_DIR"
 
 
@@ -53,7 +53,7 @@ class Templates:
                 "comment_start_string": comment[0], "comment_end_string": comment[1]}
             env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, auto_reload=False, **options)
             env.filters.update(FILTERS)
-            # What the compiled code depends on besides the template's own text: how it was compiled.
+            # Compiled code kept for later Templates() and runs, under everything it depends on.
             env.bytecode_cache = CompiledTemplates.for_environment(options, env)  # type: ignore[assignment]
             return env
 
@@ -69,7 +69,11 @@ class Templates:
             if template is None:
                 env = self.go_template if ".tmpl." in name else self.text
                 template = self._loaded[name] = env.get_template(name)
-            text = template.render(**context)
+            # What Template.render(**context) does, without copying `context` twice more first.
+            try:
+                text = template.environment.concat(template.root_render_func(template.new_context(context)))
+            except Exception:  # noqa: BLE001 - Jinja rewrites the traceback to point into the template, then raises
+                template.environment.handle_exception()
         except self._template_error as exc:
             raise TemplateProblem(name, exc) from exc
         return normalize(text)
@@ -102,10 +106,13 @@ class CompiledTemplates:
 
     A cached entry is the marshalled code object of one template. Its key is a sha256 of the
     template's name and file name, and of everything the compiled code depends on besides the
-    template's text: the environment's options (delimiters, whitespace control, extensions), the
-    names of its filters and tests, and the versions of jcnrc, Jinja and Python. The entry also
-    holds a checksum of the template's text (Jinja's: sha1), checked at every load: a changed
-    template, a user template folder, another jcnrc or Python is a miss, and compiles as before.
+    template's text: the environment's options (delimiters, whitespace control, extensions), its
+    filters and tests (Jinja calls a filter on constant arguments while compiling and writes the
+    result into the code, so each one is named with the text of the module that defines it, and
+    with ruamel's resolver patterns and orjson's version, which the escaping filters consult),
+    and the versions of jcnrc, Jinja and Python. The entry also holds a checksum of the template's
+    text (Jinja's: sha1), checked at every load: a changed template or filter, a user template
+    folder, another jcnrc or Python is a miss, and compiles as before.
 
     Loading a code object runs it, so the folder must be one only this user can write to: it is
     created 0700; it is used only when it is a real folder (not a link), owned by this user and
@@ -123,11 +130,16 @@ class CompiledTemplates:
         self._folder_ok: bool | None = None
 
     @classmethod
-    def for_environment(cls, options: dict[str, Any], env: jinja2.Environment) -> CompiledTemplates:
+    def for_environment(cls, options: dict[str, Any], env: jinja2.Environment) -> CompiledTemplates | None:
+        """The cache for `env`, built with `options`; None when a filter or test comes from no
+        file whose text could be part of the key."""
         import jinja2
 
-        described = repr((sorted(options.items()), sorted(env.filters), sorted(env.tests), __version__,
-                          jinja2.__version__, sys.version, sys.implementation.cache_tag))
+        filters, tests = _callables(env.filters), _callables(env.tests)
+        if filters is None or tests is None:
+            return None
+        described = repr((sorted(options.items()), filters, tests, escape.resolver_fingerprint(), orjson.__version__,
+                          __version__, jinja2.__version__, sys.version, sys.implementation.cache_tag))
         return cls(hashlib.sha256(described.encode("utf-8")).hexdigest(), cache_folder())
 
     # --- Jinja's interface -----------------------------------------------------------------------
@@ -211,20 +223,45 @@ class CompiledTemplates:
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def cache_folder() -> str | None:
-    """The folder of compiled templates: $JCNRC_CACHE_DIR (empty: none), else the user's cache
-    folder. Only an absolute path: a relative one would be inside whatever folder jcnrc runs in
-    (a repository's checkout)."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured is not None:
-        return configured if os.path.isabs(configured) else None
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):
-        home = os.path.expanduser("~")
-        if not os.path.isabs(home):
+def _callables(functions: dict[str, Any]) -> list[tuple[str, str, str, str, str]] | None:
+    """(name, module, qualified name, how Jinja passes it arguments, sha256 of its module's file)
+    for each filter or test; None when one has no module file to read."""
+    described = []
+    for name, function in sorted(functions.items()):
+        module = getattr(function, "__module__", None) or ""
+        digest = _module_digest(module)
+        if digest is None:
             return None
-        base = os.path.join(home, ".cache")
-    return os.path.join(base, "jcnrc", "templates")
+        described.append((name, module, getattr(function, "__qualname__", repr(function)),
+                          repr(getattr(function, "jinja_pass_arg", None)), digest))
+    return described
+
+
+_MODULE_DIGESTS: dict[str, str | None] = {}
+
+
+def _module_digest(module: str) -> str | None:
+    if module in sys.builtin_module_names:  # abs, len, operator.eq: part of Python, whose version is in the key
+        return "built in"
+    if module not in _MODULE_DIGESTS:
+        file = getattr(sys.modules.get(module), "__file__", None)
+        _MODULE_DIGESTS[module] = None
+        if isinstance(file, str):
+            with contextlib.suppress(OSError), open(file, "rb") as handle:
+                _MODULE_DIGESTS[module] = hashlib.sha256(handle.read()).hexdigest()
+    return _MODULE_DIGESTS[module]
+
+
+def cache_folder() -> str | None:
+    """The folder of compiled templates: $JCNRC_CACHE_DIR when it is an absolute path, else none.
+
+    Opt-in: a build writes nothing outside its output folder unless the operator asks (docs/security.md).
+    Only an absolute path: a relative one would be inside whatever folder jcnrc runs in (a repository's
+    checkout)."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured and os.path.isabs(configured):
+        return configured
+    return None
 
 
 def _private_folder(folder: str) -> bool:
@@ -282,7 +319,10 @@ class TemplateProblem(Exception):
 
 def normalize(text: str) -> str:
     """LF endings, exactly one final newline."""
-    text = text.replace("\r\n", "\n")
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    if text.endswith("\n") and not text.endswith("\n\n"):
+        return text  # already so: no copy of a text that can be megabytes
     return text.rstrip("\n") + "\n"
 
 

@@ -10,16 +10,27 @@
 set -eu
 KUBECTL="${KUBECTL:-kubectl}"
 
-refuse_link() {
-    # $1 a path on the way to a secret file, $2 the value it holds
-    if [ -L "$1" ]; then
-        echo "create-secrets.sh: $1 is a symbolic link; the $2 value is read only from a regular file reached without links" >&2
-        exit 1
-    fi
+refuse_links() {
+    # $1 a secret file's path, relative to this folder; $2 the value it holds. Each component of the
+    # path in turn (secrets, then secrets/licence.txt) must not be a symbolic link.
+    rest=$1
+    walked=
+    while [ -n "$rest" ]; do
+        part=${rest%%/*}
+        case $rest in
+            */*) rest=${rest#*/} ;;
+            *) rest= ;;
+        esac
+        walked=${walked:+$walked/}$part
+        if [ -L "$walked" ]; then
+            echo "create-secrets.sh: $walked is a symbolic link; the $2 value is read only from a regular file reached without links" >&2
+            exit 1
+        fi
+    done
 }
 
 : "${CRPD_ROOT_PASSWORD:?set CRPD_ROOT_PASSWORD to the root-password value}"
-refuse_link crpd-license.txt crpd-license
+refuse_links crpd-license.txt crpd-license
 if [ ! -f crpd-license.txt ] || [ ! -r crpd-license.txt ]; then
     echo "create-secrets.sh: cannot read crpd-license.txt (the crpd-license value) as a regular file; run this from the folder of examples/kubeadm-evpn-type5.yaml" >&2
     exit 1

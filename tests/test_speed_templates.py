@@ -1,0 +1,212 @@
+"""Compiled templates kept between runs (render/templates.py, CompiledTemplates; issue 18).
+
+A build compiles a template only when neither this process nor the cache folder holds its code
+for the same text, name, file and compile settings; what it renders is the same either way. The
+folder is trusted only when it is this user's alone: anything else there (a folder others may
+write to, a link, an entry with other permissions, several names or a broken digest) is not
+read, and the template is compiled as before. The tests count compilations, never time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import stat
+from pathlib import Path
+
+import jinja2
+import pytest
+from conftest import EXAMPLES
+
+EXAMPLE = next(path for path in EXAMPLES if path.name == "aks-evpn-type5.yaml")
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the templates Jinja compiles from here on, in a process that has compiled none."""
+    from jcnrc.render import templates
+
+    compiled: list[str] = []
+    real = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, raw=False, defer_init=False):
+        compiled.append(name)
+        return real(self, source, name, filename, raw, defer_init)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    monkeypatch.setattr(templates, "_COMPILED", {})
+    return compiled
+
+
+def build() -> dict[str, str]:
+    from jcnrc.pipeline import Options, compile_intent
+
+    result = compile_intent(EXAMPLE, Options(), display_name=f"examples/{EXAMPLE.name}")
+    assert result.ok and result.files is not None
+    return result.files
+
+
+def forget_this_process() -> None:
+    """As a new process: nothing compiled in memory."""
+    from jcnrc.render import templates
+
+    templates._COMPILED.clear()
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from jcnrc.render import templates
+
+    folder = tmp_path / "cache" / "jcnrc" / "templates"
+    monkeypatch.setenv(templates.CACHE_ENV, str(folder))
+    return folder
+
+
+def test_a_second_run_compiles_nothing_and_renders_the_same(cache, compiles):
+    cold = build()
+    first = len(compiles)
+    assert first > 10 and cache.is_dir()
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    entries = list(cache.iterdir())
+    assert len(entries) == len(set(compiles)) and all(stat.S_IMODE(e.stat().st_mode) == 0o600 for e in entries)
+    forget_this_process()
+    warm = build()
+    assert len(compiles) == first, "a template was compiled again although the cache folder held its code"
+    assert warm == cold
+
+
+def test_this_process_compiles_each_template_once_without_a_folder(monkeypatch, compiles):
+    from jcnrc.render import templates
+
+    monkeypatch.setenv(templates.CACHE_ENV, "")
+    first = build()
+    count = len(compiles)
+    assert build() == first and len(compiles) == count  # a fleet renders one Templates() per cluster
+
+
+@pytest.mark.parametrize("setting", [None, "", "relative/folder"])
+def test_no_folder_unless_the_operator_names_one(tmp_path, monkeypatch, compiles, setting):
+    """A build writes nothing outside its output folder unless asked: no cache by default."""
+    from jcnrc.render import templates
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    if setting is None:
+        monkeypatch.delenv(templates.CACHE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(templates.CACHE_ENV, setting)
+    assert templates.cache_folder() is None
+    files = build()
+    forget_this_process()
+    assert build() == files
+    assert len(compiles) == 2 * len(set(compiles))  # compiled again: nothing was kept
+    assert list(tmp_path.iterdir()) == []
+
+
+def _warm(cache: Path) -> dict[str, bytes]:
+    """Fill the cache folder; its entries by name."""
+    build()
+    forget_this_process()
+    return {entry.name: entry.read_bytes() for entry in cache.iterdir()}
+
+
+def _recompiled(compiles: list[str]) -> int:
+    before = len(compiles)
+    forget_this_process()
+    build()
+    return len(compiles) - before
+
+
+def test_a_folder_others_may_write_to_is_neither_read_nor_written(cache, compiles):
+    entries = _warm(cache)
+    os.chmod(cache, 0o777)
+    assert _recompiled(compiles) == len(entries)
+    os.chmod(cache, 0o770)
+    assert _recompiled(compiles) == len(entries)
+    os.chmod(cache, 0o700)
+    assert _recompiled(compiles) == 0
+
+
+def test_a_folder_that_is_a_link_is_not_used(tmp_path, monkeypatch, compiles):
+    from jcnrc.render import templates
+
+    real = tmp_path / "real"
+    monkeypatch.setenv(templates.CACHE_ENV, str(real))
+    entries = _warm(real)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    monkeypatch.setenv(templates.CACHE_ENV, str(link))
+    assert _recompiled(compiles) == len(entries)
+
+
+def test_entries_with_other_permissions_links_or_broken_content_are_compiled_again(cache, compiles):
+    entries = _warm(cache)
+    names = sorted(entries)
+    writable, linked, hard, flipped, truncated, foreign = names[:6]
+    os.chmod(cache / writable, 0o622)
+    (cache / linked).unlink()
+    (cache / linked).symlink_to(cache / names[6])
+    os.link(cache / hard, cache.parent / "elsewhere")
+    data = bytearray(entries[flipped])
+    data[-3] ^= 0x01
+    (cache / flipped).write_bytes(bytes(data))
+    (cache / truncated).write_bytes(entries[truncated][:-10])
+    (cache / foreign).write_bytes(entries[names[7]])  # another template's entry under this name
+    assert _recompiled(compiles) == 6
+    for name in (flipped, truncated, foreign):  # rewritten with the right content
+        assert (cache / name).read_bytes() == entries[name]
+
+
+def test_planted_code_in_an_unsafe_folder_never_runs(cache, compiles):
+    """An entry of the right form whose code writes something else: only a folder of this user's
+    alone is read, and there only with the digest of what it holds."""
+
+    files = build()
+    forget_this_process()
+    name = "common/secrets.example.env.j2"
+    [entry] = [e for e in cache.iterdir() if _entry_template(e) == name]
+    header, payload = _split(entry.read_bytes())
+    planted = jinja2.Environment().compile("PLANTED\n", name, "planted")
+    forged = marshal.dumps(planted)
+    (cache / entry.name).write_bytes(header + hashlib.sha256(forged).digest() + forged)
+    os.chmod(cache, 0o777)
+    assert "PLANTED" not in "".join(build().values())
+    forget_this_process()
+    os.chmod(cache, 0o700)
+    (cache / entry.name).write_bytes(header + hashlib.sha256(payload).digest() + forged)  # digest of other bytes
+    assert build() == files
+
+
+def _split(data: bytes) -> tuple[bytes, bytes]:
+    """(magic line, key line and checksum line; the marshalled code) of an entry."""
+    from jcnrc.render import templates
+
+    end = data.index(b"\n", data.index(b"\n", len(templates._MAGIC)) + 1) + 1
+    return data[:end], data[end + templates._DIGEST:]
+
+
+def _entry_template(entry: Path) -> str:
+    return marshal.loads(_split(entry.read_bytes())[1]).co_filename.split("templates/", 1)[-1]
+
+
+def test_a_changed_template_or_filter_is_compiled_again(tmp_path, cache, compiles, monkeypatch):
+    from jcnrc.pipeline import Options, compile_intent
+    from jcnrc.render import escape, templates
+
+    _warm(cache)
+    user = tmp_path / "mine" / "common"
+    user.mkdir(parents=True)
+    original = (Path(templates.resources.folder("templates")) / "common" / "secrets.example.env.j2").read_text()
+    (user / "secrets.example.env.j2").write_text(original + "# edited\n")
+    forget_this_process()
+    before = len(compiles)
+    result = compile_intent(EXAMPLE, Options(templates=tmp_path / "mine"), display_name=f"examples/{EXAMPLE.name}")
+    assert result.files["secrets.example.env"].endswith("# edited\n")
+    assert compiles[before:] == ["common/secrets.example.env.j2"]  # the user's file; the others are kept
+    before = len(compiles)
+    forget_this_process()
+    monkeypatch.setitem(templates.FILTERS, "yaml", lambda value: escape.yaml_scalar(value))
+    build()
+    assert len(compiles) - before > 10, "compiled code was reused under another `yaml` filter"
