@@ -517,3 +517,13 @@ def test_a_jcnr_drawing_shows_each_crpd_with_its_fabric_address():
         for node in result.plan.nodes:
             assert node.fabric_address and f"fabric {node.fabric_address}" in text and node.address in text
     assert "fabric" not in diagram.render(example_plan(), "mermaid")  # Platter: the node address only
+
+
+def test_route_neighbours_are_what_a_scan_of_every_vrf_pair_finds():
+    """The reverse index that replaced a scan of every VRF per VRF (quadratic: 4000 VRFs took 9 s)."""
+    plan = example_plan(ROOT / "examples" / "hub-and-spoke.yaml")
+    sources = {v.name: plan.route_sources(v.name) for v in plan.vrfs}
+    for name in sources:
+        scanned = sources[name] | {other for other, theirs in sources.items() if name in theirs}
+        assert diagram._route_neighbours(plan, [name]) == scanned
+    assert diagram._route_neighbours(plan, ["hub"]) >= {"spoke-a", "spoke-b"}

@@ -227,10 +227,14 @@ def _scope(plan: Plan, vrf: str | None, node: str | None) -> _Scope:
 def _route_neighbours(plan: Plan, vrfs: Iterable[str]) -> set[str]:
     """VRFs that send routes to, or take routes from, any of `vrfs`."""
     sources = {v.name: plan.route_sources(v.name) for v in plan.vrfs}
+    takers: dict[str, set[str]] = {}  # VRF -> the VRFs that take its routes, built once: no scan per VRF
+    for other, their_sources in sources.items():
+        for source in their_sources:
+            takers.setdefault(source, set()).add(other)
     found: set[str] = set()
     for name in vrfs:
         found |= sources[name]
-        found |= {other for other, their_sources in sources.items() if name in their_sources}
+        found |= takers.get(name, set())
     return found
 
 
