@@ -616,6 +616,9 @@ def verify(
         "one). A fleet takes CLUSTER=CONTEXT once per cluster, and a bare CONTEXT for the other clusters."),
     timeout: float = typer.Option(30.0, "--timeout", metavar="SECONDS", min=1.0,
                                   help="With --live: how long each kubectl call may take."),
+    max_output: int | None = typer.Option(
+        None, "--max-output", metavar="BYTES", min=1, help="With --live: how many bytes each kubectl call may print "
+        "before it is stopped and reported (default 67108864, 64 MiB)."),
     fmt: VerifyFormat = typer.Option(VerifyFormat.text, "--format", help="text; json (with captures: the findings, "
                                      "with --live: the report, docs/verify.md); junit (JUnit XML, one testsuite per node)."),
     output: Path | None = typer.Option(None, "--output", metavar="FILE", help="Write the report to FILE (replaced "
@@ -641,14 +644,15 @@ def verify(
             raise typer.Exit(EXIT_USAGE)
         result = _planned(file, limits, target)
         try:
-            built = live_mode.run(str(file), result.plan, result.fleet, nodes, context or [], timeout=timeout)
+            built = live_mode.run(str(file), result.plan, result.fleet, nodes, context or [], timeout=timeout,
+                                  max_output=max_output or live_mode.KUBECTL_MAX_OUTPUT)
         except live_mode.LiveError as exc:
             _err(f"jcnrc: error: {exc}")
             raise typer.Exit(EXIT_USAGE) from None
         text = verify_report.render(built, fmt.value)
     else:
-        if context:
-            _err("jcnrc: error: --context is an option of --live")
+        if context or max_output is not None:
+            _err(f"jcnrc: error: {'--context' if context else '--max-output'} is an option of --live")
             raise typer.Exit(EXIT_USAGE)
         if len(nodes) != 1 or not captures:
             _err("jcnrc: error: give one --node N and the CAPTURE files of that node, or --live")

@@ -1,6 +1,7 @@
 """`jcnrc verify --live` (jcnrc/verify/live.py) against a fake kubectl (tests/fixtures/fake_kubectl/) that
 replays the walkthrough's real captures for its worker aks-agentpool-23733201-vmss000002 and records its
-arguments. No test needs a cluster or a real kubectl: PATH holds only the fake."""
+arguments. No test needs a cluster or a real kubectl: PATH holds only the fake, behind `OVERLAY`, which
+answers `get pods` with a pod list a test gives and makes a call print a given number of bytes."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+import yaml
 
 from conftest import HANG_GUARD, JCNRC, compile_example
 from jcnrc.verify import live, report
@@ -45,19 +48,57 @@ class FakeKubectl:
         return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines()]
 
 
+# In front of the fixture's fake: with FAKE_KUBECTL_PODS (a JSON file holding a list of pods), `get pods`
+# answers with that list; with FAKE_KUBECTL_PRINT=`<call>:<stream>:<bytes>`, a call whose first word is
+# <call> (`get`, `exec`) prints that many bytes to stdout or stderr and exits 0. Everything else, and
+# the log of every call, is the fixture's.
+OVERLAY = r"""
+import json, os, runpy, sys
+
+FIXTURE = sys.argv.pop(1)  # the fixture's fake, which then sees the arguments as kubectl's
+args = sys.argv[1:]
+
+
+def record():
+    with open(os.environ["FAKE_KUBECTL_LOG"], "a", encoding="utf-8") as out:
+        out.write(json.dumps(args) + "\n")
+
+
+printing = os.environ.get("FAKE_KUBECTL_PRINT")
+if printing and args[:1] == [printing.split(":")[0]]:
+    record()
+    _, stream, count = printing.split(":")
+    out = getattr(sys, stream).buffer
+    left = int(count)
+    while left:  # in chunks, as a pod's output comes; a reader that stops reading kills us here
+        out.write(b"A" * min(left, 65536))
+        left -= min(left, 65536)
+    sys.exit(0)
+if os.environ.get("FAKE_KUBECTL_PODS") and args[:2] == ["get", "pods"]:
+    record()
+    with open(os.environ["FAKE_KUBECTL_PODS"], encoding="utf-8") as pods:
+        sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": json.load(pods)}) + "\n")
+    sys.exit(0)
+runpy.run_path(FIXTURE, run_name="__main__")
+"""
+
+
 @pytest.fixture
 def kubectl(tmp_path, monkeypatch) -> FakeKubectl:
     """The fake as `kubectl`, alone on PATH. A small sh wrapper runs it with this interpreter, so the test
     depends neither on the fixture's executable bit nor on which python3 is installed."""
     folder = tmp_path / "bin"
     folder.mkdir()
+    overlay = tmp_path / "overlay.py"
+    overlay.write_text(OVERLAY, encoding="utf-8")
     wrapper = folder / "kubectl"
-    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE / "kubectl"))} "$@"\n',
-                       encoding="utf-8")
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(overlay))} '
+                       f'{shlex.quote(str(FAKE / "kubectl"))} "$@"\n', encoding="utf-8")
     wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", str(folder))
     for name in ("FAKE_KUBECTL_STRUCTURED", "FAKE_KUBECTL_CAPTURES", "FAKE_KUBECTL_CONTEXTS", "FAKE_KUBECTL_POD_PHASE",
-                 "FAKE_KUBECTL_WAITING", "FAKE_KUBECTL_POD_LABEL", "FAKE_KUBECTL_FORBID_EXEC"):
+                 "FAKE_KUBECTL_WAITING", "FAKE_KUBECTL_POD_LABEL", "FAKE_KUBECTL_FORBID_EXEC", "FAKE_KUBECTL_PODS",
+                 "FAKE_KUBECTL_PRINT"):
         monkeypatch.delenv(name, raising=False)
     log = tmp_path / "kubectl.log"
     monkeypatch.setenv("FAKE_KUBECTL_LOG", str(log))
@@ -279,6 +320,148 @@ def test_jcnr_pods_are_found_by_container_and_no_kernel_table_is_read(root, kube
     assert "kernel" not in {c.group for c in node.checks}
 
 
+# --- which pod answers for the node (attack round 4, F3) --------------------------------------------
+
+REAL_CRPD = "kube-crpd-worker-sts-2"  # the JCNR 23.x chart's cRPD pod of the walkthrough node, as the fixture has it
+
+
+def k8s_pod(name: str, containers: list[str], labels: dict | None = None, phase: str = "Running",
+            namespace: str = "jcnr") -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+            "spec": {"nodeName": NODE2, "containers": [{"name": c, "image": "registry.example.com/x:1"} for c in containers]},
+            "status": {"phase": phase}}
+
+
+@pytest.fixture(scope="module")
+def workload_pods(root, tmp_path_factory) -> list[dict]:
+    """The pods Kubernetes makes on the node from jcnrc's own manifests for two workloads of the intent
+    named a-crpd (a Deployment, the default) and b-crpd (`workload: pod`): labels and containers as the
+    templates render them, so the test follows them. Placed in namespace jcnr, where cRPD pods are
+    looked for, and named to sort before the chart's pod: the attack of the review."""
+    text = (root / INTENT).read_text(encoding="utf-8").replace("ubuntu-du22", "a-crpd").replace("ubuntu-du11", "b-crpd")
+    text = text.replace("    node: aks-agentpool-23733201-vmss000001\n",
+                        "    node: aks-agentpool-23733201-vmss000001\n    workload: pod\n")
+    intent = tmp_path_factory.mktemp("workloads") / "aks-evpn-type5.yaml"
+    intent.write_text(text, encoding="utf-8")
+    files = compile_example(intent, target="jcnr").files
+    deployment = yaml.safe_load(files["manifests/deployment-a-crpd.yaml"])["spec"]["template"]
+    bare = yaml.safe_load(files["manifests/pod-b-crpd.yaml"])
+    return [k8s_pod(name, [c["name"] for c in made["spec"]["containers"]], made["metadata"]["labels"])
+            for name, made in (("a-crpd-7d9f5c-abcde", deployment), ("b-crpd", bare))]
+
+
+@pytest.fixture
+def pods(kubectl, monkeypatch, tmp_path):
+    """pods([...]): what `kubectl get pods` answers from now on."""
+    def answer(items: list[dict]) -> None:
+        listing = tmp_path / "pods.json"
+        listing.write_text(json.dumps(items), encoding="utf-8")
+        monkeypatch.setenv("FAKE_KUBECTL_PODS", str(listing))
+
+    return answer
+
+
+@pytest.fixture(scope="module")
+def jcnr(root):
+    return compile_example(root / INTENT, target="jcnr").plan
+
+
+def exec_targets(kubectl: FakeKubectl) -> set[tuple[str, ...]]:
+    return {tuple(call[1:6]) for call in kubectl.calls() if call[0] == "exec"}
+
+
+def test_the_workload_labels_are_those_jcnrc_renders(workload_pods):
+    from jcnrc.render import common
+
+    assert live.WORKLOAD_POD_LABEL == common.POD_LABEL
+    a_crpd, b_crpd = workload_pods
+    # A Deployment's pods carry both labels, a bare Pod only the managed-by one: either is enough.
+    assert a_crpd["metadata"]["labels"] == {"jcnrc.io/pod": "a-crpd", "app.kubernetes.io/managed-by": "jcnrc",
+                                            "app.kubernetes.io/part-of": "aks-evpn-type5"}
+    assert b_crpd["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "jcnrc",
+                                            "app.kubernetes.io/part-of": "aks-evpn-type5"}
+    assert [c["name"] for p in workload_pods for c in p["spec"]["containers"]] == ["a-crpd", "b-crpd"]
+
+
+def test_jcnr_never_execs_into_a_workload_pod_jcnrc_deployed(jcnr, kubectl, pods, workload_pods):
+    pods([*workload_pods, k8s_pod(REAL_CRPD, ["kube-crpd-worker"]), k8s_pod("syslog-ng-b2c86", ["syslog-ng"])])
+    [node] = run_live(jcnr).nodes
+
+    assert node.pod == report.PodInfo("jcnr", REAL_CRPD, "kube-crpd-worker", None)
+    assert exec_targets(kubectl) == {("-n", "jcnr", REAL_CRPD, "-c", "kube-crpd-worker")}
+    assert [f.text() for f in node.findings if f.kind == "workload-pod-left-out"] == [
+        (f"kubectl get pods: note: pod jcnr/{name} left out: jcnrc deployed it for a workload of the intent (label "
+         "jcnrc.io/pod or app.kubernetes.io/managed-by: jcnrc), it is no cRPD pod")
+        for name in ("a-crpd-7d9f5c-abcde", "b-crpd")]
+
+
+def test_a_workload_pod_alone_is_no_crpd_pod(jcnr, kubectl, pods, workload_pods):
+    pods(workload_pods)
+    [node] = run_live(jcnr).nodes
+
+    assert node.pod is None and not exec_targets(kubectl)
+    assert statuses(node)[0] == ("pod", "error")
+    assert problems(node) == [
+        (f"kubectl get pods: no cRPD pod on node {NODE2} (namespace jcnr, a container kube-crpd-worker, else one whose "
+         "name holds crpd); is JCNR installed (helm install) and is its replicas count right?")]
+
+
+def test_the_charts_container_name_wins_over_a_lookalike(jcnr, kubectl, pods):
+    # Not jcnrc's, not the chart's: a pod whose container merely holds "crpd" is no candidate beside the chart's.
+    pods([k8s_pod("a-crpd-exporter-x1", ["crpd-exporter"]), k8s_pod(REAL_CRPD, ["kube-crpd-worker"])])
+    [node] = run_live(jcnr).nodes
+
+    assert node.pod == report.PodInfo("jcnr", REAL_CRPD, "kube-crpd-worker", None)
+    assert exec_targets(kubectl) == {("-n", "jcnr", REAL_CRPD, "-c", "kube-crpd-worker")}
+
+
+def test_a_chart_pod_not_running_is_not_replaced_by_a_lookalike(jcnr, kubectl, pods):
+    pods([k8s_pod("a-crpd-exporter-x1", ["crpd-exporter"]), k8s_pod(REAL_CRPD, ["kube-crpd-worker"], phase="Pending")])
+    [node] = run_live(jcnr).nodes
+
+    assert problems(node) == [f"kubectl get pods: cRPD pod jcnr/{REAL_CRPD} on node {NODE2} is Pending"]
+    assert node.pod is None and not exec_targets(kubectl)
+
+
+def test_a_crpd_container_of_another_name_is_still_found_when_alone(jcnr, kubectl, pods):
+    # A chart whose cRPD container is not kube-crpd-worker (24.2's names are in no source jcnrc read).
+    pods([k8s_pod("jcnr-0-crpd-0", ["crpd", "syslog"]), k8s_pod("syslog-ng-b2c86", ["syslog-ng"])])
+    [node] = run_live(jcnr).nodes
+
+    assert node.pod == report.PodInfo("jcnr", "jcnr-0-crpd-0", "crpd", None)
+
+
+@pytest.mark.parametrize(("target", "items", "named"), [
+    ("jcnr", [k8s_pod(REAL_CRPD, ["kube-crpd-worker"]), k8s_pod("kube-crpd-worker-sts-9", ["kube-crpd-worker"])],
+     f"jcnr/{REAL_CRPD} (container kube-crpd-worker), jcnr/kube-crpd-worker-sts-9 (container kube-crpd-worker)"),
+    ("jcnr", [k8s_pod("jcnr-0-crpd-0", ["crpd", "crpd-config"])],
+     "jcnr/jcnr-0-crpd-0 (container crpd), jcnr/jcnr-0-crpd-0 (container crpd-config)"),
+    ("platter", [k8s_pod(name, ["kube-crpd-worker"], {"name": "kube-crpd-worker-ds"}, namespace="kube-system")
+                 for name in ("kube-crpd-worker-ds-zz9", "kube-crpd-worker-ds-8xk2p")],
+     ("kube-system/kube-crpd-worker-ds-8xk2p (container kube-crpd-worker), kube-system/kube-crpd-worker-ds-zz9 "
+      "(container kube-crpd-worker)")),
+])
+def test_several_candidates_are_refused_naming_them(root, aks, jcnr, kubectl, pods, target, items, named):
+    pods(items)
+    [node] = run_live(jcnr if target == "jcnr" else aks).nodes
+
+    assert node.pod is None and not exec_targets(kubectl)  # no guess: nothing is asked of any of them
+    assert statuses(node)[0] == ("pod", "error") and node.checks[0].findings[0].kind == "ambiguous-crpd-pod"
+    assert problems(node) == [
+        (f"kubectl get pods: 2 Running pods on node {NODE2} could be its cRPD: {named}; jcnrc does not guess which "
+         "one answers for the router: leave one (docs/verify.md, Live mode)")]
+
+
+def test_platter_takes_only_the_daemonsets_container(aks, kubectl, pods):
+    # The label selector chose the pod; a container of another name is not taken for cRPD's.
+    pods([k8s_pod("kube-crpd-worker-ds-8xk2p", ["sidecar"], {"name": "kube-crpd-worker-ds"}, namespace="kube-system")])
+    [node] = run_live(aks).nodes
+
+    assert node.pod is None and not exec_targets(kubectl)
+    assert node.checks[0].findings[0].kind == "no-crpd-pod"
+
+
 # --- kubectl and the cluster ------------------------------------------------------------------------
 
 def test_kubectl_missing_is_a_usage_error(aks, tmp_path, monkeypatch):
@@ -303,14 +486,14 @@ def test_exec_refused_by_rbac_ends_the_run(aks, kubectl, monkeypatch):
 
 
 def test_a_command_that_times_out_is_an_error_of_its_node(aks, kubectl, monkeypatch):
-    real_run = subprocess.run
+    real_run = live._run_capped
 
-    def exec_hangs(argv, *args, **kwargs):
-        if "exec" in argv:  # no sleeping: the timeout is what subprocess.run would raise
-            raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
-        return real_run(argv, *args, **kwargs)
+    def exec_hangs(command, timeout, limit):
+        if "exec" in command:  # no sleeping: what _run_capped returns for a call it stopped at the timeout
+            return live._Ran(None, b"", b"", False)
+        return real_run(command, timeout, limit)
 
-    monkeypatch.setattr(live.subprocess, "run", exec_hangs)
+    monkeypatch.setattr(live, "_run_capped", exec_hangs)
     [node] = run_live(aks, timeout=7).nodes
 
     assert problems(node) == [
@@ -326,12 +509,71 @@ def test_a_command_that_times_out_is_an_error_of_its_node(aks, kubectl, monkeypa
 
 
 def test_get_pods_timing_out_ends_the_run(aks, kubectl, monkeypatch):
-    def hangs(argv, *args, **kwargs):
-        raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
+    def hangs(command, timeout, limit):
+        return live._Ran(None, b"", b"", False)
 
-    monkeypatch.setattr(live.subprocess, "run", hangs)
+    monkeypatch.setattr(live, "_run_capped", hangs)
     with pytest.raises(live.LiveError, match="did not answer within 30 s"):
         run_live(aks)
+
+
+# --- output past the limit (attack round 4, F5) -----------------------------------------------------
+
+def test_output_past_the_limit_stops_kubectl_and_fails_the_command(aks, kubectl, monkeypatch):
+    monkeypatch.setenv("FAKE_KUBECTL_PRINT", "exec:stdout:4097")  # one byte past the limit
+    [node] = run_live(aks, max_output=4096).nodes
+
+    stopped = ("in pod kube-crpd-worker-ds-8xk2p: output exceeded 4096 bytes (--max-output); kubectl was stopped and "
+               "the output not compared")
+    assert problems(node) == [
+        f"show bgp summary: `cli -c 'show bgp summary | display json'` {stopped}",
+        (f"show route table blue.evpn.0 extensive: `cli -c 'show route table blue.evpn.0 extensive | display json'` "
+         f"{stopped}"),
+        f"ip vrf show: `ip -j -d link show type vrf` {stopped}"]
+    assert [c.group for c in node.checks if c.status == "error"] == ["bgp", "evpn", "kernel"]
+    assert len(kubectl.calls()) == 4  # get pods and three execs: the text forms would print as much
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_kubectl_keeps_no_more_than_the_limit(kubectl, monkeypatch, stream):
+    limit = 1024 * 1024
+    monkeypatch.setenv("FAKE_KUBECTL_PRINT", f"exec:{stream}:{16 * limit}")
+    kubectl_ = live.Kubectl(live.find_kubectl(), max_output=limit)
+    tracemalloc.start()  # counts bytes allocated (every thread's), never time
+    try:
+        answer = kubectl_.run(None, ["exec", "-n", "jcnr", "p", "--", "cli"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert answer.too_large and answer.code is None and (answer.stdout, answer.stderr) == ("", "")
+    # What was held is bounded by the limit, not by the 16 MiB printed (kept whole, it would be twice that).
+    assert peak < 3 * limit
+
+
+def test_output_of_exactly_the_limit_is_read(kubectl, monkeypatch):
+    monkeypatch.setenv("FAKE_KUBECTL_PRINT", "exec:stdout:4096")
+    answer = live.Kubectl(live.find_kubectl(), max_output=4096).run(None, ["exec", "-n", "jcnr", "p", "--", "cli"])
+
+    assert (answer.code, answer.too_large, answer.stdout) == (0, False, "A" * 4096)
+
+
+def test_get_pods_past_the_limit_ends_the_run(aks, kubectl, monkeypatch):
+    monkeypatch.setenv("FAKE_KUBECTL_PRINT", "get:stdout:4097")
+    with pytest.raises(live.LiveError, match=f"^{NODE2}: `kubectl get pods` printed more than 4096 bytes "
+                                             r"\(--max-output\): stopped$"):
+        run_live(aks, max_output=4096)
+
+
+def test_a_call_past_its_timeout_is_killed(tmp_path):
+    # A kubectl that never ends by itself (it waits for a signal): killed at the timeout, reported as such.
+    program = tmp_path / "kubectl"
+    program.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -c "import signal; signal.pause()"\n',
+                       encoding="utf-8")
+    program.chmod(0o755)
+    answer = live.Kubectl(str(program), timeout=0.5).run(None, ["get", "pods"])
+
+    assert (answer.code, answer.too_large, answer.stdout) == (None, False, "")
 
 
 # --- nodes and contexts -----------------------------------------------------------------------------
@@ -444,3 +686,17 @@ def test_cli_captures_keep_their_json_and_take_junit(cli, tmp_path):
 
     run = cli("--node", NODE2, *captures, "--context", "aks")
     assert run.returncode == 2 and "--context is an option of --live" in run.stderr
+
+
+def test_cli_max_output_is_the_limit_of_each_kubectl_call(cli, kubectl, monkeypatch):
+    monkeypatch.setenv("FAKE_KUBECTL_PRINT", "exec:stdout:4097")
+    run = cli("--live", "--node", NODE2, "--max-output", "4096")
+    assert run.returncode == 1, run.stderr
+    assert "`cli -c 'show bgp summary | display json'` in pod kube-crpd-worker-ds-8xk2p: output exceeded 4096 bytes" \
+        in run.stdout
+
+    monkeypatch.setenv("FAKE_KUBECTL_PRINT", "exec:stdout:4096")  # the default limit lets far more through
+    assert "output exceeded" not in cli("--live", "--node", NODE2).stdout
+
+    run = cli("--node", NODE2, str(CAPTURES / "vmss000002-show-bgp-summary.txt"), "--max-output", "4096")
+    assert run.returncode == 2 and "--max-output is an option of --live" in run.stderr

@@ -5,7 +5,9 @@ For each node (every node of the intent unless `--node` names some; `<cluster>/<
 1. find its cRPD pod: ``kubectl get pods -n <namespace> -o json --field-selector spec.nodeName=<node>
    -l <selector>`` (Platter: namespace ``kube-system``, the pod label ``name`` of the two DaemonSets of
    ``templates/platter/_daemonset.j2``; JCNR: namespace ``jcnr``, the pod with a ``kube-crpd-worker``
-   container, see `JCNR_PODS`);
+   container, see `JCNR_PODS`). A pod jcnrc deployed for a workload is never taken, and when more
+   than one pod remains the node is an error naming them: a guess could read another pod's answers
+   (`_NodeRun._choose`);
 2. run in it, through ``kubectl exec -n <namespace> <pod> -c <container> --``, the commands the
    checks need, structured output first:
 
@@ -22,28 +24,32 @@ For each node (every node of the intent unless `--node` names some; `<cluster>/<
    show``, ``ip route show table <N>``), which the capture parser reads as it reads saved captures;
 3. compare what it read with the expected state (compare.py) and report (report.py).
 
-kubectl always runs from an argument list (never a shell), with a timeout per call, with the
-caller's environment (KUBECONFIG, credentials plugins) and ``--context`` when one is given. Errors:
+kubectl always runs from an argument list (never a shell), with a timeout per call and a limit on
+what it may print (`KUBECTL_MAX_OUTPUT`), with the caller's environment (KUBECONFIG, credentials
+plugins) and ``--context`` when one is given. Errors:
 
 - kubectl missing, a context that does not exist, a cluster that does not answer ``get pods``, RBAC
   refusing ``get pods`` or ``pods/exec``: nothing can be verified, `LiveError` (exit 2);
-- no cRPD pod on a node, a pod not Running, a command that fails or times out in one pod: the
-  node's report holds an error (exit 1), the other nodes are verified.
+- no cRPD pod on a node (or several), a pod not Running, a command that fails, times out or prints
+  more than the limit in one pod: the node's report holds an error (exit 1), the other nodes are
+  verified.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from jcnrc.diagnostics import did_you_mean, escaped
 from jcnrc.plan import expected as expected_state
@@ -69,6 +75,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JCNR_PODS",
+    "KUBECTL_MAX_OUTPUT",
     "KUBECTL_TIMEOUT",
     "PLATTER_PODS",
     "Kubectl",
@@ -86,6 +93,13 @@ __all__ = [
 ]
 
 KUBECTL_TIMEOUT = 30.0  # seconds per kubectl call: a pod that answers slower than that is reported, not waited for
+# Bytes one kubectl call may print, stdout and stderr together, before it is killed and reported: a
+# pod that prints fast (a compromised one, or a routing table far beyond any intent's) would otherwise
+# fill memory long before the timeout, JOBS nodes at a time. The largest answer asked for, `show route
+# ... extensive | display json`, is about 10 kB a route: this holds some six thousand routes of one VRF,
+# and --max-output raises it.
+KUBECTL_MAX_OUTPUT = 64 * 1024 * 1024
+_READ_CHUNK = 64 * 1024  # bytes read from kubectl at a time; the chunk that passes the limit is cut to it
 JOBS = 4  # nodes verified at once: kubectl calls are I/O bound, and a cluster's API server should not be flooded
 # Kubernetes object names (RFC 1123). A pod or container name is put on kubectl's command line
 # before `--`: anything else (a name starting with `-`) could be read as an option.
@@ -105,18 +119,31 @@ class PodLocator:
 
     namespace: str
     selector: str | None  # kubectl -l; None: every pod of the node in the namespace, kept by container name
-    containers: tuple[str, ...]  # the CLI container, by preference
+    containers: tuple[str, ...]  # the CLI container's exact names, by preference
+    # Also a container whose name holds "crpd", used only when no pod of the node has one of
+    # `containers`: for a chart version whose container name jcnrc's sources do not show.
+    any_crpd: bool = False
 
 
 # templates/platter/_daemonset.j2: DaemonSets kube-crpd-master-ds and kube-crpd-worker-ds in kube-system,
-# their pods labelled `name: <DaemonSet>`, the cRPD container named kube-crpd-<role>.
+# their pods labelled `name: <DaemonSet>`, the cRPD container named kube-crpd-<role>: jcnrc writes
+# them, so exactly these names.
 PLATTER_PODS = PodLocator("kube-system", "name in (kube-crpd-master-ds,kube-crpd-worker-ds)",
                           ("kube-crpd-worker", "kube-crpd-master"))
-# JCNR's Helm chart (docs/jcnr.md): cRPD pods in namespace jcnr, kube-crpd-worker-sts-N (23.x) or
-# jcnr-N-crpd-0 (24.2), the CLI in container kube-crpd-worker. The chart's pod labels are in none of
-# the sources jcnrc is built on, so no label selector: the node's pods in jcnr are kept when a
-# container is named kube-crpd-worker (or holds "crpd" in its name).
-JCNR_PODS = PodLocator("jcnr", None, ("kube-crpd-worker",))
+# JCNR's Helm chart (docs/jcnr.md, docs/reference/jcnr-formats.md): cRPD pods in namespace jcnr,
+# kube-crpd-worker-sts-N (23.x, a DaemonSet's kube-crpd-worker-ds-* in some 23.3 docs) or
+# jcnr-N-crpd-0 (24.2), the CLI in container kube-crpd-worker (23.2: "Defaulted container
+# kube-crpd-worker out of: kube-crpd-worker, jcnr-crpd-config (init), install-cni (init)"). The
+# chart's pod labels are in none of the sources jcnrc is built on, so no label selector: the node's
+# pods in jcnr are kept by that container name, and only when no pod has it by a container whose name
+# holds "crpd" (24.2 names its two containers nowhere jcnrc has read).
+JCNR_PODS = PodLocator("jcnr", None, ("kube-crpd-worker",), any_crpd=True)
+# The labels jcnrc gives the pods of the intent's workloads (jcnrc/render/common.py: `labels` and
+# POD_LABEL; templates/common/pod.yaml.j2). The intent names those pods and their containers (after
+# the pod), and could name one `x-crpd` in a namespace where cRPD pods are looked for: such a pod is
+# never taken for the router, whatever its names. The intent sets no label, so it cannot drop these.
+WORKLOAD_POD_LABEL = "jcnrc.io/pod"
+MANAGED_BY = ("app.kubernetes.io/managed-by", "jcnrc")
 
 
 def pod_locator(target: str) -> PodLocator:
@@ -216,9 +243,10 @@ def find_kubectl() -> str:
 @dataclass(frozen=True)
 class Answer:
     argv: tuple[str, ...]
-    code: int | None  # None: timed out
-    stdout: str
+    code: int | None  # None: stopped, not answered: it timed out, or printed more than the limit (too_large)
+    stdout: str  # at most Kubectl.max_output bytes, together with stderr; empty when stopped
     stderr: str
+    too_large: bool = False  # killed once stdout and stderr together passed Kubectl.max_output bytes
 
     @property
     def said(self) -> str:
@@ -230,10 +258,10 @@ class Answer:
 
 
 class Kubectl:
-    """Runs kubectl from an argument list, with a timeout; never through a shell."""
+    """Runs kubectl from an argument list, with a timeout and a limit on its output; never through a shell."""
 
-    def __init__(self, program: str, timeout: float = KUBECTL_TIMEOUT) -> None:
-        self.program, self.timeout = program, timeout
+    def __init__(self, program: str, timeout: float = KUBECTL_TIMEOUT, max_output: int = KUBECTL_MAX_OUTPUT) -> None:
+        self.program, self.timeout, self.max_output = program, timeout, max_output
 
     def argv(self, context: str | None, args: Sequence[str]) -> tuple[str, ...]:
         return ("kubectl", *(("--context", context) if context else ()), *args)
@@ -241,13 +269,75 @@ class Kubectl:
     def run(self, context: str | None, args: Sequence[str]) -> Answer:
         argv = self.argv(context, args)
         try:
-            done = subprocess.run([self.program, *argv[1:]], capture_output=True, timeout=self.timeout, check=False,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return Answer(argv, None, "", "")
+            ran = _run_capped([self.program, *argv[1:]], self.timeout, self.max_output)
         except OSError as exc:
             raise LiveError(f"cannot run kubectl ({self.program}): {exc.strerror or exc}") from None
-        return Answer(argv, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+        return Answer(argv, ran.code, ran.stdout.decode("utf-8", "replace"), ran.stderr.decode("utf-8", "replace"),
+                      ran.too_large)
+
+
+class _Ran(NamedTuple):
+    code: int | None  # None: killed, for the timeout or the limit; then stdout and stderr are empty
+    stdout: bytes | bytearray  # the buffer read into, decoded as it is: no copy of up to `limit` bytes
+    stderr: bytes | bytearray
+    too_large: bool
+
+
+def _run_capped(command: list[str], timeout: float, limit: int) -> _Ran:
+    """Run `command` and read its stdout and stderr as they come, keeping at most `limit` bytes of the
+    two together: past that it is killed. subprocess.run(capture_output=True) would keep everything it
+    prints until it ends or times out, and a pod can print gigabytes in the 30 s of the timeout.
+
+    One thread per pipe (portable, unlike select on pipes); each closes its own pipe, so a pipe
+    still held open by something kubectl left running never blocks this thread on a close."""
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    kept = (bytearray(), bytearray())
+    lock = threading.Lock()
+    over = threading.Event()
+
+    def drain(pipe: IO[bytes], into: bytearray) -> None:
+        try:
+            while not over.is_set():
+                chunk = os.read(pipe.fileno(), _READ_CHUNK)  # what is there, at most a chunk: never all at once
+                if not chunk:
+                    return
+                with lock:
+                    room = limit - len(kept[0]) - len(kept[1])
+                    into += chunk[:max(room, 0)]
+                    if len(chunk) > room:
+                        over.set()
+                        process.kill()  # nothing more is read, so nothing more is kept
+                        return
+        except (OSError, ValueError):
+            return  # the pipe broke or was closed: what was read is the answer
+        finally:
+            pipe.close()
+
+    assert process.stdout is not None and process.stderr is not None
+    readers = [threading.Thread(target=drain, args=(pipe, into), daemon=True)
+               for pipe, into in ((process.stdout, kept[0]), (process.stderr, kept[1]))]
+    for reader in readers:
+        reader.start()
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        process.kill()
+        process.wait()
+    # kubectl has ended: its pipes end too, unless something it started still holds them open, which
+    # is then waited for as long as the timeout and reported as one.
+    deadline = time.monotonic() + timeout
+    for reader in readers:
+        reader.join(max(deadline - time.monotonic(), 0.0))
+        timed_out = timed_out or reader.is_alive()
+    # A call stopped answers nothing that is read: what it printed is let go at once (up to `limit`
+    # bytes a node, JOBS nodes at a time), and a reader still running cannot change it under a decode.
+    if over.is_set():
+        return _Ran(None, b"", b"", True)
+    if timed_out:
+        return _Ran(None, b"", b"", False)
+    return _Ran(process.returncode, kept[0], kept[1], False)
 
 
 # ------------------------------------------------------------------ structured output
@@ -533,6 +623,9 @@ class _NodeRun:
             args += ["-l", locator.selector]
         answer = self.kubectl.run(self.node.context, args)
         where = f"{self.node.label}" + (f" (context {self.node.context})" if self.node.context else "")
+        if answer.too_large:
+            raise LiveError(f"{where}: `kubectl get pods` printed more than {self.kubectl.max_output} bytes "
+                            "(--max-output): stopped")
         if answer.code is None:
             raise LiveError(f"{where}: `kubectl get pods` did not answer within {self.kubectl.timeout:g} s")
         if answer.code != 0:
@@ -548,64 +641,79 @@ class _NodeRun:
         self.findings.append(Finding(capture, kind, message, True, subject=subject))
 
     def _choose(self, locator: PodLocator, items: list[dict]) -> PodInfo | None:
+        """The node's cRPD pod and its CLI container, or None with a problem saying why.
+
+        Whatever answers `cli` in the pod chosen is compared with the intent, so a wrong choice can
+        pass a node whose router is down. Hence: never a pod of jcnrc's own workloads (the intent
+        names them and their containers); the exact container names of the cRPD DaemonSets or chart
+        before any lookalike; and exactly one Running pod, or an error naming the candidates, never
+        a pick by name order."""
         node = self.node.plan.node(self.node.name)
         role = "master" if node.is_master else "worker"
-        candidates = [p for p in items if self._container(p, locator) is not None]
+        workloads = [p for p in items if _jcnrc_workload(p)]
+        others = [p for p in items if not _jcnrc_workload(p)]
+        for pod in workloads:
+            if _containers(pod, locator, loose=True):
+                self.findings.append(Finding(
+                    "kubectl get pods", "workload-pod-left-out",
+                    f"pod {locator.namespace}/{escaped(_name(pod))} left out: jcnrc deployed it for a workload of the "
+                    f"intent (label {WORKLOAD_POD_LABEL} or {MANAGED_BY[0]}: {MANAGED_BY[1]}), it is no cRPD pod",
+                    is_problem=False, subject=_name(pod)))
+        candidates = [(p, c) for p in others for c in _containers(p, locator, loose=False)]
+        if not candidates and locator.any_crpd:
+            candidates = [(p, c) for p in others for c in _containers(p, locator, loose=True)]
         if not candidates:
             hint = (f"; is the node labelled for the {role} DaemonSet kube-crpd-{role}-ds "
                     "(jcnrc.io/role, node-role.kubernetes.io/master: scripts/prepare-nodes.sh)?"
                     if locator is PLATTER_PODS else "; is JCNR installed (helm install) and is its replicas count right?")
-            selector = f", selector {locator.selector}" if locator.selector else ""
-            self._problem("no-crpd-pod", f"no cRPD pod on node {self.node.name} (namespace {locator.namespace}"
-                                         f"{selector}){hint}", subject=self.node.name)
+            wanted = " or ".join(locator.containers) + (", else one whose name holds crpd" if locator.any_crpd else "")
+            kept = f"selector {locator.selector}" if locator.selector else f"a container {wanted}"
+            self._problem("no-crpd-pod", f"no cRPD pod on node {self.node.name} (namespace {locator.namespace}, "
+                                         f"{kept}){hint}", subject=self.node.name)
             return None
-        running = [p for p in candidates if _phase(p) == "Running" and not _metadata(p).get("deletionTimestamp")]
+        running = [(p, c) for p, c in candidates if _phase(p) == "Running" and not _metadata(p).get("deletionTimestamp")]
         if not running:
-            pod = candidates[0]
-            self._problem("crpd-pod-not-running", f"cRPD pod {locator.namespace}/{_name(pod)} on node "
+            pod = candidates[0][0]
+            self._problem("crpd-pod-not-running", f"cRPD pod {locator.namespace}/{escaped(_name(pod))} on node "
                                                   f"{self.node.name} is {_describe_status(pod)}", subject=_name(pod))
             return None
-        expected_set = f"kube-crpd-{role}-ds"
-        # Prefer the pod of the node's own role; then a stable order.
-        running.sort(key=lambda p: (_labels(p).get("name") != expected_set, _name(p)))
-        pod = running[0]
-        container = self._container(pod, locator)
-        assert container is not None  # a candidate
+        if len(running) > 1:
+            shown = ", ".join(f"{locator.namespace}/{escaped(_name(p))} (container {escaped(c)})"
+                              for p, c in sorted(running, key=lambda pair: (_name(pair[0]), pair[1])))
+            self._problem("ambiguous-crpd-pod", f"{len(running)} Running pods on node {self.node.name} could be its "
+                                                f"cRPD: {shown}; jcnrc does not guess which one answers for the "
+                                                "router: leave one (docs/verify.md, Live mode)", subject=self.node.name)
+            return None
+        [(pod, container)] = running
         if not (_K8S_NAME.match(_name(pod)) and _K8S_NAME.match(container)):
             self._problem("no-crpd-pod", f"cRPD pod {escaped(_name(pod))!r} (container {escaped(container)!r}) has a "
                                          "name kubectl cannot be given safely", subject=self.node.name)
             return None
         owner = _labels(pod).get("name")
+        expected_set = f"kube-crpd-{role}-ds"
         if locator is PLATTER_PODS and owner and owner != expected_set:
             what = "a route reflector (master)" if node.is_master else "a worker"
             self._problem("wrong-crpd-role", f"node {self.node.name} is {what} in the intent, but its cRPD pod "
-                                             f"{_name(pod)} belongs to {owner}, not {expected_set}: check the node's "
-                                             "labels (scripts/prepare-nodes.sh)", subject=_name(pod))
+                                             f"{_name(pod)} belongs to {escaped(str(owner))}, not {expected_set}: check "
+                                             "the node's labels (scripts/prepare-nodes.sh)", subject=_name(pod))
         return PodInfo(locator.namespace, _name(pod), container, self.node.context)
-
-    @staticmethod
-    def _container(pod: dict, locator: PodLocator) -> str | None:
-        spec = pod.get("spec")
-        containers = spec.get("containers") if isinstance(spec, dict) else None
-        names = [c["name"] for c in containers or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
-        for wanted in locator.containers:
-            if wanted in names:
-                return wanted
-        crpd = [n for n in names if "crpd" in n]
-        if crpd:
-            return crpd[0]
-        # The label selector already chose a cRPD pod: its first container is the cRPD one.
-        return names[0] if locator.selector and names else None
 
     # --- commands in the pod
 
     def _exec(self, command: Sequence[str], name: str, fallback: bool = False) -> Answer | None:
         """kubectl exec; None when it failed (reported under `name`, unless a text form is tried next),
-        an Answer with code None when it timed out (reported)."""
+        an Answer with code None when it timed out or printed more than the limit (reported)."""
         assert self.pod is not None
         args = ["exec", "-n", self.pod.namespace, self.pod.name, "-c", self.pod.container, "--", *command]
         answer = self.kubectl.run(self.node.context, args)
         shown = shlex.join(command)  # for the reader only: kubectl gets the list
+        if answer.too_large:
+            # Not retried in text form: that would print as much. The structured form is the larger
+            # one, so the limit is what to raise when a table really is that big.
+            self._problem("command-failed", f"`{shown}` in pod {self.pod.name}: output exceeded "
+                                            f"{self.kubectl.max_output} bytes (--max-output); kubectl was stopped and "
+                                            "the output not compared", capture=name)
+            return answer
         if answer.code is None:
             self._problem("command-failed", f"`{shown}` in pod {self.pod.name} did not answer within "
                                             f"{self.kubectl.timeout:g} s", capture=name)
@@ -746,6 +854,26 @@ def _metadata(pod: dict) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _jcnrc_workload(pod: dict) -> bool:
+    """A pod of the intent's workloads: a Deployment's carries both labels, a bare Pod (`workload:
+    pod`) only app.kubernetes.io/managed-by. jcnrc deploys no cRPD pod of JCNR, and the pods of its
+    Platter DaemonSets carry only `name`, so neither label ever marks a cRPD pod."""
+    labels = _labels(pod)
+    return WORKLOAD_POD_LABEL in labels or labels.get(MANAGED_BY[0]) == MANAGED_BY[1]
+
+
+def _containers(pod: dict, locator: PodLocator, loose: bool) -> list[str]:
+    """The pod's containers that can be the cRPD CLI's: the first of `locator.containers` it has
+    (exact names), or with `loose` every container whose name holds "crpd"."""
+    spec = pod.get("spec")
+    containers = spec.get("containers") if isinstance(spec, dict) else None
+    names = [c["name"] for c in containers if isinstance(c, dict) and isinstance(c.get("name"), str)] \
+        if isinstance(containers, list) else []
+    if loose:
+        return [n for n in names if "crpd" in n]
+    return [wanted for wanted in locator.containers if wanted in names][:1]
+
+
 def _labels(pod: dict) -> dict:
     value = _metadata(pod).get("labels")
     return value if isinstance(value, dict) else {}
@@ -791,9 +919,10 @@ def verify_nodes(nodes: Sequence[LiveNode], kubectl: Kubectl, structured: bool =
 
 
 def run(intent: str, plan: Plan | None, fleet: FleetPlan | None, names: Sequence[str], contexts: Sequence[str],
-        timeout: float = KUBECTL_TIMEOUT, structured: bool = True, jobs: int = JOBS) -> Report:
+        timeout: float = KUBECTL_TIMEOUT, structured: bool = True, jobs: int = JOBS,
+        max_output: int = KUBECTL_MAX_OUTPUT) -> Report:
     """`jcnrc verify FILE --live`: the report of every node asked for (all of them when `names` is
     empty). The nodes and contexts are checked before kubectl is looked for. Raises LiveError (exit 2)."""
     nodes = live_nodes(plan, fleet, names, contexts)
-    kubectl = Kubectl(find_kubectl(), timeout)
+    kubectl = Kubectl(find_kubectl(), timeout, max_output)
     return Report(intent, tuple(verify_nodes(nodes, kubectl, structured, jobs)))

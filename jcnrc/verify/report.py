@@ -80,10 +80,10 @@ __all__ = [
 FORMAT = "jcnrc.verify.report/v1"
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 # Problems that say the node could not be verified, not that it differs: JUnit <error>, not <failure>.
-# The last three come from live mode (live.py).
-ERROR_KINDS = frozenset({"unreadable", "no-crpd-pod", "crpd-pod-not-running", "command-failed"})
+# All but the first come from live mode (live.py).
+ERROR_KINDS = frozenset({"unreadable", "no-crpd-pod", "ambiguous-crpd-pod", "crpd-pod-not-running", "command-failed"})
 # Findings about the cRPD pod itself, which the live mode's `pod` check collects.
-POD_KINDS = frozenset({"no-crpd-pod", "crpd-pod-not-running", "wrong-crpd-role"})
+POD_KINDS = frozenset({"no-crpd-pod", "ambiguous-crpd-pod", "crpd-pod-not-running", "wrong-crpd-role"})
 _CHECK_ORDER = {"pod": 0, "bgp": 1, "evpn": 2, "kernel": 3}
 
 
