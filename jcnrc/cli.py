@@ -209,24 +209,39 @@ def _options(templates: Path | None, layout: Layout | None, target: Target | Non
 
 
 def _recorded(file: Path, out: Path | None, target: Target | None, layout: Layout | None,
-              limits: Limits) -> tuple[Target | None, Layout | None]:
-    """`diff` and `build --check` compare with the options that wrote the folder (its list of owned
-    files records them) wherever the command line does not say: a folder built with `--layout single`
-    is not reported as entirely different."""
+              limits: Limits) -> tuple[Target | None, Layout | None, str | None]:
+    """`diff` and `build --check` compare with the layout that wrote the folder (its list of owned files
+    records it) wherever the command line does not say: a folder built with `--layout single` is not
+    reported as entirely different. The third value is the target the folder records when it is neither
+    the intent's nor one the command line gave: `diff` shows the folder as built with it, `build --check`
+    refuses it (the folder is the repository's, and only the intent or the command line chooses what
+    router is deployed)."""
     from jcnrc.output import write as writer
     from jcnrc.pipeline import Options
 
     if layout is not None and (target is not None or out is None):
-        return target, layout
+        return target, layout, None
     result = _run(file, Options(limits=limits), render=False)
     if not result.planned:
-        return target, layout  # the real run reports the intent's problems
+        return target, layout, None  # the real run reports the intent's problems
     recorded_layout, recorded_target = writer.recorded_build(out or default_out_dir(result, target))
     if layout is None and recorded_layout is not None:
         layout = Layout(recorded_layout)
     if target is None and out is not None and recorded_target not in (None, result.written_target):
-        target = Target(recorded_target)
-    return target, layout
+        return target, layout, recorded_target
+    return target, layout, None
+
+
+def _check_command(file: Path, out: Path | None, target: str, layout: Layout | None) -> str:
+    from jcnrc.render.escape import shell_word
+
+    words = ["jcnrc", "build", shell_word(str(file))]
+    if out is not None:
+        words += ["-o", shell_word(f"./{out}" if str(out).startswith("-") else str(out))]
+    words += ["--target", target]
+    if layout is not None and layout != Layout.tree:
+        words += ["--layout", layout.value]
+    return " ".join([*words, "--check"])
 
 
 def _refuse_linked_output(out_dir: Path, allow_last: bool) -> None:
@@ -321,7 +336,13 @@ def build(
     from jcnrc.output import write as writer
 
     if check_only:
-        target, layout = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
+        target, layout, other_target = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
+        if other_target is not None:
+            _err(f"jcnrc: {out} was built with `--target {other_target}`, which the intent does not say: `--check` "
+                 "takes the target from the intent or the command line, never from the folder (the repository "
+                 f"controls it); if {other_target} is what you deploy, check with "
+                 f"`{_check_command(file, out, other_target, layout)}`")
+            raise typer.Exit(EXIT_PROBLEMS)
     bar = _progress_bar(quiet or fmt == Format.json)
     options = _options(templates, layout, target, with_secrets, out, _limits(max_bytes, max_depth, max_nodes), bar,
                        secret_values, sops_config)
@@ -455,7 +476,9 @@ def diff(
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
     from jcnrc.output import write as writer
 
-    target, layout = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
+    target, layout, other_target = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
+    if other_target is not None:
+        target = Target(other_target)  # diff shows the folder as it was built; it never fails on a difference
     options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes),
                        secret_values=secret_values, sops_config=sops_config)
     result = _run(file, options, render=True, target=target)

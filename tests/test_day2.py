@@ -36,9 +36,23 @@ def test_the_stale_hint_and_the_readme_repeat_every_option_that_made_the_folder(
     readme = (tmp_path / "deploy/x/README.md").read_text()
     assert "run `jcnrc build aks.yaml -o deploy/x --target jcnr --layout single` again" in readme
     (tmp_path / "deploy/x/manifests/manifest.yaml").write_text("tampered\n")
-    run = cli("build", intent.name, "-o", "deploy/x", "--check")  # no --target, no --layout: the folder's own
+    run = cli("build", intent.name, "-o", "deploy/x", "--check", "--target", "jcnr")  # no --layout: the folder's own
     assert run.exit_code == 1
     assert "1 file(s) differ; run `jcnrc build aks.yaml -o deploy/x --target jcnr --layout single`" in run.output
+
+
+def test_check_never_takes_the_router_target_from_the_folder(tmp_path, monkeypatch):
+    """Attack round 4, F12: `.jcnrc-owned` is the repository's file; a pull request must not switch the
+    deployed router generation by it while the intent still says platter and CI's --check stays green."""
+    monkeypatch.chdir(tmp_path)
+    intent = copy_intent(tmp_path)
+    assert cli("build", intent.name, "-o", "deploy/x", "--target", "jcnr", "-q").exit_code == 0
+    run = cli("build", intent.name, "-o", "deploy/x", "--check")
+    assert run.exit_code == 1 and "is up to date" not in run.output
+    assert ("deploy/x was built with `--target jcnr`, which the intent does not say" in run.output
+            and "check with `jcnrc build aks.yaml -o deploy/x --target jcnr --check`" in run.output)
+    assert cli("build", intent.name, "-o", "deploy/x", "--check", "--target", "jcnr").exit_code == 0
+    assert "+++" not in cli("diff", intent.name, "-o", "deploy/x").output  # diff shows the folder as it was built
 
 
 def test_diff_and_check_use_the_layout_the_folder_was_built_with(tmp_path, monkeypatch):
