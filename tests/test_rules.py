@@ -763,3 +763,20 @@ def test_the_loopback_range_index_finds_what_a_scan_of_every_range_finds(ranges,
     for low in addresses:
         address = IPv6Address(base + (low << 8) + 1)
         assert index.first_holding(address) == next((entry for entry in named if address in entry[1]), None)
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.tuples(st.just(4), st.integers(0, 2**32 - 1), st.integers(0, 32)),
+                 st.tuples(st.just(6), st.integers(0, 2**128 - 1), st.integers(0, 128))))
+def test_special_range_by_integers_is_what_ipaddress_says(drawn):
+    """special_range compares integer bounds (it runs once per pod link); ipaddress is the reference."""
+    from ipaddress import IPv4Network, IPv6Network
+
+    from jcnrc.intent.rules import SPECIAL_RANGES, special_range
+
+    version, value, length = drawn
+    net = (IPv4Network if version == 4 else IPv6Network)((value, length), strict=False)
+    overlapped = [r for r in SPECIAL_RANGES if r.network.version == version and net.overlaps(r.network)]
+    inside = [r for r in overlapped if net.subnet_of(r.network)]  # type: ignore[arg-type]
+    expected = max(inside, key=lambda r: r.network.prefixlen) if inside else (overlapped[0] if overlapped else None)
+    assert special_range(net) == expected

@@ -90,13 +90,23 @@ def _subnet_of(net: IPv4Network | IPv6Network, outer: IPv4Network | IPv6Network)
     raise TypeError(f"{net} and {outer} are not of the same version")
 
 
+# SPECIAL_RANGES per IP version as (first, last, range) integers: special_range runs once per pod link,
+# and integer comparisons cost a fraction of ipaddress's overlaps()/subnet_of().
+_SPECIAL_BOUNDS: dict[int, tuple[tuple[int, int, SpecialRange], ...]] = {
+    version: tuple((int(r.network.network_address), int(r.network.broadcast_address), r)
+                   for r in SPECIAL_RANGES if r.network.version == version)
+    for version in (4, 6)
+}
+
+
 def special_range(net: IPv4Network | IPv6Network) -> SpecialRange | None:
     """The special-purpose range `net` lies in (the most specific one), else the first one it overlaps."""
-    overlapped = [r for r in SPECIAL_RANGES if r.network.version == net.version and net.overlaps(r.network)]
-    inside = [r for r in overlapped if _subnet_of(net, r.network)]
+    first, last = int(net.network_address), int(net.broadcast_address)
+    overlapped = [(low, high, r) for low, high, r in _SPECIAL_BOUNDS[net.version] if first <= high and low <= last]
+    inside = [r for low, high, r in overlapped if low <= first and last <= high]
     if inside:
         return max(inside, key=lambda r: r.network.prefixlen)
-    return overlapped[0] if overlapped else None
+    return overlapped[0][2] if overlapped else None
 
 
 def _special_problem(what: str, net: IPv4Network | IPv6Network, path: tuple, shown: str | None = None,
