@@ -448,3 +448,57 @@ def test_allocation_work_grows_linearly_with_attachments():
     assert links(first)["p2999/net1"]["ipv4"] == "172.35.2.84/30"  # v19's 150th /30: 149 * 4 addresses in
     assert fresh_large < 11 * fresh_small, (fresh_small, fresh_large)  # 9.8 measured
     assert locked_large < 11 * locked_small, (locked_small, locked_large)  # 9.9 measured
+
+# --- addresses as integers (the plan writes tens of thousands of them) --------------------------
+
+def _ipv6_values() -> st.SearchStrategy[int]:
+    """IPv6 addresses shaped to hit every compression case: runs of zero groups of every length and
+    place, ties between runs, single zero groups, and the IPv4-compatible and -mapped ranges."""
+    group = st.one_of(st.just(0), st.just(0xFFFF), st.integers(1, 0xFFFF))
+    groups = st.lists(group, min_size=8, max_size=8).map(lambda g: int("".join(f"{x:04x}" for x in g), 16))
+    return st.one_of(groups, st.integers(0, (1 << 128) - 1), st.integers(0, (1 << 32) - 1),
+                     st.integers(0, (1 << 32) - 1).map(lambda v: (0xFFFF << 32) | v))
+
+
+@settings(max_examples=3000)
+@given(st.one_of(st.tuples(st.just(4), st.integers(0, (1 << 32) - 1)), st.tuples(st.just(6), _ipv6_values())))
+def test_address_text_is_what_ipaddress_writes(drawn):
+    from ipaddress import IPv4Address, IPv6Address
+
+    from jcnrc.plan.allocate import address_text
+
+    version, value = drawn
+    assert address_text(version, value) == str(IPv4Address(value) if version == 4 else IPv6Address(value))
+
+
+@settings(max_examples=3000)
+@given(st.one_of(st.tuples(st.just(4), st.integers(0, (1 << 32) - 1), st.integers(0, 32)),
+                 st.tuples(st.just(6), _ipv6_values(), st.integers(0, 128))),
+       st.sampled_from(["exact", "upper", "leading zero", "expanded", "host bits"]))
+def test_lock_subnets_read_fast_only_when_ipaddress_reads_them_the_same(drawn, spelling):
+    """canonical_network answers only for text ipaddress reads to the same network (else None, and
+    the lock is read by ipaddress); text jcnrc writes is always answered."""
+    from ipaddress import IPv4Network, IPv6Network
+
+    from jcnrc.plan.allocate import canonical_network, network_text
+
+    version, value, prefixlen = drawn
+    kind = IPv4Network if version == 4 else IPv6Network
+    width = 32 if version == 4 else 128
+    start = value >> (width - prefixlen) << (width - prefixlen) if prefixlen else 0
+    text = network_text(version, start, prefixlen)
+    assert text == str(kind((start, prefixlen)))
+    if spelling == "upper":
+        text = text.upper()
+    elif spelling == "leading zero":
+        text = text.replace(".", ".0", 1).replace(":", ":0", 1)
+    elif spelling == "expanded" and version == 6:
+        text = f"{kind((start, prefixlen)).network_address.exploded}/{prefixlen}"
+    elif spelling == "host bits" and prefixlen < width:
+        text = network_text(version, start | 1, prefixlen)
+    found = canonical_network(version, text)
+    if spelling == "exact":
+        assert found == (start, prefixlen)
+    if found is not None:
+        assert found == (int(kind(text, strict=True).network_address), kind(text, strict=True).prefixlen)
+        assert text == str(kind(text, strict=True))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import EXAMPLES, ROOT, utf8_files
 from jcnrc.intent import fastyaml
@@ -126,3 +128,14 @@ def test_pipeline_builds_big_clean_intents_through_the_fast_loader(tmp_path):
     clean = compile_intent(_big_intent(tmp_path, mistake=False))
     assert clean.ok and clean.files
     assert clean.source.root is None, "no positions were needed, so ruamel never ran"
+
+
+_SCALARISH = st.text(alphabet="0123456789+-._:eExXoObBaAfFnNlLtTrRuUsSyYiI~=<# ", max_size=12)
+
+
+@settings(max_examples=3000)
+@given(st.one_of(_SCALARISH, st.sampled_from(sorted(fastyaml._MAYBE_NOT_STRING)).flatmap(
+    lambda first: _SCALARISH.map(lambda rest: first + rest))))
+def test_the_resolver_table_answers_as_ruamel_resolves(text):
+    """_resolves_to_string walks the table ruamel's resolve walks; resolve itself is the reference."""
+    assert fastyaml._resolves_to_string(text) == fastyaml._resolves_to_string_by_resolve(text)

@@ -16,8 +16,10 @@ obvious way. ``_reference_implementations`` swaps each one in:
 - ``Plan.route_sources`` / ``Plan.shared_targets``: the networkx graph's answers (graph.py);
 - ``routes._type5_nlri``: ``capture.format_type5``, which checks the RD and parses the prefix;
 - ``routes._address_number``: ``int(ipaddress.ip_address(...))``;
-- the memoised helpers (``LinkAllocation.subnet_text``, ``render.common._network_sort_key``,
-  ``routes._administrator_order``) computed again at every call.
+- ``allocate.address_text`` (inet_ntop and integer formatting): ``str(ipaddress.ip_address(...))``; the lock's
+  subnets read by ipaddress instead of ``allocate.canonical_network``;
+- the memoised helpers (``render.common._network_sort_key``, ``routes._administrator_order``) computed
+  again at every call.
 
 A mid-size generated intent (60 nodes, 6 VRFs, 240 pods, 30 % explicit addresses, the rest
 allocated) and every bundled example (both targets) are built both ways in the same run and
@@ -120,10 +122,15 @@ def _reference_implementations():
         patch.setattr(Plan, "shared_targets", lambda plan, exporter, importer: graph.shared_targets(plan.graph, exporter, importer))
         patch.setattr(routes, "_type5_nlri", capture.format_type5)
         patch.setattr(routes, "_address_number", lambda text, family: int(ipaddress.ip_address(text)))
-        patch.setattr(allocate.LinkAllocation, "subnet_text", property(lambda link: str(link.subnet)))
+        patch.setattr(allocate, "address_text", _reference_address_text)
+        patch.setattr(allocate, "canonical_network", lambda version, text: None)  # the lock read by ipaddress
         patch.setattr(common, "_network_sort_key", common._network_sort_key.__wrapped__)
         patch.setattr(routes, "_administrator_order", routes._administrator_order.__wrapped__)
         yield
+
+
+def _reference_address_text(version: int, value: int) -> str:
+    return str(ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value))
 
 
 def _compact(result) -> dict[str, str]:

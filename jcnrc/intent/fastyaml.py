@@ -332,8 +332,31 @@ def _resolver() -> VersionedResolver:
     return VersionedResolver(version=(1, 2))
 
 
+@lru_cache(maxsize=1)
+def _implicit_resolvers() -> dict[str | None, tuple[tuple[str, re.Pattern[str]], ...]]:
+    """The (tag, pattern) pairs ruamel's YAML 1.2 resolver tries on a plain scalar, by first character
+    ("" for the empty scalar, None for those tried on every scalar), in its order: the table
+    `VersionedResolver.resolve` walks, taken from it once instead of asked through a property and a
+    new list per string (tests/test_fastyaml.py holds the two to the same answers)."""
+    # ruamel keeps its patterns in LazyEval wrappers, which route every attribute access through
+    # Python code; re.compile of the same pattern and flags is the object they wrap.
+    return {first: tuple((str(tag), re.compile(regexp.pattern, regexp.flags)) for tag, regexp in pairs)
+            for first, pairs in _resolver().versioned_resolver.items()}
+
+
 @lru_cache(maxsize=65536)
 def _resolves_to_string(text: str) -> bool:
+    """A plain `text` resolves to a string under YAML 1.2 as ruamel reads it: the first pattern
+    that matches decides the tag, and no match is a string."""
+    table = _implicit_resolvers()
+    for tag, regexp in (*table.get(text[:1], ()), *table.get(None, ())):
+        if regexp.match(text):
+            return tag == _STR_TAG
+    return True
+
+
+def _resolves_to_string_by_resolve(text: str) -> bool:
+    """_resolves_to_string as ruamel's `resolve` answers it: the reference for tests."""
     from ruamel.yaml.nodes import ScalarNode
 
     return _resolver().resolve(ScalarNode, text, (True, False)) == _STR_TAG

@@ -23,8 +23,8 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from ipaddress import IPv4Network, IPv6Address, IPv6Network
+from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, ValidationInfo
@@ -50,8 +50,9 @@ class Lock:
     route_distinguishers: dict[str, int] = field(default_factory=dict)
     macs: dict[str, str] = field(default_factory=dict)
     subnets: dict[str, dict[str, str]] = field(default_factory=dict)  # attachment key -> {ipv4: cidr, ipv6: cidr}
-    # The subnets as from_json parsed them (text -> network), so the allocation does not parse them again.
-    networks: dict[str, IPv4Network | IPv6Network] = field(default_factory=dict, compare=False, repr=False)
+    # The subnets as from_json parsed them (text -> (first address, prefix length)), so the allocation
+    # does not parse them again.
+    networks: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> str:
         body = {
@@ -81,7 +82,7 @@ class Lock:
             raise ValueError("it holds a number too long to be a lock value") from None
         if not isinstance(body, dict) or body.get("kind") != LOCK_KIND:
             raise ValueError(f"not a jcnrc lock file (kind is not {LOCK_KIND})")
-        networks: dict[str, IPv4Network | IPv6Network] = {}
+        networks: dict[str, tuple[int, int]] = {}
         try:
             valid = _LockFile.model_validate(body, strict=True, context=networks)
         except ValidationError as exc:
@@ -111,16 +112,43 @@ def _mac_text(text: str) -> str:
     return text.lower()
 
 
+def canonical_network(version: int, text: str) -> tuple[int, int] | None:
+    """(first address, prefix length) of `text` when it is a network written exactly as jcnrc writes
+    one (`network_text`: what every lock jcnrc wrote holds), else None: the caller asks ipaddress,
+    which accepts the other spellings and words the errors. Text that round-trips through
+    `network_text` is text ipaddress writes, so it reads back to the same network."""
+    address, slash, length = text.partition("/")
+    if not slash or not length.isdigit() or str(int(length)) != length:
+        return None
+    prefixlen = int(length)
+    width = 32 if version == 4 else 128
+    if prefixlen > width:
+        return None
+    try:
+        packed = inet_pton(AF_INET if version == 4 else AF_INET6, address)
+    except OSError:
+        return None
+    start = int.from_bytes(packed, "big")
+    if start & ((1 << (width - prefixlen)) - 1) or address_text(version, start) != address:
+        return None  # host bits set, or another spelling (ipaddress says which)
+    return start, prefixlen
+
+
 def _network_text(kind: type[IPv4Network] | type[IPv6Network], example: str) -> Callable[[str, ValidationInfo], str]:
+    version = 4 if kind is IPv4Network else 6
+
     def parse(text: str, info: ValidationInfo) -> str:
-        try:
-            if not _NETWORK_TEXT.fullmatch(text):
-                raise ValueError(f"not like {example}")
-            network = kind(text, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"must be an IPv{4 if kind is IPv4Network else 6} network ({exc})") from None
+        parsed = canonical_network(version, text) if _NETWORK_TEXT.fullmatch(text) else None
+        if parsed is None:
+            try:
+                if not _NETWORK_TEXT.fullmatch(text):
+                    raise ValueError(f"not like {example}")
+                network = kind(text, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"must be an IPv{version} network ({exc})") from None
+            parsed = int(network.network_address), network.prefixlen
         if info.context is not None:
-            info.context[text] = network  # parsed once: the allocation takes it from Lock.networks
+            info.context[text] = parsed  # parsed once: the allocation takes it from Lock.networks
         return text
     return parse
 
@@ -169,24 +197,54 @@ def attachment_key(pod: str, interface: str) -> str:
     return f"{pod}/{interface}"
 
 
-@dataclass
+def address_text(version: int, value: int) -> str:
+    """The text `str(ipaddress.ip_address(value))` writes for an address of `version`, without
+    building the object: a plan writes tens of thousands of them, and IPv6 text is slow to make in
+    pure Python. inet_ntop writes RFC 5952 text as ipaddress does (longest run of zero groups, the
+    first of equal ones, never a single group, lower-case hex), except that glibc writes
+    IPv4-compatible and IPv4-mapped addresses in dotted form: those lie in ::/80 and ::ffff:0:0/96,
+    which ipaddress writes itself. A property test holds both to ipaddress."""
+    if version == 4:
+        return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    if value >> 80:
+        return inet_ntop(AF_INET6, value.to_bytes(16, "big"))
+    return str(IPv6Address(value))
+
+
+def network_text(version: int, start: int, prefixlen: int) -> str:
+    """`str(ipaddress.ip_network((start, prefixlen)))`."""
+    return f"{address_text(version, start)}/{prefixlen}"
+
+
+@dataclass(frozen=True, slots=True)
 class LinkAllocation:
-    subnet: IPv4Network | IPv6Network
-    explicit_address: IPv4Address | IPv6Address | None = None
+    """A pod link subnet as integers (the first address and the prefix length) and its text, which
+    the lock and the plan both write; the pod's address when the intent wrote one."""
+
+    version: int
+    start: int
+    prefixlen: int
+    subnet_text: str
+    explicit_address: int | None = None
 
     @property
-    def gateway(self) -> IPv4Address | IPv6Address:
-        return self.subnet.network_address + 1
+    def subnet(self) -> IPv4Network | IPv6Network:
+        return (IPv4Network if self.version == 4 else IPv6Network)((self.start, self.prefixlen))
 
     @property
-    def address(self) -> IPv4Address | IPv6Address:
+    def gateway(self) -> str:
+        """The node side: the first host."""
+        return address_text(self.version, self.start + 1)
+
+    @property
+    def address(self) -> str:
         """The pod's address: as written in the intent, else the host after the gateway."""
-        return self.explicit_address or self.subnet.network_address + 2
+        value = self.explicit_address if self.explicit_address is not None else self.start + 2
+        return address_text(self.version, value)
 
-    @cached_property
-    def subnet_text(self) -> str:
-        """str(subnet), written once for the lock and the plan (IPv6 text is slow to make)."""
-        return str(self.subnet)
+
+def _link_allocation(version: int, start: int, prefixlen: int, explicit_address: int | None = None) -> LinkAllocation:
+    return LinkAllocation(version, start, prefixlen, network_text(version, start, prefixlen), explicit_address)
 
 
 @dataclass
@@ -455,14 +513,33 @@ class _Spaces:
             space.add(start, end)
 
 
-def _span(net: IPv4Network | IPv6Network) -> tuple[int, int]:
-    start = int(net.network_address)
-    return start, start + net.num_addresses - 1
+def _span(link: LinkAllocation) -> tuple[int, int]:
+    return link.start, link.start + (1 << ((32 if link.version == 4 else 128) - link.prefixlen)) - 1
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """A VRF's pool of one family as integers: what every link subnet of it is checked against."""
+
+    version: int
+    first: int
+    last: int
+    link_prefix: int
+
+
+def _pools(vrf: Vrf) -> dict[str, _Pool | None]:
+    found: dict[str, _Pool | None] = {}
+    for family in FAMILIES:
+        pool = getattr(vrf, f"{family}Pool")
+        found[family] = None if pool is None else _Pool(
+            pool.version, int(pool.network_address), int(pool.broadcast_address), getattr(vrf, f"{family}LinkPrefix"))
+    return found
 
 
 def _links(topology: Topology, previous: Lock, tables: dict[str, frozenset[str]],
            diagnostics: list[Diagnostic]) -> dict[str, dict[str, LinkAllocation]]:
     vrfs = {v.name: (i, v) for i, v in enumerate(topology.vrfs)}
+    pools = {v.name: _pools(v) for v in topology.vrfs}
     spaces = _Spaces(tables)
     result: dict[str, dict[str, LinkAllocation]] = {}
     demand: dict[tuple[str, str], _Demand] = defaultdict(_Demand)
@@ -474,21 +551,23 @@ def _links(topology: Topology, previous: Lock, tables: dict[str, frozenset[str]]
             if a.vrf not in vrfs:
                 continue
             key = attachment_key(pod.name, interface_name(a, k))
-            vrf = vrfs[a.vrf][1]
+            vrf_pools = pools[a.vrf]
             for family in FAMILIES:
                 iface = getattr(a, family)
                 if iface is not None:
-                    result.setdefault(key, {})[family] = LinkAllocation(iface.network, iface.ip)
-                    spaces.take(a.vrf, family, *_span(iface.network))
+                    net = iface.network
+                    link = _link_allocation(net.version, int(net.network_address), net.prefixlen, int(iface.ip))
+                    result.setdefault(key, {})[family] = link
+                    spaces.take(a.vrf, family, *_span(link))
                     demand[(a.vrf, family)].explicit += 1
-                elif getattr(vrf, f"{family}Pool") is not None:
+                elif vrf_pools[family] is not None:
                     pending.append((key, a.vrf, family))
     # 2. What earlier builds handed out, unless something explicit took it since.
     fresh: list[tuple[str, str, str]] = []
     for key, vrf_name, family in pending:
-        locked = _locked_subnet(previous, key, family, vrfs[vrf_name][1])
+        locked = _locked_subnet(previous, key, family, pools[vrf_name][family])
         if locked is not None and spaces.blocking_end(vrf_name, family, *_span(locked)) is None:
-            result.setdefault(key, {})[family] = LinkAllocation(locked)
+            result.setdefault(key, {})[family] = locked
             spaces.take(vrf_name, family, *_span(locked))
             demand[(vrf_name, family)].locked += 1
         else:
@@ -500,48 +579,52 @@ def _links(topology: Topology, previous: Lock, tables: dict[str, frozenset[str]]
         count = demand[(vrf_name, family)]
         if count.exhausted:
             continue
-        vrf = vrfs[vrf_name][1]
-        subnet = _first_fit(vrf_name, family, getattr(vrf, f"{family}Pool"), getattr(vrf, f"{family}LinkPrefix"),
-                            spaces, cursors)
+        pool = pools[vrf_name][family]
+        assert pool is not None  # pending only with a pool
+        subnet = _first_fit(vrf_name, family, pool, spaces, cursors)
         if subnet is None:
             count.exhausted = True
+            vrf = vrfs[vrf_name][1]
             diagnostics.append(_exhausted(vrfs[vrf_name][0], vrf, family, count, tables.get(vrf_name, frozenset())))
             continue
-        result.setdefault(key, {})[family] = LinkAllocation(subnet)
+        result.setdefault(key, {})[family] = subnet
         count.placed += 1
     return result
 
 
-def _locked_subnet(previous: Lock, key: str, family: str, vrf: Vrf) -> IPv4Network | IPv6Network | None:
+def _locked_subnet(previous: Lock, key: str, family: str, pool: _Pool | None) -> LinkAllocation | None:
+    """The lock's subnet for this attachment while it is still a link subnet of the VRF's pool."""
     text = previous.subnets.get(key, {}).get(family)
-    if not text:
+    if not text or pool is None:
         return None
-    net = previous.networks.get(text)
-    if net is None:
+    version = 4 if family == "ipv4" else 6
+    parsed = previous.networks.get(text)
+    if parsed is None:  # a Lock made in code, not read by from_json
         try:
-            net = (IPv4Network if family == "ipv4" else IPv6Network)(text)
+            net = (IPv4Network if version == 4 else IPv6Network)(text)
         except ValueError:  # not a network of this family
             return None
-    pool = getattr(vrf, f"{family}Pool")
-    prefix = getattr(vrf, f"{family}LinkPrefix")
-    if pool is None or net.version != pool.version or net.prefixlen != prefix or not net.subnet_of(pool):
+        parsed = int(net.network_address), net.prefixlen
+    start, prefixlen = parsed
+    last = start + (1 << ((32 if version == 4 else 128) - prefixlen)) - 1
+    if version != pool.version or prefixlen != pool.link_prefix or start < pool.first or last > pool.last:
         return None
-    return net
+    return _link_allocation(version, start, prefixlen)
 
 
-def _first_fit(vrf: str, family: str, pool: IPv4Network | IPv6Network, prefix: int, spaces: _Spaces,
-               cursors: dict[tuple[str, str], int]) -> IPv4Network | IPv6Network | None:
+def _first_fit(vrf: str, family: str, pool: _Pool, spaces: _Spaces,
+               cursors: dict[tuple[str, str], int]) -> LinkAllocation | None:
     """Lowest free aligned /prefix of the pool. The cursor only moves forward: everything
     below it is taken, because explicit and locked subnets were placed before any fresh one."""
-    size = 1 << (pool.max_prefixlen - prefix)
-    last = int(pool.broadcast_address)
-    candidate = cursors.get((vrf, family), int(pool.network_address))
+    size = 1 << ((32 if pool.version == 4 else 128) - pool.link_prefix)
+    last = pool.last
+    candidate = cursors.get((vrf, family), pool.first)
     while candidate + size - 1 <= last:
         blocking_end = spaces.blocking_end(vrf, family, candidate, candidate + size - 1)
         if blocking_end is None:
             spaces.take(vrf, family, candidate, candidate + size - 1)
             cursors[(vrf, family)] = candidate + size
-            return type(pool)((candidate, prefix))
+            return _link_allocation(pool.version, candidate, pool.link_prefix)
         # Jump past the blocking range, realigned to the link size.
         candidate = ((blocking_end + size) // size) * size
     cursors[(vrf, family)] = candidate

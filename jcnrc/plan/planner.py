@@ -437,10 +437,10 @@ def _plan_pod(topology: Topology, allocation: Allocation, pod: Pod) -> PlannedPo
 def _link(allocation: LinkAllocation | None) -> LinkAddress | None:
     if allocation is None:
         return None
-    pod_ip = str(allocation.address)
+    pod_ip = allocation.address
     return LinkAddress(
-        address=f"{pod_ip}/{allocation.subnet.prefixlen}",
-        gateway=str(allocation.gateway),
+        address=f"{pod_ip}/{allocation.prefixlen}",
+        gateway=allocation.gateway,
         subnet=allocation.subnet_text,
         pod_ip=pod_ip,
     )

@@ -52,7 +52,9 @@ def _implicit_patterns() -> dict[str | None, tuple[re.Pattern[str], ...]]:
     patterns: dict[str | None, list[re.Pattern[str]]] = {}
     for resolver in _resolvers():
         for first, resolvers in resolver.versioned_resolver.items():
-            patterns.setdefault(first, []).extend(regexp for tag, regexp in resolvers if tag != _STR_TAG)
+            # re.compile of the pattern is what ruamel's LazyEval wrapper holds, without its attribute hops.
+            patterns.setdefault(first, []).extend(re.compile(regexp.pattern, regexp.flags)
+                                                  for tag, regexp in resolvers if tag != _STR_TAG)
     return {first: tuple(found) for first, found in patterns.items()}
 
 
