@@ -28,17 +28,15 @@ import os
 import pickle
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate import generate  # noqa: E402  (benchmarks/generate.py, next to this file)
+from measure import Sample, measure  # noqa: E402
 
 OWNED_LIST = ".jcnrc-owned"
 
@@ -91,29 +89,6 @@ def floor_child(intent: Path, blob: Path, out: Path) -> None:
 
 # --- measuring ----------------------------------------------------------------------------------
 
-@dataclass
-class Sample:
-    cpu: float
-    user: float
-    system: float
-    wall: float
-    peak_mb: float
-
-
-def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Sample:
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"floor.py: {' '.join(command)} failed ({code}):\n{stderr[-2000:]}")
-    return Sample(usage.ru_utime + usage.ru_stime, usage.ru_utime, usage.ru_stime, wall, usage.ru_maxrss / 1024)
-
-
 def jcnrc_command(intent: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "jcnrc", "build", str(intent), "-o", str(out), "--quiet"]
 
@@ -121,7 +96,7 @@ def jcnrc_command(intent: Path, out: Path) -> list[str]:
 def capture_output(intent: Path, work: Path, env: dict[str, str]) -> Path:
     """One jcnrc build (it also writes the lock file next to the intent); its files as a pickle."""
     built = work / "reference"
-    measure(jcnrc_command(intent, built), intent.parent, env)
+    measure(jcnrc_command(intent, built), intent.parent, env, who="floor.py")
     files = {}
     for root, _, names in os.walk(built):
         for name in names:
@@ -150,7 +125,8 @@ def compare(intent: Path, runs: int, env: dict[str, str]) -> tuple[list[Sample],
         def floor_once(record: bool) -> None:
             out = work / "floor-out"
             shutil.rmtree(out, ignore_errors=True)
-            sample = measure([sys.executable, __file__, "--child", str(intent), str(blob), str(out)], intent.parent, env)
+            sample = measure([sys.executable, __file__, "--child", str(intent), str(blob), str(out)], intent.parent, env,
+                             who="floor.py")
             if record:
                 floor_runs.append(sample)
             shutil.rmtree(out, ignore_errors=True)
@@ -158,7 +134,7 @@ def compare(intent: Path, runs: int, env: dict[str, str]) -> tuple[list[Sample],
         def jcnrc_once(record: bool) -> None:
             out = work / "jcnrc-out"
             shutil.rmtree(out, ignore_errors=True)
-            sample = measure(jcnrc_command(intent, out), intent.parent, env)
+            sample = measure(jcnrc_command(intent, out), intent.parent, env, who="floor.py")
             if record:
                 jcnrc_runs.append(sample)
             shutil.rmtree(out, ignore_errors=True)

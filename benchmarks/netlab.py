@@ -36,14 +36,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from generate import generate  # noqa: E402  (benchmarks/generate.py, next to this file)
+from measure import Sample, measure  # noqa: E402
 
 NODES, VRFS, PODS_PER_NODE = 200, 4, 4
 
@@ -103,28 +102,10 @@ def netlab_topology(nodes: int = NODES, vrfs: int = VRFS, pods_per_node: int = P
     return "\n".join(lines) + "\n"
 
 
-@dataclass
-class Sample:
-    cpu: float
-    user: float
-    system: float
-    wall: float
-    peak_mb: float
-    files: int
-
-
 def run(command: list[str], cwd: Path, counted: Path) -> Sample:
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"netlab.py: {' '.join(command)} failed:\n{stderr[-3000:]}")
-    files = sum(len(names) for _, _, names in os.walk(counted)) if counted.exists() else 0
-    return Sample(usage.ru_utime + usage.ru_stime, usage.ru_utime, usage.ru_stime, wall, usage.ru_maxrss / 1024, files)
+    sample = measure(command, cwd, who="netlab.py")
+    sample.files = sum(len(names) for _, _, names in os.walk(counted)) if counted.exists() else 0
+    return sample
 
 
 def compare(netlab: Path, runs: int, jcnrc_python: str) -> dict[str, list[Sample]]:

@@ -26,41 +26,23 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import Sample, measure  # noqa: E402  (benchmarks/measure.py, next to this file)
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a jcnrc run reads from the source tree.
 TREE = ("jcnrc", "templates", "schemas")
 
 
-@dataclass
-class Sample:
-    cpu: float
-    user: float
-    system: float
-    wall: float
-    peak_mb: float
-    returncode: int
-
-
 def run_once(root: Path, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Sample:
     """`python -m jcnrc ARGS` with `root` first on the path; CPU and peak RSS of that child."""
     child_env = {**os.environ, **(env or {}), "PYTHONPATH": str(root)}
     child_env.pop("PYTHONDONTWRITEBYTECODE", None)  # the copies keep their bytecode, as an install does
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "jcnrc", *args], cwd=cwd, env=child_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"paired.py: `jcnrc {' '.join(args)}` under {root} failed ({proc.returncode}):\n{stderr[-2000:]}")
-    return Sample(usage.ru_utime + usage.ru_stime, usage.ru_utime, usage.ru_stime, wall, usage.ru_maxrss / 1024, proc.returncode)
+    return measure([sys.executable, "-m", "jcnrc", *args], cwd, child_env, accept=(0, 1),
+                   who=f"paired.py: under {root}")
 
 
 def frozen_tree(into: Path, source: Path = ROOT) -> Path:

@@ -243,3 +243,21 @@ def test_the_floor_writes_the_tree_jcnrc_writes(tmp_path, root):
     written = {path.relative_to(tmp_path / "floor-out").as_posix(): path.read_bytes()
                for path in (tmp_path / "floor-out").rglob("*") if path.is_file()}
     assert written == files and floor.OWNED_LIST in written and len(written) > 20
+
+
+# --- errors.py --------------------------------------------------------------------------------
+
+def test_the_error_variants_report_exactly_their_mistakes(tmp_path):
+    """benchmarks/errors.py compares a clean check with one and with many errors: each variant must
+    report exactly the mistakes it plants (one JCN702; one JCN303 per misplaced pod), or it would
+    time something else."""
+    errors = _load("errors")
+    text = generate(40, 4, 10)
+    many, misplaced = errors.many_errors(text, every=100)
+    assert misplaced == 4
+    for name, variant, code, count in (("clean", text, None, 0), ("one", errors.one_error(text), "JCN702", 1),
+                                       ("many", many, "JCN303", misplaced)):
+        intent = tmp_path / f"{name}.yaml"
+        intent.write_text(variant, encoding="utf-8")
+        found = [d.code for d in analyse(intent).diagnostics if d.is_error]
+        assert found == [code] * count, name
