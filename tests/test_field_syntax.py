@@ -281,3 +281,23 @@ def test_no_module_matches_a_dollar_anchored_pattern_with_re_match():
             if "Field(pattern=" in line or "pattern=names." in line:
                 offenders.append(f"{source.name}:{number}: {line.strip()}")
     assert not offenders, offenders
+
+
+def test_a_text_that_matched_once_is_remembered_as_itself_and_nothing_else():
+    """FullMatch remembers the texts that matched (a big intent repeats node, VRF and image names):
+    a text that matched before still passes, a near one with a line break is still refused, and a
+    str subclass claiming to equal anything is never taken for a remembered text."""
+    from pydantic import ValidationError
+
+    class Sly(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash("blue")
+
+    for _ in range(2):
+        assert model.Metadata.model_validate({"name": "blue"}).name == "blue"
+    for refused in ("blue\n", Sly("Not A Name!"), "Blue"):
+        with pytest.raises(ValidationError):
+            model.Metadata.model_validate({"name": refused})

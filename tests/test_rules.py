@@ -780,3 +780,234 @@ def test_special_range_by_integers_is_what_ipaddress_says(drawn):
     inside = [r for r in overlapped if net.subnet_of(r.network)]  # type: ignore[arg-type]
     expected = max(inside, key=lambda r: r.network.prefixlen) if inside else (overlapped[0] if overlapped else None)
     assert special_range(net) == expected
+
+
+
+# --- the integer fast paths of the check stage against the ipaddress code they stand in for ---------
+
+_BITS = {4: 32, 6: 128}
+
+
+def _edges(version: int) -> list[int]:
+    """Where ranges start and end: the special ranges' first and last addresses, 0 and all ones."""
+    from jcnrc.intent.rules import SPECIAL_RANGES
+
+    ranges = [r.network for r in SPECIAL_RANGES if r.network.version == version]
+    bounds = {int(n.network_address) for n in ranges} | {int(n.broadcast_address) for n in ranges}
+    return sorted({0, 2 ** _BITS[version] - 1} | bounds)
+
+
+def _addresses(version: int):
+    """Any address, often a range edge or an IPv6 address with runs of zero groups."""
+    bits = _BITS[version]
+    zero_runs = [st.integers(0, 2**16 - 1).map(lambda low: low << 48), st.integers(0, 7).map(lambda k: 1 << (16 * k)),
+                 st.integers(0, 2**32 - 1).map(lambda low: (0xABCD << 112) | low)] if version == 6 else []
+    return st.one_of(st.sampled_from(_edges(version)), st.integers(0, 2**bits - 1), *zero_runs)
+
+
+def _prefix_lengths(bits: int):
+    """Any prefix length, often the edges: /0, /1, and the last four (/29 to /32, /125 to /128)."""
+    return st.one_of(st.sampled_from((0, 1, bits - 3, bits - 2, bits - 1, bits)), st.integers(0, bits))
+
+
+@st.composite
+def _link_in_pool(draw):
+    """(version, link address, link prefix length, pool or None): the link often inside the pool, its
+    address often the network, gateway, broadcast or last address of its subnet, the pool often special."""
+    from ipaddress import IPv4Network, IPv6Network
+
+    version = draw(st.sampled_from((4, 6)))
+    bits = _BITS[version]
+    pool_length = draw(_prefix_lengths(bits))
+    pool_start = draw(_addresses(version)) >> (bits - pool_length) << (bits - pool_length)
+    if draw(st.booleans()):
+        address = pool_start + draw(st.integers(0, 2 ** (bits - pool_length) - 1))
+    else:
+        address = draw(_addresses(version))
+    # Mostly inside the pool's length; often a little shorter (a link larger than its pool, sharing its start).
+    length = draw(st.one_of(st.integers(pool_length, bits), st.integers(max(pool_length - 3, 0), pool_length),
+                            _prefix_lengths(bits)))
+    host_bits = bits - length
+    first = address >> host_bits << host_bits
+    last = first | ((1 << host_bits) - 1)
+    address = min(max(draw(st.sampled_from((address, first, first + 1, first + 2, last, last - 1))), 0), 2**bits - 1)
+    pool = None if draw(st.integers(0, 9)) == 0 else (IPv4Network if version == 4 else IPv6Network)((pool_start, pool_length))
+    return version, address, length, pool
+
+
+@settings(max_examples=1500)
+@given(_link_in_pool())
+def test_a_link_fits_by_integers_exactly_when_the_address_rules_say_nothing(drawn):
+    """_pod_rules sends an attachment through _address_rules (ipaddress objects, messages) only when
+    _link_fits says no: the two must agree on every link and pool, both families, every edge."""
+    from ipaddress import IPv4Interface, IPv6Interface
+
+    from jcnrc.intent.model import Attachment
+    from jcnrc.intent.rules import _address_rules, _bounds, _link_fits
+
+    version, address, length, pool = drawn
+    family = f"ipv{version}"
+    iface = (IPv4Interface if version == 4 else IPv6Interface)((address, length))
+    attachment = Attachment.model_validate({"vrf": "blue", family: str(iface)})
+    vrf = Vrf.model_validate({"name": "blue", f"{family}Pool": str(pool)} if pool is not None else {"name": "blue"})
+    bounds = _bounds(pool) if pool is not None else None
+    said = list(_address_rules(("pods", 0, "networks", 0), attachment, vrf, 0))
+    assert _link_fits(getattr(attachment, family), bounds) == (not said), said
+    assert _link_fits(None, bounds)
+
+
+@settings(max_examples=500)
+@given(st.sampled_from((4, 6)).flatmap(lambda version: st.tuples(st.just(version), _addresses(version))))
+def test_a_single_address_is_special_by_integers_as_special_range_says(drawn):
+    """Node addresses and IPv6 loopbacks are looked up by integer (_special_address); special_range of
+    the address's /32 or /128 is the reference."""
+    from ipaddress import IPv4Network, IPv6Network
+
+    from jcnrc.intent.rules import _special_address, special_range
+
+    version, value = drawn
+    network = IPv4Network if version == 4 else IPv6Network
+    for near in (value - 1, value, value + 1):
+        if 0 <= near < 2 ** _BITS[version]:
+            assert _special_address(near, version) == (special_range(network((near, _BITS[version]))) is not None)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_the_derived_loopback_by_integers_is_the_text_the_planner_writes(value):
+    """`abcd::<node address>`, built from integers in _node_loopbacks, is what ipaddress reads from the text."""
+    from ipaddress import IPv4Address, IPv6Address
+
+    from jcnrc.intent.rules import DERIVED_LOOPBACK_BASE
+
+    address = IPv4Address(value)
+    assert IPv6Address(DERIVED_LOOPBACK_BASE | int(address)) == IPv6Address(f"abcd::{address}")
+
+
+@settings(max_examples=300)
+@given(_prefix_lengths(32), _addresses(4), st.lists(st.integers(-3, 3), min_size=1, max_size=6), _addresses(4))
+def test_node_addresses_judged_by_integers_give_what_every_node_through_the_slow_path_gives(length, start, offsets, stray):
+    """_node_rules sends a node through _node_address only when integer bounds say something is wrong:
+    the subnet's network, broadcast and outside addresses, special ones, /31 and /32 subnets."""
+    from ipaddress import IPv4Address, IPv4Network
+
+    from jcnrc.intent.model import Cluster, Node
+    from jcnrc.intent.rules import Intent, _node_address, _node_rules
+
+    subnet = IPv4Network((start >> (32 - length) << (32 - length), length))
+    first, last = int(subnet.network_address), int(subnet.broadcast_address)
+    values = [min(max((first if k % 2 else last) + offset, 0), 2**32 - 1) for k, offset in enumerate(offsets)] + [stray]
+    nodes = [(i, Node.model_validate({"name": f"n{i}", "address": str(IPv4Address(v)), "role": "worker"}))
+             for i, v in enumerate(values)]
+    for cluster in (Cluster.model_construct(nodeSubnet=subnet), None):
+        intent = Intent(cluster=cluster, target="platter", nodes=nodes, vrfs=[], pods=[], expect=[], secrets=None)
+        said = list(_node_rules(intent))
+        found = [d for d in said if d.code in ("JCN501", "JCN513") and d.path[0] == "nodes"]
+        if any(d.path == ("cluster", "nodeSubnet") for d in said):
+            assert found == []  # the subnet is the mistake: its nodes are not judged against it
+        else:
+            assert found == [d for i, node in nodes for d in _node_address(i, node, subnet if cluster is not None else None)]
+
+
+def _overlapping_reference(entries, related):
+    """rules.overlapping as it was, on ipaddress objects: the reference for its integer bounds."""
+    ordered = sorted(entries, key=lambda e: (e[0].version, int(e[0].network_address), -e[0].prefixlen, e[2]))
+    open_entries: list = []
+    for entry in ordered:
+        net = entry[0]
+        start = int(net.network_address)
+        open_entries = [o for o in open_entries if o[0].version == net.version and int(o[0].broadcast_address) >= start]
+        for other in open_entries:
+            if related(entry[1], other[1]):
+                yield entry, other
+                break
+        open_entries.append(entry)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from((4, 6)), st.integers(0, 63), st.integers(0, 6), st.sampled_from("abc"),
+                          st.integers(0, 3)), max_size=25))
+def test_overlapping_by_integer_bounds_finds_what_ipaddress_finds(drawn):
+    """Link subnets packed into a few addresses of both families, equal ones among them, some with
+    equal paths too (the sort then keeps the order given), so that overlaps, ties and nesting are common."""
+    from ipaddress import IPv4Network, IPv6Network
+
+    entries = []
+    for version, start, host_bits, tag, pod in drawn:
+        network = (IPv4Network if version == 4 else IPv6Network)((start >> host_bits << host_bits, _BITS[version] - host_bits))
+        entries.append((network, tag, ("pods", pod, "networks", 0)))
+
+    def related(a: str, b: str) -> bool:
+        return a == b or "c" in (a, b)
+
+    assert list(overlapping(entries, related)) == list(_overlapping_reference(entries, related))
+
+
+@st.composite
+def _interface_texts(draw):
+    """(version, address, prefix length as written, text): the address written compressed, exploded,
+    upper-case, each IPv6 group with or without its leading zeros, `::` for any run of zero groups (not
+    only the longest), for none, or between eight groups; IPv4 octets with leading zeros, too few octets, an integer; IPv6 with an
+    embedded IPv4 address (ipaddress reads it); prefix lengths with leading zeros or out of range."""
+    from ipaddress import IPv4Address, IPv6Address
+
+    version = draw(st.sampled_from((4, 6)))
+    value = draw(_addresses(version))
+    bits = _BITS[version]
+    length = draw(st.one_of(_prefix_lengths(bits).map(str), st.sampled_from(("00", "030", "0126", "129", "33", "-1", "", "1a"))))
+    if version == 4:
+        octets = IPv4Address(value).packed
+        spellings = [str(IPv4Address(value)), ".".join(f"{o:03d}" for o in octets), ".".join(f"0{o}" for o in octets),
+                     str(value), ".".join(str(o) for o in octets[:3])]
+    else:
+        address = IPv6Address(value)
+        groups = [(value >> (16 * (7 - k))) & 0xFFFF for k in range(8)]
+        shown = [draw(st.sampled_from((f"{g:x}", f"{g:04x}", f"{g:X}", f"{g:04X}"))) for g in groups]
+        runs = [(a, b) for a in range(8) for b in range(a + 1, 9) if not any(groups[a:b])]
+        run = draw(st.sampled_from([None, *runs]))
+        written = ":".join(shown) if run is None else ":".join(shown[:run[0]]) + "::" + ":".join(shown[run[1]:])
+        embedded = ":".join(shown[:6]) + ":" + ".".join(str(o) for o in address.packed[12:])
+        between = draw(st.integers(1, 7))  # `::` standing for no group at all, which ipaddress refuses
+        spellings = [written, written[:-1], written + ":", str(address), address.exploded, embedded,
+                     ":".join(shown[:between]) + "::" + ":".join(shown[between:])]
+    return version, value, length, f"{draw(st.sampled_from(spellings))}/{length}"
+
+
+@settings(max_examples=2000)
+@given(_interface_texts())
+def test_usual_interface_spellings_are_read_as_ipaddress_reads_them(drawn):
+    """model.usual_ipv4_interface/usual_ipv6_interface build an attachment's interface from integers;
+    when they answer, ipaddress reads the same text as the same interface (address, network, text);
+    when they do not, the text goes to ipaddress through pydantic as before. The spelling the
+    planner and the examples write (ipaddress's own str) always takes the integer path."""
+    from ipaddress import IPv4Interface, IPv6Interface
+
+    from jcnrc.intent.model import usual_ipv4_interface, usual_ipv6_interface
+
+    version, value, length, text = drawn
+    kind, usual = (IPv4Interface, usual_ipv4_interface) if version == 4 else (IPv6Interface, usual_ipv6_interface)
+    found = usual(text)
+    try:
+        expected = kind(text)
+    except ValueError:
+        assert found is None, text
+    else:
+        if found is not None:
+            assert (found, found.network, str(found), found.with_prefixlen) == (
+                expected, expected.network, str(expected), expected.with_prefixlen), text
+    if length.isdigit() and int(length) <= _BITS[version]:
+        canonical = str(kind((value, int(length))))
+        assert usual(canonical) == kind(canonical), canonical
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet="0123456789abcdefABCDEF:./%x_ -\n", max_size=48))
+def test_usual_interface_readers_accept_no_text_ipaddress_refuses_or_reads_otherwise(text):
+    from ipaddress import IPv4Interface, IPv6Interface
+
+    from jcnrc.intent.model import usual_ipv4_interface, usual_ipv6_interface
+
+    for kind, usual in ((IPv4Interface, usual_ipv4_interface), (IPv6Interface, usual_ipv6_interface)):
+        found = usual(text)
+        if found is not None:
+            expected = kind(text)
+            assert (found, found.network, str(found)) == (expected, expected.network, str(expected)), text

@@ -11,6 +11,7 @@ so that all such errors are reported together, each with its own code.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network, ip_interface
 from typing import Annotated, Any, Literal
@@ -86,6 +87,61 @@ _IPV4_PREFIX = r"/(3[0-2]|[12]?[0-9])"
 _IPV6_PREFIX = r"/(12[0-8]|1[01][0-9]|[1-9]?[0-9])"
 
 
+# A link address written the way intents write it (IPv4: four decimal octets without leading zeros;
+# IPv6: hex groups, `::` at most once, no embedded IPv4; a prefix length without leading zeros) is
+# turned into its integer here, and the interface built from (integer, prefix length): IPv4Interface(text)
+# parses the address twice (for itself and for its network), and a big intent has a link per pod.
+# tests/test_rules.py compares the two with ipaddress on random spellings. Any other text, and every
+# mistake, goes to ipaddress through pydantic as before, so the errors are pydantic's own.
+_USUAL_IPV4_INTERFACE = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}{_IPV4_PREFIX}")
+_USUAL_IPV6_INTERFACE = re.compile(rf"([0-9A-Fa-f:]+){_IPV6_PREFIX}")
+_HEXTETS = re.compile(r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*")
+
+
+def usual_ipv4_interface(text: str) -> IPv4Interface | None:
+    """The IPv4Interface `text` names when written as four octets and a prefix length, else None."""
+    found = _USUAL_IPV4_INTERFACE.fullmatch(text)
+    if found is None:
+        return None
+    a, b, c, d, length = found.groups()
+    return IPv4Interface(((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d), int(length)))
+
+
+def usual_ipv6_interface(text: str) -> IPv6Interface | None:
+    """The IPv6Interface `text` names when written as hex groups (`::` at most once) and a prefix length, else None."""
+    found = _USUAL_IPV6_INTERFACE.fullmatch(text)
+    if found is None:
+        return None
+    address, length = found.groups()
+    head, double_colon, tail = address.partition("::")
+    if (head and _HEXTETS.fullmatch(head) is None) or (tail and _HEXTETS.fullmatch(tail) is None):
+        return None  # a stray or third colon, a group of five digits, a second `::`
+    before = head.split(":") if head else []
+    after = tail.split(":") if tail else []
+    written = len(before) + len(after)
+    if written > 7 if double_colon else written != 8:
+        return None
+    value = 0
+    for group in before:
+        value = value << 16 | int(group, 16)
+    value <<= 16 * (8 - written)
+    for group in after:
+        value = value << 16 | int(group, 16)
+    return IPv6Interface((value, int(length)))
+
+
+def _ipv4_interface(value: Any) -> Any:
+    """`_require_text`, and the interface itself when the text is written the usual way."""
+    found = usual_ipv4_interface(value) if isinstance(value, str) else None
+    return found if found is not None else _require_text(value)
+
+
+def _ipv6_interface(value: Any) -> Any:
+    """`_no_zone_id`, and the interface itself when the text is written the usual way."""
+    found = usual_ipv6_interface(value) if isinstance(value, str) else None
+    return found if found is not None else _no_zone_id(value)
+
+
 def _text_schema(fmt: str, pattern: str, message: str) -> WithJsonSchema:
     """Editors do not know pydantic's address formats; a pattern lets them flag typos while typing."""
     return WithJsonSchema({"type": "string", "format": fmt, "pattern": f"^{pattern}$", "patternErrorMessage": message})
@@ -109,13 +165,13 @@ Ipv6Net = Annotated[
 ]
 Ipv4Iface = Annotated[
     IPv4Interface,
-    BeforeValidator(_require_text),
+    BeforeValidator(_ipv4_interface),
     _text_schema("ipv4interface", _IPV4 + _IPV4_PREFIX,
                  "an IPv4 address with the prefix length of its link subnet, such as 1.1.11.2/30"),
 ]
 Ipv6Iface = Annotated[
     IPv6Interface,
-    BeforeValidator(_no_zone_id),
+    BeforeValidator(_ipv6_interface),
     _text_schema("ipv6interface", _IPV6 + _IPV6_PREFIX,
                  "an IPv6 address with the prefix length of its link subnet, such as abcd::1.1.11.2/126"),
 ]
@@ -124,6 +180,9 @@ Ipv6Text = Annotated[
     AfterValidator(_ipv6_text),
     _text_schema("ipv6", _IPV6, "an IPv6 address such as abcd::10.240.0.4"),
 ]
+
+
+_MATCHED_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -139,11 +198,20 @@ class FullMatch:
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         pattern = self.pattern
+        full_match = names.full_matcher(pattern)
+        # Texts that matched: a big intent names the same node, VRF and image in thousands of pods.
+        # Only exact str (no subclass's own __eq__ or __hash__), and at most _MATCHED_MAX of them.
+        matched: set[str] = set()
 
         def check(value: Any) -> Any:
-            if isinstance(value, str) and not names.full_match(pattern, value):
-                raise PydanticCustomError("string_pattern_mismatch", "String should match pattern '{pattern}'",
-                                          {"pattern": pattern})
+            if type(value) is str and value in matched:
+                return value
+            if isinstance(value, str):
+                if full_match(value) is None:
+                    raise PydanticCustomError("string_pattern_mismatch", "String should match pattern '{pattern}'",
+                                              {"pattern": pattern})
+                if type(value) is str and len(matched) < _MATCHED_MAX:
+                    matched.add(value)
             return value
 
         return core_schema.no_info_after_validator_function(check, handler(source))

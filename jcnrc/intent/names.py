@@ -17,6 +17,7 @@ reads "contains upper-case letters" instead of echoing a regular expression.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -129,6 +130,12 @@ def full_match(pattern: str, text: str) -> bool:
     `re.fullmatch` cannot end early before a line break the way `$` can, so "blue\\n" fails
     `^[a-z]+$` here whatever the pattern's anchors say."""
     return _compiled(pattern).fullmatch(text) is not None
+
+
+def full_matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """`full_match` with the pattern bound: a match of the whole text, or None. The model's validators
+    call it for every name of an intent, so the pattern is looked up once, not per value."""
+    return _compiled(pattern).fullmatch
 
 
 # Names Windows reserves for devices, with or without an extension ("nul.json", "aux.internal"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_network
+from ipaddress import IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network, ip_network
 from typing import TypeVar
 
 from jcnrc.diagnostics import Diagnostic, Path, Related, did_you_mean, error, escaped, warning
@@ -281,57 +281,76 @@ def _node_rules(intent: Intent) -> Iterator[Diagnostic]:
     yield from _duplicates(((("nodes", i, "address"), str(n.address)) for i, n in intent.nodes), "JCN402", "node address")
     yield from _node_loopbacks(intent)
     subnet = intent.cluster.nodeSubnet if intent.cluster is not None else None
-    subnet_problem = None
+    usable: tuple[int, int] | None = None
     if subnet is not None:
         subnet_problem = _special_problem("`cluster.nodeSubnet`", subnet, ("cluster", "nodeSubnet"),
                                           advice="write the subnet of the nodes' InternalIPs (`kubectl get nodes -o wide`)")
         if subnet_problem is not None:
             yield subnet_problem
+            return  # the addresses are judged against a subnet that is itself the mistake
+        first, last, _ = _bounds(subnet)
+        usable = (first + 1, last - 1) if subnet.prefixlen < 31 else (first, last)
+    # Most nodes are judged by integer bounds alone; only one with something to report goes through
+    # _node_address, which builds the ipaddress objects and the messages.
     for i, node in intent.nodes:
-        if subnet_problem is not None:
-            continue  # the addresses are judged against a subnet that is itself the mistake
-        problem = _special_problem("node address", ip_network(node.address), ("nodes", i, "address"), shown=str(node.address),
-                                   advice="use the node's InternalIP (`kubectl get nodes -o wide`)")
-        if problem is not None:
-            yield problem  # one mistake: not reported again as outside `nodeSubnet`
-        elif subnet is None:
-            continue
-        elif node.address not in subnet:
-            yield error("JCN501", f"node address {node.address} is outside `cluster.nodeSubnet` {subnet}",
-                        ("nodes", i, "address"),
-                        help="use the node's InternalIP (`kubectl get nodes -o wide`) or fix `nodeSubnet`")
-        elif subnet.prefixlen < 31 and node.address in (subnet.network_address, subnet.broadcast_address):
-            yield error("JCN501", f"node address {node.address} is the network or broadcast address of {subnet}",
-                        ("nodes", i, "address"), help="use the node's InternalIP (`kubectl get nodes -o wide`)")
+        address = int(node.address)
+        if _special_address(address, 4) or (usable is not None and not usable[0] <= address <= usable[1]):
+            yield from _node_address(i, node, subnet)
+
+
+def _special_address(address: int, version: int) -> bool:
+    """Whether the single address `address` lies in one of SPECIAL_RANGES (`special_range` of its /32 or /128)."""
+    return any(low <= address <= high for low, high, _ in _SPECIAL_BOUNDS[version])
+
+
+def _node_address(i: int, node: Node, subnet: IPv4Network | None) -> Iterator[Diagnostic]:
+    problem = _special_problem("node address", ip_network(node.address), ("nodes", i, "address"), shown=str(node.address),
+                               advice="use the node's InternalIP (`kubectl get nodes -o wide`)")
+    if problem is not None:
+        yield problem  # one mistake: not reported again as outside `nodeSubnet`
+    elif subnet is None:
+        return
+    elif node.address not in subnet:
+        yield error("JCN501", f"node address {node.address} is outside `cluster.nodeSubnet` {subnet}",
+                    ("nodes", i, "address"),
+                    help="use the node's InternalIP (`kubectl get nodes -o wide`) or fix `nodeSubnet`")
+    elif subnet.prefixlen < 31 and node.address in (subnet.network_address, subnet.broadcast_address):
+        yield error("JCN501", f"node address {node.address} is the network or broadcast address of {subnet}",
+                    ("nodes", i, "address"), help="use the node's InternalIP (`kubectl get nodes -o wide`)")
 
 
 def _node_loopbacks(intent: Intent) -> Iterator[Diagnostic]:
     overlay = _RangeIndex(_overlay_ipv6(intent))
     for i, node in intent.nodes:
         if node.ipv6Loopback is None:
-            loopback = IPv6Address(f"abcd::{node.address}")  # the planner's default
+            # The planner's default, `abcd::<node address>`: abcd in the top 16 bits, the IPv4 address in the low 32.
+            loopback = IPv6Address(DERIVED_LOOPBACK_BASE | int(node.address))
             path: Path = ("nodes", i, "address")
-            shown = f"{loopback} (derived as `abcd::{node.address}`)"
         else:
             try:
                 loopback = IPv6Address(node.ipv6Loopback)
             except ValueError:  # refused by the model already
                 continue
-            path, shown = ("nodes", i, "ipv6Loopback"), node.ipv6Loopback
-            problem = _special_problem(f"node `{node.name}` IPv6 loopback", ip_network(loopback), path,
-                                       shown=node.ipv6Loopback, advice="use a global or unique-local address, or leave "
-                                       "`ipv6Loopback` out to derive `abcd::<node address>`")
-            if problem is not None:
-                yield problem
-                continue
+            path = ("nodes", i, "ipv6Loopback")
+            if _special_address(int(loopback), 6):
+                problem = _special_problem(f"node `{node.name}` IPv6 loopback", ip_network(loopback), path,
+                                           shown=node.ipv6Loopback, advice="use a global or unique-local address, or leave "
+                                           "`ipv6Loopback` out to derive `abcd::<node address>`")
+                if problem is not None:
+                    yield problem
+                    continue
         found = overlay.first_holding(loopback)
         if found is not None:
             what, network, where = found
+            shown = node.ipv6Loopback if node.ipv6Loopback is not None else f"{loopback} (derived as `abcd::{node.address}`)"
             yield error("JCN517", f"node `{node.name}` IPv6 loopback {shown} lies in {what} {network}", path,
                         related=(Related(what, where),),
                         help="the loopback is the node's BGP next hop and router identity; a pod holding the same "
                              "address would black-hole it: give the node an `ipv6Loopback` outside every VRF's "
                              "`ipv6Pool` and pod link, or move the pool")
+
+
+DERIVED_LOOPBACK_BASE = 0xABCD << 112  # `abcd::` as an integer
 
 
 class _RangeIndex:
@@ -446,32 +465,49 @@ def _pool_rules(intent: Intent, i: int, vrf: Vrf) -> Iterator[Diagnostic]:
 # --- pods ------------------------------------------------------------------------------------
 
 def _pod_rules(intent: Intent) -> Iterator[Diagnostic]:
-    yield from _duplicates(((("pods", i, "name"), p.name) for i, p in intent.pods), "JCN405", "pod name")
+    pod_names = [p.name for _, p in intent.pods]
+    if len(set(pod_names)) < len(pod_names):
+        yield from _duplicates(((("pods", i, "name"), p.name) for i, p in intent.pods), "JCN405", "pod name")
     nodes = first_by_name(intent.nodes)
     vrfs = first_by_name(intent.vrfs)
+    # Each VRF's pools as integer bounds, worked out once: most attachments are checked against them
+    # alone (_link_fits), and only one with something to report goes through _address_rules.
+    pools = {name: (_bounds(vrf.ipv4Pool) if vrf.ipv4Pool is not None else None,
+                    _bounds(vrf.ipv6Pool) if vrf.ipv6Pool is not None else None) for name, (_, vrf) in vrfs.items()}
+    written_vrfs = intent.written_names.get("vrfs", set())
     macs: list[tuple[Path, str]] = []
     for i, pod in intent.pods:
-        yield from _placement(intent, i, pod, nodes)
-        interfaces = ((("pods", i, "networks", k, "interface"), interface_name(a, k)) for k, a in enumerate(pod.networks))
-        yield from _duplicates(interfaces, "JCN406", "interface name", scope=f"pod `{pod.name}`")
-        for k, attachment in enumerate(pod.networks):
+        placed = nodes.get(pod.node)
+        if placed is None or placed[1].role != "worker":
+            yield from _placement(intent, i, pod, nodes)
+        networks = pod.networks
+        if len(networks) > 1:
+            interfaces = [interface_name(a, k) for k, a in enumerate(networks)]
+            if len(set(interfaces)) < len(interfaces):
+                yield from _duplicates(((("pods", i, "networks", k, "interface"), name) for k, name in enumerate(interfaces)),
+                                       "JCN406", "interface name", scope=f"pod `{pod.name}`")
+        for k, attachment in enumerate(networks):
             if attachment.interface in POD_OWN_INTERFACES:
                 own = POD_OWN_INTERFACES[attachment.interface]
                 yield error("JCN202", f"interface `{attachment.interface}` is the pod's {own}: "
                                       "a VRF attachment cannot take its name",
                             ("pods", i, "networks", k, "interface"),
                             help="use another name, e.g. `net1`, or leave `interface` out for `net<N>`")
-            path: Path = ("pods", i, "networks", k)
             if attachment.mac:
-                macs.append(((*path, "mac"), attachment.mac.lower()))
-            if attachment.vrf not in vrfs:
-                if attachment.vrf not in intent.written_names.get("vrfs", set()):
-                    yield error("JCN305", f"VRF `{attachment.vrf}` is not defined", (*path, "vrf"),
+                macs.append((("pods", i, "networks", k, "mac"), attachment.mac.lower()))
+            found = vrfs.get(attachment.vrf)
+            if found is None:
+                if attachment.vrf not in written_vrfs:
+                    yield error("JCN305", f"VRF `{attachment.vrf}` is not defined", ("pods", i, "networks", k, "vrf"),
                                 help=intent.hint("vrfs", attachment.vrf, "VRFs"))
                 continue
-            vrf = vrfs[attachment.vrf][1]
-            yield from _address_rules(path, attachment, vrf, vrfs[attachment.vrf][0])
-            yield from _mtu_rules(intent, path, attachment, vrf)
+            ipv4, ipv6 = attachment.ipv4, attachment.ipv6
+            if ipv4 is not None or ipv6 is not None:
+                pool4, pool6 = pools[attachment.vrf]
+                if not (_link_fits(ipv4, pool4) and _link_fits(ipv6, pool6)):
+                    yield from _address_rules(("pods", i, "networks", k), attachment, found[1], found[0])
+            if attachment.mtu is not None:
+                yield from _mtu_rules(intent, ("pods", i, "networks", k), attachment, found[1])
     yield from _duplicates(iter(macs), "JCN407", "MAC address")
     for path, mac in macs:
         if int(mac[:2], 16) & 1:
@@ -511,6 +547,35 @@ def _placement(intent: Intent, i: int, pod: Pod, nodes: dict) -> Iterator[Diagno
         yield error("JCN304", f"pod `{pod.name}` is placed on `{pod.node}`, a master; pods run on workers", ("pods", i, "node"),
                     related=(Related("the node's role is set", ("nodes", node_index, "role")),),
                     help="move the pod to a worker: the master is the route reflector and carries no VRFs")
+
+
+Bounds = tuple[int, int, int]  # a network's first and last address as integers, and its address bits
+
+
+def _bounds(net: IPv4Network | IPv6Network) -> Bounds:
+    first = int(net.network_address)
+    return first, first | ((1 << (net.max_prefixlen - net.prefixlen)) - 1), net.max_prefixlen
+
+
+def _link_fits(iface: IPv4Interface | IPv6Interface | None, pool: Bounds | None) -> bool:
+    """Whether _address_rules has nothing to say about `iface` in the pool `pool`, by integers alone.
+
+    True exactly when the link subnet has room for a gateway and the pod (at least 2 host bits),
+    lies in the pool, and the address is neither its network address, its gateway (the first host)
+    nor, for IPv4, its broadcast address. A link subnet inside a pool that is itself special (JCN513)
+    is reported at the pool; one inside an ordinary pool cannot meet a special range. No iface: nothing to say."""
+    if iface is None:
+        return True
+    if pool is None:
+        return False
+    low, high, bits = pool
+    host_bits = bits - iface.network.prefixlen
+    if host_bits < 2:
+        return False
+    address = int(iface)
+    first = address >> host_bits << host_bits
+    last = first | ((1 << host_bits) - 1)
+    return low <= first and last <= high and address - first > 1 and (bits == 128 or address != last)
 
 
 def _address_rules(path: tuple, attachment: Attachment, vrf: Vrf, vrf_index: int) -> Iterator[Diagnostic]:
@@ -633,12 +698,13 @@ def overlaps(intent: Intent) -> Iterator[Diagnostic]:
     subnets: list[tuple[IPv4Network | IPv6Network, str, tuple]] = []
     for i, pod in intent.pods:
         for k, attachment in enumerate(pod.networks):
-            if attachment.vrf not in tables:
+            ipv4, ipv6 = attachment.ipv4, attachment.ipv6
+            if (ipv4 is None and ipv6 is None) or attachment.vrf not in tables:
                 continue
-            for family in ("ipv4", "ipv6"):
-                iface = getattr(attachment, family)
-                if iface is not None:
-                    subnets.append((iface.network, attachment.vrf, ("pods", i, "networks", k, family)))
+            if ipv4 is not None:
+                subnets.append((ipv4.network, attachment.vrf, ("pods", i, "networks", k, "ipv4")))
+            if ipv6 is not None:
+                subnets.append((ipv6.network, attachment.vrf, ("pods", i, "networks", k, "ipv6")))
 
     def meet(a: str, b: str) -> bool:
         return a == b or not tables[a].isdisjoint(tables[b])
@@ -668,17 +734,22 @@ def overlapping(entries: list[tuple], related: Callable[[str, str], bool]) -> It
     Sort by start address and keep the still-open networks: linear unless networks really overlap.
     Each entry is reported once, against the first related network it overlaps.
     """
-    ordered = sorted(entries, key=lambda e: (e[0].version, int(e[0].network_address), -e[0].prefixlen, e[2]))
-    open_entries: list[tuple] = []
-    for entry in ordered:
+    # Each network's bounds as integers, worked out once: (version, first, -prefix length, path,
+    # position, last, entry). The position breaks the remaining ties as a stable sort would.
+    keyed = []
+    for position, entry in enumerate(entries):
         net = entry[0]
-        start = int(net.network_address)
-        open_entries = [o for o in open_entries if o[0].version == net.version and int(o[0].broadcast_address) >= start]
-        for other in open_entries:
+        first, last, _ = _bounds(net)
+        keyed.append((net.version, first, -net.prefixlen, entry[2], position, last, entry))
+    keyed.sort()  # the position is unique: `last` and the entry itself are never compared
+    open_entries: list[tuple] = []  # (version, last, entry) of the networks that may still hold later ones
+    for version, start, _, _, _, last, entry in keyed:
+        open_entries = [o for o in open_entries if o[0] == version and o[1] >= start]
+        for _, _, other in open_entries:
             if related(entry[1], other[1]):
                 yield entry, other
                 break
-        open_entries.append(entry)
+        open_entries.append((version, last, entry))
 
 
 # --- route targets and VNIs ------------------------------------------------------------------
