@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: example test lint examples bench clean
+.PHONY: example test lint examples compiled-templates bench clean
 
 $(BIN)/jcnrc: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ lint: $(VENV)/.lint-installed
 examples: $(BIN)/jcnrc
 	for intent in examples/*.yaml examples/fleets/*.yaml; do $(BIN)/jcnrc build "$$intent" --quiet || exit 1; done
 	$(BIN)/jcnrc build examples/aks-evpn-type5.yaml --target jcnr --quiet
+
+# The built-in templates compiled by Jinja, shipped in jcnrc/render/compiled_templates.json so that a run
+# compiles none (a test fails when it is stale: after changing a template or a filter).
+compiled-templates: $(BIN)/jcnrc
+	$(BIN)/python -m jcnrc.render.templates
 
 bench: $(BIN)/jcnrc
 	$(BIN)/python benchmarks/run.py

@@ -10,6 +10,7 @@ read, and the template is compiled as before. The tests count compilations, neve
 from __future__ import annotations
 
 import hashlib
+import json
 import marshal
 import os
 import stat
@@ -36,6 +37,7 @@ def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(jinja2.Environment, "compile", counting)
     monkeypatch.setattr(templates, "_COMPILED", {})
+    monkeypatch.setattr(templates, "SHIPPED", None)  # these tests are about compiling; the shipped table has its own
     return compiled
 
 
@@ -210,3 +212,106 @@ def test_a_changed_template_or_filter_is_compiled_again(tmp_path, cache, compile
     monkeypatch.setitem(templates.FILTERS, "yaml", lambda value: escape.yaml_scalar(value))
     build()
     assert len(compiles) - before > 10, "compiled code was reused under another `yaml` filter"
+
+
+# --- the shipped table (jcnrc/render/compiled_templates.json) --------------------------------------
+
+@pytest.fixture
+def shipped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The compilations of a process that has compiled none, with the shipped table in use."""
+    from jcnrc.render import templates
+
+    compiled: list[str] = []
+    real = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, raw=False, defer_init=False):
+        compiled.append(name)
+        return real(self, source, name, filename, raw, defer_init)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    monkeypatch.setattr(templates, "_COMPILED", {})
+    monkeypatch.setattr(templates, "_SHIPPED_TABLES", {})
+    monkeypatch.delenv(templates.CACHE_ENV, raising=False)
+    return compiled
+
+
+def test_the_shipped_table_is_what_this_checkout_compiles():
+    """Stale after a change of a template or a filter: `make compiled-templates` writes it again. Made
+    with one Jinja release; with another installed its entries are not used (the flavour names Jinja's
+    version), which the next test shows, and the text cannot be compared."""
+    import orjson
+
+    from jcnrc.render import templates
+
+    assert templates.SHIPPED is not None
+    recorded = orjson.loads(templates.SHIPPED.read_bytes())["jinja2"]
+    if recorded != jinja2.__version__:
+        pytest.skip(f"the table was made with Jinja {recorded}, Jinja {jinja2.__version__} is installed")
+    assert templates.SHIPPED.read_text(encoding="utf-8") == templates.compile_shipped_table(), \
+        "jcnrc/render/compiled_templates.json is stale: run `make compiled-templates`"
+
+
+def test_a_build_with_the_shipped_table_compiles_nothing_and_renders_the_same(shipped, monkeypatch):
+    from jcnrc.render import templates
+
+    with_table = build()
+    if orjson_jinja() == jinja2.__version__:
+        assert shipped == []
+    else:  # another Jinja: every entry is ignored, and compiling is what keeps the output right
+        assert len(shipped) > 10
+    monkeypatch.setattr(templates, "SHIPPED", None)
+    forget_this_process()
+    assert build() == with_table
+    assert len(shipped) > 10  # compiled this time, to the same files
+
+
+def test_a_template_of_other_text_or_another_filter_is_compiled_not_taken_from_the_table(tmp_path, shipped, monkeypatch):
+    from jcnrc.pipeline import Options, compile_intent
+    from jcnrc.render import escape, templates
+
+    if orjson_jinja() != jinja2.__version__:
+        pytest.skip("the table was made with another Jinja release")
+    user = tmp_path / "mine" / "common"
+    user.mkdir(parents=True)
+    original = (Path(templates.resources.folder("templates")) / "common" / "secrets.example.env.j2").read_text()
+    (user / "secrets.example.env.j2").write_text(original + "# edited\n")
+    result = compile_intent(EXAMPLE, Options(templates=tmp_path / "mine"), display_name=f"examples/{EXAMPLE.name}")
+    assert result.files["secrets.example.env"].endswith("# edited\n")
+    assert shipped == ["common/secrets.example.env.j2"]  # the user's file; the others from the table
+    (user / "secrets.example.env.j2").write_text(original)  # the same text under the user's folder: the table's code fits
+    forget_this_process()
+    compile_intent(EXAMPLE, Options(templates=tmp_path / "mine"), display_name=f"examples/{EXAMPLE.name}")
+    assert shipped == ["common/secrets.example.env.j2"]
+    forget_this_process()
+    monkeypatch.setitem(templates.FILTERS, "yaml", lambda value: escape.yaml_scalar(value))
+    build()
+    assert len(shipped) > 10, "shipped code was used under another `yaml` filter"
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"[]", b'{"flavours": 7}', b"\xff\xfe", b"flavours"])
+def test_a_missing_or_broken_table_means_compiling(tmp_path, shipped, monkeypatch, content):
+    from jcnrc.render import templates
+
+    broken = tmp_path / "compiled_templates.json"
+    if content == b"flavours":  # the right flavours, entries of every wrong shape
+        table = {flavour: dict.fromkeys(names, [7, 8]) | {"common/pod.yaml.j2": 5, "common/README.md.j2": ["x"]}
+                 for flavour, names in templates.shipped_table().items()}
+        table = {flavour: entries | {"platter/crpd-config.tmpl.j2": [templates.shipped_table()[flavour].get(
+                     "platter/crpd-config.tmpl.j2", ["", ""])[0], "def root(:\n"]} for flavour, entries in table.items()}
+        content = json.dumps({"flavours": table}).encode()
+    broken.write_bytes(content)
+    monkeypatch.setattr(templates, "SHIPPED", broken)
+    files = build()
+    assert len(shipped) > 10
+    monkeypatch.setattr(templates, "SHIPPED", tmp_path / "missing.json")
+    forget_this_process()
+    assert build() == files
+
+
+def orjson_jinja() -> str:
+    import orjson
+
+    from jcnrc.render import templates
+
+    assert templates.SHIPPED is not None
+    return orjson.loads(templates.SHIPPED.read_bytes())["jinja2"]

@@ -9,8 +9,8 @@ obvious way. ``_reference_implementations`` swaps each one in:
 - the templates' ``yaml`` and ``yaml_string`` filters: ruamel's ``VersionedResolver.resolve`` asked
   for every scalar, nothing remembered (``escape.yaml_scalar`` keeps what it wrote for a string and
   walks the resolvers' pattern table itself);
-- ``Templates``: every template compiled afresh (no compiled code from this process or from the
-  cache folder) and looked up through Jinja at every render;
+- ``Templates``: every template compiled afresh (no compiled code from this process, the cache
+  folder or the shipped table) and looked up through Jinja at every render;
 - ``render.templates.indented_json`` and the templates' ``json`` filter: ``escape.to_json`` (json.dumps
   with sorted keys, with or without indent=2);
 - ``Plan.route_sources`` / ``Plan.shared_targets``: the networkx graph's answers (graph.py);
@@ -115,6 +115,7 @@ def _reference_implementations():
         patch.setattr(templates.Templates, "render", _reference_template_render)
         patch.setattr(templates, "_COMPILED", {})  # compiled here, with the reference filters
         patch.setenv(templates.CACHE_ENV, "")  # and none from the cache folder
+        patch.setattr(templates, "SHIPPED", None)  # nor from the shipped table
         patch.setitem(templates.FILTERS, "json", escape.to_json)
         for module in (templates, common):
             patch.setattr(module, "indented_json", lambda value: escape.to_json(value, indent=2))

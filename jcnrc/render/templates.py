@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 # Where compiled templates are kept between runs (see CompiledTemplates): an absolute folder the
 # operator chooses. Unset, empty or relative: none, and every run compiles its templates.
 CACHE_ENV = "JCNRC_CACHE_DIR"
+# The built-in templates as Jinja compiles them (Python source), shipped with jcnrc and written by
+# `make compiled-templates` (`python -m jcnrc.render.templates`): a run compiles none of them without
+# writing anything anywhere. None: not used (the tests that count compilations).
+SHIPPED: Path | None = Path(__file__).with_name("compiled_templates.json")
 
 
 class Templates:
@@ -124,9 +128,10 @@ class CompiledTemplates:
     Entries are written to a temporary file (O_EXCL, O_NOFOLLOW, 0600) and renamed into place.
     """
 
-    def __init__(self, flavour: str, folder: str | None) -> None:
+    def __init__(self, flavour: str, folder: str | None, shipped_flavour: str | None = None) -> None:
         self.flavour = flavour
         self.folder = folder
+        self.shipped_flavour = shipped_flavour
         self._folder_ok: bool | None = None
 
     @classmethod
@@ -140,7 +145,8 @@ class CompiledTemplates:
             return None
         described = repr((sorted(options.items()), filters, tests, escape.resolver_fingerprint(), orjson.__version__,
                           __version__, jinja2.__version__, sys.version, sys.implementation.cache_tag))
-        return cls(hashlib.sha256(described.encode("utf-8")).hexdigest(), cache_folder())
+        return cls(hashlib.sha256(described.encode("utf-8")).hexdigest(), cache_folder(),
+                   shipped_flavour(options, filters, tests, jinja2.__version__))
 
     # --- Jinja's interface -----------------------------------------------------------------------
 
@@ -150,7 +156,7 @@ class CompiledTemplates:
         known = _COMPILED.get(key)
         if known is not None and known[0] == checksum:
             return _Bucket(key, checksum, known[1])
-        code = self._load(key, checksum)
+        code = self._load_shipped(name, filename, checksum) or self._load(key, checksum)
         if code is not None:
             _COMPILED[key] = (checksum, code)
         return _Bucket(key, checksum, code)
@@ -160,6 +166,23 @@ class CompiledTemplates:
             return
         _COMPILED[bucket.key] = (bucket.checksum, bucket.code)
         self._store(bucket.key, bucket.checksum, bucket.code)
+
+    # --- the shipped table -----------------------------------------------------------------------
+
+    def _load_shipped(self, name: str, filename: str | None, checksum: str) -> CodeType | None:
+        """The shipped source of `name` when it was compiled from this very text (Jinja's checksum)
+        under this flavour. Python compiles it in a fraction of Jinja's time: the expensive part,
+        parsing the template and generating the code, was done by `make compiled-templates`."""
+        if self.shipped_flavour is None:
+            return None
+        flavour = shipped_table().get(self.shipped_flavour)
+        entry = flavour.get(name) if isinstance(flavour, dict) else None
+        if not isinstance(entry, list) or len(entry) != 2 or entry[0] != checksum or not isinstance(entry[1], str):
+            return None
+        try:
+            return compile(entry[1], filename or name, "exec")
+        except (SyntaxError, ValueError):  # not what `make compiled-templates` wrote: compile the template
+            return None
 
     # --- the folder ------------------------------------------------------------------------------
 
@@ -221,6 +244,65 @@ class CompiledTemplates:
 
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def shipped_flavour(options: dict[str, Any], filters: list, tests: list, jinja_version: str) -> str:
+    """What the shipped code of an environment depends on besides each template's text: Jinja's
+    options, the filters and tests (with the text of their modules: Jinja folds a filter call on
+    constant arguments into the code), the resolver patterns the escaping filters consult, and
+    Jinja's version. Not Python's, orjson's or jcnrc's own: the shipped code is source text, and a
+    filter's module text already changes with any change of jcnrc that could matter."""
+    described = repr((sorted(options.items()), filters, tests, escape.resolver_fingerprint(), jinja_version))
+    return hashlib.sha256(described.encode("utf-8")).hexdigest()
+
+
+_SHIPPED_TABLES: dict[Path, dict[str, dict[str, list[str]]]] = {}
+
+
+def shipped_table() -> dict[str, dict[str, list[str]]]:
+    """{flavour: {template name: [Jinja's checksum of its text, Python source]}}, read once per
+    process; empty when SHIPPED is None or unreadable (every template is then compiled)."""
+    if SHIPPED is None:
+        return {}
+    table = _SHIPPED_TABLES.get(SHIPPED)
+    if table is None:
+        try:
+            body = orjson.loads(SHIPPED.read_bytes())
+            table = body["flavours"] if isinstance(body, dict) and isinstance(body.get("flavours"), dict) else {}
+        except (OSError, orjson.JSONDecodeError):
+            table = {}
+        _SHIPPED_TABLES[SHIPPED] = table
+    return table
+
+
+def compile_shipped_table() -> str:
+    """The text of SHIPPED for the built-in templates as this checkout and this Jinja compile them.
+    A template that needs filters the base environments do not have (jcnrc impact adds its own) is
+    left out and compiled when used."""
+    import jinja2
+
+    templates = Templates(None)
+    root = resources.folder("templates")
+    flavours: dict[str, dict[str, list[str]]] = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        name = path.relative_to(root).as_posix()
+        env = templates.go_template if ".tmpl." in name else templates.text
+        flavour = getattr(env.bytecode_cache, "shipped_flavour", None)  # a CompiledTemplates, unless no key could be made
+        if flavour is None or env.loader is None:
+            continue
+        source, filename, _ = env.loader.get_source(env, name)
+        try:
+            code = env.compile(source, name, filename, raw=True)
+        except jinja2.TemplateError:
+            continue
+        checksum = hashlib.sha1(source.encode("utf-8")).hexdigest()
+        flavours.setdefault(flavour, {})[name] = [checksum, code]
+    body = {"comment": "The built-in templates compiled by Jinja (Python source): generated by `make compiled-templates`, "
+                       "used only while every key and checksum matches (jcnrc/render/templates.py).",
+            "jinja2": jinja2.__version__, "flavours": flavours}
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode("utf-8") + "\n"
 
 
 def _callables(functions: dict[str, Any]) -> list[tuple[str, str, str, str, str]] | None:
@@ -366,3 +448,12 @@ FILTERS: dict[str, Callable] = {
     "mermaid_str": escape.mermaid_string,
     "dot_str": escape.dot_string,
 }
+
+
+if __name__ == "__main__":
+    # `make compiled-templates`: write SHIPPED for this checkout, through the module as jcnrc imports it
+    # (run as __main__, this file's filters would be named after __main__, and the flavours would differ).
+    from jcnrc.render import templates as imported
+
+    assert imported.SHIPPED is not None
+    imported.SHIPPED.write_text(imported.compile_shipped_table(), encoding="utf-8", newline="\n")
