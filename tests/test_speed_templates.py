@@ -23,8 +23,7 @@ from conftest import EXAMPLES
 EXAMPLE = next(path for path in EXAMPLES if path.name == "aks-evpn-type5.yaml")
 
 
-@pytest.fixture
-def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def _counted_compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the templates Jinja compiles from here on, in a process that has compiled none."""
     from jcnrc.render import templates
 
@@ -37,8 +36,16 @@ def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(jinja2.Environment, "compile", counting)
     monkeypatch.setattr(templates, "_COMPILED", {})
-    monkeypatch.setattr(templates, "SHIPPED", None)  # these tests are about compiling; the shipped table has its own
     return compiled
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Compilations without the shipped table: these tests are about compiling and the cache folder."""
+    from jcnrc.render import templates
+
+    monkeypatch.setattr(templates, "SHIPPED", None)
+    return _counted_compilations(monkeypatch)
 
 
 def build() -> dict[str, str]:
@@ -218,21 +225,12 @@ def test_a_changed_template_or_filter_is_compiled_again(tmp_path, cache, compile
 
 @pytest.fixture
 def shipped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The compilations of a process that has compiled none, with the shipped table in use."""
+    """Compilations with the shipped table in use, read afresh, and no cache folder."""
     from jcnrc.render import templates
 
-    compiled: list[str] = []
-    real = jinja2.Environment.compile
-
-    def counting(self, source, name=None, filename=None, raw=False, defer_init=False):
-        compiled.append(name)
-        return real(self, source, name, filename, raw, defer_init)
-
-    monkeypatch.setattr(jinja2.Environment, "compile", counting)
-    monkeypatch.setattr(templates, "_COMPILED", {})
     monkeypatch.setattr(templates, "_SHIPPED_TABLES", {})
     monkeypatch.delenv(templates.CACHE_ENV, raising=False)
-    return compiled
+    return _counted_compilations(monkeypatch)
 
 
 def test_the_shipped_table_is_what_this_checkout_compiles():
