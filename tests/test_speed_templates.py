@@ -313,3 +313,22 @@ def orjson_jinja() -> str:
 
     assert templates.SHIPPED is not None
     return orjson.loads(templates.SHIPPED.read_bytes())["jinja2"]
+
+
+def test_filters_an_output_adds_are_part_of_the_compiled_code_keys():
+    """jcnrc impact renders with filters of its own; compiled code is kept under keys that name them,
+    so code compiled with one `md` filter is not reused with another."""
+    from jcnrc.render import templates
+
+    def one(value):
+        return str(value)
+
+    def other(value):
+        return repr(value)
+
+    def keys(extra):
+        cache = templates.Templates(None, extra_text_filters=extra).text.bytecode_cache
+        return cache.flavour, cache.shipped_flavour
+
+    assert keys({"md": one}) == keys({"md": one})
+    assert keys({"md": one}) != keys({"md": other}) != keys(None)

@@ -40,14 +40,17 @@ SHIPPED: Path | None = Path(__file__).with_name("compiled_templates.json")
 class Templates:
     """Two Jinja environments over the same search path (user folder first, then built-in)."""
 
-    def __init__(self, user_folder: Path | None) -> None:
+    def __init__(self, user_folder: Path | None, extra_text_filters: dict[str, Callable[..., Any]] | None = None) -> None:
+        """`extra_text_filters`: filters of one output's own (jcnrc impact's terminal and Markdown
+        escapes) for the text environment, given here so that the compiled-code keys cover them."""
         import jinja2  # here, not at the top: `jcnrc check` imports this module and renders nothing
 
         search = [str(user_folder)] if user_folder else []
         search.append(str(resources.folder("templates")))
         loader = jinja2.FileSystemLoader(search)
 
-        def environment(variable: tuple[str, str], block: tuple[str, str], comment: tuple[str, str]) -> jinja2.Environment:
+        def environment(variable: tuple[str, str], block: tuple[str, str], comment: tuple[str, str],
+                        extra: dict[str, Callable[..., Any]]) -> jinja2.Environment:
             # auto_reload=False: one build does not watch the template files change, so Jinja need not
             # stat each one again every time it is used (tens of thousands of times in a big build).
             options: dict[str, Any] = {
@@ -57,12 +60,13 @@ class Templates:
                 "comment_start_string": comment[0], "comment_end_string": comment[1]}
             env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, auto_reload=False, **options)
             env.filters.update(FILTERS)
+            env.filters.update(extra)
             # Compiled code kept for later Templates() and runs, under everything it depends on.
             env.bytecode_cache = CompiledTemplates.for_environment(options, env)  # type: ignore[assignment]
             return env
 
-        self.text = environment(("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
-        self.go_template = environment(("<<", ">>"), ("<%", "%>"), ("<#", "#>"))
+        self.text = environment(("{{", "}}"), ("{%", "%}"), ("{#", "#}"), extra_text_filters or {})
+        self.go_template = environment(("<<", ">>"), ("<%", "%>"), ("<#", "#>"), {})
         self._template_error = jinja2.TemplateError
         # name -> Template: Jinja's own cache is an LRU behind a lock, asked tens of thousands of times.
         self._loaded: dict[str, jinja2.Template] = {}

@@ -1113,10 +1113,9 @@ def to_text(report: dict[str, Any], fmt: str) -> str:
     def inline(value: Any) -> str:
         return markdown_code(value, cell=False)
 
-    templates = Templates(None)
     # The project's filters, plus the escapes of these outputs: a terminal's (jcnrc.diagnostics.escaped)
     # and Markdown's code spans, in a table cell (`md`) or in running text (`md_inline`).
-    templates.text.filters.update({"term": term, "md": markdown_code, "md_inline": inline})
+    templates = Templates(None, extra_text_filters={"term": term, "md": markdown_code, "md_inline": inline})
     if fmt == "markdown":
         return templates.render("impact/report.md.j2", r=report, esc=markdown_code, md_inline_escape=inline)
     return templates.render("impact/report.txt.j2", r=report, esc=term)
