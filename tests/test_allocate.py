@@ -463,12 +463,32 @@ def _ipv6_values() -> st.SearchStrategy[int]:
 @settings(max_examples=3000)
 @given(st.one_of(st.tuples(st.just(4), st.integers(0, (1 << 32) - 1)), st.tuples(st.just(6), _ipv6_values())))
 def test_address_text_is_what_ipaddress_writes(drawn):
+    """On every path: this C library's inet_ntop where it is glibc's, Python alone elsewhere."""
     from ipaddress import IPv4Address, IPv6Address
 
-    from jcnrc.plan.allocate import address_text
+    from jcnrc.plan import allocate
 
     version, value = drawn
-    assert address_text(version, value) == str(IPv4Address(value) if version == 4 else IPv6Address(value))
+    expected = str(IPv4Address(value) if version == 4 else IPv6Address(value))
+    assert allocate.address_text(version, value) == expected
+    if version == 6 and value >> 80:
+        assert allocate.ipv6_text(value) == expected  # what a build writes on a machine without glibc
+
+
+def test_ipv6_text_on_the_shapes_other_c_libraries_write_their_own_way():
+    """Windows dots ISATAP interface IDs, BSD compresses a single zero group, older musl takes a
+    later zero run; ipaddress (and jcnrc, on every machine) does none of that."""
+    from ipaddress import IPv6Address
+
+    from jcnrc.plan import allocate
+
+    written = {"fd00:0:0:1:0:5efe:a00:2": "fd00::1:0:5efe:a00:2", "2001:db8:0:1:dcad:beff:feef:1": None,
+               "1:0:0:1:0:0:2:3": "1::1:0:0:2:3", "0:0:1:0:0:1:2:3": "::1:0:0:1:2:3", "1:0:0:2:0:0:0:4": "1:0:0:2::4",
+               "1:0:0:0:0:0:0:0": "1::", "fd00:0:0:0:0:0:0:0": "fd00::", "1:2:3:4:5:6:7:8": None,
+               "ffff:0:0:0:0:ffff:0:0": "ffff::ffff:0:0"}
+    for text, compressed in written.items():
+        value = int(IPv6Address(text))
+        assert allocate.ipv6_text(value) == (compressed or text) == str(IPv6Address(value))
 
 
 @settings(max_examples=3000)

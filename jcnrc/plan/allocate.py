@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -199,16 +200,44 @@ def attachment_key(pod: str, interface: str) -> str:
 
 def address_text(version: int, value: int) -> str:
     """The text `str(ipaddress.ip_address(value))` writes for an address of `version`, without
-    building the object: a plan writes tens of thousands of them, and IPv6 text is slow to make in
-    pure Python. inet_ntop writes RFC 5952 text as ipaddress does (longest run of zero groups, the
-    first of equal ones, never a single group, lower-case hex), except that glibc writes
-    IPv4-compatible and IPv4-mapped addresses in dotted form: those lie in ::/80 and ::ffff:0:0/96,
-    which ipaddress writes itself. A property test holds both to ipaddress."""
+    building the object: a plan writes tens of thousands of them, and ipaddress's IPv6 text is slow
+    to make. Property tests hold every path to ipaddress."""
     if version == 4:
         return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
-    if value >> 80:
+    if not value >> 80:
+        # ::/80 holds the IPv4-compatible and -mapped forms, which ipaddress itself writes differently
+        # from one Python release to the next (dotted mapped addresses since 3.13): as jcnrc's other
+        # address text does, ask ipaddress (special-purpose ranges, refused as pools anyway).
+        return str(IPv6Address(value))
+    if _GLIBC_NTOP:
         return inet_ntop(AF_INET6, value.to_bytes(16, "big"))
-    return str(IPv6Address(value))
+    return ipv6_text(value)
+
+
+# glibc's inet_ntop writes RFC 5952 text as ipaddress does (the longest run of zero groups, the first
+# of equal ones, never a single group, lower-case hex) outside ::/80. Other C libraries differ (Windows
+# writes ISATAP interface IDs dotted, BSD's compresses a single zero group, older musl prefers a later
+# run), and the output must not depend on the machine that built it: there, ipv6_text.
+try:
+    _GLIBC_NTOP = (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc ")
+except (AttributeError, ValueError, OSError):
+    _GLIBC_NTOP = False
+
+# A run of 8 zero groups down to 2, as they appear in ":<group>:<group>:...:" (see ipv6_text).
+_ZERO_RUNS = tuple(":" + "0:" * length for length in range(8, 1, -1))
+
+
+def ipv6_text(value: int) -> str:
+    """RFC 5952 text of an IPv6 address outside ::/80 as ipaddress writes it, in Python alone."""
+    groups = (f":{value >> 112:x}:{value >> 96 & 0xFFFF:x}:{value >> 80 & 0xFFFF:x}:{value >> 64 & 0xFFFF:x}"
+              f":{value >> 48 & 0xFFFF:x}:{value >> 32 & 0xFFFF:x}:{value >> 16 & 0xFFFF:x}:{value & 0xFFFF:x}:")
+    if ":0:0:" in groups:
+        # The longest run first; find() gives the first of equal runs, as ipaddress chooses.
+        for run in _ZERO_RUNS:
+            at = groups.find(run)
+            if at >= 0:
+                return groups[1:at] + "::" + groups[at + len(run):-1]
+    return groups[1:-1]
 
 
 def network_text(version: int, start: int, prefixlen: int) -> str:
