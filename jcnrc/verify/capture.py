@@ -119,6 +119,11 @@ class KernelRoute:
     dev: str | None
     line: int
 
+    @property
+    def family(self) -> str:
+        """The address family, "ipv4" or "ipv6", as the expected state names them."""
+        return "ipv6" if ipaddress.ip_network(self.prefix).version == 6 else "ipv4"
+
 
 @dataclass(frozen=True)
 class KernelTableCapture:
@@ -146,7 +151,7 @@ class CaptureError(ValueError):
 
 _RD = r"(?:\d{1,3}(?:\.\d{1,3}){3}|\d{1,10}L?):\d{1,10}"
 _TYPE5 = re.compile(
-    rf"^5:(?P<rd>{_RD})::(?P<tag>\d{{1,10}})::(?P<prefix>.+)::(?P<length>\d{{1,3}})/248$",
+    rf"5:(?P<rd>{_RD})::(?P<tag>\d{{1,10}})::(?P<prefix>.+)::(?P<length>\d{{1,3}})/248",
     re.ASCII,
 )
 _MAX_U16 = 0xFFFF
@@ -217,7 +222,7 @@ def _parse_type5(text: str) -> tuple[str, IPNetwork] | str:
     # The IPv6 prefix itself contains "::", so the regex anchors the RD before
     # the first "::" and the length after the last one; the greedy middle is
     # the prefix.
-    match = _TYPE5.match(text)
+    match = _TYPE5.fullmatch(text)
     if not match:
         return f"{text!r} is not an EVPN Type-5 NLRI (5:RD::TAG::PREFIX::LEN/248)"
     problem = _rd_problem(match["rd"])
@@ -234,9 +239,9 @@ def _parse_type5(text: str) -> tuple[str, IPNetwork] | str:
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _PROMPT = re.compile(
-    r"^(?:[\w.-]+@[\w.-]+(?::\S*?)?[>#%$]|[>#%$])(?:\s+(?P<command>.*))?$", re.ASCII
+    r"(?:[\w.-]+@[\w.-]+(?::\S*?)?[>#%$]|[>#%$])(?:\s+(?P<command>.*))?", re.ASCII
 )
-_SNIPPED = re.compile(r"^\s*<\s*-*\s*snip(?:ped)?\s*-*\s*>$", re.ASCII | re.IGNORECASE)
+_SNIPPED = re.compile(r"\s*<\s*-*\s*snip(?:ped)?\s*-*\s*>", re.ASCII | re.IGNORECASE)
 
 Line = tuple[int, str]  # (1-based number, text without trailing blanks)
 
@@ -256,7 +261,7 @@ def _prepare(text: str) -> _Prepared:
     command, command_line = None, None
     first_number, first_text = content[0]
     # Only the first line may be a prompt: indented route output contains ">".
-    prompt = _PROMPT.match(first_text)
+    prompt = _PROMPT.fullmatch(first_text)
     if prompt:
         command, command_line = (prompt["command"] or "").strip(), first_number
         lines = [line for line in lines if line[0] != first_number]
@@ -267,17 +272,17 @@ def _prepare(text: str) -> _Prepared:
 
 
 def _is_bare_prompt(text: str) -> bool:
-    prompt = _PROMPT.match(text)
+    prompt = _PROMPT.fullmatch(text)
     return prompt is not None and not prompt["command"]
 
 
 def _has_snip(lines: tuple[Line, ...]) -> bool:
-    return any(_SNIPPED.match(text) for _, text in lines)
+    return any(_SNIPPED.fullmatch(text) for _, text in lines)
 
 
 def _meaningful(lines: tuple[Line, ...]) -> Iterator[Line]:
     """Lines that carry output: not blank and not a snip marker."""
-    return ((n, t) for n, t in lines if t.strip() and not _SNIPPED.match(t))
+    return ((n, t) for n, t in lines if t.strip() and not _SNIPPED.fullmatch(t))
 
 
 def _int(text: str, line: int, what: str) -> int:
@@ -362,7 +367,7 @@ def _content_kind(prepared: _Prepared) -> str:
         raise CaptureError(prepared.command_line or 1, "capture holds no output")
     if any(_TABLE_HEADER.match(t) for _, t in lines):
         return _ROUTE
-    if any(_GROUPS_LINE.match(t) or _PEER_HEADER.match(t) for _, t in lines):
+    if any(_GROUPS_LINE.fullmatch(t) or _PEER_HEADER.match(t) for _, t in lines):
         return _BGP_SUMMARY
     number, first = lines[0]
     if _looks_like_kernel_route(first):
@@ -398,25 +403,25 @@ def parse_kernel_routes(text: str) -> KernelTableCapture:
 _TABLE_HEADER = re.compile(
     r"^(?P<table>\S+): (?P<destinations>\d{1,9}) destinations?, \d{1,9} routes?\b", re.ASCII
 )
-_LEGEND = re.compile(r"^\+ = Active Route, - = Last Active, \* = Both$")
+_LEGEND = re.compile(r"\+ = Active Route, - = Last Active, \* = Both")
 _RESTART_NOTICE = re.compile(r"^Restart (?:Complete|in progress)")
 _EXTENSIVE_DESTINATION = re.compile(
-    r"^(?P<destination>\S+) \(\d{1,9} entr(?:y|ies), \d{1,9} announced\)$", re.ASCII
+    r"(?P<destination>\S+) \(\d{1,9} entr(?:y|ies), \d{1,9} announced\)", re.ASCII
 )
-_BRIEF_DESTINATION = re.compile(r"^(?P<destination>[0-9A-Fa-f:]\S*)(?:\s+(?P<rest>\S.*))?$", re.ASCII)
+_BRIEF_DESTINATION = re.compile(r"(?P<destination>[0-9A-Fa-f:]\S*)(?:\s+(?P<rest>\S.*))?", re.ASCII)
 _BRIEF_ENTRY = re.compile(
-    r"^\s*(?P<mark>[*+-]?)\[(?P<protocol>[A-Za-z][\w-]*)/\d{1,5}(?:/-?\d{1,10})?\]\s*(?P<rest>.*)$",
+    r"\s*(?P<mark>[*+-]?)\[(?P<protocol>[A-Za-z][\w-]*)/\d{1,5}(?:/-?\d{1,10})?\]\s*(?P<rest>.*)",
     re.ASCII,
 )
 _BRIEF_FROM = re.compile(r"\bfrom (?P<address>[0-9A-Fa-f.:]+)", re.ASCII)
 _BRIEF_NEXT_HOP = re.compile(r"^\s*(?P<selected>>)?\s*to (?P<address>[0-9A-Fa-f.:]+) via \S+", re.ASCII)
 _EXTENSIVE_ENTRY = re.compile(r"^\s+(?P<mark>[*+-]?)(?P<protocol>[A-Za-z][\w-]*)\s+Preference:", re.ASCII)
-_EXTENSIVE_SOURCE = re.compile(r"^\s+Source: (?P<address>\S+)$")
+_EXTENSIVE_SOURCE = re.compile(r"\s+Source: (?P<address>\S+)")
 _EXTENSIVE_PROTOCOL_NEXT_HOP = re.compile(r"^\s+Protocol next hop: (?P<address>\S+)")
 _EXTENSIVE_NEXT_HOP = re.compile(
     r"^\s+Next hop: (?P<address>[0-9A-Fa-f.:]+)(?: via \S+)?(?P<selected>,\s*selected)?", re.ASCII
 )
-_EXTENSIVE_COMMUNITIES = re.compile(r"^\s+Communities: (?P<communities>.*)$")
+_EXTENSIVE_COMMUNITIES = re.compile(r"\s+Communities: (?P<communities>.*)")
 _EXTENSIVE_ROUTE_LABEL = re.compile(r"^\s+Route Label: (?P<label>\d{1,10})\b", re.ASCII)
 
 
@@ -486,9 +491,9 @@ def _route_table_header(prepared: _Prepared) -> tuple[int, str, int]:
 
 def _is_extensive(lines: tuple[Line, ...]) -> bool:
     for _, text in _meaningful(lines):
-        if text[0].isspace() or _LEGEND.match(text) or _RESTART_NOTICE.match(text):
+        if text[0].isspace() or _LEGEND.fullmatch(text) or _RESTART_NOTICE.match(text):
             continue
-        return bool(_EXTENSIVE_DESTINATION.match(text))
+        return bool(_EXTENSIVE_DESTINATION.fullmatch(text))
     return False
 
 
@@ -499,12 +504,12 @@ def _group_destinations(lines: tuple[Line, ...], extensive: bool) -> list[_Desti
     for number, text in lines:
         if not text.strip():
             continue
-        if _SNIPPED.match(text):
+        if _SNIPPED.fullmatch(text):
             if current is not None:
                 current.cut_by_snip = True
             current, after_snip = None, True
             continue
-        if not extensive and (_LEGEND.match(text) or _RESTART_NOTICE.match(text)):
+        if not extensive and (_LEGEND.fullmatch(text) or _RESTART_NOTICE.match(text)):
             continue
         # Extensive output also prints some detail lines ("TSI:") at column 0.
         is_detail = text[0].isspace() or extensive
@@ -523,7 +528,7 @@ def _group_destinations(lines: tuple[Line, ...], extensive: bool) -> list[_Desti
 def _starts_destination(text: str, extensive: bool) -> re.Match[str] | None:
     if text[0].isspace():
         return None
-    return (_EXTENSIVE_DESTINATION if extensive else _BRIEF_DESTINATION).match(text)
+    return (_EXTENSIVE_DESTINATION if extensive else _BRIEF_DESTINATION).fullmatch(text)
 
 
 def _group_or_empty(match: re.Match[str], name: str) -> str:
@@ -534,7 +539,7 @@ def _brief_entries(destination: _Destination) -> list[_Entry]:
     """Entries of a brief destination; the first may share the destination line."""
     lines = list(destination.body)
     if destination.rest:
-        if not _BRIEF_ENTRY.match(destination.rest):
+        if not _BRIEF_ENTRY.fullmatch(destination.rest):
             raise CaptureError(destination.line, f"unexpected text after destination: {destination.rest[:60]!r}")
         lines.insert(0, (destination.line, destination.rest))
     return _split_entries(lines, _BRIEF_ENTRY, destination)
@@ -593,14 +598,14 @@ def _read_extensive_entry(entry: _Entry) -> _EntryDetails:
     targets: tuple[str, ...] = ()
     hops: list[tuple[str | None, str, int]] = []
     for number, text in entry.lines[1:]:
-        if (match := _EXTENSIVE_SOURCE.match(text)) and learned_from is None:
+        if (match := _EXTENSIVE_SOURCE.fullmatch(text)) and learned_from is None:
             learned_from = _address(match["address"], number, "source")
         elif (match := _EXTENSIVE_PROTOCOL_NEXT_HOP.match(text)) and protocol_next_hop is None:
             # Repeated under "Indirect next hops"; the first is the route's own.
             protocol_next_hop = _address(match["address"], number, "protocol next hop")
         elif match := _EXTENSIVE_NEXT_HOP.match(text):
             hops.append((match["selected"], match["address"], number))
-        elif (match := _EXTENSIVE_COMMUNITIES.match(text)) and not targets:
+        elif (match := _EXTENSIVE_COMMUNITIES.fullmatch(text)) and not targets:
             targets = tuple(word for word in match["communities"].split() if word.startswith("target:"))
         elif (match := _EXTENSIVE_ROUTE_LABEL.match(text)) and vni is None:
             vni = _int(match["label"], number, "route label")
@@ -636,16 +641,16 @@ def _type5_route(text: str, nlri: tuple[str, IPNetwork], entry: _Entry, details:
 # ------------------------------------------------------- show bgp summary
 
 _GROUPS_LINE = re.compile(
-    r"^Groups: (?P<groups>\d{1,9}) Peers: (?P<peers>\d{1,9}) Down peers: (?P<down>\d{1,9})$", re.ASCII
+    r"Groups: (?P<groups>\d{1,9}) Peers: (?P<peers>\d{1,9}) Down peers: (?P<down>\d{1,9})", re.ASCII
 )
 _PREAMBLE_LINE = re.compile(r"^[A-Z][A-Za-z0-9 /-]*: \S")
 _TABLE_SECTION_HEADER = re.compile(r"^Table\s+Tot Paths\s+Act Paths")
-_TABLE_SECTION_LINE = re.compile(r"^(?:\S+(?:\s+\d{1,20}){6}|\S+|\s+\d{1,20}(?:\s+\d{1,20}){5})$", re.ASCII)
+_TABLE_SECTION_LINE = re.compile(r"(?:\S+(?:\s+\d{1,20}){6}|\S+|\s+\d{1,20}(?:\s+\d{1,20}){5})", re.ASCII)
 _PEER_HEADER = re.compile(r"^Peer\s+AS\s+InPkt\s+OutPkt")
-_PEER_TABLE = re.compile(r"^\s+(?P<table>\S+): (?P<counts>\d{1,20}(?:/\d{1,20})+)$", re.ASCII)
-_COUNTS = re.compile(r"^\d{1,20}(?:/\d{1,20}){3}$", re.ASCII)
-_STATE = re.compile(r"^[A-Za-z]+$", re.ASCII)
-_UP_DOWN = re.compile(r"^[0-9wdhms:]+$", re.ASCII)
+_PEER_TABLE = re.compile(r"\s+(?P<table>\S+): (?P<counts>\d{1,20}(?:/\d{1,20})+)", re.ASCII)
+_COUNTS = re.compile(r"\d{1,20}(?:/\d{1,20}){3}", re.ASCII)
+_STATE = re.compile(r"[A-Za-z]+", re.ASCII)
+_UP_DOWN = re.compile(r"[0-9wdhms:]+", re.ASCII)
 
 _PREAMBLE, _TABLES, _PEERS = "preamble", "tables", "peers"
 
@@ -668,7 +673,7 @@ def _parse_bgp_summary(prepared: _Prepared) -> BgpSummaryCapture:
     tables: list[str] = []  # from the Table section, to name inline peer counts
     peers: list[_PeerDraft] = []
     for number, text in _meaningful(prepared.lines):
-        if match := _GROUPS_LINE.match(text):
+        if match := _GROUPS_LINE.fullmatch(text):
             groups, peer_count, down_peers = (int(match[k]) for k in ("groups", "peers", "down"))
         elif _TABLE_SECTION_HEADER.match(text):
             section = _TABLES
@@ -679,7 +684,7 @@ def _parse_bgp_summary(prepared: _Prepared) -> BgpSummaryCapture:
                 raise CaptureError(number, f"unexpected line in BGP summary: {text.strip()[:60]!r}")
         elif section == _TABLES:
             _read_table_section_line(number, text, tables)
-        elif match := _PEER_TABLE.match(text):
+        elif match := _PEER_TABLE.fullmatch(text):
             if not peers:
                 raise CaptureError(number, "table counts before any peer line")
             counts = tuple(int(c) for c in match["counts"].split("/"))
@@ -698,7 +703,7 @@ def _parse_bgp_summary(prepared: _Prepared) -> BgpSummaryCapture:
 
 
 def _read_table_section_line(number: int, text: str, tables: list[str]) -> None:
-    if not _TABLE_SECTION_LINE.match(text):
+    if not _TABLE_SECTION_LINE.fullmatch(text):
         raise CaptureError(number, f"unexpected line in the BGP table section: {text.strip()[:60]!r}")
     if not text[0].isspace():
         tables.append(text.split()[0])
@@ -715,9 +720,9 @@ def _read_peer_line(number: int, text: str, tables: list[str]) -> _PeerDraft:
         _int(counter, number, "packet/flap counter")
     state_words = _trailing_state_words(words[6:])
     up_down = words[6 : len(words) - len(state_words)]
-    if not state_words or not up_down or not all(_UP_DOWN.match(w) for w in up_down):
+    if not state_words or not up_down or not all(_UP_DOWN.fullmatch(w) for w in up_down):
         raise CaptureError(number, f"cannot read the Last Up/Dwn and State columns of {text.strip()[:80]!r}")
-    if _COUNTS.match(state_words[0]):
+    if _COUNTS.fullmatch(state_words[0]):
         # An established peer may print its counts in place of "Establ", one
         # group per RIB in the order of the Table section ("" when that is ambiguous).
         names = tables if len(tables) == len(state_words) else [""] * len(state_words)
@@ -731,12 +736,12 @@ def _trailing_state_words(words: list[str]) -> list[str]:
     """The State column: one state word, or one or more a/r/a/d count groups."""
     counts: list[str] = []
     for word in reversed(words):
-        if not _COUNTS.match(word):
+        if not _COUNTS.fullmatch(word):
             break
         counts.insert(0, word)
     if counts:
         return counts
-    return words[-1:] if words and _STATE.match(words[-1]) else []
+    return words[-1:] if words and _STATE.fullmatch(words[-1]) else []
 
 
 # ----------------------------------------------------------------- ip route

@@ -16,9 +16,8 @@ JSON object); only findings with ``is_problem`` make ``jcnrc verify`` exit 1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from ipaddress import ip_network
 from typing import TYPE_CHECKING, Generic, TypedDict, TypeVar, Unpack
 
 from jcnrc.plan import expected as expected_state
@@ -26,6 +25,7 @@ from jcnrc.plan.expected import ExpectedKernelRoute, ExpectedRoute, ExpectedSess
 from jcnrc.verify.capture import (
     BgpPeer,
     BgpSummaryCapture,
+    Capture,
     CaptureError,
     EvpnType5Route,
     KernelRoute,
@@ -76,15 +76,29 @@ class Finding:
 
 def verify(plan: Plan, node_name: str, captures: dict[str, str]) -> list[Finding]:
     """Findings for every capture, in the order given. Never raises for bad capture text."""
-    state = expected_state.node_state(plan, node_name)
-    findings: list[Finding] = []
-    for name, text in captures.items():
+    return check_captures(plan, node_name, parse_captures(captures))
+
+
+def parse_captures(texts: Mapping[str, str]) -> dict[str, Capture | CaptureError]:
+    """Every capture parsed, or the reason it cannot be."""
+    parsed: dict[str, Capture | CaptureError] = {}
+    for name, text in texts.items():
         try:
-            capture = parse_capture(text)
+            parsed[name] = parse_capture(text)
         except CaptureError as exc:
-            findings.append(Finding(name, "unreadable", f"cannot read the capture: {exc.message}", line=exc.line))
-            continue
-        if isinstance(capture, RouteTableCapture):
+            parsed[name] = exc
+    return parsed
+
+
+def check_captures(plan: Plan, node_name: str, parsed: Mapping[str, Capture | CaptureError],
+                   state: NodeState | None = None) -> list[Finding]:
+    """`verify` for captures already parsed (live mode builds some from JSON, never from text)."""
+    state = state if state is not None else expected_state.node_state(plan, node_name)
+    findings: list[Finding] = []
+    for name, capture in parsed.items():
+        if isinstance(capture, CaptureError):
+            findings.append(Finding(name, "unreadable", f"cannot read the capture: {capture.message}", line=capture.line))
+        elif isinstance(capture, RouteTableCapture):
             findings += RouteTableCheck(plan, state, name, capture).run()
         elif isinstance(capture, BgpSummaryCapture):
             findings += BgpSummaryCheck(plan, state, name, capture).run()
@@ -336,7 +350,7 @@ class KernelTableCheck(_Check[KernelTableCapture]):
     def __init__(self, plan: Plan, state: NodeState, name: str, capture: KernelTableCapture) -> None:
         super().__init__(plan, state, name, capture)
         self.compared = [r for r in capture.routes if r.kind in COMPARED_KERNEL_KINDS]
-        self.families = {_family(r.prefix) for r in capture.routes}
+        self.families = {r.family for r in capture.routes}
         self.label = f"kernel table {capture.table}" if capture.table else "the kernel table"
 
     def run(self) -> list[Finding]:
@@ -432,7 +446,3 @@ class KernelTableCheck(_Check[KernelTableCapture]):
         if route.kind == "encap":
             return f"VXLAN id {route.vni} to {route.dst}, {self._node_at(route.dst)}; VRF {table.vrf} installs no such prefix"
         return f"VRF {table.vrf} has no pod link {route.prefix} on {self.state.node}"
-
-
-def _family(prefix: str) -> str:
-    return "ipv6" if ip_network(prefix).version == 6 else "ipv4"

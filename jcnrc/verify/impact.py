@@ -36,12 +36,12 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jcnrc.diagnostics import Located, escaped, locate
-from jcnrc.pipeline import LOCK_SIZE_FACTOR, Options, Result, compile_intent, lock_path_for, read_lock, render_analysed
+from jcnrc.pipeline import LOCK_SIZE_FACTOR, Options, Result, compile_intent, lock_path_for
 from jcnrc.plan import expected, reach
 from jcnrc.render.escape import shell_word, to_json
 from jcnrc.verify.manifests import manifest_objects
@@ -157,6 +157,10 @@ class _Repository:
     top: Path  # the work tree's top folder, resolved
     git_dir: Path  # its git folder, resolved: <top>/.git, or what the gitfile <top>/.git names
 
+    def git(self, arguments: list[str], what: str, explain: str | None = None) -> bytes:
+        """_git in this repository and no other."""
+        return _git(arguments, self.top, what, explain, git_dir=self.git_dir)
+
 
 def _repository(here: Path, ref: str) -> _Repository:
     """The repository whose work tree holds `here`, found by git from there and then checked: its
@@ -197,8 +201,7 @@ def _gitfile_target(gitfile: Path) -> Path | None:
 
 def _tree_entry(commit: str, path: str, repository: _Repository) -> tuple[str, str] | None:
     """(mode, blob id) of `path` at `commit`, or None when it is not there."""
-    listed = _git(["ls-tree", "-z", "--full-tree", commit, "--", path], repository.top, f"git ls-tree {path}",
-                  git_dir=repository.git_dir)
+    listed = repository.git(["ls-tree", "-z", "--full-tree", commit, "--", path], f"git ls-tree {path}")
     entry = listed.split(b"\0", 1)[0].decode("utf-8", "replace")
     if not entry:
         return None
@@ -218,13 +221,12 @@ def _blob(commit: str, ref: str, path: str, repository: _Repository, limit: int)
     mode, blob = entry
     if mode not in ("100644", "100755") or not blob:
         raise ImpactUsageError(f"git:{escaped(ref)}: {escaped(path)} is not a regular file at that revision")
-    size = int(_git(["cat-file", "-s", blob], repository.top, f"git cat-file {path}", git_dir=repository.git_dir).strip()
-               or b"0")
+    size = int(repository.git(["cat-file", "-s", blob], f"git cat-file {path}").strip() or b"0")
     if size > limit:
         raise ImpactUsageError(f"git:{escaped(ref)}: {escaped(path)} is {size} bytes at that revision; the limit is {limit} "
                                "(--max-bytes)")
     # `cat-file blob` prints the blob as stored: plumbing, with no text conversion, filter or pager.
-    return _git(["cat-file", "blob", blob], repository.top, f"git cat-file {ref}:{path}", git_dir=repository.git_dir)
+    return repository.git(["cat-file", "blob", blob], f"git cat-file {ref}:{path}")
 
 
 def _from_git(ref: str, new: Path, folder: Path, limits: Limits) -> Source:
@@ -237,15 +239,14 @@ def _from_git(ref: str, new: Path, folder: Path, limits: Limits) -> Source:
         relative = (here / new.name).relative_to(repository.top).as_posix()
     except ValueError:
         raise ImpactUsageError(f"{escaped(str(new))} is not inside the git repository {escaped(str(repository.top))}") from None
-    commit = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"], repository.top,
-                  f"git:{escaped(ref)}", "no such revision in the repository",
-                  git_dir=repository.git_dir).decode("ascii", "replace").strip()
+    commit = repository.git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+                            f"git:{escaped(ref)}", "no such revision in the repository").decode("ascii", "replace").strip()
     text = _blob(commit, ref, relative, repository, limits.max_bytes)
     if text is None:
         raise ImpactUsageError(f"git:{escaped(ref)}: {escaped(relative)} does not exist at that revision")
     intent = folder / new.name
     intent.write_bytes(text)
-    lock_relative = str(Path(relative).with_name(lock_path_for(new).name).as_posix())
+    lock_relative = Path(relative).with_name(lock_path_for(new).name).as_posix()
     lock = _blob(commit, ref, lock_relative, repository, LOCK_SIZE_FACTOR * limits.max_bytes)
     if lock is not None:
         lock_path_for(intent).write_bytes(lock)
@@ -296,12 +297,11 @@ def compile_side(source: Source, options: Options, display: str) -> Side:
         _fill(side, result)
         return side
     errors = [d for d in result.diagnostics if d.is_error]
-    declared: list[Expectation] = []
-    planned: Result | None = None
-    if errors and all(d.path[:1] == ("expect",) for d in errors):
-        planned, declared = _without_expectations(source.path, options, display)
+    if not (errors and all(d.path[:1] == ("expect",) for d in errors)):
+        return Side(source.label, result, False, [])
+    planned, declared = _without_expectations(source.path, options, display)
     side = Side(source.label, result, False, declared)
-    if planned is not None and planned.ok and planned.files is not None:
+    if planned.ok and planned.files is not None:
         _fill(side, planned)
     return side
 
@@ -332,40 +332,14 @@ def _declared(result: Result) -> list[Expectation]:
     return found
 
 
-def _without_expectations(path: Path, options: Options, display: str) -> tuple[Result | None, list[Expectation]]:
-    """The intent planned and rendered as if it had no `expect:`, and the expectations it writes.
-    The steps of `pipeline.analyse` (whose diagnostics were reported already), minus the checks
-    that the expectations hold."""
-    from jcnrc.intent.check import check
-    from jcnrc.intent.fleet import check_fleet
+def _without_expectations(path: Path, options: Options, display: str) -> tuple[Result, list[Expectation]]:
+    """The intent compiled as if it had no `expect:` (`Options.expectations`), and the expectations
+    it writes, read from the file: the compiled intent no longer holds them."""
     from jcnrc.intent.load import load_file
-    from jcnrc.plan.fleet import plan_fleet
-    from jcnrc.plan.planner import plan
 
     loaded = load_file(path, display, options.limits, fast=True)
-    if not loaded.ok or not isinstance(loaded.data, dict):
-        return None, []
-    declared = _raw_expectations(loaded.data.get("expect"))
-    data = {key: value for key, value in loaded.data.items() if key != "expect"}
-    result = Result(loaded.source, source_digest=loaded.digest)
-    previous, _ = read_lock(lock_path_for(path), options.limits)
-    if data.get("kind") == "Fleet":
-        checked_fleet = check_fleet(data)
-        if not checked_fleet.ok:
-            return None, declared
-        planned_fleet = plan_fleet(checked_fleet, previous)
-        if planned_fleet.plan is None:
-            return None, declared
-        result.fleet, result.lock = planned_fleet.plan, planned_fleet.plan.lock
-    else:
-        checked = check(data)
-        if not checked.ok or checked.topology is None:
-            return None, declared
-        planned = plan(checked.topology, previous)
-        if planned.plan is None:
-            return None, declared
-        result.plan, result.lock = planned.plan, planned.plan.lock
-    return render_analysed(path, result, options, display), declared
+    declared = _raw_expectations(loaded.data.get("expect")) if isinstance(loaded.data, dict) else []
+    return compile_intent(path, replace(options, expectations=False), display), declared
 
 
 def _raw_expectations(items: Any) -> list[Expectation]:
@@ -461,13 +435,13 @@ class _NodeAt:
     node: PlannedNode
 
 
-def _nodes(side: Side) -> tuple[dict[str, _NodeAt], list[_ClusterView]]:
+def _nodes(side: Side) -> dict[str, _NodeAt]:
     views = [_ClusterView(cluster, plan) for cluster, plan in side.clusters] if side.usable else []
     found = {}
     for view in views:
         for n in view.plan.nodes:
             found[_qualified(view.cluster, n.name)] = _NodeAt(view, n.name, n)
-    return found, views
+    return found
 
 
 def _session_data(cluster: str | None, s: expected.ExpectedSession) -> tuple:
@@ -481,8 +455,7 @@ def _sessions(at: _NodeAt | None) -> set[tuple]:
 
 
 def node_changes(old: Side, new: Side) -> list[dict[str, Any]]:
-    old_nodes, _ = _nodes(old)
-    new_nodes, _ = _nodes(new)
+    old_nodes, new_nodes = _nodes(old), _nodes(new)
     shared: dict[tuple[int, int, str], _Diff] = {}  # (old view, new view, source): one diff for every node importing it
     order = list(new_nodes) + [n for n in old_nodes if n not in new_nodes]
     found = []
@@ -770,9 +743,10 @@ def artifacts(old: dict[str, str], new: dict[str, str]) -> dict[str, Any]:
     return {"added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)), "changed": changed}
 
 
-def _roots(side: Side) -> list[str]:
-    """The kustomize roots of a build: the folder itself, or each cluster's folder of a fleet."""
-    return [f"{c}/" if c is not None else "" for c, _ in side.clusters]
+def _roots(side: Side) -> dict[str, tuple[str | None, Plan]]:
+    """The kustomize roots of a build (the folder itself, or each cluster's folder of a fleet),
+    each with its cluster and plan."""
+    return {(f"{c}/" if c is not None else ""): (c, p) for c, p in side.clusters}
 
 
 def _under(files: dict[str, str], root: str) -> dict[str, str]:
@@ -899,14 +873,12 @@ def _command(container: dict) -> str:
     return to_json([*(container.get("command") or []), *(container.get("args") or [])])
 
 
-def _changed_nads(old: dict[_Identity, tuple[dict, str]], new: dict[_Identity, tuple[dict, str]]) -> dict[tuple[str, str], str]:
-    """(namespace, name) -> name of every NetworkAttachmentDefinition whose spec changed: Multus
-    reads it only when a pod attaches, so running pods keep the old one until they are re-created."""
-    found = {}
-    for identity, (obj, _) in new.items():
-        if identity[0] == "NetworkAttachmentDefinition" and identity in old and old[identity][0].get("spec") != obj.get("spec"):
-            found[(identity[1], identity[2])] = identity[2]
-    return found
+def _changed_nads(old: dict[_Identity, tuple[dict, str]], new: dict[_Identity, tuple[dict, str]]) -> set[tuple[str, str]]:
+    """(namespace, name) of every NetworkAttachmentDefinition whose spec changed: Multus reads it
+    only when a pod attaches, so running pods keep the old one until they are re-created."""
+    return {identity[1:] for identity, (obj, _) in new.items()
+            if identity[0] == "NetworkAttachmentDefinition" and identity in old
+            and old[identity][0].get("spec") != obj.get("spec")}
 
 
 def _pod_parts(obj: dict) -> tuple[dict, dict, bool] | None:
@@ -921,10 +893,9 @@ def _pod_parts(obj: dict) -> tuple[dict, dict, bool] | None:
 
 def workloads(old: Side, new: Side) -> list[dict[str, Any]]:
     assert old.files is not None and new.files is not None
-    old_plans = {(f"{c}/" if c is not None else ""): (c, p) for c, p in old.clusters}
-    new_plans = {(f"{c}/" if c is not None else ""): (c, p) for c, p in new.clusters}
+    old_plans, new_plans = _roots(old), _roots(new)
     found = []
-    for root in _roots(new) + [r for r in _roots(old) if r not in new_plans]:
+    for root in [*new_plans, *(r for r in old_plans if r not in new_plans)]:
         old_files, new_files = _under(old.files, root), _under(new.files, root)
         # Only the files that differ are parsed (a big build has thousands of manifests), unless an
         # attached NAD changed: then the unchanged pods on it are affected too.
@@ -951,7 +922,7 @@ def workloads(old: Side, new: Side) -> list[dict[str, Any]]:
 
 
 def _workload(identity: _Identity, before: tuple[dict, str] | None, after: tuple[dict, str] | None,
-              nads: dict[tuple[str, str], str], new_plan: tuple[str | None, Plan],
+              nads: set[tuple[str, str]], new_plan: tuple[str | None, Plan],
               old_plan: tuple[str | None, Plan]) -> dict[str, Any] | None:
     kind, namespace, name = identity
     current = after or before
@@ -1011,16 +982,16 @@ def rollout(new: Side, nodes: list[dict[str, Any]], loads: list[dict[str, Any]],
 
 # --- the report --------------------------------------------------------------------------------------
 
-def _diagnostics(side: Side, label: str, limit: int) -> tuple[list[dict[str, Any]], int]:
+def _diagnostics(side: Side, limit: int) -> tuple[list[dict[str, Any]], int]:
     errors = [d for d in side.result.diagnostics if d.is_error]
     located: list[Located] = locate(errors, side.result.source)
-    shown = [{"file": label, "line": item.line, "column": item.column, "severity": item.diagnostic.severity,
+    shown = [{"file": side.label, "line": item.line, "column": item.column, "severity": item.diagnostic.severity,
               "code": item.diagnostic.code, "message": item.diagnostic.message} for item in located[:limit]]
     return shown, max(len(located) - limit, 0)
 
 
 def _about(side: Side, limit: int) -> dict[str, Any]:
-    shown, omitted = _diagnostics(side, side.label, limit)
+    shown, omitted = _diagnostics(side, limit)
     return {"source": side.label, "kind": side.kind, "name": side.name, "compiles": side.compiles,
             "planned": side.usable, "diagnostics": shown, "diagnosticsOmitted": omitted}
 

@@ -61,13 +61,14 @@ from jcnrc.verify.capture import (
     EvpnType5Route,
     KernelTableCapture,
     RouteTableCapture,
+    _int,
     parse_bgp_summary,
     parse_kernel_routes,
     parse_route_table,
     parse_type5,
 )
-from jcnrc.verify.compare import Finding
-from jcnrc.verify.report import CaptureInfo, NodeReport, PodInfo, Report, check_captures, node_report
+from jcnrc.verify.compare import Finding, check_captures
+from jcnrc.verify.report import CaptureInfo, NodeReport, PodInfo, Report, node_report
 
 if TYPE_CHECKING:
     from jcnrc.plan.fleet import FleetPlan
@@ -103,7 +104,7 @@ _READ_CHUNK = 64 * 1024  # bytes read from kubectl at a time; the chunk that pas
 JOBS = 4  # nodes verified at once: kubectl calls are I/O bound, and a cluster's API server should not be flooded
 # Kubernetes object names (RFC 1123). A pod or container name is put on kubectl's command line
 # before `--`: anything else (a name starting with `-`) could be read as an option.
-_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", re.ASCII)
+_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", re.ASCII)
 _REFUSED = re.compile(r"\(Forbidden\)|\(Unauthorized\)|\bforbidden\b|must be logged in", re.IGNORECASE)
 _KLOG_LINE = re.compile(r"^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s", re.ASCII)
 CRPD_VRF_PREFIX = "__crpd-vrf"  # cRPD's kernel VRF devices: __crpd-vrf1, __crpd-vrf2, ...
@@ -394,11 +395,7 @@ def _junos_text(node: Any, key: str) -> str | None:
 
 def _junos_int(node: Any, key: str, what: str) -> int | None:
     text = _junos_text(node, key)
-    if text is None:
-        return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        raise CaptureError(0, f"invalid {what} {text!r}")
-    return int(text)
+    return None if text is None else _int(text, 0, what)  # bounded, as the text parser reads numbers
 
 
 def _address(text: str | None, what: str) -> str | None:
@@ -566,12 +563,12 @@ def _vrf_devices_from_json(document: Any) -> list[tuple[str, int]]:
     return found
 
 
-_VRF_SHOW_LINE = re.compile(r"^(?P<name>\S+)\s+(?P<table>\d{1,10})$", re.ASCII)
+_VRF_SHOW_LINE = re.compile(r"(?P<name>\S+)\s+(?P<table>\d{1,10})", re.ASCII)
 
 
 def _vrf_devices_from_text(text: str) -> list[tuple[str, int]]:
     """`ip vrf show`: a `Name Table` header, dashes, then one `NAME TABLE` line per VRF."""
-    return [(m["name"], int(m["table"])) for line in text.splitlines() if (m := _VRF_SHOW_LINE.match(line.strip()))]
+    return [(m["name"], int(m["table"])) for line in text.splitlines() if (m := _VRF_SHOW_LINE.fullmatch(line.strip()))]
 
 
 # ------------------------------------------------------------------ one node
@@ -685,7 +682,7 @@ class _NodeRun:
                                                 "router: leave one (docs/verify.md, Live mode)", subject=self.node.name)
             return None
         [(pod, container)] = running
-        if not (_K8S_NAME.match(_name(pod)) and _K8S_NAME.match(container)):
+        if not (_K8S_NAME.fullmatch(_name(pod)) and _K8S_NAME.fullmatch(container)):
             self._problem("no-crpd-pod", f"cRPD pod {escaped(_name(pod))!r} (container {escaped(container)!r}) has a "
                                          "name kubectl cannot be given safely", subject=self.node.name)
             return None

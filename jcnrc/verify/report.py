@@ -35,7 +35,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from ipaddress import ip_network
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
@@ -49,9 +48,8 @@ from jcnrc.verify.capture import (
     EvpnType5Route,
     KernelTableCapture,
     RouteTableCapture,
-    parse_capture,
 )
-from jcnrc.verify.compare import COMPARED_KERNEL_KINDS, BgpSummaryCheck, Finding, KernelTableCheck, RouteTableCheck
+from jcnrc.verify.compare import COMPARED_KERNEL_KINDS, Finding, _count, check_captures, parse_captures
 
 if TYPE_CHECKING:
     from jcnrc.plan.planner import Plan
@@ -65,9 +63,7 @@ __all__ = [
     "NodeReport",
     "PodInfo",
     "Report",
-    "check_captures",
     "node_report",
-    "parse_captures",
     "render",
     "to_data",
     "to_json",
@@ -84,7 +80,6 @@ PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 ERROR_KINDS = frozenset({"unreadable", "no-crpd-pod", "ambiguous-crpd-pod", "crpd-pod-not-running", "command-failed"})
 # Findings about the cRPD pod itself, which the live mode's `pod` check collects.
 POD_KINDS = frozenset({"no-crpd-pod", "ambiguous-crpd-pod", "crpd-pod-not-running", "wrong-crpd-role"})
-_CHECK_ORDER = {"pod": 0, "bgp": 1, "evpn": 2, "kernel": 3}
 
 
 # --------------------------------------------------------------------------- data
@@ -169,35 +164,6 @@ class Report:
 # ------------------------------------------------------------------ comparing
 
 
-def parse_captures(texts: Mapping[str, str]) -> dict[str, Capture | CaptureError]:
-    """Every capture parsed, or the reason it cannot be."""
-    parsed: dict[str, Capture | CaptureError] = {}
-    for name, text in texts.items():
-        try:
-            parsed[name] = parse_capture(text)
-        except CaptureError as exc:
-            parsed[name] = exc
-    return parsed
-
-
-def check_captures(plan: Plan, node_name: str, parsed: Mapping[str, Capture | CaptureError],
-                   state: NodeState | None = None) -> list[Finding]:
-    """`compare.verify` for captures already parsed (live mode builds some from JSON, never from
-    text): the same checks in the same order, so the same findings for the same capture."""
-    state = state if state is not None else expected_state.node_state(plan, node_name)
-    findings: list[Finding] = []
-    for name, capture in parsed.items():
-        if isinstance(capture, CaptureError):
-            findings.append(Finding(name, "unreadable", f"cannot read the capture: {capture.message}", line=capture.line))
-        elif isinstance(capture, RouteTableCapture):
-            findings += RouteTableCheck(plan, state, name, capture).run()
-        elif isinstance(capture, BgpSummaryCapture):
-            findings += BgpSummaryCheck(plan, state, name, capture).run()
-        else:
-            findings += KernelTableCheck(plan, state, name, capture).run()
-    return findings
-
-
 def verify_node(plan: Plan, node_name: str, texts: Mapping[str, str], label: str | None = None,
                 cluster: str | None = None) -> NodeReport:
     """Captured text of one node compared with the intent: what `jcnrc verify --node N CAPTURE...` reports."""
@@ -218,14 +184,6 @@ def node_report(plan: Plan, node_name: str, parsed: Mapping[str, Capture | Captu
     node = plan.node(node_name)
     return NodeReport(label or node_name, node_name, cluster, node.role, node.address, source, builder.build(),
                       tuple(findings), tuple(captures), pod, seconds)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def _family(prefix: str) -> str:
-    return "ipv6" if ip_network(prefix, strict=False).version == 6 else "ipv4"
 
 
 @dataclass(frozen=True)
@@ -272,7 +230,7 @@ class _Checks:
             elif isinstance(capture, KernelTableCapture) and matched.get(name):
                 self.kernel.setdefault(str(matched[name]), []).append(_Seen(
                     name, capture.snipped, frozenset(r.prefix for r in capture.routes if r.kind in COMPARED_KERNEL_KINDS),
-                    {}, frozenset(_family(r.prefix) for r in capture.routes)))
+                    {}, frozenset(r.family for r in capture.routes)))
 
     def build(self) -> tuple[Check, ...]:
         checks: list[Check] = []
