@@ -89,10 +89,16 @@ def _moved(diagnostic: Diagnostic, where: Any) -> Diagnostic:
     """The diagnostic with its path, and its notes' paths, mapped by `where`."""
     related = tuple(replace(r, path=where(r.path)) for r in diagnostic.related)
     moved = replace(diagnostic, path=where(diagnostic.path), related=related)
-    if moved.path[:1] == ("vniRange",):  # a Topology's `cluster.vniRange` is the fleet's top-level `vniRange`
-        moved = replace(moved, message=moved.message.replace("`cluster.vniRange`", "`vniRange`"),
-                        help=moved.help.replace("`cluster.vniRange`", "`vniRange`") if moved.help else moved.help)
-    return moved
+    return fleet_worded(moved) if moved.path[:1] == ("vniRange",) else moved
+
+
+def fleet_worded(diagnostic: Diagnostic) -> Diagnostic:
+    """The diagnostic naming a Topology's `cluster.vniRange` as a fleet writes it, the top-level `vniRange`."""
+    def worded(text: str) -> str:
+        return text.replace("`cluster.vniRange`", "`vniRange`")
+
+    return replace(diagnostic, message=worded(diagnostic.message),
+                   help=worded(diagnostic.help) if diagnostic.help else diagnostic.help)
 
 
 # --- lowering ----------------------------------------------------------------------------------
@@ -227,7 +233,6 @@ def _flux_interval(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
 
 # Folders and files a fleet's output holds beside the cluster folders: a cluster may not be named so.
 RESERVED_CLUSTER_NAMES = frozenset({"gitops"})
-BGP_PORT = 179
 
 
 def _distinct_names(members: list[Member]) -> bool:
@@ -364,14 +369,12 @@ def _bgp_ports(fleet: Fleet, members: list[Member]) -> Iterator[Diagnostic]:
         return
     by_name = {m.name: m for m in members}
     for a, b in peerings(fleet, members):
-        one, other = by_name[a].topology.cluster.bgp, by_name[b].topology.cluster.bgp
-        a_to_b = (one.connectPort or BGP_PORT) == (other.listenPort or BGP_PORT)
-        b_to_a = (other.connectPort or BGP_PORT) == (one.listenPort or BGP_PORT)
-        if not (a_to_b or b_to_a):
+        a_listen, a_connect = rules.bgp_ports(by_name[a].topology.cluster.bgp)
+        b_listen, b_connect = rules.bgp_ports(by_name[b].topology.cluster.bgp)
+        if a_connect != b_listen and b_connect != a_listen:
             yield error("JCN458", f"the route reflectors of clusters `{a}` and `{b}` can never open a BGP session: "
-                                  f"`{a}` connects to port {one.connectPort or BGP_PORT} and listens on "
-                                  f"{one.listenPort or BGP_PORT}, `{b}` connects to {other.connectPort or BGP_PORT} and "
-                                  f"listens on {other.listenPort or BGP_PORT}",
+                                  f"`{a}` connects to port {a_connect} and listens on {a_listen}, "
+                                  f"`{b}` connects to {b_connect} and listens on {b_listen}",
                         ("clusters", by_name[b].index, "cluster"), at="key",
                         related=(Related(f"cluster `{a}`", ("clusters", by_name[a].index, "cluster")),),
                         help=f"make one cluster's `bgp.connectPort` the other's `bgp.listenPort` (179 when left out), "

@@ -61,10 +61,10 @@ LINUX_RESERVED_IFNAMES = {
 }
 MAC_ADDRESS = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 ISO_NET = r"^49(\.[0-9a-fA-F]{4}){1,4}(\.[0-9a-fA-F]{4}){3}\.00$"
-# registry/path:tag@digest, as the distribution reference grammar allows (simplified: no
-# uppercase in the path, optional host with port, optional tag, optional digest).
 # A TCP port, 1 to 65535, as a full match of its digits.
 _PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+# registry/path:tag@digest, as the distribution reference grammar allows (simplified: no
+# uppercase in the path, optional host with port, optional tag, optional digest).
 IMAGE_REFERENCE = (
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::" + _PORT + ")?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
@@ -90,15 +90,15 @@ SECRET_FILE = r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^" + _UNSAFE + r"'\"`$\\]+$"
 # An absolute path on the node, without whitespace, shell metacharacters or `.`/`..` components:
 # node preparation copies the kubeconfig there, and the NADs name the same path.
 NODE_PATH = r"^(?!(?:.*/)?\.\.?(?:/|$))/[^\s;'\"`$\\" + _UNSAFE + r"]*$"
+# Where node preparation writes the CNI's own kubeconfig (`cluster.cniCredentials: service-account`).
+CNI_KUBECONFIG = "/etc/cni/net.d/jcnrc.d/jcnrc.kubeconfig"
 # Where `cluster.kubeConfig` may point: an allow-list of exact files. Node preparation runs as root
 # and copies the node's credentials to that path (unless it is the kubelet's own), so a folder
 # rule is not enough: under /var/lib/kubelet/pods/ lie the volumes of every pod (an emptyDir a pod
 # could read the copy from), under /etc/kubernetes/manifests/ the static pods the kubelet runs, in
 # /etc/cni/net.d/ the networks the container runtime reads. These are the files real deployments
 # name: kubeadm's and kubespray's (the walkthrough copied an admin kubeconfig there), the kubelet's
-# own on AKS and EKS, and Multus's, whose ServiceAccount kubeconfig a CNI may share.
-# Where node preparation writes the CNI's own kubeconfig (`cluster.cniCredentials: service-account`).
-CNI_KUBECONFIG = "/etc/cni/net.d/jcnrc.d/jcnrc.kubeconfig"
+# own on AKS and EKS, Multus's, whose ServiceAccount kubeconfig a CNI may share, and jcnrc's own.
 KUBECONFIG_FILES = {
     "/etc/kubernetes/kubelet.conf": "kubeadm and kubespray; the walkthrough's path",
     "/var/lib/kubelet/kubeconfig": "the kubelet's own on AKS and EKS",
@@ -252,7 +252,7 @@ def image_problem(text: str) -> str | None:
     if text.endswith((":", "@")):
         return "ends with an empty tag or digest"
     port = re.match(r"[^/]*:([0-9]+)/", text)
-    if port is not None and "/" in text and not full_match(_PORT, port.group(1)):
+    if port is not None and not full_match(_PORT, port.group(1)):
         return f"has registry port {port.group(1)}; a port is 1 to 65535"
     if "@" in text and not re.search(r"@sha256:[0-9a-f]{64}\Z", text):
         return "has a malformed digest; it is `@sha256:` and 64 lower-case hex digits"

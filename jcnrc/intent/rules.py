@@ -101,7 +101,7 @@ _SPECIAL_BOUNDS: dict[int, tuple[tuple[int, int, SpecialRange], ...]] = {
 
 def special_range(net: IPv4Network | IPv6Network) -> SpecialRange | None:
     """The special-purpose range `net` lies in (the most specific one), else the first one it overlaps."""
-    first, last = int(net.network_address), int(net.broadcast_address)
+    first, last, _ = _bounds(net)
     overlapped = [(low, high, r) for low, high, r in _SPECIAL_BOUNDS[net.version] if first <= high and low <= last]
     inside = [r for low, high, r in overlapped if low <= first and last <= high]
     if inside:
@@ -257,10 +257,15 @@ NODE_TCP_PORTS = {22: "sshd", 2379: "etcd", 2380: "etcd peers", 6443: "the kube-
                   10256: "kube-proxy's health check", 10257: "the kube-controller-manager", 10259: "the kube-scheduler"}
 
 
+def bgp_ports(bgp: Bgp) -> tuple[int, int]:
+    """(listen, connect): the ports cRPD listens on and connects to, BGP_PORT where left out."""
+    return bgp.listenPort or BGP_PORT, bgp.connectPort or BGP_PORT
+
+
 def _bgp_ports(bgp: Bgp) -> Iterator[Diagnostic]:
     """Route reflectors are passive (they accept any client): workers connect to `connectPort`, route
     reflectors listen on `listenPort`, so within a cluster the two must be the same port."""
-    listen, connect = bgp.listenPort or BGP_PORT, bgp.connectPort or BGP_PORT
+    listen, connect = bgp_ports(bgp)
     if listen != connect:
         key = "connectPort" if bgp.connectPort is not None else "listenPort"
         both = bgp.listenPort is not None and bgp.connectPort is not None

@@ -139,10 +139,11 @@ def _network_text(kind: type[IPv4Network] | type[IPv6Network], example: str) -> 
     version = 4 if kind is IPv4Network else 6
 
     def parse(text: str, info: ValidationInfo) -> str:
-        parsed = canonical_network(version, text) if _NETWORK_TEXT.fullmatch(text) else None
+        like = _NETWORK_TEXT.fullmatch(text) is not None
+        parsed = canonical_network(version, text) if like else None
         if parsed is None:
             try:
-                if not _NETWORK_TEXT.fullmatch(text):
+                if not like:
                     raise ValueError(f"not like {example}")
                 network = kind(text, strict=True)
             except ValueError as exc:
@@ -542,8 +543,13 @@ class _Spaces:
             space.add(start, end)
 
 
+def _size(version: int, prefixlen: int) -> int:
+    """The number of addresses of an IPv`version` network of `prefixlen`."""
+    return 1 << ((32 if version == 4 else 128) - prefixlen)
+
+
 def _span(link: LinkAllocation) -> tuple[int, int]:
-    return link.start, link.start + (1 << ((32 if link.version == 4 else 128) - link.prefixlen)) - 1
+    return link.start, link.start + _size(link.version, link.prefixlen) - 1
 
 
 @dataclass(frozen=True)
@@ -635,7 +641,7 @@ def _locked_subnet(previous: Lock, key: str, family: str, pool: _Pool | None) ->
             return None
         parsed = int(net.network_address), net.prefixlen
     start, prefixlen = parsed
-    last = start + (1 << ((32 if version == 4 else 128) - prefixlen)) - 1
+    last = start + _size(version, prefixlen) - 1
     if version != pool.version or prefixlen != pool.link_prefix or start < pool.first or last > pool.last:
         return None
     return _link_allocation(version, start, prefixlen)
@@ -645,7 +651,7 @@ def _first_fit(vrf: str, family: str, pool: _Pool, spaces: _Spaces,
                cursors: dict[tuple[str, str], int]) -> LinkAllocation | None:
     """Lowest free aligned /prefix of the pool. The cursor only moves forward: everything
     below it is taken, because explicit and locked subnets were placed before any fresh one."""
-    size = 1 << ((32 if pool.version == 4 else 128) - pool.link_prefix)
+    size = _size(pool.version, pool.link_prefix)
     last = pool.last
     candidate = cursors.get((vrf, family), pool.first)
     while candidate + size - 1 <= last:

@@ -21,7 +21,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from jcnrc.diagnostics import Diagnostic, Related, error
-from jcnrc.intent.fleet import CheckedFleet, Member, peerings
+from jcnrc.intent.fleet import CheckedFleet, Member, fleet_worded, peerings
 from jcnrc.intent.model import Fleet, Topology
 from jcnrc.plan.allocate import Allocation, Lock, allocate, attachment_key, explicit_macs
 from jcnrc.plan.allocate import macs as allocate_macs
@@ -326,12 +326,8 @@ def _moved_allocation_problem(d: Diagnostic, members: list[Member]) -> Diagnosti
             return (("vniRange", *path[2:])) if path[1:2] == ("vniRange",) else ("clusters", 0, *path)
         return path
 
-    def worded(text: str | None) -> str | None:
-        # The allocator speaks of a Topology's `cluster.vniRange`; a fleet writes it at the top.
-        return text.replace("`cluster.vniRange`", "`vniRange`") if text else text
-
-    return replace(d, path=where(d.path), message=worded(d.message) or "", help=worded(d.help),
-                   related=tuple(replace(r, path=where(r.path)) for r in d.related))
+    # The allocator speaks of a Topology's `cluster.vniRange`; a fleet writes it at the top.
+    return fleet_worded(replace(d, path=where(d.path), related=tuple(replace(r, path=where(r.path)) for r in d.related)))
 
 
 def _sr_index_clashes(clusters: list[PlannedCluster]) -> list[Diagnostic]:

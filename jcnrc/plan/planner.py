@@ -408,7 +408,8 @@ def _nad_target(topology: Topology, imports: list[routetarget.RouteTarget], expo
     asymmetric targets jcnrc writes `vrf-import`/`vrf-export` policies, and Junos documents no precedence
     between those and a `vrf-target` in the same instance, so by default the NAD leaves it out.
     """
-    symmetric = {t.junos for t in imports} == {t.junos for t in exports} and len({t.junos for t in exports}) == 1
+    exported = {t.junos for t in exports}
+    symmetric = len(exported) == 1 and {t.junos for t in imports} == exported
     if symmetric or topology.cluster.asymmetricRouteTargets == "nad-vrf-target":
         return sorted(exports)[0].value
     return None
