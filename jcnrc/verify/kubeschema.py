@@ -820,7 +820,7 @@ def _check_common_args(args: dict, path: str) -> Iterator[Finding]:
     if isinstance(target, str) and not _ROUTE_TARGET.fullmatch(target):
         yield _join(path, "vrfTarget"), f"{target!r} is not a route target like \"64512:1\" or \"10.0.0.1:5\""
     vni = args.get("vxlanVNI")
-    if isinstance(vni, str) and not (vni.isdigit() and 1 <= int(vni) <= _MAX_VNI):
+    if isinstance(vni, str) and not (vni.isascii() and vni.isdigit() and 1 <= int(vni) <= _MAX_VNI):
         yield _join(path, "vxlanVNI"), f"{vni!r} is not a VXLAN VNI (a decimal string, 1-{_MAX_VNI})"
 
 
