@@ -208,40 +208,24 @@ def _options(templates: Path | None, layout: Layout | None, target: Target | Non
                    sops_config=sops_config.resolve() if sops_config is not None else None)
 
 
-def _recorded(file: Path, out: Path | None, target: Target | None, layout: Layout | None,
-              limits: Limits) -> tuple[Target | None, Layout | None, str | None]:
+def _recorded(result: Result, out: Path | None, target: Target | None,
+              layout: Layout | None) -> tuple[Layout | None, str | None]:
     """`diff` and `build --check` compare with the layout that wrote the folder (its list of owned files
     records it) wherever the command line does not say: a folder built with `--layout single` is not
-    reported as entirely different. The third value is the target the folder records when it is neither
+    reported as entirely different. The second value is the target the folder records when it is neither
     the intent's nor one the command line gave: `diff` shows the folder as built with it, `build --check`
     refuses it (the folder is the repository's, and only the intent or the command line chooses what
-    router is deployed)."""
+    router is deployed). `result`: the intent analysed with the command line's options."""
     from jcnrc.output import write as writer
-    from jcnrc.pipeline import Options
 
-    if layout is not None and (target is not None or out is None):
-        return target, layout, None
-    result = _run(file, Options(limits=limits), render=False)
-    if not result.planned:
-        return target, layout, None  # the real run reports the intent's problems
+    if not result.planned or (layout is not None and (target is not None or out is None)):
+        return layout, None  # an intent with problems: the run reports them
     recorded_layout, recorded_target = writer.recorded_build(out or default_out_dir(result, target))
     if layout is None and recorded_layout is not None:
         layout = Layout(recorded_layout)
     if target is None and out is not None and recorded_target not in (None, result.written_target):
-        return target, layout, recorded_target
-    return target, layout, None
-
-
-def _check_command(file: Path, out: Path | None, target: str, layout: Layout | None) -> str:
-    from jcnrc.render.escape import shell_word
-
-    words = ["jcnrc", "build", shell_word(str(file))]
-    if out is not None:
-        words += ["-o", shell_word(f"./{out}" if str(out).startswith("-") else str(out))]
-    words += ["--target", target]
-    if layout is not None and layout != Layout.tree:
-        words += ["--layout", layout.value]
-    return " ".join([*words, "--check"])
+        return layout, recorded_target
+    return layout, None
 
 
 def _refuse_linked_output(out_dir: Path, allow_last: bool) -> None:
@@ -280,10 +264,12 @@ def _erased_after(bar: TerminalProgress | None) -> Iterator[None]:
             bar.close()
 
 
-def _run(file: Path, options: Options, render: bool, target: Target | None = None) -> Result:
+def _run(file: Path, options: Options, render: bool, target: Target | None = None,
+         analysed: Result | None = None) -> Result:
     """analyse (or, with render, compile) the intent file named on the command line; a file that
     is missing or cannot be read is a usage error. Without `options.output`, rendering is told the
-    default output folder, known once the plan names it."""
+    default output folder, known once the plan names it. `analysed`: what `_run(file, ...,
+    render=False)` gave with options that analyse alike (they differ in rendering only)."""
     from dataclasses import replace
 
     from jcnrc.pipeline import analyse, render_analysed
@@ -293,10 +279,12 @@ def _run(file: Path, options: Options, render: bool, target: Target | None = Non
         file, display = _stdin_intent(options.limits.max_bytes), "<stdin>"
     _require_file(file)
     try:
-        result = analyse(file, options, display_name=display)
-        if display == "<stdin>":
-            result.lock_path = None  # no lock for an intent without a file: allocated values are not kept
-            result.lock_changed = False
+        result = analysed
+        if result is None:
+            result = analyse(file, options, display_name=display)
+            if display == "<stdin>":
+                result.lock_path = None  # no lock for an intent without a file: allocated values are not kept
+                result.lock_changed = False
         if not render or not result.planned:
             return result
         output = options.output or default_out_dir(result, target)
@@ -333,21 +321,28 @@ def build(
     max_diagnostics: MaxDiagnostics = 100,
 ) -> None:
     """Check the intent and compile it into every artifact, written atomically."""
-    from jcnrc.output import write as writer
+    from dataclasses import replace
 
-    if check_only:
-        target, layout, other_target = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
-        if other_target is not None:
-            _err(f"jcnrc: {out} was built with `--target {other_target}`, which the intent does not say: `--check` "
-                 "takes the target from the intent or the command line, never from the folder (the repository "
-                 f"controls it); if {other_target} is what you deploy, check with "
-                 f"`{_check_command(file, out, other_target, layout)}`")
-            raise typer.Exit(EXIT_PROBLEMS)
+    from jcnrc.output import write as writer
+    from jcnrc.pipeline import rebuild_command
+
     bar = _progress_bar(quiet or fmt == Format.json)
     options = _options(templates, layout, target, with_secrets, out, _limits(max_bytes, max_depth, max_nodes), bar,
                        secret_values, sops_config)
+    other_target = None
     with _erased_after(bar):
-        result = _run(file, options, render=True, target=target)
+        result = _run(file, options, render=False)
+        if check_only:
+            layout, other_target = _recorded(result, out, target, layout)
+            options = replace(options, layout=(layout or Layout.tree).value)
+        if other_target is None:
+            result = _run(file, options, render=True, target=target, analysed=result)
+    if other_target is not None:
+        check = rebuild_command(str(file), replace(options, target=other_target, with_secrets=False))
+        _err(f"jcnrc: {out} was built with `--target {other_target}`, which the intent does not say: `--check` "
+             "takes the target from the intent or the command line, never from the folder (the repository "
+             f"controls it); if {other_target} is what you deploy, check with `{check} --check`")
+        raise typer.Exit(EXIT_PROBLEMS)
     if report(result, fmt, warnings_as_errors, quiet, max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
@@ -362,8 +357,6 @@ def build(
             typer.echo(writer.unified_diff(result.files, out_dir, changes, holds_secret=result.holds_secret), nl=False)
             if stale_lock:
                 _err(f"jcnrc: the lock file {result.lock_path} is out of date")
-            from jcnrc.pipeline import rebuild_command
-
             _err(f"jcnrc: {out_dir} is stale: {len(changes)} file(s) differ; run `{rebuild_command(str(file), options)}`")
             raise typer.Exit(EXIT_PROBLEMS)
         if not quiet:
@@ -474,14 +467,19 @@ def diff(
     max_diagnostics: MaxDiagnostics = 100,
 ) -> None:
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
+    from dataclasses import replace
+
     from jcnrc.output import write as writer
 
-    target, layout, other_target = _recorded(file, out, target, layout, _limits(max_bytes, max_depth, max_nodes))
-    if other_target is not None:
-        target = Target(other_target)  # diff shows the folder as it was built; it never fails on a difference
     options = _options(templates, layout, target, False, out, _limits(max_bytes, max_depth, max_nodes),
                        secret_values=secret_values, sops_config=sops_config)
-    result = _run(file, options, render=True, target=target)
+    analysed = _run(file, options, render=False)
+    layout, other_target = _recorded(analysed, out, target, layout)
+    if other_target is not None:
+        target = Target(other_target)  # diff shows the folder as it was built; it never fails on a difference
+    options = replace(options, layout=(layout or Layout.tree).value, target=target.value if target else None)
+    # Planned again only for the folder's own target.
+    result = _run(file, options, render=True, target=target, analysed=None if other_target else analysed)
     if report(result, Format.text, False, max_diagnostics=max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)

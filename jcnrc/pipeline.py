@@ -375,14 +375,15 @@ def _gitops_path_problems(declared: str | None, written_at: str | None, output: 
 
 def _render_options(intent: Path, result: Result, options: Options, display_name: str | None,
                     secret_values: SecretValues | None) -> RenderOptions:
+    intent_file = intent_file_name(intent, display_name)
     return RenderOptions(
         templates=options.templates,
         secret_values=secret_values,
         layout=options.layout,
-        intent_file=intent_file_name(intent, display_name),
+        intent_file=intent_file,
         intent_digest=result.source_digest,
         version=__version__,
-        rebuild_command=rebuild_command(intent_file_name(intent, display_name), options),
+        rebuild_command=rebuild_command(intent_file, options),
     )
 
 

@@ -52,6 +52,10 @@ class RenderOptions:
     rebuild_command: str = ""  # the `jcnrc build ...` that writes this output again (pipeline.rebuild_command)
     extra: dict = field(default_factory=dict)
 
+    def rebuild(self) -> str:
+        """rebuild_command, or `jcnrc build <intent file>` when the caller gave none."""
+        return self.rebuild_command or f"jcnrc build {escape.shell_word(self.intent_file)}"
+
 
 def digest(*texts: str) -> str:
     h = hashlib.sha256()
@@ -88,7 +92,7 @@ def common_context(plan: Plan, options: RenderOptions, templates: Templates | No
         "intent_file": options.intent_file,
         "layout": options.layout,
         "intent_digest": options.intent_digest,
-        "rebuild_command": options.rebuild_command or f"jcnrc build {escape.shell_word(options.intent_file)}",
+        "rebuild_command": options.rebuild(),
         "version": options.version,
         "secrets": plan.topology.secrets,
         "secret_values": options.secret_values,
@@ -239,8 +243,7 @@ class Output:
             nad_texts = (texts.get(f"networkattachmentdefinition-{nad}.yaml", nad) for nad in nads)
             checksum = digest(indented_json(networks), *nad_texts)
             self.manifest(pod.workload, pod.name, "common/pod.yaml.j2", pod=pod, networks=networks, pod_volume=volume,
-                          workload=pod.workload, network_checksum=checksum, pod_label=POD_LABEL,
-                          checksum_annotation=NETWORK_CHECKSUM)
+                          network_checksum=checksum, pod_label=POD_LABEL, checksum_annotation=NETWORK_CHECKSUM)
 
     def add_secret(self, secret_name: str, secret_namespace: str) -> None:
         """The Secret object in the modes that have one; `reference` mode gets scripts/create-secrets.sh instead."""
@@ -307,10 +310,10 @@ class Output:
         if self.options.layout != "single":
             # Flux applies custom resources (NADs) in the same step as workloads: a second
             # Kustomization for the workloads, depending on the first, keeps them apart.
-            workloads = [m.path for m in self.manifests if m.path.split("-", 1)[0] in WORKLOAD_KINDS]
-            workload_paths = set(workloads)  # a big intent has a workload per pod: no list scan per manifest
-            platform = [m.path for m in self.manifests if m.path not in workload_paths]
-            for part, paths in (("platform", platform), ("workloads", workloads)):
+            parts: dict[str, list[str]] = {"platform": [], "workloads": []}
+            for m in self.manifests:
+                parts["workloads" if m.path.split("-", 1)[0] in WORKLOAD_KINDS else "platform"].append(m.path)
+            for part, paths in parts.items():
                 self.files[f"{FLUX_SPLIT}/{part}/kustomization.yaml"] = self.render(
                     "common/flux-kustomization.yaml.j2", part=part, resources=paths, manifests=MANIFESTS)
 

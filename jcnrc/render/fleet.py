@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jcnrc.plan.fleet import FleetPlan, PlannedCluster
-from jcnrc.render import diagram, escape
+from jcnrc.render import diagram
 from jcnrc.render.common import RenderOptions
 from jcnrc.render.templates import Templates
 
@@ -51,7 +51,7 @@ def render_fleet(fleet: FleetPlan, options: RenderOptions) -> dict[str, str]:
     ctx = {
         "fleet": fleet, "gitops": fleet.fleet.gitops, "base_path": base, "labels": labels, "peerings": peerings,
         "rows": rows, "intent_file": options.intent_file, "intent_digest": options.intent_digest,
-        "rebuild_command": options.rebuild_command or f"jcnrc build {escape.shell_word(options.intent_file)}",
+        "rebuild_command": options.rebuild(),
         "version": options.version, "vxlan_port": VXLAN_PORT, "application_set": APPLICATION_SET,
         "flux_folder": FLUX_FOLDER, "cloud_prerequisites": CLOUD_PREREQUISITES,
     }

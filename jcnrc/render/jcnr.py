@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from jcnrc.intent import names
 from jcnrc.intent.model import JcnrChart
-from jcnrc.plan.planner import Plan, PlannedAttachment, PlannedNode
+from jcnrc.plan.planner import Plan, PlannedAttachment, PlannedNode, PlannedVrf
 from jcnrc.render.common import Output, RenderOptions, common_context, digest, ip_config
 from jcnrc.render.templates import Templates
 
@@ -82,14 +82,15 @@ def render(plan: Plan, options: RenderOptions, templates: Templates) -> dict[str
     out.add_secret(SECRET_NAME, JCNR_NAMESPACE)
     out.add_cni_identity()
     prep_checksum = out.add_node_preparation()
+    vrfs_by_node = {n.name: [plan.vrf(name) for name in out.ctx["vrfs_on_node"].get(n.name, ())] for n in plan.nodes}
     # Apply order = Argo CD sync waves (common.SYNC_WAVES): custom resources, then DaemonSets, workloads last.
-    _add_configlets(out, plan)
+    _add_configlets(out, plan, vrfs_by_node)
     for vrf in plan.vrfs:
         out.manifest("networkattachmentdefinition", vrf.nad_name, "jcnr/nad.yaml.j2", vrf=vrf)
     out.manifest("daemonset", "jcnrc-node-prep", "common/daemonset-node-prep.yaml.j2", config_checksum=prep_checksum)
     out.add_pods(lambda attachment: cni_args(attachment, out.ctx), volume=None)
     out.files[VALUES_FILE] = out.render("jcnr/values.yaml.j2", **_helm_context(plan))
-    _add_jcnr23(out, plan)
+    _add_jcnr23(out, plan, vrfs_by_node)
     # The JCNR apply order has a Helm step between the Secret and the Configlets.
     return out.finish(SECRET_NAME, JCNR_NAMESPACE, readme="jcnr/README.md.j2")
 
@@ -107,29 +108,25 @@ def _context(plan: Plan, options: RenderOptions, templates: Templates) -> dict:
         "jcnr_namespace": JCNR_NAMESPACE,
         "bgp_group": BGP_GROUP,
         "pod_interface_type": POD_INTERFACE_TYPE,
-        "layout": options.layout,
         "values_file": VALUES_FILE,
         "configlets": {n.name: configlet_name(n) for n in plan.nodes},
         "params_profiles": {n.name: params_profile(n) for n in plan.nodes},
     }
 
 
-def _add_configlets(out: Output, plan: Plan) -> None:
+def _add_configlets(out: Output, plan: Plan, vrfs_by_node: dict[str, list[PlannedVrf]]) -> None:
     """One Configlet per node (24.2+), and the same set lines as a file for the 23.x cRPD CLI."""
     for node in plan.nodes:
-        vrfs = [plan.vrf(name) for name in out.ctx["vrfs_on_node"].get(node.name, ())]
-        set_lines = out.render("jcnr/crpd-config.set.j2", node=node, vrfs=vrfs)
+        set_lines = out.render("jcnr/crpd-config.set.j2", node=node, vrfs=vrfs_by_node[node.name])
         out.files[f"nodes/{node.name}/crpd-config.set"] = set_lines
         name = out.ctx["configlets"][node.name]
         out.manifest("configlet", name, "jcnr/configlet.yaml.j2", node=node, configlet_name=name, set_lines=set_lines)
 
 
-def _add_jcnr23(out: Output, plan: Plan) -> None:
+def _add_jcnr23(out: Output, plan: Plan, vrfs_by_node: dict[str, list[PlannedVrf]]) -> None:
     """JCNR 23.x's persistent form of the Configlets: the custom cRPD configuration template, with one
     block per node selected by the node's `IPv4LoopbackAddr` parameter (its fabric address), and
     those parameters as the 23.3+ ConfigMap and as labels and annotations (23.2)."""
-    vrfs_by_node = {n.name: [plan.vrf(name) for name in sorted(out.ctx["vrfs_on_node"].get(n.name, ()))]
-                    for n in plan.nodes}
     # Only keys the template reads, all strings, as the documented examples write them.
     node_params = {n.name: {"IPv4LoopbackAddr": n.ipv4_loopback, "BGPLocalAsn": str(plan.asn)} for n in plan.nodes}
     out.files[JCNR23_TEMPLATE] = out.render("jcnr/custom-config.tmpl.j2", vrfs_by_node=vrfs_by_node)

@@ -147,10 +147,10 @@ class CompiledTemplates:
         filters, tests = _callables(env.filters), _callables(env.tests)
         if filters is None or tests is None:
             return None
-        described = repr((sorted(options.items()), filters, tests, escape.resolver_fingerprint(), orjson.__version__,
-                          __version__, jinja2.__version__, sys.version, sys.implementation.cache_tag))
-        return cls(hashlib.sha256(described.encode("utf-8")).hexdigest(), cache_folder(),
-                   shipped_flavour(options, filters, tests, jinja2.__version__))
+        shipped = shipped_flavour(options, filters, tests, jinja2.__version__)
+        # The folder's code is marshalled bytecode: Python's version matters too, and orjson's and jcnrc's.
+        described = repr((shipped, orjson.__version__, __version__, sys.version, sys.implementation.cache_tag))
+        return cls(hashlib.sha256(described.encode("utf-8")).hexdigest(), cache_folder(), shipped)
 
     # --- Jinja's interface -----------------------------------------------------------------------
 
