@@ -135,12 +135,31 @@ def test_cloud_rules_open_vxlan_and_bgp_from_the_peer_clusters(fleets):
     files = fleets["tri-fleet.yaml"].files
     east = files["east/scripts/cloud-prerequisites.sh"]
     assert "allow udp 4789 10.240.0.0/16" in east  # west's workers
-    assert "allow udp 4789 192.168.50.0/24" in east  # lab's: east's routes reach lab through west
-    assert "allow tcp 179 10.240.0.0/16" in east and "allow tcp 179 192.168.50.0/24" not in east  # only its peer
+    # lab runs JCNR: its tunnels and sessions leave from the fabric addresses, outside its node subnet
+    assert "allow udp 4789 192.168.60.11/32" in east  # lab's worker: east's routes reach lab through west
+    assert "192.168.50.0/24" not in east
+    assert "allow tcp 179 10.240.0.0/16" in east and "allow tcp 179 192.168.60.10/32" not in east  # only its peer
     assert "modify-network-interface-attribute" in east
     west = files["west/scripts/cloud-prerequisites.sh"]
-    assert "\"$AZ\" network nsg rule create" in west and "--source-address-prefixes 192.168.50.0/24" in west
+    assert "\"$AZ\" network nsg rule create" in west and "--source-address-prefixes 192.168.60.10/32" in west
     assert "\"$IP\" route get 10.240.0.0" in files["lab/scripts/cloud-prerequisites.sh"]
+
+
+def test_cloud_rule_sources_are_where_the_sessions_and_tunnels_come_from():
+    """The node subnet for nodes that use their node address; the fabric addresses outside it, merged
+    into the fewest exact CIDRs; both when a cluster has both kinds."""
+    from types import SimpleNamespace
+
+    from jcnrc.render.fleet import traffic_sources
+
+    def nodes(*addresses):
+        return tuple(SimpleNamespace(ipv4_loopback=a) for a in addresses)
+
+    assert traffic_sources("10.20.0.0/16", nodes("10.20.0.4", "10.20.0.5")) == ("10.20.0.0/16",)
+    assert traffic_sources("10.20.0.0/16", nodes("10.30.1.10", "10.30.1.11", "10.30.1.13")) == (
+        "10.30.1.10/31", "10.30.1.13/32")
+    assert traffic_sources("10.20.0.0/16", nodes("10.20.0.4", "10.30.1.11")) == ("10.20.0.0/16", "10.30.1.11/32")
+    assert traffic_sources("10.20.0.0/16", ()) == ("10.20.0.0/16",)
 
 
 # --- route reflectors peer across clusters -----------------------------------------------------------

@@ -12,8 +12,10 @@ of each cluster, exactly as a Topology build of it). Pure: returns ``{relative p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Network, collapse_addresses, ip_address, ip_network
 
 from jcnrc.plan.fleet import FleetPlan, PlannedCluster
+from jcnrc.plan.planner import PlannedNode
 from jcnrc.render import diagram
 from jcnrc.render.common import RenderOptions
 from jcnrc.render.templates import Templates
@@ -61,7 +63,8 @@ def render_fleet(fleet: FleetPlan, options: RenderOptions) -> dict[str, str]:
     for c in fleet.clusters:
         files[f"{FLUX_FOLDER}/{c.name}.yaml"] = templates.render("fleet/flux-kustomization.yaml.j2", cluster=c, **ctx)
         files[f"{c.name}/{CLOUD_PREREQUISITES}"] = templates.render(
-            "fleet/cloud-prerequisites.sh.j2", cluster=c, rules=cloud_rules(fleet, c), **ctx)
+            "fleet/cloud-prerequisites.sh.j2", cluster=c, rules=(rules := cloud_rules(fleet, c)),
+            routed=routed_sources(rules), **ctx)
     drawing = fleet_drawing(fleet)
     files["README.md"] = templates.render("fleet/README.md.j2", diagram=templates.render("diagram/mermaid.j2", drawing=drawing),
                                           **ctx)
@@ -85,9 +88,19 @@ class CloudRule:
 
     protocol: str  # udp or tcp
     port: int
-    source: str  # the other cluster's node subnet
+    sources: tuple[str, ...]  # where the other cluster's packets come from (see traffic_sources)
     source_cluster: str
     why: str
+
+
+def traffic_sources(node_subnet: str, nodes: tuple[PlannedNode, ...]) -> tuple[str, ...]:
+    """The ranges the BGP sessions and VXLAN tunnels of `nodes` come from: their node subnet, and the
+    addresses the nodes use for them outside it (JCNR's fabric addresses, `ipv4_loopback`), merged
+    into the fewest exact CIDRs."""
+    subnet = ip_network(node_subnet)
+    outside = [IPv4Network(n.ipv4_loopback) for n in nodes if ip_address(n.ipv4_loopback) not in subnet]
+    inside = len(outside) < len(nodes)
+    return ((node_subnet,) if inside or not nodes else ()) + tuple(str(net) for net in collapse_addresses(outside))
 
 
 def cloud_rules(fleet: FleetPlan, c: PlannedCluster) -> tuple[CloudRule, ...]:
@@ -100,14 +113,21 @@ def cloud_rules(fleet: FleetPlan, c: PlannedCluster) -> tuple[CloudRule, ...]:
         if other.name == c.name:
             continue
         if fleet.exchanges(c.name, other.name) or fleet.exchanges(other.name, c.name):
-            rules.append(CloudRule("udp", VXLAN_PORT, other.plan.node_subnet, other.name,
-                                   f"VXLAN between the workers of {other.name} and {c.name} (EVPN Type-5 data path)"))
+            rules.append(CloudRule("udp", VXLAN_PORT, traffic_sources(other.plan.node_subnet, other.plan.workers),
+                                   other.name, f"VXLAN between the workers of {other.name} and {c.name} "
+                                               "(EVPN Type-5 data path)"))
         if any(other.name in pair and c.name in pair for pair in fleet.peerings):
             # The other side connects to this cluster's listen port; replies to the sessions this side
             # opens are allowed by the (stateful) security group or NSG itself.
-            rules.append(CloudRule("tcp", bgp.listenPort or BGP_PORT, other.plan.node_subnet, other.name,
+            sources = traffic_sources(other.plan.node_subnet, other.plan.masters)
+            rules.append(CloudRule("tcp", bgp.listenPort or BGP_PORT, sources, other.name,
                                    f"BGP from the route reflectors of {other.name}"))
     return tuple(rules)
+
+
+def routed_sources(rules: tuple[CloudRule, ...]) -> list[tuple[str, str]]:
+    """(source, its cluster) once each, in rule order: what a self-managed node must have a route to."""
+    return list(dict.fromkeys((source, rule.source_cluster) for rule in rules for source in rule.sources))
 
 
 def fleet_drawing(fleet: FleetPlan) -> diagram.Drawing:

@@ -9,7 +9,7 @@
 #
 #   udp/4789 from 10.240.0.0/16 (west): VXLAN between the workers of west and east (EVPN Type-5 data path)
 #   tcp/179 from 10.240.0.0/16 (west): BGP from the route reflectors of west
-#   udp/4789 from 192.168.50.0/24 (lab): VXLAN between the workers of lab and east (EVPN Type-5 data path)
+#   udp/4789 from 192.168.60.11/32 (lab): VXLAN between the workers of lab and east (EVPN Type-5 data path)
 set -eu
 # Amazon EKS: ingress rules on the security group of the cluster's nodes, e.g. the cluster
 # security group: aws eks describe-cluster --name CLUSTER --query cluster.resourcesVpcConfig.clusterSecurityGroupId
@@ -29,7 +29,7 @@ allow() {
 
 allow udp 4789 10.240.0.0/16 jcnrc.tri.west.udp4789
 allow tcp 179 10.240.0.0/16 jcnrc.tri.west.tcp179
-allow udp 4789 192.168.50.0/24 jcnrc.tri.lab.udp4789
+allow udp 4789 192.168.60.11/32 jcnrc.tri.lab.udp4789
 
 # The source/destination check off on the network interfaces of the nodes that run cRPD, as
 # robric/eks-platter-inter-cluster does for every ENI of both clusters (docs/fleet.md). Only in the

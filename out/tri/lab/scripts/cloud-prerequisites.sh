@@ -23,4 +23,4 @@ if ! "$IP" route get 10.240.0.0 >/dev/null 2>&1; then
     echo "no route to 10.240.0.0/16 (west): the underlays must route to each other" >&2
     exit 1
 fi
-echo "every other cluster's node subnet is routed from here"
+echo "every source above is routed from here"

@@ -9,8 +9,8 @@
 #
 #   udp/4789 from 10.10.0.0/16 (east): VXLAN between the workers of east and west (EVPN Type-5 data path)
 #   tcp/179 from 10.10.0.0/16 (east): BGP from the route reflectors of east
-#   udp/4789 from 192.168.50.0/24 (lab): VXLAN between the workers of lab and west (EVPN Type-5 data path)
-#   tcp/179 from 192.168.50.0/24 (lab): BGP from the route reflectors of lab
+#   udp/4789 from 192.168.60.11/32 (lab): VXLAN between the workers of lab and west (EVPN Type-5 data path)
+#   tcp/179 from 192.168.60.10/32 (lab): BGP from the route reflectors of lab
 set -eu
 # Azure AKS: inbound rules on the network security group of the node pool's subnet (or of the
 # node resource group: az aks show -g RESOURCE_GROUP -n CLUSTER --query nodeResourceGroup).
@@ -52,10 +52,10 @@ fi
 "$AZ" network nsg rule create --resource-group "$RESOURCE_GROUP" --nsg-name "$NSG_NAME" \
     --name jcnrc.tri.lab.udp4789 --priority "$((PRIORITY_BASE + 2))" \
     --direction Inbound --access Allow --protocol Udp \
-    --source-address-prefixes 192.168.50.0/24 --destination-port-ranges 4789 \
+    --source-address-prefixes 192.168.60.11/32 --destination-port-ranges 4789 \
     --description 'VXLAN between the workers of lab and west (EVPN Type-5 data path)' --output none
 "$AZ" network nsg rule create --resource-group "$RESOURCE_GROUP" --nsg-name "$NSG_NAME" \
     --name jcnrc.tri.lab.tcp179 --priority "$((PRIORITY_BASE + 3))" \
     --direction Inbound --access Allow --protocol Tcp \
-    --source-address-prefixes 192.168.50.0/24 --destination-port-ranges 179 \
+    --source-address-prefixes 192.168.60.10/32 --destination-port-ranges 179 \
     --description 'BGP from the route reflectors of lab' --output none
