@@ -239,6 +239,9 @@ def _refuse_linked_output(out_dir: Path, allow_last: bool) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
+OUT_HELP = "Output folder. Default: out/<metadata.name>; out/<metadata.name>-<target> with a --target the intent does not name."
+
+
 def default_out_dir(result: Result, target: Target | None) -> Path:
     """out/<name>; out/<name>-<target> when --target overrides the intent, so both generations can sit side by side."""
     name = result.name  # asked only once the intent is planned
@@ -297,7 +300,7 @@ def _run(file: Path, options: Options, render: bool, target: Target | None = Non
 @app.command()
 def build(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file (YAML)."),
-    out: Path | None = typer.Option(None, "-o", "--out", metavar="DIR", help="Output folder. Default: out/<metadata.name>."),
+    out: Path | None = typer.Option(None, "-o", "--out", metavar="DIR", help=OUT_HELP),
     templates: Path | None = typer.Option(None, "--templates", metavar="DIR",
                                           help="A folder of templates that override the built-in ones."),
     target: Target | None = typer.Option(None, "--target", help="Router generation; overrides `target:` in the intent."),
@@ -455,7 +458,7 @@ def _inventory(result: Result) -> str:
 @app.command()
 def diff(
     file: Path = typer.Argument(..., metavar="FILE", help="The intent file."),
-    out: Path | None = typer.Option(None, "-o", "--out", metavar="DIR", help="Output folder. Default: out/<metadata.name>."),
+    out: Path | None = typer.Option(None, "-o", "--out", metavar="DIR", help=OUT_HELP),
     templates: Path | None = typer.Option(None, "--templates", metavar="DIR", help="Template override folder."),
     target: Target | None = typer.Option(None, "--target", help="Router generation."),
     layout: Layout | None = typer.Option(None, "--layout", help="Output layout. Default: the one the folder was built with."),
@@ -582,6 +585,7 @@ def explain(
     a: str = typer.Argument(..., metavar="A", help="A pod or VRF."),
     b: str = typer.Argument(..., metavar="B", help="Another pod or VRF."),
     fmt: Format = typer.Option(Format.text, "--format", help="text or json (keys: a, b, reachable, pairs)."),
+    target: PlanTarget = None,
     max_bytes: MaxBytes = None,
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
@@ -593,13 +597,13 @@ def explain(
     from jcnrc.pipeline import Options
     from jcnrc.plan import reach
 
-    limits = _limits(max_bytes, max_depth, max_nodes)
-    result = _run(file, Options(limits=limits), render=False)
+    options = Options(limits=_limits(max_bytes, max_depth, max_nodes), target=target.value if target else None)
+    result = _run(file, options, render=False)
     errors = [d for d in result.diagnostics if d.is_error]
     broken = bool(errors) and all(d.code in ("JCN703", "JCN704") for d in errors)
     if broken:  # explain what the failing expectation is about, then fail
         report(result, Format.text, False, quiet=True)
-        result = _run(file, replace(Options(limits=limits), expectations=False), render=False)
+        result = _run(file, replace(options, expectations=False), render=False)
     if report(result, Format.text, False, quiet=True) or not result.planned:
         raise typer.Exit(EXIT_PROBLEMS)
     plan = result.fleet.union if result.fleet is not None else result.plan

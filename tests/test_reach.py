@@ -202,6 +202,18 @@ def test_explain_on_the_walkthrough(compiled_examples):
         "aks-agentpool-23733201-vmss000001 (10.240.0.5) in VXLAN VNI 10002 to aks-agentpool-23733201-vmss000002 (10.240.0.6)")
 
 
+def test_explain_for_jcnr_names_the_fabric_addresses_the_tunnels_join(root):
+    """On JCNR the VXLAN endpoints are the fabric addresses (as `routes` and the Configlets say), not the
+    node addresses; `explain --target` plans the intent as `build --target` builds it."""
+    run = subprocess.run([*JCNRC, "explain", "examples/aks-evpn-type5.yaml", "ubuntu-du11", "ubuntu-du22", "--target", "jcnr"],
+                         capture_output=True, text=True, cwd=root, timeout=HANG_GUARD)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[1].endswith(
+        "packets leave aks-agentpool-23733201-vmss000001 (10.241.0.5) in VXLAN VNI 10002 to "
+        "aks-agentpool-23733201-vmss000002 (10.241.0.6)")
+
+
 # --- scale --------------------------------------------------------------------------------------
 
 def test_expectations_cost_does_not_grow_with_pods():

@@ -32,7 +32,7 @@ class Endpoint:
     vrf: str
     interface: str | None = None  # pods only
     node: str | None = None
-    node_address: str | None = None
+    node_address: str | None = None  # its VXLAN endpoint: the node address, on JCNR the fabric address
     prefixes: tuple[str, ...] | None = None  # the link subnets it advertises; None for a whole VRF
 
     @property
@@ -106,7 +106,8 @@ def endpoints(plan, name: str) -> list[Endpoint]:
     if plan.has_pod(name):
         pod = plan.pod(name)
         node = plan.node(pod.node)
-        return [Endpoint(name, a.vrf, a.interface, node.name, node.address, tuple(link.subnet for link in a.links))
+        # The address its tunnels leave from: the node address, JCNR's fabric address (ipv4_loopback).
+        return [Endpoint(name, a.vrf, a.interface, node.name, node.ipv4_loopback, tuple(link.subnet for link in a.links))
                 for a in pod.attachments]
     if plan.has_vrf(name):
         return [Endpoint(name, name)]

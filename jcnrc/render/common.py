@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from jcnrc.intent.model import VXLAN_OVERHEAD
 from jcnrc.plan import expected
 from jcnrc.plan.planner import Plan, PlannedAttachment
 from jcnrc.render import diagram, escape
@@ -75,7 +74,6 @@ def common_context(plan: Plan, options: RenderOptions, templates: Templates | No
         "plan": plan,
         "bgp": plan.topology.cluster.bgp,
         "sr": plan.topology.cluster.segmentRouting,
-        "default_mtu": plan.underlay_mtu - VXLAN_OVERHEAD,
         "pod_routes": pod_routes(plan),
         "leaking_vrfs": leaking_vrfs(plan),
         "kernel_modules": KERNEL_MODULES,
