@@ -468,6 +468,7 @@ def diff(
     max_depth: MaxDepth = None,
     max_nodes: MaxNodes = None,
     max_diagnostics: MaxDiagnostics = 100,
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print errors only (and the diff)."),
 ) -> None:
     """Show how the output folder differs from what the intent compiles to (never fails on a difference)."""
     from dataclasses import replace
@@ -483,7 +484,7 @@ def diff(
     options = replace(options, layout=(layout or Layout.tree).value, target=target.value if target else None)
     # Planned again only for the folder's own target.
     result = _run(file, options, render=True, target=target, analysed=None if other_target else analysed)
-    if report(result, Format.text, False, max_diagnostics=max_diagnostics) or result.files is None:
+    if report(result, Format.text, False, quiet=quiet, max_diagnostics=max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
     _refuse_linked_output(out_dir, allow_last=False)

@@ -361,6 +361,15 @@ def test_two_tables_in_one_capture_is_an_error():
         parse_route_table(text)
 
 
+def test_one_table_captured_twice_says_so():
+    """The walkthrough shows `show route table blue.evpn.0` and its `extensive` form one after the other:
+    pasted into one file, the message names the repetition, not "several tables"."""
+    text = fixture_text(BRIEF) + "\n" + fixture_text(BRIEF)
+
+    with pytest.raises(CaptureError, match=r"holds table blue\.evpn\.0 2 times .* a file of its own"):
+        parse_route_table(text)
+
+
 def test_explicit_parser_refuses_a_capture_of_another_command():
     with pytest.raises(CaptureError) as error:
         parse_route_table(fixture_text(BGP_SUMMARY))

@@ -105,3 +105,18 @@ def test_the_commands_that_read_the_plan_take_the_builds_target():
     assert "fabric 10.241.0.4" in cli("graph", AKS, "--target", "jcnr").stdout
     for command in ("routes", "graph", "verify"):
         assert "--target" in cli(command, "-h").stdout
+
+
+def test_diff_takes_quiet_like_build(tmp_path):
+    """`diff -q` prints errors only, as `build -q` does: the bundled example's warnings stay out of the way."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for name in ("aks-evpn-type5.yaml", "aks-evpn-type5.lock.json"):
+        shutil.copy(root / "examples" / name, tmp_path / name)
+    intent, out = str(tmp_path / "aks-evpn-type5.yaml"), str(tmp_path / "out")
+    assert jcnrc("build", intent, "-o", out, "-q").returncode == 0
+    loud, quiet = jcnrc("diff", intent, "-o", out), jcnrc("diff", intent, "-o", out, "-q")
+    assert loud.returncode == quiet.returncode == 0
+    assert "warning[JCN922]" in loud.stderr and "warning[" not in quiet.stderr, quiet.stderr

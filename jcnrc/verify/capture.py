@@ -480,8 +480,11 @@ def _route_table_header(prepared: _Prepared) -> tuple[int, str, int]:
         number = next(_meaningful(prepared.lines), (prepared.command_line or 1, ""))[0]
         raise CaptureError(number, "no route table header such as 'blue.evpn.0: 4 destinations, 4 routes (...)'")
     if len(headers) > 1:
-        names = ", ".join(m["table"] for _, m in headers)
-        raise CaptureError(headers[1][0], f"capture holds several tables ({names}); capture one table")
+        tables = [m["table"] for _, m in headers]
+        if len(set(tables)) == 1:  # e.g. `show route table X` and `... extensive` pasted into one file
+            raise CaptureError(headers[1][0], f"capture holds table {tables[0]} {len(tables)} times (several commands' "
+                                              "output?); save each command's output in a file of its own")
+        raise CaptureError(headers[1][0], f"capture holds several tables ({', '.join(tables)}); capture one table")
     number, match = headers[0]
     for other_number, text in _meaningful(prepared.lines):
         if other_number < number:
