@@ -301,3 +301,62 @@ def test_the_yaml_filters_remember_only_what_they_would_write_again():
         escape.yaml_scalar(f"name-{index}")
     assert len(kept) <= escape._STRING_SCALARS_MAX
     assert escape.yaml_scalar("on") == "'on'"
+
+
+def _macro_metadata(templates, *args, **kwargs) -> str:
+    """What templates/common/_macros.j2's `metadata` macro writes for these arguments."""
+    caller = templates.text.from_string('{% from "common/_macros.j2" import metadata %}{{ metadata(*args, **kwargs) }}')
+    return caller.render(args=args, kwargs=kwargs)
+
+
+def test_the_pod_template_writes_metadata_as_the_shared_macro_does(tmp_path, monkeypatch):
+    """templates/common/pod.yaml.j2 writes its metadata itself (a macro call per pod is most of its
+    cost): for every pod of every example, as a Deployment and as a bare Pod, the metadata is, byte
+    for byte, what `metadata` of _macros.j2 writes for the same name, labels and annotations, at
+    the same place."""
+    import json
+    import shutil
+
+    import yaml
+
+    from jcnrc.pipeline import Options, compile_intent
+    from jcnrc.render import common
+
+    rendered: list[tuple[dict, str, object]] = []
+    real = common.Output.manifest
+
+    def recording(self, kind, name, template, **extra):
+        text = real(self, kind, name, template, **extra)
+        if template == "common/pod.yaml.j2":
+            rendered.append(({**self.ctx, "sync_wave": str(common.SYNC_WAVES[kind]), **extra}, text, self.templates))
+        return text
+
+    monkeypatch.setattr(common.Output, "manifest", recording)
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for workload in ("deployment", "pod"):
+            for pod in data["pods"]:
+                pod["workload"] = workload
+            copy = tmp_path / workload / path.name
+            copy.parent.mkdir(exist_ok=True)
+            copy.write_text(json.dumps(data), encoding="utf-8")
+            if path.with_suffix(".lock.json").exists():
+                shutil.copy(path.with_suffix(".lock.json"), copy.with_suffix(".lock.json"))
+            result = compile_intent(copy, Options(), display_name=path.name)
+            assert result.ok, [d.message for d in result.diagnostics if d.is_error]
+    assert {ctx["pod"].workload for ctx, _, _ in rendered} == {"deployment", "pod"}
+    for ctx, text, templates in rendered:
+        pod, networks = ctx["pod"], templates.text.filters["json"](ctx["networks"])
+        wave, namespace, labels = ctx["sync_wave"], ctx["plan"].namespace, ctx["labels"]
+        if pod.workload == "pod":
+            meta = _macro_metadata(templates, pod.name, namespace, labels,
+                                   annotations={"k8s.v1.cni.cncf.io/networks": networks}, wave_value=wave)
+            assert text.startswith(f"apiVersion: v1\nkind: Pod\n{meta}spec:\n"), text
+            continue
+        outer = _macro_metadata(templates, pod.name, namespace, labels, wave_value=wave)
+        inner = _macro_metadata(templates, None, None, labels, extra_labels={ctx["pod_label"]: pod.name},
+                                annotations={"k8s.v1.cni.cncf.io/networks": networks,
+                                             ctx["checksum_annotation"]: ctx["network_checksum"]})
+        assert text.startswith(f"apiVersion: apps/v1\nkind: Deployment\n{outer}spec:\n"), text
+        indented = "".join("    " + line for line in inner.splitlines(keepends=True))
+        assert f"  template:\n{indented}    spec:\n" in text, text
