@@ -13,8 +13,9 @@ The plan builds this graph only when ``Plan.graph`` is asked for: a build needs 
 route-target part, which ``Plan.route_sources`` and ``Plan.shared_targets`` answer from the VRFs
 directly (tests check that both agree with ``route_sources`` and ``shared_targets`` here).
 
-Reachability (``reach.py``: ``expect:`` and ``jcnrc explain``) asks ``shared_targets`` of
-``routes``, the route-target part alone: VRFs and targets, whatever the number of pods. Only
+Reachability (``reach.py``: ``jcnrc explain``, ``jcnrc impact``) asks ``shared_targets`` of
+``routes``, the route-target part alone: VRFs and targets, whatever the number of pods; a build's
+``expect:`` asks the plan, whose answers tests hold to these. Only
 paths of exactly two edges count (vrf -> target -> vrf): a VRF does not pass on the routes it
 imports, so a longer path (A exports what B imports, B exports what C imports) carries nothing
 from A to C, and a path search (``has_path``) would be the wrong question.

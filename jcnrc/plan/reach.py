@@ -5,11 +5,14 @@ exports a target that A's VRF imports, and B has an address to advertise. A *rea
 that holds in both directions, so that replies find their way back; when it holds in one
 direction only, the path is one-way (packets arrive, connections never complete).
 
-Everything is decided per pair of endpoints named in an assertion, on the route-target graph
-(``graph.routes``: a networkx DiGraph of the VRFs and the targets they export and import, built
-once per `check_expectations` or `explain`): the cost grows with assertions, VRFs and targets,
-never with pods. networkx is imported only when there is a question: a build of an intent
-without ``expect:`` never imports it.
+Everything is decided per pair of endpoints named in a question, by `SharedTargets`: which targets
+carry one VRF's routes into another's table, a path of exactly two edges (vrf -> target -> vrf)
+in the route-target graph (``graph.routes``). ``jcnrc explain`` (and ``jcnrc impact``) ask it of
+that networkx DiGraph, built once per question. A build's ``expect:`` asks the plan, which answers
+the same (``Plan.shared_targets``, from the VRFs' import and export lists; tests hold both to the
+graph's answers on every example and on random VRF sets): importing networkx would cost a build
+more than all of its ``expect:`` checks. The cost grows with assertions, VRFs and targets, never
+with pods.
 """
 
 from __future__ import annotations
@@ -114,6 +117,10 @@ def endpoints(plan, name: str) -> list[Endpoint]:
     raise KeyError(name)
 
 
+# (exporter VRF, importer VRF) -> the targets, sorted, that carry the exporter's routes into the importer's table.
+SharedTargets = Callable[[str, str], list[str]]
+
+
 def route_graph(plan) -> nx.DiGraph:
     """The plan's VRFs and route targets as a networkx DiGraph (graph.routes)."""
     from jcnrc.plan import graph
@@ -132,25 +139,31 @@ def _cluster(endpoint: Endpoint) -> str | None:
     return endpoint.node.partition("/")[0]
 
 
-def _direction(routes: nx.DiGraph, sender: Endpoint, receiver: Endpoint, exchanges: Exchanges = None) -> Direction:
+def on_route_graph(routes: nx.DiGraph) -> SharedTargets:
+    """SharedTargets answered on the networkx route-target graph (graph.routes)."""
     from jcnrc.plan import graph
 
+    return lambda exporter, importer: graph.shared_targets(routes, exporter, importer)
+
+
+def _direction(shared: SharedTargets, sender: Endpoint, receiver: Endpoint, exchanges: Exchanges = None) -> Direction:
     unpeered = None
     here, there = _cluster(sender), _cluster(receiver)
     if exchanges is not None and here is not None and there is not None and not exchanges(there, here):
         unpeered = (there, here)
-    return Direction(sender, receiver, tuple(graph.shared_targets(routes, receiver.vrf, sender.vrf)), unpeered)
+    return Direction(sender, receiver, tuple(shared(receiver.vrf, sender.vrf)), unpeered)
 
 
-def verdicts(plan, a: str, b: str, routes: nx.DiGraph | None = None, exchanges: Exchanges = None) -> list[Verdict]:
-    """Every pair of a's and b's endpoints, decided on `routes` (route_graph(plan) if None)."""
-    if routes is None:
-        routes = route_graph(plan)
+def verdicts(plan, a: str, b: str, routes: nx.DiGraph | None = None, exchanges: Exchanges = None,
+             shared: SharedTargets | None = None) -> list[Verdict]:
+    """Every pair of a's and b's endpoints, decided by `shared`, else on `routes` (route_graph(plan) if None)."""
+    if shared is None:
+        shared = on_route_graph(routes if routes is not None else route_graph(plan))
     found = []
     for one in endpoints(plan, a):
         for other in endpoints(plan, b):
-            found.append(Verdict(one, other, _direction(routes, one, other, exchanges),
-                                 _direction(routes, other, one, exchanges)))
+            found.append(Verdict(one, other, _direction(shared, one, other, exchanges),
+                                 _direction(shared, other, one, exchanges)))
     return found
 
 
@@ -161,13 +174,13 @@ def check_expectations(plan, fleet_plan=None) -> list[Diagnostic]:
     and `fleet_plan` says which clusters exchange routes."""
     if not plan.topology.expect:
         return []
-    routes = route_graph(plan)
+    shared = plan.shared_targets  # the plan's answer, the route graph's (see the module docstring)
     exchanges = fleet_plan.exchanges if fleet_plan is not None else None
     problems = []
     for index, expectation in enumerate(plan.topology.expect):
         if expectation.reach is not None:
             a, b = expectation.reach
-            results = verdicts(plan, a, b, routes, exchanges)
+            results = verdicts(plan, a, b, exchanges=exchanges, shared=shared)
             if not any(v.reachable for v in results):
                 closest = _closest(results)
                 problems.append(error(
@@ -175,7 +188,7 @@ def check_expectations(plan, fleet_plan=None) -> list[Diagnostic]:
                     ("expect", index, "reach"), help=fix_hint(plan, closest)))
         else:
             a, b = expectation.isolate
-            leaking = [v for v in verdicts(plan, a, b, routes, exchanges) if not v.isolated]
+            leaking = [v for v in verdicts(plan, a, b, exchanges=exchanges, shared=shared) if not v.isolated]
             if leaking:
                 problems.append(error(
                     "JCN704", f"`{a}` and `{b}` must be isolated, but {leak_reason(leaking[0])}",
