@@ -23,15 +23,32 @@ from __future__ import annotations
 import socket
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from ipaddress import ip_address
-from typing import TYPE_CHECKING
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from jcnrc.plan.planner import LinkAddress, Plan, PlannedAttachment, PlannedNode, PlannedVrf
 
 # Platter installs the pod host routes with this kernel protocol number (walkthrough: `proto 22`).
 CRPD_KERNEL_PROTO = 22
+
+_Frozen = TypeVar("_Frozen")
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _frozen(cls: type[_Frozen], attributes: dict[str, Any]) -> _Frozen:
+    """An instance of the frozen dataclass `cls` whose attributes are `attributes`: every field
+    of `cls`, in declaration order, and optionally the values of its cached properties, known
+    already where it is built. What `cls(...)` makes, for the objects a big build makes by the
+    hundred thousand: a frozen dataclass's __init__ sets each field through a call of
+    object.__setattr__, several times slower than handing the instance its attributes at once.
+    tests/test_expected_speed.py checks that every object made here equals the one `cls(...)` makes."""
+    instance = _new_object(cls)
+    _set_attribute(instance, "__dict__", attributes)
+    return instance
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,11 @@ def _type5_nlri(rd: str, prefix: str) -> str:
 # Per family: the IP version, the address length in bits and the socket family that parses it.
 _FAMILIES = {"ipv4": (4, 32, socket.AF_INET), "ipv6": (6, 128, socket.AF_INET6)}
 
+# Sort keys read in C rather than by a lambda: an Origin's place in <vrf>.evpn.0, and the key of a
+# (key, kernel route) pair and its route.
+_JUNOS_ORDER = attrgetter("order")
+_PAIR_KEY, _PAIR_ROUTE = itemgetter(0), itemgetter(1)
+
 
 def _address_number(text: str, family: str) -> int:
     """An address of the plan (written by ipaddress) as a number, for sorting; parsed in C."""
@@ -78,11 +100,26 @@ def _origin(attachment: PlannedAttachment, node: PlannedNode, family: str, link:
     version, bits, _ = _FAMILIES[family]
     network, _, length = link.subnet.partition("/")
     start, prefixlen = _address_number(network, family), int(length)
-    return Origin(attachment.vrf, node.name, node.ipv4_loopback, link.subnet, family, link.gateway, attachment.pod,
-                  attachment.interface, link.pod_ip, rd, _type5_nlri(rd, link.subnet),
-                  order=(version, rd_order, start, prefixlen),
-                  kernel_order=(version, start, prefixlen),
-                  host_order=(version, _address_number(link.pod_ip, family), bits))
+    return _frozen(Origin, {
+        "vrf": attachment.vrf, "node": node.name, "node_address": node.ipv4_loopback, "prefix": link.subnet,
+        "family": family, "gateway": link.gateway, "pod": attachment.pod, "interface": attachment.interface,
+        "pod_ip": link.pod_ip, "rd": rd, "text": _type5_nlri(rd, link.subnet),
+        "order": (version, rd_order, start, prefixlen),
+        "kernel_order": (version, start, prefixlen),
+        "host_order": (version, _address_number(link.pod_ip, family), bits)})
+
+
+@dataclass(frozen=True)
+class _TableLayout:
+    """What `<vrf>.evpn.0` draws its routes from, the same on every node that carries the VRF."""
+
+    table: str
+    imported: tuple[str, ...]  # OriginIndex.sources
+    # (source VRF, whether it is imported: all its routes are in the table, not only the node's own), in
+    # the order of OriginIndex.table_sources
+    sources: tuple[tuple[str, bool], ...]
+    vrfs: dict[str, PlannedVrf]  # every source VRF by name
+    imported_routes: int  # how many routes the imported VRFs advertise
 
 
 class OriginIndex(dict[str, list[Origin]]):
@@ -97,6 +134,11 @@ class OriginIndex(dict[str, list[Origin]]):
                 self._by_node[(origin.vrf, origin.node)].append(origin)
         self._sources: dict[str, tuple[str, ...]] = {}
         self._listing: tuple[int, int] | None = None  # (id of the membership map, size)
+        self._layouts: dict[str, _TableLayout] = {}
+        self._masters: tuple[str, ...] | None = None
+        # A route learned from another node reads the same in that VRF's table on every node that
+        # carries it: (VRF, id of the Origin, which this index keeps alive) -> the route, made once.
+        self._learned: dict[tuple[str, int], ExpectedRoute] = {}
 
     def sources(self, vrf: str) -> tuple[str, ...]:
         """VRFs whose routes VRF `vrf` installs, sorted."""
@@ -122,10 +164,36 @@ class OriginIndex(dict[str, list[Origin]]):
 
     def table_size(self, vrf: str, node: str) -> int:
         """How many Type-5 routes `<vrf>.evpn.0` holds on `node`."""
-        size = sum(len(self.get(source, ())) for source in self.sources(vrf))
-        if vrf not in self.sources(vrf):
-            size += len(self.on_node(vrf, node))
-        return size
+        layout = self.layout(vrf)
+        if vrf in layout.imported:
+            return layout.imported_routes
+        return layout.imported_routes + len(self.on_node(vrf, node))
+
+    def layout(self, vrf: str) -> _TableLayout:
+        found = self._layouts.get(vrf)
+        if found is None:
+            imported = self.sources(vrf)
+            sources = self.table_sources(vrf)
+            found = self._layouts[vrf] = _TableLayout(
+                f"{vrf}.evpn.0", imported, tuple((source, source in imported) for source in sources),
+                {source: self._plan.vrf(source) for source in sources},
+                sum(len(self.get(source, ())) for source in imported))
+        return found
+
+    @property
+    def masters(self) -> tuple[str, ...]:
+        """The addresses of the route reflectors, which every learned route is learned from."""
+        if self._masters is None:
+            self._masters = tuple(m.ipv4_loopback for m in self._plan.masters)
+        return self._masters
+
+    def learned_route(self, vrf: str, source: PlannedVrf, origin: Origin) -> ExpectedRoute:
+        """`origin`'s route in `<vrf>.evpn.0` of a node other than its own."""
+        key = (vrf, id(origin))
+        route = self._learned.get(key)
+        if route is None:
+            route = self._learned[key] = _route(self.layout(vrf).table, source, origin, False, self.masters)
+        return route
 
 
 @dataclass(frozen=True)
@@ -164,13 +232,19 @@ class ExpectedKernelRoute:
     family: str = "ipv4"
     via: str | None = None
 
-    @property
+    # Cached: a build reads it twice (JSON and text state) and _vrf_table fills it in as it builds.
+    @cached_property
     def text(self) -> str:
-        if self.kind == "encap":
-            return f"{self.prefix} encap ip id {self.vni} src {self.src} dst {self.dst}"
-        if self.kind == "host":
-            return f"{self.prefix} via {self.via} dev <veth> proto {CRPD_KERNEL_PROTO}"
-        return f"{self.prefix} dev <veth> proto kernel scope link" + (f" src {self.src}" if self.src else "")
+        return _kernel_route_text(self.prefix, self.kind, self.vni, self.src, self.dst, self.via)
+
+
+def _kernel_route_text(prefix: str, kind: str, vni: int | None, src: str | None, dst: str | None,
+                       via: str | None) -> str:
+    if kind == "encap":
+        return f"{prefix} encap ip id {vni} src {src} dst {dst}"
+    if kind == "host":
+        return f"{prefix} via {via} dev <veth> proto {CRPD_KERNEL_PROTO}"
+    return f"{prefix} dev <veth> proto kernel scope link" + (f" src {src}" if src else "")
 
 
 @dataclass(frozen=True)
@@ -184,11 +258,12 @@ class VrfTable:
     kernel_count: int = 0
     complete: bool = True
 
-    @property
+    # Cached, and filled in by _vrf_table, which knows where the IPv6 routes start.
+    @cached_property
     def kernel_ipv4(self) -> tuple[ExpectedKernelRoute, ...]:
         return tuple(k for k in self.kernel if k.family == "ipv4")
 
-    @property
+    @cached_property
     def kernel_ipv6(self) -> tuple[ExpectedKernelRoute, ...]:
         return tuple(k for k in self.kernel if k.family == "ipv6")
 
@@ -242,7 +317,7 @@ def origins_by_vrf(plan: Plan) -> OriginIndex:
             if link is not None:
                 found[attachment.vrf].append(_origin(attachment, node, family, link, rd, rd_order))
     for origins in found.values():
-        origins.sort(key=lambda o: o.order)
+        origins.sort(key=_JUNOS_ORDER)
     return OriginIndex(plan, found)
 
 
@@ -258,7 +333,9 @@ def sessions(plan: Plan, node_name: str) -> tuple[ExpectedSession, ...]:
     peers = plan.workers if node.is_master else plan.masters
     role = "client" if node.is_master else "route-reflector"
     # Sessions run between the nodes' BGP local addresses: the node address, for JCNR the fabric address.
-    found = [ExpectedSession(p.ipv4_loopback, p.name, plan.asn, role) for p in peers if p.name != node.name]
+    asn = plan.asn
+    found = [_frozen(ExpectedSession, {"peer": p.ipv4_loopback, "peer_node": p.name, "asn": asn, "peer_role": role})
+             for p in peers if p.name != node.name]
     if node.is_master and plan.fleet is not None:
         # Route reflectors of the peered clusters, named `<cluster>/<node>`.
         found += [ExpectedSession(r.address, f"{r.cluster}/{r.node}", r.asn, "fleet-peer") for r in plan.fleet.reflectors]
@@ -278,71 +355,88 @@ def node_state(plan: Plan, node_name: str, vrf_filter: str | None = None, origin
     membership = membership if membership is not None else vrfs_on_node(plan)
     names = sorted(v for v in membership.get(node_name, ()) if not vrf_filter or v == vrf_filter)
     compact = detail_limit is not None and origins.listing_size(membership) > detail_limit
-    tables = tuple(_vrf_table(plan, node, name, origins, compact) for name in names)
+    tables = tuple(_vrf_table(node, name, origins, compact) for name in names)
     return NodeState(node.name, node.address, node.role, plan.asn, sessions(plan, node_name), tables, vrf_filter)
 
 
-def _vrf_table(plan: Plan, node: PlannedNode, vrf_name: str, origins: OriginIndex, compact: bool) -> VrfTable:
-    table = f"{vrf_name}.evpn.0"
-    masters = tuple(m.ipv4_loopback for m in plan.masters)
+def _vrf_table(node: PlannedNode, vrf_name: str, origins: OriginIndex, compact: bool) -> VrfTable:
+    layout = origins.layout(vrf_name)
+    table, here = layout.table, node.name
+    chosen = [origins.get(source, []) if imported and not compact else origins.on_node(source, here)
+              for source, imported in layout.sources]
+    chosen = [found for found in chosen if found]
+    if len(chosen) == 1:
+        listed = chosen[0]  # each VRF's list is already in Junos order
+    else:
+        listed = [origin for found in chosen for origin in found]
+        listed.sort(key=_JUNOS_ORDER)
     routes: list[ExpectedRoute] = []
-    local_routes = local_kernel = 0
-    imported = origins.sources(vrf_name)
-    listed: list[tuple[Origin, PlannedVrf]] = []
-    for source_vrf in origins.table_sources(vrf_name):
-        source = plan.vrf(source_vrf)
-        everywhere = source_vrf in imported and not compact
-        chosen = origins.get(source_vrf, ()) if everywhere else origins.on_node(source_vrf, node.name)
-        listed.extend((origin, source) for origin in chosen)
-    listed.sort(key=lambda pair: pair[0].order)  # Junos order; each VRF's list is already sorted
     kernel_keyed: list[tuple[tuple, ExpectedKernelRoute]] = []
-    for origin, source in listed:
-        local = origin.node == node.name
-        local_routes += local
-        routes.append(_route(table, source, origin, local, masters))
-        found = _kernel_routes(vrf_name, source, origin, local, node)
-        local_kernel += len(found) if local else 0
-        kernel_keyed.extend(((origin.host_order if k.kind == "host" else origin.kernel_order), k) for k in found)
-    kernel_keyed.sort(key=lambda pair: pair[0])
-    kernel = [k for _, k in kernel_keyed]
-    route_count = origins.table_size(vrf_name, node.name)
+    local_routes = local_kernel = kernel_ipv4 = 0
+    for origin in listed:
+        source = layout.vrfs[origin.vrf]
+        if origin.node != here:
+            routes.append(origins.learned_route(vrf_name, source, origin))
+            kernel_keyed.append((origin.kernel_order, _encap_route(vrf_name, source, origin, node)))
+            kernel_ipv4 += origin.family == "ipv4"
+            continue
+        local_routes += 1
+        routes.append(_route(table, source, origin, True, ()))
+        if origin.vrf == vrf_name:
+            # Another VRF's pod on this same node is left out: no VXLAN hop; what the kernel shows
+            # depends on cRPD's local route leaking, so nothing is asserted.
+            connected, host = _local_kernel_routes(vrf_name, origin)
+            kernel_keyed.append((origin.kernel_order, connected))
+            kernel_keyed.append((origin.host_order, host))
+            local_kernel += 2
+            kernel_ipv4 += 2 if origin.family == "ipv4" else 0
+    kernel_keyed.sort(key=_PAIR_KEY)  # the keys start with the IP version: IPv4 routes first
+    kernel = tuple(map(_PAIR_ROUTE, kernel_keyed))
+    route_count = origins.table_size(vrf_name, here)
     # Remote routes each give one encap route; local ones were counted above.
     kernel_count = len(kernel) if not compact else local_kernel + (route_count - local_routes)
-    return VrfTable(vrf_name, table, tuple(routes), tuple(kernel), imported, route_count, kernel_count, complete=not compact)
+    return _frozen(VrfTable, {
+        "vrf": vrf_name, "table": table, "routes": tuple(routes), "kernel": kernel, "sources": layout.imported,
+        "route_count": route_count, "kernel_count": kernel_count, "complete": not compact,
+        "kernel_ipv4": kernel[:kernel_ipv4], "kernel_ipv6": kernel[kernel_ipv4:]})
 
 
 def _route(table: str, source: PlannedVrf, origin: Origin, local: bool, masters: tuple[str, ...]) -> ExpectedRoute:
-    return ExpectedRoute(
-        table=table,
-        text=origin.text,
-        rd=origin.rd,
-        prefix=origin.prefix,
-        protocol="EVPN" if local else "BGP",
-        origin_vrf=source.name,
-        origin_node=origin.node,
-        protocol_next_hop=origin.node_address,
-        vni=source.vni,
-        route_targets=source.exports,
-        learned_from=() if local else masters,
-        family=origin.family,
-        origin_pod=origin.pod,
-    )
+    return _frozen(ExpectedRoute, {
+        "table": table,
+        "text": origin.text,
+        "rd": origin.rd,
+        "prefix": origin.prefix,
+        "protocol": "EVPN" if local else "BGP",
+        "origin_vrf": source.name,
+        "origin_node": origin.node,
+        "protocol_next_hop": origin.node_address,
+        "vni": source.vni,
+        "route_targets": source.exports,
+        "learned_from": () if local else masters,
+        "family": origin.family,
+        "origin_pod": origin.pod,
+    })
 
 
-def _kernel_routes(vrf_name: str, source: PlannedVrf, origin: Origin, local: bool,
-                   node: PlannedNode) -> list[ExpectedKernelRoute]:
-    if not local:
-        return [ExpectedKernelRoute(vrf_name, origin.prefix, "encap", source.vni, node.ipv4_loopback,
-                                    origin.node_address, origin.family)]
-    if source.name != vrf_name:
-        # Another VRF's pod on this same node: no VXLAN hop; what the kernel shows depends
-        # on cRPD's local route leaking, so nothing is asserted.
-        return []
+def _kernel_route(vrf: str, prefix: str, kind: str, vni: int | None, src: str | None, dst: str | None, family: str,
+                  via: str | None) -> ExpectedKernelRoute:
+    return _frozen(ExpectedKernelRoute, {
+        "vrf": vrf, "prefix": prefix, "kind": kind, "vni": vni, "src": src, "dst": dst, "family": family, "via": via,
+        "text": _kernel_route_text(prefix, kind, vni, src, dst, via)})
+
+
+def _encap_route(vrf_name: str, source: PlannedVrf, origin: Origin, node: PlannedNode) -> ExpectedKernelRoute:
+    """The route over VXLAN towards a prefix of another node."""
+    return _kernel_route(vrf_name, origin.prefix, "encap", source.vni, node.ipv4_loopback, origin.node_address,
+                         origin.family, None)
+
+
+def _local_kernel_routes(vrf_name: str, origin: Origin) -> tuple[ExpectedKernelRoute, ExpectedKernelRoute]:
+    """The connected route of a local pod's link, in the pod's own VRF, and the pod's host route."""
     connected_src = origin.gateway if origin.family == "ipv4" else None
-    return [
-        ExpectedKernelRoute(vrf_name, origin.prefix, "connected", None, connected_src, None, origin.family),
-        ExpectedKernelRoute(vrf_name, origin.pod_ip, "host", None, None, None, origin.family, via=origin.pod_ip),
-    ]
+    return (_kernel_route(vrf_name, origin.prefix, "connected", None, connected_src, None, origin.family, None),
+            _kernel_route(vrf_name, origin.pod_ip, "host", None, None, None, origin.family, origin.pod_ip))
 
 
 @lru_cache(maxsize=4096)  # one per node address: every VRF of a node shares it
@@ -357,8 +451,10 @@ def vrf_routes(plan: Plan, vrf_name: str, origins: OriginIndex | None = None) ->
     """Every route VRF `vrf_name` advertises, once: what compact node states refer to."""
     origins = origins if origins is not None else origins_by_vrf(plan)
     vrf = plan.vrf(vrf_name)
-    routes = tuple(AdvertisedRoute(o.text, o.rd, o.prefix, o.family, o.node, o.node_address, o.pod, o.interface)
-                   for o in origins.get(vrf_name, ()))  # already in Junos order
+    routes = tuple(_frozen(AdvertisedRoute, {
+        "text": o.text, "rd": o.rd, "prefix": o.prefix, "family": o.family, "origin_node": o.node,
+        "protocol_next_hop": o.node_address, "pod": o.pod, "interface": o.interface})
+        for o in origins.get(vrf_name, ()))  # already in Junos order
     return VrfRoutes(vrf.name, vrf.vni, vrf.exports, routes)
 
 
