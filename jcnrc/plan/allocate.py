@@ -51,8 +51,9 @@ class Lock:
     route_distinguishers: dict[str, int] = field(default_factory=dict)
     macs: dict[str, str] = field(default_factory=dict)
     subnets: dict[str, dict[str, str]] = field(default_factory=dict)  # attachment key -> {ipv4: cidr, ipv6: cidr}
-    # The subnets as from_json parsed them (text -> (first address, prefix length)), so the allocation
-    # does not parse them again.
+    # The subnets from_json read that are written exactly as jcnrc writes them (`canonical_network`:
+    # text -> (first address, prefix length)), so the allocation neither parses them again nor writes
+    # their text again (it is `network_text`'s). Other spellings are parsed again, by ipaddress.
     networks: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> str:
@@ -145,12 +146,11 @@ def _network_text(kind: type[IPv4Network] | type[IPv6Network], example: str) -> 
             try:
                 if not like:
                     raise ValueError(f"not like {example}")
-                network = kind(text, strict=True)
+                kind(text, strict=True)
             except ValueError as exc:
                 raise ValueError(f"must be an IPv{version} network ({exc})") from None
-            parsed = int(network.network_address), network.prefixlen
-        if info.context is not None:
-            info.context[text] = parsed  # parsed once: the allocation takes it from Lock.networks
+        elif info.context is not None:
+            info.context[text] = parsed  # parsed once: the allocation takes it, and the text, from Lock.networks
         return text
     return parse
 
@@ -560,14 +560,17 @@ class _Pool:
     first: int
     last: int
     link_prefix: int
+    size: int  # addresses in one link subnet
 
 
 def _pools(vrf: Vrf) -> dict[str, _Pool | None]:
     found: dict[str, _Pool | None] = {}
     for family in FAMILIES:
         pool = getattr(vrf, f"{family}Pool")
+        link_prefix = getattr(vrf, f"{family}LinkPrefix")
         found[family] = None if pool is None else _Pool(
-            pool.version, int(pool.network_address), int(pool.broadcast_address), getattr(vrf, f"{family}LinkPrefix"))
+            pool.version, int(pool.network_address), int(pool.broadcast_address), link_prefix,
+            _size(pool.version, link_prefix))
     return found
 
 
@@ -591,7 +594,9 @@ def _links(topology: Topology, previous: Lock, tables: dict[str, frozenset[str]]
                 iface = getattr(a, family)
                 if iface is not None:
                     net = iface.network
-                    link = _link_allocation(net.version, int(net.network_address), net.prefixlen, int(iface.ip))
+                    # int(iface) is the interface's address (an ip_interface is its address), without
+                    # the object `iface.ip` builds.
+                    link = _link_allocation(net.version, int(net.network_address), net.prefixlen, int(iface))
                     result.setdefault(key, {})[family] = link
                     spaces.take(a.vrf, family, *_span(link))
                     demand[(a.vrf, family)].explicit += 1
@@ -600,14 +605,19 @@ def _links(topology: Topology, previous: Lock, tables: dict[str, frozenset[str]]
     # 2. What earlier builds handed out, unless something explicit took it since.
     fresh: list[tuple[str, str, str]] = []
     for key, vrf_name, family in pending:
-        locked = _locked_subnet(previous, key, family, pools[vrf_name][family])
-        if locked is not None and spaces.blocking_end(vrf_name, family, *_span(locked)) is None:
-            result.setdefault(key, {})[family] = locked
-            spaces.take(vrf_name, family, *_span(locked))
-            demand[(vrf_name, family)].locked += 1
-        else:
-            fresh.append((key, vrf_name, family))
-            demand[(vrf_name, family)].fresh += 1
+        pool = pools[vrf_name][family]
+        locked = _locked_subnet(previous, key, family, pool)
+        if locked is not None:
+            assert pool is not None  # a locked subnet lies in the pool
+            start = locked.start
+            end = start + pool.size - 1  # the pool's link size: _locked_subnet checked the prefix length
+            if spaces.blocking_end(vrf_name, family, start, end) is None:
+                result.setdefault(key, {})[family] = locked
+                spaces.take(vrf_name, family, start, end)
+                demand[(vrf_name, family)].locked += 1
+                continue
+        fresh.append((key, vrf_name, family))
+        demand[(vrf_name, family)].fresh += 1
     # 3. New attachments: lowest free subnet of the pool, in file order.
     cursors: dict[tuple[str, str], int] = {}
     for key, vrf_name, family in fresh:
@@ -634,24 +644,25 @@ def _locked_subnet(previous: Lock, key: str, family: str, pool: _Pool | None) ->
         return None
     version = 4 if family == "ipv4" else 6
     parsed = previous.networks.get(text)
-    if parsed is None:  # a Lock made in code, not read by from_json
+    subnet_text: str | None = text  # from_json keeps only text written as network_text writes it
+    if parsed is None:  # another spelling, or a Lock made in code, not read by from_json
         try:
             net = (IPv4Network if version == 4 else IPv6Network)(text)
         except ValueError:  # not a network of this family
             return None
         parsed = int(net.network_address), net.prefixlen
+        subnet_text = None
     start, prefixlen = parsed
-    last = start + _size(version, prefixlen) - 1
-    if version != pool.version or prefixlen != pool.link_prefix or start < pool.first or last > pool.last:
+    if version != pool.version or prefixlen != pool.link_prefix or start < pool.first or start + pool.size - 1 > pool.last:
         return None
-    return _link_allocation(version, start, prefixlen)
+    return LinkAllocation(version, start, prefixlen, subnet_text or network_text(version, start, prefixlen))
 
 
 def _first_fit(vrf: str, family: str, pool: _Pool, spaces: _Spaces,
                cursors: dict[tuple[str, str], int]) -> LinkAllocation | None:
     """Lowest free aligned /prefix of the pool. The cursor only moves forward: everything
     below it is taken, because explicit and locked subnets were placed before any fresh one."""
-    size = _size(pool.version, pool.link_prefix)
+    size = pool.size
     last = pool.last
     candidate = cursors.get((vrf, family), pool.first)
     while candidate + size - 1 <= last:

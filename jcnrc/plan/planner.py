@@ -20,6 +20,7 @@ from jcnrc.intent import routetarget, rules
 from jcnrc.intent.model import VXLAN_OVERHEAD, Pod, Topology, Vrf, interface_name
 from jcnrc.intent.names import CNI_KUBECONFIG
 from jcnrc.intent.providers import Profile, profile
+from jcnrc.plan import allocate as allocate_module  # its address_text, looked up at the call (tests swap it)
 from jcnrc.plan import reach
 from jcnrc.plan.allocate import Allocation, LinkAllocation, Lock, allocate, attachment_key, route_target_texts
 
@@ -256,7 +257,8 @@ def plan(topology: Topology, previous_lock: Lock | None = None, allocation: Allo
     if any(d.is_error for d in diagnostics):
         return Planned(None, diagnostics)
     vrfs = tuple(_plan_vrf(topology, allocation, vrf) for vrf in topology.vrfs)
-    pods = tuple(_plan_pod(topology, allocation, pod) for pod in topology.pods)
+    default_mtu = topology.cluster.underlayMtu - VXLAN_OVERHEAD
+    pods = tuple(_plan_pod(topology, allocation, pod, default_mtu) for pod in topology.pods)
     cluster = topology.cluster
     prof = profile(cluster.provider)
     result = Plan(
@@ -350,8 +352,13 @@ def _node_identity_problems(topology: Topology, nodes: tuple[PlannedNode, ...]) 
     problems = []
     seen: dict[tuple[str, str], int] = {}
     for position, node in enumerate(nodes):
+        written_ipv6 = topology.nodes[position].ipv6Loopback
+        # A derived loopback is abcd::<node address>: its number is known, and address_text writes what
+        # ipaddress would without parsing the text (thousands of nodes).
+        ipv6 = (_normal_ipv6(node.ipv6_loopback) if written_ipv6
+                else allocate_module.address_text(6, _DERIVED_IPV6_LOOPBACK | int(topology.nodes[position].address)))
         for what, field_name, value in (("ISO system ID", "isoLoopback", iso_system_id(node.iso_loopback)),
-                                        ("IPv6 loopback", "ipv6Loopback", _normal_ipv6(node.ipv6_loopback))):
+                                        ("IPv6 loopback", "ipv6Loopback", ipv6)):
             first = seen.setdefault((what, value), position)
             if first != position:
                 written = getattr(topology.nodes[position], field_name) is not None
@@ -361,6 +368,9 @@ def _node_identity_problems(topology: Topology, nodes: tuple[PlannedNode, ...]) 
                     related=(Related(f"node `{nodes[first].name}` is defined here", ("nodes", first, "name")),),
                     help=f"give each node its own `{field_name}`, or leave it out to derive it from the node address"))
     return problems
+
+
+_DERIVED_IPV6_LOOPBACK = 0xABCD << 112  # abcd::/16, the prefix of `_plan_nodes`'s abcd::<node address>
 
 
 def _normal_ipv6(text: str) -> str:
@@ -415,24 +425,32 @@ def _nad_target(topology: Topology, imports: list[routetarget.RouteTarget], expo
     return None
 
 
-def _plan_pod(topology: Topology, allocation: Allocation, pod: Pod) -> PlannedPod:
-    default_mtu = topology.cluster.underlayMtu - VXLAN_OVERHEAD
+def _plan_pod(topology: Topology, allocation: Allocation, pod: Pod, default_mtu: int | None = None) -> PlannedPod:
+    if default_mtu is None:
+        default_mtu = topology.cluster.underlayMtu - VXLAN_OVERHEAD
     attachments = []
+    name, node = pod.name, pod.node
     for position, attachment in enumerate(pod.networks):
         interface = interface_name(attachment, position)
-        key = attachment_key(pod.name, interface)
-        links = allocation.links.get(key, {})
+        key = attachment_key(name, interface)
+        links = allocation.links.get(key)
+        ipv4 = ipv6 = None
+        if links:  # none for an attachment of a VRF without pools
+            if (link := links.get("ipv4")) is not None:
+                ipv4 = _link(link)
+            if (link := links.get("ipv6")) is not None:
+                ipv6 = _link(link)
         attachments.append(PlannedAttachment(
-            pod=pod.name,
-            node=pod.node,
+            pod=name,
+            node=node,
             vrf=attachment.vrf,
             interface=interface,
             mac=allocation.mac[key],
             mtu=attachment.mtu or default_mtu,
-            ipv4=_link(links.get("ipv4")),
-            ipv6=_link(links.get("ipv6")),
+            ipv4=ipv4,
+            ipv6=ipv6,
         ))
-    return PlannedPod(pod.name, pod.node, pod.image, tuple(pod.command), tuple(attachments), pod.workload)
+    return PlannedPod(name, node, pod.image, tuple(pod.command), tuple(attachments), pod.workload)
 
 
 def _link(allocation: LinkAllocation | None) -> LinkAddress | None:
