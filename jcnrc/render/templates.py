@@ -77,11 +77,14 @@ class Templates:
             if template is None:
                 env = self.go_template if ".tmpl." in name else self.text
                 template = self._loaded[name] = env.get_template(name)
-            # What Template.render(**context) does, without copying `context` twice more first.
+            # What Template.render(**context) does, without copying `context` twice more first. The
+            # environment's globals are merged here, as a plain dict (shared=True: Jinja takes the dict
+            # as it is), because Jinja would merge them from the template's ChainMap key by key.
+            env = template.environment
             try:
-                text = template.environment.concat(template.root_render_func(template.new_context(context)))
+                text = env.concat(template.root_render_func(template.new_context({**env.globals, **context}, shared=True)))
             except Exception:  # noqa: BLE001 - Jinja rewrites the traceback to point into the template, then raises
-                template.environment.handle_exception()
+                env.handle_exception()
         except self._template_error as exc:
             raise TemplateProblem(name, exc) from exc
         return normalize(text)
