@@ -11,22 +11,25 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jcnrc import __version__
 from jcnrc.diagnostics import Diagnostic, Located, Related, error, escaped, locate, once, warning
 from jcnrc.intent import names
 from jcnrc.intent.check import Checked, check
-from jcnrc.intent.fleet import CheckedFleet, check_fleet
 from jcnrc.intent.load import DEFAULT_LIMITS, Limits, SourceMap, load_file
 from jcnrc.output import secretscan
-from jcnrc.output import sops as sops_program
-from jcnrc.output.progress import ProgressCallback
 from jcnrc.plan.allocate import Lock
-from jcnrc.plan.fleet import FleetPlan, plan_fleet, qualified
 from jcnrc.plan.planner import Plan, plan
 from jcnrc.render import render
 from jcnrc.render.common import MANIFESTS, RenderOptions, SecretValues
 from jcnrc.render.templates import TemplateProblem
+
+if TYPE_CHECKING:
+    # A Topology build imports no fleet module, and sops only in its mode: each costs start-up time.
+    from jcnrc.intent.fleet import CheckedFleet
+    from jcnrc.output.progress import ProgressCallback
+    from jcnrc.plan.fleet import FleetPlan
 
 
 @dataclass
@@ -110,7 +113,12 @@ def _load_and_check(intent: Path, options: Options, display_name: str | None, fa
         data = {**data, "secrets": {**data["secrets"], "mode": "inline"}}
     options.stage("check")
     checked: Checked | CheckedFleet
-    checked = check_fleet(_fleet_overrides(data, options)) if data.get("kind") == "Fleet" else check(data)
+    if data.get("kind") == "Fleet":
+        from jcnrc.intent.fleet import check_fleet
+
+        checked = check_fleet(_fleet_overrides(data, options))
+    else:
+        checked = check(data)
     result.diagnostics += checked.diagnostics
     return result, checked
 
@@ -244,7 +252,9 @@ def analyse(intent: Path, options: Options | None = None, display_name: str | No
     previous, lock_problems = read_lock(result.lock_path, options.limits)
     result.diagnostics += lock_problems
     options.stage("plan")
-    if isinstance(checked, CheckedFleet):
+    if not isinstance(checked, Checked):
+        from jcnrc.plan.fleet import plan_fleet
+
         planned_fleet = plan_fleet(checked, previous)
         result.diagnostics += planned_fleet.diagnostics
         if planned_fleet.plan is None:
@@ -297,6 +307,7 @@ def _render_fleet(intent: Path, result: Result, options: Options, environ: dict,
     every value any cluster could read."""
     from dataclasses import replace
 
+    from jcnrc.plan.fleet import qualified
     from jcnrc.render.fleet import render_fleet
 
     fleet = result.fleet
@@ -426,6 +437,8 @@ def _render_plan(intent: Path, plan: Plan, result: Result, options: Options, env
         return None
     sops = None
     if mode == "sops":
+        from jcnrc.output import sops as sops_program
+
         try:
             sops = sops_program.find_sops(environ)
         except sops_program.SopsUnavailable as exc:
@@ -444,6 +457,8 @@ def _render_plan(intent: Path, plan: Plan, result: Result, options: Options, env
                                         help="check the template folder given with --templates"))
         return None
     if sops is not None:
+        from jcnrc.output import sops as sops_program
+
         options.stage("encrypt")
         try:
             files = sops_program.encrypt_secrets(files, manifests=MANIFESTS, sops=sops, cwd=intent.parent,
