@@ -9,6 +9,7 @@ read, and the template is compiled as before. The tests count compilations, neve
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import marshal
@@ -242,10 +243,21 @@ def test_the_shipped_table_is_what_this_checkout_compiles():
     from jcnrc.render import templates
 
     assert templates.SHIPPED is not None
-    recorded = orjson.loads(templates.SHIPPED.read_bytes())["jinja2"]
-    if recorded != jinja2.__version__:
-        pytest.skip(f"the table was made with Jinja {recorded}, Jinja {jinja2.__version__} is installed")
-    assert templates.SHIPPED.read_text(encoding="utf-8") == templates.compile_shipped_table(), \
+    committed = orjson.loads(templates.SHIPPED.read_bytes())
+    if committed["jinja2"] != jinja2.__version__:
+        pytest.skip(f"the table was made with Jinja {committed['jinja2']}, Jinja {jinja2.__version__} is installed")
+    made_here = orjson.loads(templates.compile_shipped_table())
+    if committed["bytecode"]["python"] == templates._python_tag():
+        # marshal's bytes depend on what else the process holds (it marks objects referenced more than
+        # once): the code they load must be the same.
+        for body in (committed, made_here):
+            body["bytecode"]["flavours"] = {
+                flavour: {name: [checksum, marshal.loads(base64.b64decode(code))] for name, (checksum, code) in entries.items()}
+                for flavour, entries in body["bytecode"]["flavours"].items()}
+    else:  # another Python's bytecode is not used here (next tests) and cannot be made here
+        committed.pop("bytecode")
+        made_here.pop("bytecode")
+    assert committed == made_here, \
         "jcnrc/render/compiled_templates.json is stale: run `make compiled-templates`"
 
 
@@ -304,6 +316,101 @@ def test_a_missing_or_broken_table_means_compiling(tmp_path, shipped, monkeypatc
     monkeypatch.setattr(templates, "SHIPPED", tmp_path / "missing.json")
     forget_this_process()
     assert build() == files
+
+
+def _sources_compiled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The file names Python compiles shipped template source under, from here on."""
+    import builtins
+
+    from jcnrc.render import templates
+
+    compiled: list[str] = []
+    real = builtins.compile
+
+    def counting(source, filename, *args, **kwargs):
+        compiled.append(str(filename))
+        return real(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr(templates, "compile", counting, raising=False)  # the module's name `compile`, not Python's
+    return compiled
+
+
+def _with_python_tag(tmp_path: Path, tag: str | None, entry=None) -> Path:
+    """A copy of the shipped table made (as it says) by the Python of `tag`; `entry`, when given,
+    replaces every bytecode entry."""
+    from jcnrc.render import templates
+
+    assert templates.SHIPPED is not None
+    body = json.loads(templates.SHIPPED.read_text(encoding="utf-8"))
+    if tag is not None:
+        body["bytecode"]["python"] = tag
+    if entry is not None:
+        body["bytecode"]["flavours"] = {flavour: dict.fromkeys(names, entry)
+                                        for flavour, names in body["bytecode"]["flavours"].items()}
+    copy = tmp_path / "compiled_templates.json"
+    copy.write_text(json.dumps(body), encoding="utf-8")
+    return copy
+
+
+def test_this_pythons_bytecode_is_loaded_and_another_pythons_is_not(tmp_path, shipped, monkeypatch):
+    """The table's bytecode is used only by the Python that made it (marshal's format is Python's
+    own); another Python compiles the shipped source, and neither compiles a template."""
+    from jcnrc.render import templates
+
+    if orjson_jinja() != jinja2.__version__:
+        pytest.skip("the table was made with another Jinja release")
+    compiled = _sources_compiled(monkeypatch)
+    here = _with_python_tag(tmp_path, templates._python_tag())
+    monkeypatch.setattr(templates, "SHIPPED", here)
+    files = build()
+    assert shipped == [] and compiled == []
+    loaded = templates.Templates(None).text.get_template("common/pod.yaml.j2")
+    assert loaded.filename == str(Path(templates.resources.folder("templates")) / "common" / "pod.yaml.j2")
+    for tag in ("cpython-99 0d0d0d0a", "pypy311 0d0d0d0a"):
+        monkeypatch.setattr(templates, "_SHIPPED_TABLES", {})
+        monkeypatch.setattr(templates, "SHIPPED", _with_python_tag(tmp_path, tag))
+        forget_this_process()
+        assert build() == files
+        assert shipped == [] and len(compiled) > 10
+        compiled.clear()
+
+
+@pytest.mark.parametrize("entry", [7, ["x", "AAAA"], None, "bytes", [None, "!!not base64!!"]])
+def test_broken_bytecode_entries_mean_compiling_the_source(tmp_path, shipped, monkeypatch, entry):
+    from jcnrc.render import templates
+
+    if orjson_jinja() != jinja2.__version__:
+        pytest.skip("the table was made with another Jinja release")
+    files = build()
+    compiled = _sources_compiled(monkeypatch)
+    monkeypatch.setattr(templates, "SHIPPED", _with_python_tag(tmp_path, None, entry if entry is not None else ["", ""]))
+    monkeypatch.setattr(templates, "_SHIPPED_TABLES", {})
+    forget_this_process()
+    assert build() == files
+    assert shipped == [] and len(compiled) > 10
+
+
+def test_bytecode_that_is_not_a_code_object_is_not_used(tmp_path, shipped, monkeypatch):
+    import base64
+    import marshal
+
+    from jcnrc.render import templates
+
+    if orjson_jinja() != jinja2.__version__:
+        pytest.skip("the table was made with another Jinja release")
+    files = build()
+    body = json.loads(templates.SHIPPED.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    for entries in body["bytecode"]["flavours"].values():
+        for name, (checksum, _) in entries.items():
+            entries[name] = [checksum, base64.b64encode(marshal.dumps(["not", "code"])).decode()]
+    table = tmp_path / "compiled_templates.json"
+    table.write_text(json.dumps(body), encoding="utf-8")
+    compiled = _sources_compiled(monkeypatch)
+    monkeypatch.setattr(templates, "SHIPPED", table)
+    monkeypatch.setattr(templates, "_SHIPPED_TABLES", {})
+    forget_this_process()
+    assert build() == files
+    assert shipped == [] and len(compiled) > 10
 
 
 def orjson_jinja() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import importlib.util
 import marshal
 import os
 import stat
@@ -177,15 +178,20 @@ class CompiledTemplates:
     # --- the shipped table -----------------------------------------------------------------------
 
     def _load_shipped(self, name: str, filename: str | None, checksum: str) -> CodeType | None:
-        """The shipped source of `name` when it was compiled from this very text (Jinja's checksum)
-        under this flavour. Python compiles it in a fraction of Jinja's time: the expensive part,
-        parsing the template and generating the code, was done by `make compiled-templates`."""
+        """The shipped code of `name` when it was compiled from this very text (Jinja's checksum)
+        under this flavour: the bytecode of this Python when the table holds it, else the source,
+        which Python compiles in a fraction of Jinja's time (the expensive part, parsing the
+        template and generating the code, was done by `make compiled-templates`)."""
         if self.shipped_flavour is None:
             return None
         flavour = shipped_table().get(self.shipped_flavour)
         entry = flavour.get(name) if isinstance(flavour, dict) else None
         if not isinstance(entry, list) or len(entry) != 2 or entry[0] != checksum or not isinstance(entry[1], str):
             return None
+        code = _shipped_bytecode(self.shipped_flavour, name, checksum)
+        if code is not None:
+            # Compiled under the template's name; Jinja takes the template's file name from the code.
+            return code.replace(co_filename=filename or name)
         try:
             return compile(entry[1], filename or name, "exec")
         except (SyntaxError, ValueError):  # not what `make compiled-templates` wrote: compile the template
@@ -263,23 +269,54 @@ def shipped_flavour(options: dict[str, Any], filters: list, tests: list, jinja_v
     return hashlib.sha256(described.encode("utf-8")).hexdigest()
 
 
-_SHIPPED_TABLES: dict[Path, dict[str, dict[str, list[str]]]] = {}
+_SHIPPED_TABLES: dict[Path, dict[str, Any]] = {}
+
+
+def _shipped_body() -> dict[str, Any]:
+    """SHIPPED as read, once per process; empty when SHIPPED is None or unreadable."""
+    if SHIPPED is None:
+        return {}
+    body = _SHIPPED_TABLES.get(SHIPPED)
+    if body is None:
+        try:
+            body = orjson.loads(SHIPPED.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        _SHIPPED_TABLES[SHIPPED] = body
+    return body
 
 
 def shipped_table() -> dict[str, dict[str, list[str]]]:
     """{flavour: {template name: [Jinja's checksum of its text, Python source]}}, read once per
     process; empty when SHIPPED is None or unreadable (every template is then compiled)."""
-    if SHIPPED is None:
-        return {}
-    table = _SHIPPED_TABLES.get(SHIPPED)
-    if table is None:
-        try:
-            body = orjson.loads(SHIPPED.read_bytes())
-            table = body["flavours"] if isinstance(body, dict) and isinstance(body.get("flavours"), dict) else {}
-        except (OSError, orjson.JSONDecodeError):
-            table = {}
-        _SHIPPED_TABLES[SHIPPED] = table
-    return table
+    flavours = _shipped_body().get("flavours")
+    return flavours if isinstance(flavours, dict) else {}
+
+
+def _python_tag() -> str:
+    """Whose bytecode the table may hold: Python's bytecode format (its magic number) and implementation."""
+    return f"{sys.implementation.cache_tag} {importlib.util.MAGIC_NUMBER.hex()}"
+
+
+def _shipped_bytecode(flavour: str, name: str, checksum: str) -> CodeType | None:
+    """The marshalled code of the shipped source of `name`, when the table was made by this very
+    Python (marshal's format is Python's own and changes between releases) from this template text;
+    None otherwise, and the source is compiled instead. The table is part of jcnrc, as trusted as its
+    modules: marshal reads nothing else."""
+    bytecode = _shipped_body().get("bytecode")
+    if not isinstance(bytecode, dict) or bytecode.get("python") != _python_tag():
+        return None
+    entries = bytecode.get("flavours", {}).get(flavour) if isinstance(bytecode.get("flavours"), dict) else None
+    entry = entries.get(name) if isinstance(entries, dict) else None
+    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != checksum or not isinstance(entry[1], str):
+        return None
+    try:
+        code = marshal.loads(base64.b64decode(entry[1], validate=True))
+    except (ValueError, EOFError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
 
 
 def compile_shipped_table() -> str:
@@ -291,6 +328,7 @@ def compile_shipped_table() -> str:
     templates = Templates(None)
     root = resources.folder("templates")
     flavours: dict[str, dict[str, list[str]]] = {}
+    bytecode: dict[str, dict[str, list[str]]] = {}
     for path in sorted(root.rglob("*")):
         if not path.is_file():
             continue
@@ -306,9 +344,14 @@ def compile_shipped_table() -> str:
             continue
         checksum = hashlib.sha1(source.encode("utf-8")).hexdigest()
         flavours.setdefault(flavour, {})[name] = [checksum, code]
-    body = {"comment": "The built-in templates compiled by Jinja (Python source): generated by `make compiled-templates`, "
-                       "used only while every key and checksum matches (jcnrc/render/templates.py).",
-            "jinja2": jinja2.__version__, "flavours": flavours}
+        # Compiled under the template's name, not this checkout's path (_load_shipped puts the file name in).
+        marshalled = marshal.dumps(compile(code, name, "exec"))
+        bytecode.setdefault(flavour, {})[name] = [checksum, base64.b64encode(marshalled).decode("ascii")]
+    body = {"comment": "The built-in templates compiled by Jinja (Python source), and that source compiled by the Python "
+                       "named under bytecode: generated by `make compiled-templates`, used only while every key and "
+                       "checksum matches (jcnrc/render/templates.py).",
+            "jinja2": jinja2.__version__, "flavours": flavours,
+            "bytecode": {"python": _python_tag(), "flavours": bytecode}}
     return orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode("utf-8") + "\n"
 
 
