@@ -85,7 +85,7 @@ def test_routes_cli_prints_the_walkthrough_state(root):
 
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[3:] == [
-        "show bgp summary: peers that must be Establ",
+        "show bgp summary: peers that must be established (State column: Establ)",
         "  10.240.0.4      AS 64512  route-reflector aks-agentpool-23733201-vmss000000",
         "",
         "show route table blue.evpn.0: 4 destinations",
