@@ -365,7 +365,8 @@ def test_this_pythons_bytecode_is_loaded_and_another_pythons_is_not(tmp_path, sh
     files = build()
     assert shipped == [] and compiled == []
     loaded = templates.Templates(None).text.get_template("common/pod.yaml.j2")
-    assert loaded.filename == str(Path(templates.resources.folder("templates")) / "common" / "pod.yaml.j2")
+    path = str(Path(templates.resources.folder("templates")) / "common" / "pod.yaml.j2")
+    assert loaded.filename == path and loaded.root_render_func.__code__.co_filename == path
     for tag in ("cpython-99 0d0d0d0a", "pypy311 0d0d0d0a"):
         monkeypatch.setattr(templates, "_SHIPPED_TABLES", {})
         monkeypatch.setattr(templates, "SHIPPED", _with_python_tag(tmp_path, tag))

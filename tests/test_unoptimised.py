@@ -303,60 +303,67 @@ def test_the_yaml_filters_remember_only_what_they_would_write_again():
     assert escape.yaml_scalar("on") == "'on'"
 
 
-def _macro_metadata(templates, *args, **kwargs) -> str:
-    """What templates/common/_macros.j2's `metadata` macro writes for these arguments."""
-    caller = templates.text.from_string('{% from "common/_macros.j2" import metadata %}{{ metadata(*args, **kwargs) }}')
-    return caller.render(args=args, kwargs=kwargs)
 
-
-def test_the_pod_template_writes_metadata_as_the_shared_macro_does(tmp_path, monkeypatch):
-    """templates/common/pod.yaml.j2 writes its metadata itself (a macro call per pod is most of its
-    cost): for every pod of every example, as a Deployment and as a bare Pod, the metadata is, byte
-    for byte, what `metadata` of _macros.j2 writes for the same name, labels and annotations, at
-    the same place."""
+def _examples_with_workloads(tmp_path: Path):
+    """Every example, as it is and with every pod a bare Pod, each with its lock: (intent, display name)."""
     import json
     import shutil
 
     import yaml
 
-    from jcnrc.pipeline import Options, compile_intent
-    from jcnrc.render import common
-
-    rendered: list[tuple[dict, str, object]] = []
-    real = common.Output.manifest
-
-    def recording(self, kind, name, template, **extra):
-        text = real(self, kind, name, template, **extra)
-        if template == "common/pod.yaml.j2":
-            rendered.append(({**self.ctx, "sync_wave": str(common.SYNC_WAVES[kind]), **extra}, text, self.templates))
-        return text
-
-    monkeypatch.setattr(common.Output, "manifest", recording)
     for path in sorted((ROOT / "examples").glob("*.yaml")):
+        yield path, f"examples/{path.name}"
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for workload in ("deployment", "pod"):
-            for pod in data["pods"]:
-                pod["workload"] = workload
-            copy = tmp_path / workload / path.name
-            copy.parent.mkdir(exist_ok=True)
-            copy.write_text(json.dumps(data), encoding="utf-8")
-            if path.with_suffix(".lock.json").exists():
-                shutil.copy(path.with_suffix(".lock.json"), copy.with_suffix(".lock.json"))
-            result = compile_intent(copy, Options(), display_name=path.name)
+        for pod in data["pods"]:
+            pod["workload"] = "pod"
+        copy = tmp_path / path.name
+        copy.write_text(json.dumps(data), encoding="utf-8")
+        if path.with_suffix(".lock.json").exists():
+            shutil.copy(path.with_suffix(".lock.json"), copy.with_suffix(".lock.json"))
+        yield copy, f"pods/{path.name}"
+
+
+def test_the_pod_templates_own_metadata_is_what_the_shared_macro_writes(tmp_path, monkeypatch):
+    """templates/common/pod.yaml.j2 writes its metadata itself (a macro call per pod is most of its
+    cost) unless a template folder has its own _macros.j2: every example, its pods as Deployments and
+    as bare Pods, builds to the same files both ways."""
+    from jcnrc.pipeline import Options, compile_intent
+    from jcnrc.render.templates import Templates
+
+    def build_all():
+        built = {}
+        for intent, name in _examples_with_workloads(tmp_path):
+            result = compile_intent(intent, Options(), display_name=name)
             assert result.ok, [d.message for d in result.diagnostics if d.is_error]
-    assert {ctx["pod"].workload for ctx, _, _ in rendered} == {"deployment", "pod"}
-    for ctx, text, templates in rendered:
-        pod, networks = ctx["pod"], templates.text.filters["json"](ctx["networks"])
-        wave, namespace, labels = ctx["sync_wave"], ctx["plan"].namespace, ctx["labels"]
-        if pod.workload == "pod":
-            meta = _macro_metadata(templates, pod.name, namespace, labels,
-                                   annotations={"k8s.v1.cni.cncf.io/networks": networks}, wave_value=wave)
-            assert text.startswith(f"apiVersion: v1\nkind: Pod\n{meta}spec:\n"), text
-            continue
-        outer = _macro_metadata(templates, pod.name, namespace, labels, wave_value=wave)
-        inner = _macro_metadata(templates, None, None, labels, extra_labels={ctx["pod_label"]: pod.name},
-                                annotations={"k8s.v1.cni.cncf.io/networks": networks,
-                                             ctx["checksum_annotation"]: ctx["network_checksum"]})
-        assert text.startswith(f"apiVersion: apps/v1\nkind: Deployment\n{outer}spec:\n"), text
-        indented = "".join("    " + line for line in inner.splitlines(keepends=True))
-        assert f"  template:\n{indented}    spec:\n" in text, text
+            built[name] = result.files
+        return built
+
+    own = build_all()
+    assert any("kind: Pod\n" in text for files in own.values() for text in files.values())
+    monkeypatch.setattr(Templates, "overrides", lambda self, name: True)  # as with a template folder's _macros.j2
+    with_macro = build_all()
+    problems = [(name, _first_difference(with_macro[name], own[name])) for name in own]
+    assert not [p for p in problems if p[1]], [p for p in problems if p[1]]
+
+
+def test_a_template_folders_macros_shape_the_workloads_too(tmp_path):
+    """A `metadata` macro of the user's reaches every object, Deployments, their pod templates and bare Pods included."""
+    from jcnrc import resources
+    from jcnrc.pipeline import Options, compile_intent
+
+    folder = tmp_path / "mine" / "common"
+    folder.mkdir(parents=True)
+    macros = (resources.folder("templates") / "common" / "_macros.j2").read_text(encoding="utf-8")
+    marked = macros.replace("  labels:\n", "  labels:\n    team.example.com/owner: netops\n", 1)
+    assert marked != macros
+    (folder / "_macros.j2").write_text(marked, encoding="utf-8")
+    workloads = 0
+    for intent, name in _examples_with_workloads(tmp_path):
+        result = compile_intent(intent, Options(templates=tmp_path / "mine"), display_name=name)
+        assert result.ok and result.files is not None, name
+        for path, text in result.files.items():
+            if path.startswith("manifests/") and path.endswith(".yaml") and "kustomization" not in path:
+                owners = text.count("team.example.com/owner: netops")
+                assert owners == (2 if "kind: Deployment" in text else 1), (name, path)
+                workloads += path.startswith(("manifests/deployment-", "manifests/pod-"))
+    assert workloads > 20

@@ -127,6 +127,9 @@ CNI_TOKEN_DIR = "/var/run/jcnrc-cni"
 FLUX_SPLIT = "flux"
 WORKLOAD_KINDS = ("deployment", "pod")
 
+# The shared pieces of object templates (the `metadata` macro).
+MACROS = "common/_macros.j2"
+
 # The label that ties a Deployment to its pod, and the pod template annotation that restarts the
 # pod when anything its network depends on changes (docs/gitops.md, "Workloads").
 POD_LABEL = "jcnrc.io/pod"
@@ -234,6 +237,8 @@ class Output:
         folder its CNI shares with pods. Call it after the NADs are in: the pod template's network
         checksum covers the NADs it attaches to."""
         texts = {m.path: m.text for m in self.manifests}
+        # The pod template writes the metadata `metadata` of _macros.j2 would, unless a template folder changes that macro.
+        inline_metadata = not self.templates.overrides(MACROS)
         for pod in self.plan.pods:
             networks = [{"name": self.plan.vrf(a.vrf).nad_name, "interface": a.interface, "cni-args": cni_args(a)}
                         for a in pod.attachments]
@@ -241,7 +246,8 @@ class Output:
             nad_texts = (texts.get(f"networkattachmentdefinition-{nad}.yaml", nad) for nad in nads)
             checksum = digest(indented_json(networks), *nad_texts)
             self.manifest(pod.workload, pod.name, "common/pod.yaml.j2", pod=pod, networks=networks, pod_volume=volume,
-                          network_checksum=checksum, pod_label=POD_LABEL, checksum_annotation=NETWORK_CHECKSUM)
+                          network_checksum=checksum, pod_label=POD_LABEL, checksum_annotation=NETWORK_CHECKSUM,
+                          inline_metadata=inline_metadata)
 
     def add_secret(self, secret_name: str, secret_namespace: str) -> None:
         """The Secret object in the modes that have one; `reference` mode gets scripts/create-secrets.sh instead."""

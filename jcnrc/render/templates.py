@@ -46,6 +46,7 @@ class Templates:
         escapes) for the text environment, given here so that the compiled-code keys cover them."""
         import jinja2  # here, not at the top: `jcnrc check` imports this module and renders nothing
 
+        self.user_folder = user_folder
         search = [str(user_folder)] if user_folder else []
         search.append(str(resources.folder("templates")))
         loader = jinja2.FileSystemLoader(search)
@@ -71,6 +72,10 @@ class Templates:
         self._template_error = jinja2.TemplateError
         # name -> Template: Jinja's own cache is an LRU behind a lock, asked tens of thousands of times.
         self._loaded: dict[str, jinja2.Template] = {}
+
+    def overrides(self, name: str) -> bool:
+        """Whether the user's template folder has its own `name`."""
+        return self.user_folder is not None and (self.user_folder / name).is_file()
 
     def render(self, name: str, **context) -> str:
         try:
@@ -190,8 +195,8 @@ class CompiledTemplates:
             return None
         code = _shipped_bytecode(self.shipped_flavour, name, checksum)
         if code is not None:
-            # Compiled under the template's name; Jinja takes the template's file name from the code.
-            return code.replace(co_filename=filename or name)
+            # Compiled under the template's name: the file's, as compiling the source here would give it.
+            return _renamed(code, filename or name)
         try:
             return compile(entry[1], filename or name, "exec")
         except (SyntaxError, ValueError):  # not what `make compiled-templates` wrote: compile the template
@@ -298,6 +303,12 @@ def shipped_table() -> dict[str, dict[str, list[str]]]:
 def _python_tag() -> str:
     """Whose bytecode the table may hold: Python's bytecode format (its magic number) and implementation."""
     return f"{sys.implementation.cache_tag} {importlib.util.MAGIC_NUMBER.hex()}"
+
+
+def _renamed(code: CodeType, filename: str) -> CodeType:
+    """`code` and the code of every function in it, as compiled from `filename`."""
+    constants = tuple(_renamed(value, filename) if isinstance(value, CodeType) else value for value in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=constants)
 
 
 def _shipped_bytecode(flavour: str, name: str, checksum: str) -> CodeType | None:
