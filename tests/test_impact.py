@@ -297,6 +297,23 @@ def test_a_vrf_added_and_one_removed(reports):
     assert r["exitCode"] == 1 and r["breaking"]
 
 
+def test_the_routes_of_a_table_added_or_removed_are_listed_in_text_and_markdown(reports):
+    """A VRF table that comes to a node (or leaves it) lists its routes as a changed table does, not only their number."""
+    from jcnrc.verify import impact
+
+    r = reports["vrf-added-removed"]
+    tables = _tables(r, "worker-3")
+    added, removed = tables["spoke-c"], tables["collector"]
+    assert added["advertised"] and removed["withdrawn"]
+    text, markdown = impact.to_text(r, "text"), impact.to_text(r, "markdown")
+    for route in added["advertised"]:
+        assert f"      + {route['route']}  ({route['pod']} on {route['originNode']})" in text
+        assert f"`spoke-c.evpn.0` advertised `{route['route']}` (`{route['pod']}`)" in markdown
+    for route in removed["withdrawn"]:
+        assert f"      - {route['route']}  ({route['pod']} on {route['originNode']})" in text
+        assert f"`collector.evpn.0` withdrawn `{route['route']}` (`{route['pod']}`)" in markdown
+
+
 def test_a_node_added_and_one_removed(reports):
     r = reports["node-added-removed"]
     changes = {n["node"]: n for n in r["nodes"]}
