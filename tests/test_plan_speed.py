@@ -23,14 +23,11 @@ from jcnrc.output import secretscan
 from jcnrc.plan import allocate
 from jcnrc.plan.allocate import Lock
 from jcnrc.plan.planner import _DERIVED_IPV6_LOOPBACK, _normal_ipv6, plan
+from test_allocate import BASE as ALLOCATE_BASE
 
+# test_allocate's small cluster, with a node whose IPv6 loopback is spelled out.
 BASE = {
-    "apiVersion": "jcnrc/v1",
-    "kind": "Topology",
-    "metadata": {"name": "t", "namespace": "default"},
-    "cluster": {"provider": "kubeadm", "asn": 64512, "nodeSubnet": "10.0.0.0/16",
-                "podCidr": "10.244.0.0/16", "serviceCidr": "10.96.0.0/16"},
-    "images": {"platter": "r.example.com/platter:1", "crpd": "r.example.com/crpd:1"},
+    **{key: ALLOCATE_BASE[key] for key in ("apiVersion", "kind", "metadata", "cluster", "images")},
     "nodes": [
         {"name": "m1", "address": "10.0.0.1", "role": "master"},
         {"name": "w1", "address": "10.0.0.2", "role": "worker"},
@@ -95,12 +92,7 @@ def test_derived_and_written_loopbacks_still_collide():
 
 def file_by_file(files, values, labels=None):
     """secretscan.scan testing every file on its own, as before the batches."""
-    labels = secretscan._labels(values, labels)
-    needles = [secretscan._Needle(label, text, secretscan._WHITESPACE.sub(" ", text), encoding, via)
-               for value, label in zip(values, labels, strict=True)
-               for text, (encoding, via) in secretscan._text_forms(value).items()]
-    encoded = [(label, needle) for value, label in zip(values, labels, strict=True)
-               for needle in secretscan._all_base64_forms(value)]
+    needles, encoded = secretscan._needles(values, labels)
     text_probes = secretscan._text_probes([needle.flat for needle in needles])
     base64_probes = secretscan._base64_probes([needle for _, needle in encoded])
     ascii_probes = tuple(probe.encode("ascii") for probe in base64_probes)
@@ -140,13 +132,17 @@ def test_the_batched_scan_finds_what_the_file_by_file_scan_finds(data):
         assert secretscan.scan(files, [value, "other-value-x"]) == file_by_file(files, [value, "other-value-x"])
 
 
-def test_a_batch_without_a_probe_is_not_searched_file_by_file(monkeypatch):
-    searched = []
-    for name in ("_find_text", "_find_base64"):
-        real = getattr(secretscan, name)
-        monkeypatch.setattr(secretscan, name, lambda path, *rest, real=real: searched.append(path) or real(path, *rest))
+def test_only_the_files_of_a_batch_holding_a_probe_are_tested_one_by_one(monkeypatch):
+    """Counted, not timed: of 100 clean files and one leak, only the leak's batch is tested file by file."""
+    tested = []
+    real = secretscan._maybe_base64
+    monkeypatch.setattr(secretscan, "_maybe_base64", lambda text, *rest: tested.append(text) or real(text, *rest))
     value = "Correct-Horse-Battery-9"
     files = {f"clean-{i}.yaml": f"name: pod-{i}\nimage: ubuntu:20.04\n" * 500 for i in range(100)}
     files["leak.b64"] = base64.b64encode(value.encode()).decode() + "\n"
     assert {f.path for f in secretscan.scan(files, [value])} == {"leak.b64"}
-    assert set(searched) == {"leak.b64"}
+    batches = list(secretscan._batches(files))
+    [holding] = [batch for batch in batches if any(path == "leak.b64" for path, _ in batch)]
+    assert len(batches) > 5 and len(holding) < 10
+    one_by_one = [path for text in tested for path, content in files.items() if text is content]
+    assert sorted(one_by_one) == sorted(path for path, _ in holding)

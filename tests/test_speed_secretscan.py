@@ -15,12 +15,7 @@ from jcnrc.render.templates import FILTERS
 
 def reference_scan(files, values, labels=None):
     """secretscan.scan before issue 18: every file through _find_text and _find_base64."""
-    labels = secretscan._labels(values, labels)
-    needles = [secretscan._Needle(label, text, secretscan._WHITESPACE.sub(" ", text), encoding, via)
-               for value, label in zip(values, labels, strict=True)
-               for text, (encoding, via) in secretscan._text_forms(value).items()]
-    encoded = [(label, needle) for value, label in zip(values, labels, strict=True)
-               for needle in secretscan._all_base64_forms(value)]
+    needles, encoded = secretscan._needles(values, labels)
     findings = set()
     for path, text in files.items():
         findings.update(secretscan._find_text(path, text, needles))

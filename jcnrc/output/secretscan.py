@@ -90,10 +90,7 @@ class _Needle:
 
 def scan(files: Mapping[str, str], values: Sequence[str], labels: Sequence[str] | None = None) -> list[Finding]:
     """Every place where one of `values` appears in `files`, raw, escaped or base64-encoded; sorted."""
-    labels = _labels(values, labels)
-    needles = [_Needle(label, text, _WHITESPACE.sub(" ", text), encoding, via)
-               for value, label in zip(values, labels, strict=True) for text, (encoding, via) in _text_forms(value).items()]
-    encoded = [(label, needle) for value, label in zip(values, labels, strict=True) for needle in _all_base64_forms(value)]
+    needles, encoded = _needles(values, labels)
     # A file is searched needle by needle (and its positions mapped) only when one of a few
     # probes, each a piece of some needle that every occurrence of that needle contains, is in
     # it: most files hold no secret, and this answers for them at the cost of a plain search.
@@ -115,6 +112,15 @@ def scan(files: Mapping[str, str], values: Sequence[str], labels: Sequence[str] 
             if base64_probes and _maybe_base64(text, base64_probes, ascii_probes):
                 findings.update(_find_base64(path, text, encoded))
     return sorted(findings)
+
+
+def _needles(values: Sequence[str], labels: Sequence[str] | None) -> tuple[list[_Needle], list[tuple[str, str]]]:
+    """What `scan` looks for: each value's raw and escaped forms, and its base64 forms with its label."""
+    labels = _labels(values, labels)
+    needles = [_Needle(label, text, _WHITESPACE.sub(" ", text), encoding, via)
+               for value, label in zip(values, labels, strict=True) for text, (encoding, via) in _text_forms(value).items()]
+    encoded = [(label, needle) for value, label in zip(values, labels, strict=True) for needle in _all_base64_forms(value)]
+    return needles, encoded
 
 
 # Files are tested in batches of about this many characters, joined by line breaks: small enough to
