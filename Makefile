@@ -20,13 +20,14 @@ example: $(BIN)/jcnrc
 test: $(BIN)/jcnrc
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The gates CI runs before the tests: ruff and mypy, configured in pyproject.toml, clean over jcnrc/.
+# The gates CI runs before the tests: ruff and mypy, configured in pyproject.toml; ruff is clean over
+# jcnrc/ and the tests, benchmarks and fuzz scripts, mypy over jcnrc/.
 $(VENV)/.lint-installed: $(BIN)/jcnrc pyproject.toml
 	$(BIN)/pip install --quiet -e '.[lint]'
 	touch $@
 
 lint: $(VENV)/.lint-installed
-	$(BIN)/ruff check jcnrc
+	$(BIN)/ruff check jcnrc tests benchmarks fuzz
 	$(BIN)/mypy
 
 # Rebuild every committed example into out/ (the golden output).

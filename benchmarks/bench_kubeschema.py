@@ -20,7 +20,7 @@ from pathlib import Path
 # Run from a checkout without installing: make the repository's jcnrc importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jcnrc.verify.kubeschema import validate_objects  # noqa: E402
+from jcnrc.verify.kubeschema import validate_objects
 
 NS = "kube-system"
 # Objects the DaemonSets mount but that this benchmark does not generate.

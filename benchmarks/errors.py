@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import generate  # noqa: E402  (benchmarks/generate.py, next to this file)
-from measure import Sample, measure  # noqa: E402
+from generate import generate  # benchmarks/generate.py, next to this file
+from measure import Sample, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 MISPLACED_EVERY = 200  # pods; 100 errors at 20,000 pods

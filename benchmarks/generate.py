@@ -89,7 +89,8 @@ class Shape:
         if not 1 <= self.attachments_per_pod <= self.vrfs:
             raise ValueError("attachments_per_pod must be between 1 and vrfs (one interface per VRF and pod)")
         if not self.attachments_per_pod <= self.vrfs_per_node <= self.vrfs:
-            raise ValueError("vrfs_per_node must be between attachments_per_pod and vrfs (a pod's interfaces are in distinct VRFs)")
+            raise ValueError(
+                "vrfs_per_node must be between attachments_per_pod and vrfs (a pod's interfaces are in distinct VRFs)")
         if not 0.0 <= self.explicit_ratio <= 1.0:
             raise ValueError("explicit_ratio must be between 0 and 1")
 
@@ -211,7 +212,7 @@ def _choose_explicit_slots(pods: list[PodSpec], vrfs: list[VrfSpec], ratio: floa
                 chosen[attachment.vrf.index].append(attachment)
     for vrf in vrfs:
         explicit = chosen[vrf.index]
-        for attachment, slot in zip(explicit, rng.sample(range(vrf.links), len(explicit))):
+        for attachment, slot in zip(explicit, rng.sample(range(vrf.links), len(explicit)), strict=True):
             attachment.explicit_slot = slot
 
 
@@ -372,7 +373,8 @@ def generate_fleet(clusters: int, nodes: int, vrfs: int, pods_per_node: int, see
         "metadata": {"name": f"bench-f{clusters}-n{nodes}-v{vrfs}-p{pods_per_node}", "namespace": "default"},
         "images": data["images"], "vrfs": data["vrfs"], "secrets": data["secrets"], "clusters": members,
     }
-    header = f"# Synthetic fleet: {clusters} clusters x {nodes} nodes, {vrfs} VRFs, {pods_per_node} pods per node (seed {seed}).\n"
+    header = (f"# Synthetic fleet: {clusters} clusters x {nodes} nodes, {vrfs} VRFs, {pods_per_node} pods per node"
+              f" (seed {seed}).\n")
     return header + yaml.safe_dump(fleet, sort_keys=False, width=200)
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import Sample, measure  # noqa: E402  (benchmarks/measure.py, next to this file)
+from measure import Sample, measure  # benchmarks/measure.py, next to this file
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a jcnrc run reads from the source tree.

@@ -75,11 +75,11 @@ def stage_functions(intent: Path, out: Path):
     from jcnrc import __version__
     from jcnrc.intent.check import check
     from jcnrc.intent.load import load_file
+    from jcnrc.output.write import write_tree
     from jcnrc.pipeline import lock_path_for, read_lock
     from jcnrc.plan.planner import plan
     from jcnrc.render import render
     from jcnrc.render.common import RenderOptions
-    from jcnrc.output.write import write_tree
 
     state: dict = {}
 

@@ -405,7 +405,8 @@ def growth_exponent(sizes: list[int], seconds: list[float]) -> float | None:
     return math.log(seconds[-1] / seconds[0]) / math.log(sizes[-1] / sizes[0])
 
 
-def measure_point(point: tuple[int, int, int], until: str, options: argparse.Namespace, work: Path) -> tuple[dict[str, float], dict | None, str]:
+def measure_point(point: tuple[int, int, int], until: str, options: argparse.Namespace,
+                  work: Path) -> tuple[dict[str, float], dict | None, str]:
     """Median CPU seconds per stage of one intent (first-build path: no lock file), its output size, a note."""
     nodes, vrfs, pods_per_node = point
     folder = Path(tempfile.mkdtemp(prefix=f"n{nodes}-v{vrfs}-p{pods_per_node}-", dir=work))
@@ -432,22 +433,24 @@ def measure_point(point: tuple[int, int, int], until: str, options: argparse.Nam
 
 def scaling_report(options: argparse.Namespace) -> str:
     lines = [f"jcnrc under test: {describe_jcnrc()}", "",
-             "CPU seconds per stage (stage worker, no lock file); the last row is k in time ~ size^k "
-             f"from the first to the last point (none below {EXPONENT_FLOOR_S} s).", ""]
+             ("CPU seconds per stage (stage worker, no lock file); the last row is k in time ~ size^k "
+              f"from the first to the last point (none below {EXPONENT_FLOOR_S} s)."), ""]
     with tempfile.TemporaryDirectory(prefix="jcnrc-scaling-") as work:
         for chain in SCALING:
             _progress(f"scaling: {chain.grows}")
             stages = chain.stages
             with_output = "render" in stages
             lines += [f"### Growing {chain.grows}" + ("" if with_output else f" (stages up to {chain.until})"), "",
-                      "| nodes | VRFs | pods/node | attachments | " + " | ".join(stages) + (" | output MB |" if with_output else " |"),
+                      "| nodes | VRFs | pods/node | attachments | " + " | ".join(stages)
+                      + (" | output MB |" if with_output else " |"),
                       "|---|---|---|---|" + "---|" * (len(stages) + with_output)]
             sizes, per_stage, outputs = [], {s: [] for s in stages}, []
             for point in chain.points:
                 cpu, output, note = measure_point(point, chain.until, options, Path(work))
                 nodes, vrfs, pods_per_node = point
                 if note:
-                    lines.append(f"| {nodes} | {vrfs} | {pods_per_node} | {nodes * pods_per_node} | {note} |" + " |" * (len(stages) - 1 + with_output))
+                    lines.append(f"| {nodes} | {vrfs} | {pods_per_node} | {nodes * pods_per_node} | {note} |"
+                                 + " |" * (len(stages) - 1 + with_output))
                     break
                 sizes.append(chain.size(point))
                 for stage in stages:
@@ -480,11 +483,11 @@ def stage_worker(intent: Path, out: Path, until: str = STAGES[-1]) -> None:
     from jcnrc import __version__
     from jcnrc.intent.check import check
     from jcnrc.intent.load import load_file
+    from jcnrc.output.write import write_tree
     from jcnrc.pipeline import lock_path_for, read_lock
     from jcnrc.plan.planner import plan
     from jcnrc.render import render
     from jcnrc.render.common import RenderOptions
-    from jcnrc.output.write import write_tree
 
     def timed(stage: str, work):
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -560,14 +563,15 @@ def measure_startup(options: argparse.Namespace, work: Path) -> dict:
     """`import jcnrc.cli` and `jcnrc --version` (the floor under every command), and what a build
     of the bundled example imports, with `-X importtime`."""
     wanted = options.runs or 5
-    imports = Measure.of(series(lambda: run_child([sys.executable, "-c", "import jcnrc.cli"], 60, options.memory_limit), wanted, 60))
+    imports = Measure.of(series(lambda: run_child([sys.executable, "-c", "import jcnrc.cli"], 60, options.memory_limit),
+                                wanted, 60))
     version = Measure.of(series(lambda: run_child([jcnrc_executable(), "--version"], 60, options.memory_limit), wanted, 60))
     cli = run_child([sys.executable, "-X", "importtime", "-c", "import jcnrc.cli"], 60, options.memory_limit)
     folder = work / "startup"
     folder.mkdir()
     intent = prepare_intent(CASES[0], folder)
-    build = run_child([sys.executable, "-X", "importtime", jcnrc_executable(), "build", str(intent), "-o", str(folder / "out"), "--quiet"],
-                      60, options.memory_limit)
+    build = run_child([sys.executable, "-X", "importtime", jcnrc_executable(), "build", str(intent),
+                       "-o", str(folder / "out"), "--quiet"], 60, options.memory_limit)
     return {"import_cli": asdict(imports), "version": asdict(version),
             "cli_imports_ms": total_import_ms(cli.stderr), "slowest_imports": slowest_imports(cli.stderr),
             "build_imports_ms": total_import_ms(build.stderr), "slowest_build_imports": slowest_imports(build.stderr)}
@@ -639,12 +643,15 @@ def describe_jcnrc() -> str:
 def markdown(results: list[CaseResult], startup: dict | None, source: str = "", load: str = "") -> str:
     header = [f"jcnrc under test: {source}"] if source else []
     header += [f"Load average (1/5/15 min) at start and end: {load}"] if load else []
-    lines = (header + [""] if header else []) + ["### End to end (`jcnrc build` / `jcnrc check` as subprocesses, medians)", "",
-             "| case | size | intent | output | first build s | build s (cpu) | target | peak RSS MB | check s (cpu) | check target | rebuild s (cpu) | rebuild rewrites | runs |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ([*header, ""] if header else []) + [
+        "### End to end (`jcnrc build` / `jcnrc check` as subprocesses, medians)", "",
+        ("| case | size | intent | output | first build s | build s (cpu) | target | peak RSS MB | check s (cpu) | check target"
+         " | rebuild s (cpu) | rebuild rewrites | runs |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         c = r.case
-        rewrites = "-" if r.rebuild_untouched is None else ("no file" if r.rebuild_untouched else f"{len(r.rebuild_touched)} files")
+        rewrites = ("-" if r.rebuild_untouched is None
+                    else ("no file" if r.rebuild_untouched else f"{len(r.rebuild_touched)} files"))
         peak = f"{r.build.peak_mb:.0f}" if r.build.peak_mb is not None else "-"
         target_mem = f" (< {c.target_memory_mb:g})" if c.target_memory_mb else ""
         output = f"{r.files} files, {r.output_bytes / 1e6:.1f} MB" if r.files else "-"
@@ -652,7 +659,8 @@ def markdown(results: list[CaseResult], startup: dict | None, source: str = "", 
                      f"{_with_cpu(r.build)} | {_target(c.target_build_s, 's')} | {peak}{target_mem} | {_with_cpu(r.check)} | "
                      f"{_target(c.target_check_s, 's')} | {_with_cpu(r.rebuild)} | {rewrites} | {r.build.runs} |")
     lines += ["", "### Per stage (in-process, fresh child per run, medians of wall (CPU) seconds; imports not counted)", "",
-              "| case | load s | check s | plan s | render s | write s | sum s | RSS after load / check / plan / render / write MB | runs |",
+              ("| case | load s | check s | plan s | render s | write s | sum s"
+               " | RSS after load / check / plan / render / write MB | runs |"),
               "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if not r.stages and not r.stage_note:
@@ -668,10 +676,10 @@ def markdown(results: list[CaseResult], startup: dict | None, source: str = "", 
     if startup:
         imports, version = startup["import_cli"], startup["version"]
         lines += ["", "### Start-up", "",
-                  f"- `python -c 'import jcnrc.cli'`: {_seconds(Measure(**imports))} s; "
-                  f"`jcnrc --version`: {_seconds(Measure(**version))} s (medians)",
-                  f"- `import jcnrc.cli` imports for {startup['cli_imports_ms']:.0f} ms (`-X importtime`, start-up included); "
-                  "slowest packages (cumulative ms): " + _packages(startup["slowest_imports"]),
+                  (f"- `python -c 'import jcnrc.cli'`: {_seconds(Measure(**imports))} s; "
+                   f"`jcnrc --version`: {_seconds(Measure(**version))} s (medians)"),
+                  (f"- `import jcnrc.cli` imports for {startup['cli_imports_ms']:.0f} ms (`-X importtime`, start-up included); "
+                   "slowest packages (cumulative ms): ") + _packages(startup["slowest_imports"]),
                   f"- `jcnrc build` of the bundled example imports for {startup['build_imports_ms']:.0f} ms; slowest packages: "
                   + _packages(startup["slowest_build_imports"])]
     return "\n".join(lines) + "\n"
@@ -701,7 +709,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-limit", type=int, default=8192, help="address-space limit of each child, MB")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
     parser.add_argument("--scaling", action="store_true",
-                        help="instead of the cases: grow nodes, pods per node and VRFs one at a time and report how each stage grows")
+                        help="instead of the cases: grow nodes, pods per node and VRFs one at a time"
+                             " and report how each stage grows")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--stage-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 __all__ = [
-    "JunosSyntaxError",
-    "Node",
     "SET_VERBS",
     "TOP_LEVEL_STATEMENTS",
+    "JunosSyntaxError",
+    "Node",
     "TemplateError",
     "Tree",
     "flatten_to_set",
@@ -242,10 +242,9 @@ def _check_set_command(tokens: list[_Token], line: int) -> None:
     if len(words) < 2:
         raise JunosSyntaxError(line, f"{words[0]!r} without a configuration path")
     _check_top_level(words[1], line)
-    if words[1] == "groups" and len(words) > 3:
-        # Inside a group the hierarchy starts again at the top level.
-        if words[3] == "groups" or words[3] not in TOP_LEVEL_STATEMENTS:
-            raise JunosSyntaxError(line, f"unknown hierarchy {words[3]!r} in group {words[2]!r}")
+    # Inside a group the hierarchy starts again at the top level.
+    if words[1] == "groups" and len(words) > 3 and (words[3] == "groups" or words[3] not in TOP_LEVEL_STATEMENTS):
+        raise JunosSyntaxError(line, f"unknown hierarchy {words[3]!r} in group {words[2]!r}")
 
 
 def _check_top_level(word: str, line: int) -> None:

@@ -284,7 +284,8 @@ class _Parser:
             arrow = match.group(0)
             position = match.end()
             if arrow[-1] in "ox" and position < len(line) and ID.match(line[position]):
-                raise MermaidSyntaxError(number, f"`{arrow}` runs into the next id: Mermaid reads `{arrow[-1]}` as an arrow head", raw)
+                raise MermaidSyntaxError(
+                    number, f"`{arrow}` runs into the next id: Mermaid reads `{arrow[-1]}` as an arrow head", raw)
             label = None
             position = _skip_spaces(line, position)
             if line.startswith("|", position):
@@ -367,15 +368,15 @@ class _Parser:
         chart = self.chart
         for vertex_id, number in self.referenced:
             known = chart.vertices.get(vertex_id)
-            if known is None or known.shape is None:
-                if vertex_id not in chart.subgraphs:
-                    raise MermaidSyntaxError(number, f"`{vertex_id}` is used but never declared with a label")
+            if (known is None or known.shape is None) and vertex_id not in chart.subgraphs:
+                raise MermaidSyntaxError(number, f"`{vertex_id}` is used but never declared with a label")
         for name, number in self.used_classes:
             if name not in chart.class_defs:
                 raise MermaidSyntaxError(number, f"class `{name}` has no classDef")
         for index in chart.link_styles:
             if index >= len(chart.edges):
-                raise MermaidSyntaxError(self.link_style_lines[index], f"linkStyle {index} names a missing edge (there are {len(chart.edges)})")
+                raise MermaidSyntaxError(self.link_style_lines[index],
+                                         f"linkStyle {index} names a missing edge (there are {len(chart.edges)})")
 
 
 def _check_plain(text: str, number: int, raw: str) -> None:

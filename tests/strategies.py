@@ -21,9 +21,10 @@ import copy
 import io
 import json
 import re
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -129,7 +130,7 @@ def write_intent(data: Any, folder: Path, name: str = INTENT_NAME) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def _benchmark_generator():
     import importlib.util
     import sys
@@ -190,7 +191,7 @@ def leaf_paths(data: Any, prefix: tuple = ()) -> Iterator[tuple]:
     """Every path in plain data, containers and scalars alike (the root excluded)."""
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in items:
-        path = prefix + (key,)
+        path = (*prefix, key)
         yield path
         yield from leaf_paths(value, path)
 
@@ -250,7 +251,8 @@ def valid_intents(draw) -> dict:
     if draw(st.booleans()):
         intent["metadata"]["namespace"] = draw(st.sampled_from(["default", "ran", "apps"]))
     if draw(st.booleans()):
-        intent["cluster"]["kubeConfig"] = draw(st.sampled_from(["/etc/kubernetes/kubelet.conf", "/etc/cni/net.d/multus.d/multus.kubeconfig"]))
+        intent["cluster"]["kubeConfig"] = draw(
+            st.sampled_from(["/etc/kubernetes/kubelet.conf", "/etc/cni/net.d/multus.d/multus.kubeconfig"]))
     if draw(st.booleans()):
         intent["cluster"]["bgp"] = {"listenPort": 178, "connectPort": 178}
     for node in intent["nodes"]:
@@ -663,7 +665,7 @@ def first_difference(left: Any, right: Any, where: str = "") -> str | None:
     if isinstance(left, (list, tuple)):
         if len(left) != len(right):
             return f"{where or '/'}: {len(left)} items != {len(right)} items"
-        for index, (a, b) in enumerate(zip(left, right)):
+        for index, (a, b) in enumerate(zip(left, right, strict=True)):
             found = first_difference(a, b, f"{where}[{index}]")
             if found:
                 return found

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, ROOT
 
+from conftest import EXAMPLES, ROOT
 from jcnrc.intent import load
 from jcnrc.intent.load import DEFAULT_LIMITS, EXPANDED_PER_BYTE, Limits, expanded_budget, load_bytes
 from jcnrc.pipeline import Options, analyse, compile_intent

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import HANG_GUARD, JCNRC, call_count
-from jcnrc.plan.allocate import AddressSpace, Lock, allocate, route_tables
 from jcnrc.intent.model import Topology
 from jcnrc.pipeline import analyse
+from jcnrc.plan.allocate import AddressSpace, Lock, allocate, route_tables
 
 BASE = {
     "apiVersion": "jcnrc/v1",
@@ -114,7 +114,7 @@ def _identity(plan) -> dict:
 def test_adding_a_pod_in_the_middle_of_the_file_moves_nothing(tmp_path):
     pods = [pod("a", "w1"), pod("b", "w2"), pod("c", "w3"), pod("d", "w1")]
     before = _identity(_build(tmp_path, intent(pods=pods)))
-    after_plan = _build(tmp_path, intent(pods=pods[:2] + [pod("new", "w2")] + pods[2:]))
+    after_plan = _build(tmp_path, intent(pods=[*pods[:2], pod("new", "w2"), *pods[2:]]))
     after = _identity(after_plan)
 
     assert {k: v for k, v in after.items() if not k.startswith("new/")} == before
@@ -127,11 +127,11 @@ def test_without_the_lock_file_order_decides(tmp_path):
     """Why the lock exists: allocation alone is first-fit in file order."""
     pods = [pod("a", "w1"), pod("b", "w2")]
     first = allocate(topology(intent(pods=pods)), None)
-    inserted = allocate(topology(intent(pods=[pod("new", "w1")] + pods)), None)
+    inserted = allocate(topology(intent(pods=[pod("new", "w1"), *pods])), None)
 
     assert links(first)["a/net1"]["ipv4"] == "1.1.0.0/30"
     assert links(inserted)["a/net1"]["ipv4"] == "1.1.0.4/30"
-    assert links(allocate(topology(intent(pods=[pod("new", "w1")] + pods)), first.lock))["a/net1"]["ipv4"] == "1.1.0.0/30"
+    assert links(allocate(topology(intent(pods=[pod("new", "w1"), *pods])), first.lock))["a/net1"]["ipv4"] == "1.1.0.0/30"
 
 
 def test_removing_and_reordering_keeps_every_value(tmp_path):
@@ -171,7 +171,8 @@ def test_explicit_vni_mac_and_rd_are_never_allocated_to_others():
     vrfs = [{"name": "a", "ipv4Pool": "1.1.0.0/24"}, {"name": "b", "vni": 10000, "routeDistinguisherId": 1},
             {"name": "c"}]
     mac = "02:00:00:00:00:01"
-    result = allocate(topology(intent(vrfs=vrfs, pods=[pod("p", "w1", {"vrf": "a", "mac": mac}), pod("q", "w2", {"vrf": "a"})])), None)
+    pods = [pod("p", "w1", {"vrf": "a", "mac": mac}), pod("q", "w2", {"vrf": "a"})]
+    result = allocate(topology(intent(vrfs=vrfs, pods=pods)), None)
 
     assert result.vni == {"a": 10001, "b": 10000, "c": 10002}
     assert result.rd == {"a": 2, "b": 1, "c": 3}
@@ -263,7 +264,7 @@ def test_address_space_merges_ranges_and_finds_overlaps_exactly():
     for start, end in [(8, 11), (0, 3), (4, 7), (100, 200), (20, 23)]:
         space.add(start, end)
 
-    assert list(zip(space.starts, space.ends)) == [(0, 11), (20, 23), (100, 200)]
+    assert list(zip(space.starts, space.ends, strict=True)) == [(0, 11), (20, 23), (100, 200)]
     assert space.blocking_end(12, 19) is None
     assert space.blocking_end(150, 151) == 200
     assert space.blocking_end(11, 12) == 11
@@ -375,7 +376,7 @@ def edited(draw, data: dict) -> dict:
     master, workers = data["nodes"][0], data["nodes"][1:]
     used = {p["node"] for p in pods}
     kept = [w for w in workers if w["name"] in used or draw(st.booleans())]  # drop some idle workers
-    data["nodes"] = [master] + draw(st.permutations(kept))
+    data["nodes"] = [master, *draw(st.permutations(kept))]
     return data
 
 

@@ -46,9 +46,9 @@ def test_yaml_reads_the_same_under_yaml_1_1_and_1_2(compiled_examples):
 
 
 def test_configmap_and_env_values_are_strings(compiled_examples):
-    for name, result in compiled_examples.items():
+    for result in compiled_examples.values():
         objects, sources = manifest_objects(result.files)
-        for obj, source in zip(objects, sources):
+        for obj, source in zip(objects, sources, strict=True):
             for key, value in (obj.get("data") or {}).items():
                 assert isinstance(value, str), f"{source}: data.{key}"
             for container in _containers(obj):
@@ -69,7 +69,7 @@ def _objects_of_kind(result, kind):
 
 
 def test_nad_config_is_a_cni_config_with_string_args(compiled_examples):
-    for name, result in compiled_examples.items():
+    for result in compiled_examples.values():
         for nad in _objects_of_kind(result, "NetworkAttachmentDefinition"):
             config = json.loads(nad["spec"]["config"])
             assert config["cniVersion"] == "0.4.0"
@@ -93,7 +93,8 @@ def pod_templates(result) -> list[dict]:
 
 def test_pod_annotations_name_existing_nads_with_valid_addresses(compiled_examples):
     for name, result in compiled_examples.items():
-        nads = {n["metadata"]["name"]: json.loads(n["spec"]["config"]) for n in _objects_of_kind(result, "NetworkAttachmentDefinition")}
+        nads = {n["metadata"]["name"]: json.loads(n["spec"]["config"])
+                for n in _objects_of_kind(result, "NetworkAttachmentDefinition")}
         macs = []
         pods = pod_templates(result)
         assert len(pods) == len(result.plan.pods), name
@@ -107,7 +108,7 @@ def test_pod_annotations_name_existing_nads_with_valid_addresses(compiled_exampl
                 macs.append(args["mac"])
                 first_octet = int(args["mac"].split(":")[0], 16)
                 assert first_octet & 0b11 == 0b10, "locally administered unicast"
-                for family, config in args["ipConfig"].items():
+                for config in args["ipConfig"].values():
                     iface = ipaddress.ip_interface(config["address"])
                     assert str(iface.network.network_address + 1) == config["gateway"]
                     assert iface.ip not in (iface.network.network_address, iface.network.network_address + 1)
@@ -148,7 +149,8 @@ def test_no_secret_material_in_default_output(compiled_examples):
 def test_kustomization_lists_every_manifest_in_apply_order(compiled_examples):
     for name, result in compiled_examples.items():
         listed = pyyaml.safe_load(result.files["manifests/kustomization.yaml"])["resources"]
-        present = sorted(p.removeprefix("manifests/") for p in result.files if p.startswith("manifests/") and not p.endswith("kustomization.yaml"))
+        present = sorted(p.removeprefix("manifests/") for p in result.files
+                         if p.startswith("manifests/") and not p.endswith("kustomization.yaml"))
         assert sorted(listed) == present
         kinds = [path.split("-", 1)[0] for path in listed]
         order = ["namespace", "serviceaccount", "clusterrole", "clusterrolebinding", "configmap", "secret", "externalsecret",
@@ -167,8 +169,8 @@ def test_every_object_carries_an_argo_cd_sync_wave_that_follows_the_apply_order(
         objects = [pyyaml.safe_load(result.files[f"manifests/{path}"]) for path in order]
         sources = order
         waves = [int(o["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for o in objects]
-        assert waves == sorted(waves), f"{name}: {list(zip(sources, waves))}"
-        by_kind = {o["kind"]: wave for o, wave in zip(objects, waves)}
+        assert waves == sorted(waves), f"{name}: {list(zip(sources, waves, strict=True))}"
+        by_kind = {o["kind"]: wave for o, wave in zip(objects, waves, strict=True)}
         assert by_kind.get("Namespace", min(waves)) == min(waves)
         assert by_kind["Deployment"] == max(waves) > by_kind["DaemonSet"] > by_kind["NetworkAttachmentDefinition"] - 1
 

@@ -26,8 +26,8 @@ import pytest
 
 from conftest import EXAMPLES, HANG_GUARD, ROOT, utf8_files
 from jcnrc import diagnostics as diag
-from jcnrc.intent import fastyaml, load
 from jcnrc.diagnostics import Diagnostic, Located, error, format_text
+from jcnrc.intent import fastyaml, load
 from jcnrc.intent.load import Limits, SourceMap, load_bytes, load_file
 from jcnrc.pipeline import analyse
 
@@ -301,12 +301,12 @@ def all_paths(data, prefix=()):
     yield prefix
     if isinstance(data, dict):
         for key, value in data.items():
-            yield from all_paths(value, prefix + (key,))
-        yield prefix + ("no-such-key",)
+            yield from all_paths(value, (*prefix, key))
+        yield (*prefix, "no-such-key")
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            yield from all_paths(value, prefix + (index,))
-        yield prefix + (len(data),)
+            yield from all_paths(value, (*prefix, index))
+        yield (*prefix, len(data))
 
 
 def fast_and_exact(text: str):
@@ -402,7 +402,8 @@ def test_an_empty_key_is_reported_on_its_line():
 
 
 def test_an_alias_used_as_a_key_is_reported_where_it_is_used():
-    text = intent_text().replace("  provider: aks ", "  provider: &p aks ", 1).replace("  asn: 64512 ", "  *p : x\n  asn: 64512 ", 1)
+    text = (intent_text().replace("  provider: aks ", "  provider: &p aks ", 1)
+            .replace("  asn: 64512 ", "  *p : x\n  asn: 64512 ", 1))
     loaded = load_bytes(text.encode(), "t.yaml")
     line = text.split("\n").index("  *p : x") + 1
     assert loaded.source.position(("cluster", "aks"), "key") == (line, 3)

@@ -13,6 +13,7 @@ folder must not make a build write, read or delete anything outside them.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -24,11 +25,11 @@ from pathlib import Path
 import pytest
 
 from conftest import HANG_GUARD, JCNRC, ROOT
-from jcnrc.output import write
-from jcnrc.plan.allocate import Lock, allocate
 from jcnrc.intent.load import Limits
-from jcnrc.pipeline import Options, analyse, compile_intent, read_lock
+from jcnrc.output import write
 from jcnrc.output.write import OWNED_LIST, WriteError, plan_changes, unified_diff, write_tree
+from jcnrc.pipeline import Options, analyse, compile_intent, read_lock
+from jcnrc.plan.allocate import Lock, allocate
 
 ALLOCATED = ROOT / "examples" / "allocated.yaml"
 FILES = {"README.md": "# demo\n", "manifests/pod-a.yaml": "kind: Pod\n", "nodes/n1/node-n1.json": "{}\n"}
@@ -356,10 +357,8 @@ def test_removing_a_deep_leftover_needs_no_recursion(tmp_path):
     finally:
         # pytest's own clean-up of old temporary folders recurses, and would fail on what is left.
         for level in range(depth, -1, -1):
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(os.path.join(leftover, *["d"] * level))
-            except OSError:
-                pass
 
 
 @pytest.fixture()

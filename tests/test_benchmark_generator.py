@@ -46,7 +46,8 @@ def _attachments(data: dict) -> list[dict]:
     ("nodes", "vrfs", "pods_per_node", "attachments_per_pod", "explicit_ratio"),
     [(12, 3, 3, 1, 0.3), (10, 4, 2, 2, 0.5), (5, 1, 4, 1, 1.0), (150, 6, 2, 3, 0.0)],
 )
-def test_generated_intent_checks_and_plans_without_any_diagnostic(tmp_path, nodes, vrfs, pods_per_node, attachments_per_pod, explicit_ratio):
+def test_generated_intent_checks_and_plans_without_any_diagnostic(tmp_path, nodes, vrfs, pods_per_node, attachments_per_pod,
+                                                                  explicit_ratio):
     result = _analyse(tmp_path, generate(nodes, vrfs, pods_per_node, attachments_per_pod, explicit_ratio))
     assert [(d.code, d.message) for d in result.diagnostics] == []
     assert result.plan is not None
@@ -68,7 +69,8 @@ def test_shape_matches_the_arguments():
     for attachment in _attachments(data):
         per_vrf[attachment["vrf"]] = per_vrf.get(attachment["vrf"], 0) + 1
     assert set(per_vrf.values()) == {150}  # dealt round-robin: equal demand on every pool
-    assert data["cluster"]["segmentRouting"] == {"srgbStart": 400000, "srgbRange": 100000, "ipv4IndexBase": 0, "ipv6IndexBase": 50000}
+    assert data["cluster"]["segmentRouting"] == {"srgbStart": 400000, "srgbRange": 100000,
+                                                 "ipv4IndexBase": 0, "ipv6IndexBase": 50000}
 
 
 @pytest.mark.parametrize(("vrfs_per_node", "carried"), [(None, 6), (1, 1), (3, 3)])
@@ -137,7 +139,8 @@ def test_ratio_zero_gives_only_allocated_addresses():
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [((2, 1, 1), "at least 3"), ((10, 0, 1), "vrfs"), ((10, 2, 0), "pods_per_node"), ((10, 2, 1, 3), "attachments_per_pod"),
-     ((10, 2, 1, 1, 1.5), "explicit_ratio"), ((10, 4, 2, 2, 0.3, 0, 1), "vrfs_per_node"), ((10, 4, 2, 1, 0.3, 0, 5), "vrfs_per_node")],
+     ((10, 2, 1, 1, 1.5), "explicit_ratio"), ((10, 4, 2, 2, 0.3, 0, 1), "vrfs_per_node"),
+     ((10, 4, 2, 1, 0.3, 0, 5), "vrfs_per_node")],
 )
 def test_impossible_shapes_are_refused(arguments, message):
     with pytest.raises(ValueError, match=message):
@@ -167,7 +170,8 @@ def test_run_child_kills_a_child_past_the_timeout():
 
 
 def test_run_child_reports_out_of_memory_under_the_limit():
-    run = run_module.run_child([sys.executable, "-c", "b = bytearray(600 * 1024 * 1024)"], timeout=HANG_GUARD, memory_limit_mb=400)
+    run = run_module.run_child([sys.executable, "-c", "b = bytearray(600 * 1024 * 1024)"], timeout=HANG_GUARD,
+                               memory_limit_mb=400)
     assert run.out_of_memory
     assert run.failure() == "out of memory"
 
@@ -193,8 +197,9 @@ def test_stage_worker_runs_every_stage_on_the_bundled_example(tmp_path, root):
 
     for name in ("aks-evpn-type5.yaml", "aks-evpn-type5.lock.json"):
         shutil.copy(root / "examples" / name, tmp_path / name)
-    run = run_module.run_child([sys.executable, str(BENCHMARKS / "run.py"), "--stage-worker", str(tmp_path / "aks-evpn-type5.yaml"),
-                                "--out", str(tmp_path / "out")], timeout=HANG_GUARD, memory_limit_mb=4096)
+    run = run_module.run_child([sys.executable, str(BENCHMARKS / "run.py"),
+                                "--stage-worker", str(tmp_path / "aks-evpn-type5.yaml"), "--out", str(tmp_path / "out")],
+                               timeout=HANG_GUARD, memory_limit_mb=4096)
     assert run.ok, run.stderr
     stages = run_module._stage_lines(run.stdout)
     assert list(stages) == list(run_module.STAGES)

@@ -15,7 +15,8 @@ from conftest import HANG_GUARD, JCNRC, ROOT
 
 CORPUS = ROOT / "tests" / "corpus"
 EXAMPLE = ROOT / "examples" / "aks-evpn-type5.yaml"
-FIRST_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): (?P<severity>error|warning)\[(?P<code>JCN\d{3})\]: (?P<message>.+)$")
+FIRST_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): "
+                        r"(?P<severity>error|warning)\[(?P<code>JCN\d{3})\]: (?P<message>.+)$")
 
 
 def jcnrc(*args, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -181,7 +181,8 @@ def render_docs() -> str:
         example = examples[code]
         message = example.split("\n", 1)[0].split(f"[{code}]: ", 1)[1] if example else "(not produced by an intent alone)"
         lines.append(f"| {code} | {info.severity} | {_cell(info.title)} | {_cell(info.meaning)} | {_cell(message)} |")
-    lines += ["", "## Examples", "", "Each example is the output for a file in `tests/corpus/`, which holds one mistake per file.", ""]
+    lines += ["", "## Examples", "",
+              "Each example is the output for a file in `tests/corpus/`, which holds one mistake per file.", ""]
     for code, info in CODES.items():
         if examples[code] is None:
             continue
@@ -191,7 +192,8 @@ def render_docs() -> str:
 
 def test_docs_list_every_code_with_a_real_example():
     assert DOCS.is_file(), "run `.venv/bin/python tests/test_corpus.py --write-docs`"
-    assert DOCS.read_text(encoding="utf-8") == render_docs(), "docs/diagnostics.md is stale: run `.venv/bin/python tests/test_corpus.py --write-docs`"
+    assert DOCS.read_text(encoding="utf-8") == render_docs(), (
+        "docs/diagnostics.md is stale: run `.venv/bin/python tests/test_corpus.py --write-docs`")
 
 
 if __name__ == "__main__":

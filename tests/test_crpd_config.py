@@ -26,7 +26,7 @@ def branch(result, master: bool, **conditions) -> list[str]:
 def test_every_branch_combination_parses(compiled_examples, master):
     for result in compiled_examples.values():
         for flags in itertools.product([True, False], repeat=len(CONDITIONS)):
-            branch(result, master, **dict(zip(CONDITIONS, flags)))
+            branch(result, master, **dict(zip(CONDITIONS, flags, strict=True)))
 
 
 def test_master_is_a_route_reflector_for_the_node_subnet(compiled_examples):

@@ -20,11 +20,11 @@ import yaml
 
 import mermaid_syntax
 from conftest import EXAMPLES, HANG_GUARD, JCNRC, ROOT
-from jcnrc.plan import expected as routes
-from jcnrc.render import diagram, escape
 from jcnrc.intent.check import check
 from jcnrc.pipeline import analyse
+from jcnrc.plan import expected as routes
 from jcnrc.plan.planner import plan as make_plan
+from jcnrc.render import diagram, escape
 from jcnrc.render.common import RenderOptions, common_context
 from jcnrc.render.templates import Templates
 
@@ -219,7 +219,8 @@ def test_node_filter_draws_that_node_and_its_peers_without_their_pods():
 
 
 def test_labels_show_any_text_verbatim_without_breaking_the_syntax():
-    nasty = ['a "quoted" name', "end", "<b>bold</b> & #quot; `code`", "back\\slash ]) }} |pipe|", "two\nlines", "ünïcödé ✓", "x;y%%z"]
+    nasty = ['a "quoted" name', "end", "<b>bold</b> & #quot; `code`", "back\\slash ]) }} |pipe|", "two\nlines", "ünïcödé ✓",
+             "x;y%%z"]
     for text in nasty:
         label = escape.mermaid_string(text)
         chart = mermaid_syntax.check(f"flowchart LR\n  v[{label}] -->|{label}| w({label})\n  subgraph s[{label}]\n  end\n")
@@ -426,7 +427,7 @@ def test_cli_draws_the_aks_example_as_svg():
     svg = ET.fromstring(done.stdout)
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
-    for name in AKS_NODES + ["ubuntu-du11", "ubuntu-du22", "VRF blue"]:
+    for name in [*AKS_NODES, "ubuntu-du11", "ubuntu-du22", "VRF blue"]:
         assert name in texts, name
 
 

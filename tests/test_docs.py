@@ -28,7 +28,8 @@ def test_committed_reference_is_current(reference):
 
 
 def test_module_prints_the_reference(reference):
-    done = subprocess.run([sys.executable, "-m", "jcnrc.intent.docs"], capture_output=True, text=True, timeout=HANG_GUARD, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "jcnrc.intent.docs"], capture_output=True, text=True, timeout=HANG_GUARD,
+                          cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout == reference
 

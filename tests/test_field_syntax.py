@@ -15,15 +15,16 @@ import json
 import subprocess
 import sys
 import typing
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 from jcnrc.intent import model, names
-from jcnrc.render import escape
 from jcnrc.intent.model import Topology
+from jcnrc.render import escape
 from strategies import compile_data, dump_intent, example_intent, get_at, set_at, write_intent, yaml_double_quoted
 
 LINE_BREAKS = {"LF": "\n", "CR": "\r", "NEL": "\x85", "LS": "\u2028"}
@@ -71,9 +72,9 @@ def text_leaves(data: Any, prefix: tuple = ()) -> Iterator[tuple]:
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in items:
         if isinstance(value, str):
-            yield prefix + (key,)
+            yield (*prefix, key)
         else:
-            yield from text_leaves(value, prefix + (key,))
+            yield from text_leaves(value, (*prefix, key))
 
 
 def value_position(intent: Path, path: tuple) -> tuple[int, int]:
@@ -264,8 +265,9 @@ def test_escape_filters_and_name_checks_refuse_or_quote_a_trailing_line_break(li
         escape.junos_identifier("blue" + line_break)
     assert escape.yaml_scalar("ubuntu:20.04" + line_break) != "ubuntu:20.04" + line_break
     for pattern, good in ((names.DNS1123_LABEL, "t1"), (names.DNS1123_SUBDOMAIN, "node.example"), (names.VRF_NAME, "blue"),
-                          (names.LINUX_IFNAME, "net1"), (names.IMAGE_REFERENCE, "ubuntu:20.04"), (names.MAC_ADDRESS, "02:00:00:00:00:01"),
-                          (names.ISO_NET, "49.0004.1111.2222.3333.00"), (names.ROUTE_TARGET, "11:11"), (names.ENV_VARIABLE, "X"),
+                          (names.LINUX_IFNAME, "net1"), (names.IMAGE_REFERENCE, "ubuntu:20.04"),
+                          (names.MAC_ADDRESS, "02:00:00:00:00:01"), (names.ISO_NET, "49.0004.1111.2222.3333.00"),
+                          (names.ROUTE_TARGET, "11:11"), (names.ENV_VARIABLE, "X"),
                           (names.SECRET_FILE, "a.txt"), (names.NODE_PATH, "/etc/kubernetes/kubelet.conf"),
                           (names.KUBECONFIG_PATH, "/etc/kubernetes/kubelet.conf"), (names.STORE_KEY, "a/b")):
         assert names.full_match(pattern, good)

@@ -20,7 +20,6 @@ from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from conftest import FLEET_EXAMPLES, HANG_GUARD, ROOT, cluster_results, compile_example
-from junos_syntax import flatten_to_set, parse_curly, render_go_branches
 from jcnrc.cli import app
 from jcnrc.intent.schema import FLEET_STARTER_SNIPPET, schema_text
 from jcnrc.pipeline import Options, analyse, compile_intent
@@ -28,6 +27,7 @@ from jcnrc.plan.allocate import Lock
 from jcnrc.plan.fleet import cluster_graph, reach_map, reached_clusters
 from jcnrc.verify import kubeschema
 from jcnrc.verify.manifests import gitops_objects, manifest_objects
+from junos_syntax import flatten_to_set, parse_curly, render_go_branches
 
 KUBECTL = shutil.which("kubectl")
 ASSUMED = [("Secret", "kube-system", "platter-secrets"), ("Secret", "jcnr", "jcnr-secrets")]
@@ -204,7 +204,8 @@ def test_a_workers_routes_list_another_clusters_pod_with_that_clusters_next_hop(
     state = json.loads(run.output)
     routes = {r["prefix"]: r for t in state["tables"] for r in t["evpnRoutes"]}
     remote = routes["1.1.22.0/30"]
-    assert (remote["protocolNextHop"], remote["originNode"], remote["vni"]) == ("10.20.1.11", "west/ip-10-20-1-11.ec2.internal", 10002)
+    assert (remote["protocolNextHop"], remote["originNode"], remote["vni"]) == (
+        "10.20.1.11", "west/ip-10-20-1-11.ec2.internal", 10002)
     assert remote["rd"] == "10.20.1.11:1" and remote["routeTargets"] == ["target:11:11"]
     assert remote["learnedFrom"] == ["10.10.1.10"]
     kernel = {k["prefix"]: k for t in state["tables"] for k in t["kernelRoutes"]}
@@ -266,7 +267,7 @@ def test_reachability_of_a_big_mixed_as_fleet_is_computed_in_polynomial_work():
 ])
 def test_routes_cross_clusters_as_bgp_passes_them_on(asns, pairs, origin, reached):
     names = "abc"[: len(asns)]
-    graph = cluster_graph(list(zip(names, asns)), pairs)
+    graph = cluster_graph(list(zip(names, asns, strict=True)), pairs)
     assert reached_clusters(graph, origin) == reached
 
 
@@ -398,10 +399,12 @@ def test_validate_checks_each_cluster_folder_and_the_gitops_objects(fleets):
         folders = tuple(c.name for c in result.fleet.clusters)
         assert validate_files(result.files, "1.32", folders) == [], name
     files = dict(fleets["eks-inter-cluster.yaml"].files)
-    files["west/manifests/deployment-du-west-1.yaml"] = files["west/manifests/deployment-du-west-1.yaml"].replace("spec:", "spec:\n  bogusField: 1", 1)
+    files["west/manifests/deployment-du-west-1.yaml"] = files["west/manifests/deployment-du-west-1.yaml"].replace(
+        "spec:", "spec:\n  bogusField: 1", 1)
     files["gitops/flux/east.yaml"] = files["gitops/flux/east.yaml"].replace("interval: 10m", "interval: soon", 1)
     problems = validate_files(files, "1.32", ("east", "west"))
-    assert sorted(p.source.split(":")[0].split("#")[0] for p in problems) == ["gitops/flux/east.yaml", "west/manifests/deployment-du-west-1.yaml"]
+    assert sorted(p.source.split(":")[0].split("#")[0] for p in problems) == [
+        "gitops/flux/east.yaml", "west/manifests/deployment-du-west-1.yaml"]
 
 
 # --- the fleet's graph, and verification across clusters -------------------------------------------
@@ -459,9 +462,8 @@ def _fleet_text_fields(model=None, prefix: str = "") -> dict[str, tuple]:
     """label -> path in the bundled tri-fleet of every text field that only a Fleet has (the parts it
     shares with a Topology, `cluster`, `nodes`, `pods`, `vrfs`, `images`, `secrets`, are the Topology
     matrix's: tests/test_injection.py)."""
-    from test_injection import string_fields
-
     from jcnrc.intent.model import Fleet, FleetCluster, Topology
+    from test_injection import string_fields
 
     shared = ("clusters[].cluster.", "clusters[].nodes[]", "clusters[].pods[]", "clusters[].secrets.", "vrfs[]",
               "images.", "secrets.", "metadata.", "apiVersion")
@@ -531,8 +533,7 @@ def test_the_bundled_fleets_check_without_a_warning_but_the_lone_route_reflector
 
 
 def test_a_target_override_builds_into_its_own_folder_and_gitops_paths_follow(tmp_path):
-    from jcnrc.cli import default_out_dir
-    from jcnrc.cli import Target
+    from jcnrc.cli import Target, default_out_dir
 
     # Target jcnr needs every cluster's JCNR data path, which only tri's JCNR cluster writes.
     data = yaml.safe_load(FLEET_EXAMPLES[1].read_text(encoding="utf-8"))

@@ -17,10 +17,10 @@ import yaml as pyyaml
 
 from conftest import EXAMPLES, HANG_GUARD, JCNRC, NO_KUBECTL, ROOT
 from jcnrc import __version__
-from jcnrc.verify import manifests as validate_output
-from jcnrc.pipeline import Options, compile_intent
-from jcnrc.verify.manifests import manifest_objects
 from jcnrc.output.write import OWNED_LIST, write_tree
+from jcnrc.pipeline import Options, compile_intent
+from jcnrc.verify import manifests as validate_output
+from jcnrc.verify.manifests import manifest_objects
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 CHECKSUM = "jcnrc.io/config-checksum"
@@ -83,7 +83,8 @@ def test_manifests_kustomization_lists_each_object_file_once_in_apply_order(comp
             "networkattachmentdefinition", "daemonset", "deployment", "pod"]
     for name, result in compiled_examples.items():
         listed = pyyaml.safe_load(result.files["manifests/kustomization.yaml"])["resources"]
-        files = sorted(p.removeprefix("manifests/") for p in result.files if p.startswith("manifests/") and p != "manifests/kustomization.yaml")
+        files = sorted(p.removeprefix("manifests/") for p in result.files
+                       if p.startswith("manifests/") and p != "manifests/kustomization.yaml")
         assert sorted(listed) == files and len(set(listed)) == len(listed), name
         kinds = [entry.split("-", 1)[0] for entry in listed]
         if result.plan.target == "platter":
@@ -230,14 +231,14 @@ def built(built_once, tmp_path) -> Built:
 
 
 def test_check_passes_on_a_fresh_build(built):
-    intent, out = built
+    _intent, _out = built
     run = built.run("build", "--check")
     assert run.returncode == 0, run.stderr
     assert run.stdout == "" and "is up to date" in run.stderr
 
 
 def test_check_fails_with_a_unified_diff_on_a_hand_edit_and_passes_after_a_rebuild(built):
-    intent, out = built
+    _intent, out = built
     target = out / "manifests/deployment-ubuntu-du11.yaml"
     original = target.read_text()
     target.write_text(original.replace("image: ubuntu:20.04", "image: ubuntu:latest"))
@@ -257,7 +258,7 @@ def test_check_fails_with_a_unified_diff_on_a_hand_edit_and_passes_after_a_rebui
 
 
 def test_check_fails_on_a_deleted_file_and_a_stale_owned_list_but_not_on_a_foreign_file(built):
-    intent, out = built
+    _intent, out = built
     (out / "notes.md").write_text("my notes\n")
     assert built.run("build", "--check").returncode == 0  # nothing jcnrc writes is stale
     # ...but the folder is swapped out whole, so a build refuses it while it holds a file jcnrc did not write.
@@ -275,14 +276,14 @@ def test_check_fails_on_a_deleted_file_and_a_stale_owned_list_but_not_on_a_forei
 
 
 def test_check_fails_when_the_intent_changed_since_the_build(built):
-    intent, out = built
+    intent, _out = built
     intent.write_text(intent.read_text().replace("image: ubuntu:20.04", "image: ubuntu:22.04", 1))
     run = built.run("build", "--check")
     assert run.returncode == 1 and "+          image: ubuntu:22.04" in run.stdout
 
 
 def test_the_pre_commit_hook_runs_the_check(built):
-    intent, out = built
+    _intent, out = built
     (hook,) = pyyaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "jcnrc-check" and hook["language"] == "python"
     assert hook["pass_filenames"] is False and hook["always_run"] is True
@@ -352,8 +353,10 @@ def test_validate_reports_a_volume_naming_a_missing_configmap_and_a_pod_naming_a
     del files["manifests/networkattachmentdefinition-blue-net.yaml"]
     problems = validate_output.validate_files(files, "1.32")
     messages = {(p.source, p.message) for p in problems}
-    assert ("manifests/daemonset-kube-crpd-master-ds.yaml", "ConfigMap kube-system/platter-config is not in the object set") in messages
-    assert ("manifests/deployment-ubuntu-du11.yaml", "NetworkAttachmentDefinition default/blue-net is not in the object set") in messages
+    assert ("manifests/daemonset-kube-crpd-master-ds.yaml",
+            "ConfigMap kube-system/platter-config is not in the object set") in messages
+    assert ("manifests/deployment-ubuntu-du11.yaml",
+            "NetworkAttachmentDefinition default/blue-net is not in the object set") in messages
 
 
 def test_validate_assumes_the_out_of_band_secret_only_in_reference_mode(tmp_path):

@@ -7,7 +7,6 @@ import pytest
 from conftest import EXAMPLES, ROOT, compile_example
 from jcnrc.output.write import OWNED_LIST
 
-
 # (example, --target override, output folder suffix): `make examples` builds exactly these.
 GOLDEN = [(path, None, "") for path in EXAMPLES] + [(ROOT / "examples" / "aks-evpn-type5.yaml", "jcnr", "-jcnr")]
 

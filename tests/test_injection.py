@@ -35,9 +35,10 @@ import stat
 import subprocess
 import traceback
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -179,8 +180,8 @@ FIELDS: tuple[Field, ...] = (
     Field("vrfs[].routeTarget", (("vrfs", 0, "routeTarget"),), "77:77", ("vrfs[].routeTarget",)),
     Field("vrfs[].routeTarget.import[]", (("vrfs", 0, "routeTarget", "import", 0),), "77:78",
           ("vrfs[].routeTarget.import[]",), setup=_policy_targets),
-    Field("vrfs[].routeTarget.export[]", (("vrfs", 0, "routeTarget", "export", 0), ("vrfs", 0, "routeTarget", "import", 1)), "77:79",
-          ("vrfs[].routeTarget.export[]",), setup=_policy_targets),
+    Field("vrfs[].routeTarget.export[]", (("vrfs", 0, "routeTarget", "export", 0), ("vrfs", 0, "routeTarget", "import", 1)),
+          "77:79", ("vrfs[].routeTarget.export[]",), setup=_policy_targets),
     Field("vrfs[].ipv4Pool", (("vrfs", 0, "ipv4Pool"),), "1.1.0.0/16", ("vrfs[].ipv4Pool",)),
     Field("vrfs[].ipv6Pool", (("vrfs", 0, "ipv6Pool"),), "abcd::101:0/112", ("vrfs[].ipv6Pool",)),
     Field("pod name (and expect[].reach[])", (("pods", 0, "name"), ("expect", 0, "reach", 0)), "zq-pod1",
@@ -390,7 +391,7 @@ def test_a_validated_field_refuses_every_hostile_value(f: Field, tmp_path):
         for variant, value in enumerate((f.base + payload, payload + f.base)):
             try:
                 diagnostics = check(f.intent(value)).diagnostics
-            except Exception:
+            except Exception:  # noqa: BLE001  (any exception is the finding: fail with its traceback)
                 pytest.fail(f"{f.label}={value!r}: check raised instead of reporting:\n{traceback.format_exc()}")
             where = source
             if not _errors_at(f, diagnostics):
@@ -412,7 +413,7 @@ def _compile(f: Field, value: str, target: str, folder: Path):
     intent.write_text(_intent_text(f, target).replace(_PLACEHOLDER, yaml_double_quoted(value)), encoding="utf-8")
     try:
         return compile_intent(intent, Options(environ=ENVIRON), display_name=INTENT_NAME)
-    except Exception:
+    except Exception:  # noqa: BLE001  (any exception is the finding: fail with its traceback)
         pytest.fail(f"{f.label}={value!r} ({target}): compile_intent raised instead of reporting:\n{traceback.format_exc()}")
 
 
@@ -422,7 +423,7 @@ def _compile(f: Field, value: str, target: str, folder: Path):
 _PLACEHOLDER = "zqplaceholderzq"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _intent_text(f: Field, target: str) -> str:
     text = dump_intent(f.intent(_PLACEHOLDER, target))
     assert text.count(_PLACEHOLDER) == len(f.paths), (f.label, text.count(_PLACEHOLDER))
@@ -732,7 +733,8 @@ def test_iptables_script_passes_each_pool_as_one_argument(tmp_path):
     assert run.returncode == 0, run.stderr
     inserted = [c for c in recorded_calls(folder) if "-I" in c]
     for chain in ("POSTROUTING", "PREROUTING"):
-        assert any(has_sequence(c, ["-I", chain, "-s", "1.1.0.0/16", "-d", "1.1.0.0/16", "-j", "ACCEPT"]) for c in inserted), inserted
+        assert any(has_sequence(c, ["-I", chain, "-s", "1.1.0.0/16", "-d", "1.1.0.0/16", "-j", "ACCEPT"])
+                   for c in inserted), inserted
 
 
 def test_node_prep_copies_the_kubelet_kubeconfig_to_the_configured_path(tmp_path):
@@ -878,7 +880,7 @@ def _build_named(name: str, folder: Path, target: str):
     path = write_intent(base_intent(), folder, name)
     try:
         return compile_intent(path, Options(environ=ENVIRON, target=target), display_name=name)
-    except Exception:
+    except Exception:  # noqa: BLE001  (any exception is the finding: fail with its traceback)
         pytest.fail(f"intent file {name!r} ({target}): compile_intent raised:\n{traceback.format_exc()}")
 
 

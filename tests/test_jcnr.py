@@ -26,11 +26,11 @@ import yaml as pyyaml
 from ruamel.yaml import YAML
 
 from conftest import EXAMPLES, FLEET_EXAMPLES, HANG_GUARD, ROOT, compile_example
-from jcnrc.plan import expected as routes
-from jcnrc.verify import kubeschema
 from jcnrc.intent.names import is_dns1123_subdomain
 from jcnrc.pipeline import Options, analyse, compile_intent
+from jcnrc.plan import expected as routes
 from jcnrc.render.jcnr import JCNR23_TEMPLATE, configlet_name, params_profile
+from jcnrc.verify import kubeschema
 from jcnrc.verify.manifests import manifest_objects
 from junos_syntax import flatten_to_set, parse_curly, parse_set_lines
 
@@ -237,8 +237,8 @@ def test_namespace_and_platform_objects(aks):
     # The node-prep objects stay in kube-system, as for Platter; NADs and pods in the intent's namespace.
     assert {o["metadata"]["namespace"] for o in objects_of(aks, "DaemonSet") + objects_of(aks, "ConfigMap")} == {"kube-system"}
     namespace_of_apps = aks.plan.namespace
-    assert {o["metadata"]["namespace"] for o in objects_of(aks, "Deployment") + objects_of(aks, "NetworkAttachmentDefinition")} == {
-        namespace_of_apps}
+    assert {o["metadata"]["namespace"]
+            for o in objects_of(aks, "Deployment") + objects_of(aks, "NetworkAttachmentDefinition")} == {namespace_of_apps}
 
 
 # --------------------------------------------------------------------------- NAD and pods
@@ -259,7 +259,8 @@ def test_nad_is_a_jcnr_configuration_list(aks):
         assert plugin["args"] == {"instanceName": vrf.name, "instanceType": "vrf", "interfaceType": "veth",
                                   "vrfTarget": vrf.nad_target}
         assert all(isinstance(value, str) for value in plugin["args"].values())
-    assert set(nads) == {"blue-net"} and json.loads(nads["blue-net"]["spec"]["config"])["plugins"][0]["args"]["vrfTarget"] == "11:11"
+    assert set(nads) == {"blue-net"} and (
+        json.loads(nads["blue-net"]["spec"]["config"])["plugins"][0]["args"]["vrfTarget"] == "11:11")
 
 
 def test_pods_carry_jcnr_cni_args(aks):
@@ -269,7 +270,7 @@ def test_pods_carry_jcnr_cni_args(aks):
         obj = pods[pod.name]
         elements = json.loads(obj["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"])
         assert [e["interface"] for e in elements] == [a.interface for a in pod.attachments]
-        for element, attachment in zip(elements, pod.attachments):
+        for element, attachment in zip(elements, pod.attachments, strict=True):
             assert element["name"] == aks.plan.vrf(attachment.vrf).nad_name
             args = element["cni-args"]
             assert set(args) == {"interfaceType", "dataplane", "mac", "ipConfig"}
@@ -323,7 +324,7 @@ def _assert_node_matches_expected_state(plan, node, config: NodeConfig) -> int:
                 assert set(route.route_targets) & imports, (node.name, table.vrf, route.text)
     bgp = config.bgp
     # JCNR's data path: BGP, the router ID and the VTEP are the node's fabric address.
-    assert node.fabric_address is not None and node.ipv4_loopback == node.fabric_address != node.address or (
+    assert (node.fabric_address is not None and node.ipv4_loopback == node.fabric_address != node.address) or (
         node.fabric_address == node.address)
     assert ("routing-options", "router-id", node.fabric_address) in config.other
     assert bgp["type"] == [("internal",)]
@@ -358,7 +359,8 @@ def test_aks_configlets_say_what_the_walkthrough_shows_over_the_fabric(aks):
     (eth1: 10.241.0.4 route reflector, 10.241.0.5 and 10.241.0.6 workers)."""
     worker = read_set_lines(configlets_by_node(aks)["aks-agentpool-23733201-vmss000001"])
     blue = worker.instances["blue"]
-    assert (blue.one("route-distinguisher"), blue.one("evpn vni"), blue.one("vrf-target")) == ("10.241.0.5:1", "10002", "target:11:11")
+    assert (blue.one("route-distinguisher"), blue.one("evpn vni"), blue.one("vrf-target")) == (
+        "10.241.0.5:1", "10002", "target:11:11")
     assert worker.bgp["neighbor"] == [("10.241.0.4",)] and worker.bgp["local-address"] == [("10.241.0.5",)]
     assert ("routing-options", "router-id", "10.241.0.5") in worker.other
     master = read_set_lines(configlets_by_node(aks)["aks-agentpool-23733201-vmss000000"])
@@ -488,8 +490,8 @@ def test_values_from_cluster_jcnr(tmp_path):
                                 "jcnrcni": {"tag": "23.2-20230628-8cf4350"}}
     assert values["storageClass"] == "gp2"  # the EKS default
     assert by_pyyaml["jcnr-vrouter"] == {"mtu": "1500", "cpu_core_mask": "2,3", "vrouter_dpdk_uio_driver": "uio_pci_generic"}
-    for field in ("registry", "repository", "crpdTag", "vrouterTag", "cniTag", "cpuCoreMask", "uioDriver"):
-        assert f"# cluster.jcnr.{field}" in text, field
+    for setting in ("registry", "repository", "crpdTag", "vrouterTag", "cniTag", "cpuCoreMask", "uioDriver"):
+        assert f"# cluster.jcnr.{setting}" in text, setting
 
 
 def test_only_the_tags_given_are_written_and_storage_class_overrides_the_provider(tmp_path):

@@ -124,7 +124,8 @@ def test_quoted_strings_are_one_token_with_escapes_resolved():
 
 
 def test_value_lists_and_crlf_and_tabs():
-    commands = parse_set_lines("set policy-options community RT members [ target:11:11 target:55:55 ]\r\n\tset apply-groups platter-pods\r\n")
+    commands = parse_set_lines("set policy-options community RT members [ target:11:11 target:55:55 ]\r\n"
+                               "\tset apply-groups platter-pods\r\n")
 
     assert commands == [
         ("set", "policy-options", "community", "RT", "members", "[", "target:11:11", "target:55:55", "]"),
@@ -236,7 +237,9 @@ protocols {
 
 
 def test_inline_go_actions_are_opaque_tokens():
-    tree = parse_curly('routing-options {\n    router-id {{.NodeIP}};\n    static { route 0.0.0.0/0 next-hop {{ .IPv4DefaultGw }}; }\n}\nsystem { license { keys { key "{{.LicenseKey}}"; } } }')
+    tree = parse_curly('routing-options {\n    router-id {{.NodeIP}};\n'
+                       '    static { route 0.0.0.0/0 next-hop {{ .IPv4DefaultGw }}; }\n}\n'
+                       'system { license { keys { key "{{.LicenseKey}}"; } } }')
 
     assert flatten_to_set(tree) == [
         "set routing-options router-id {{.NodeIP}}",

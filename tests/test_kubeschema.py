@@ -415,7 +415,7 @@ def test_platter_args_formats_and_kube_config():
     assert "absolute path" in problems_at(problems, "spec/config/kubeConfig")[0]
 
 
-@pytest.mark.parametrize("vni", ["\u00b2", "\u0661\u0662", "１２"])
+@pytest.mark.parametrize("vni", ["\u00b2", "\u0661\u0662", "\uff11\uff12"])
 def test_a_vni_of_other_digits_is_a_finding_not_a_crash(vni):
     """str.isdigit() holds for superscripts and other scripts' digits; int() reads some of them and
     refuses others: a VXLAN VNI is ASCII decimal."""

@@ -226,7 +226,7 @@ def test_size_limit():
 
 @pytest.mark.parametrize("char", ["\x00", "\x1b", "\x0c", "\x7f", "\ufffe"])
 def test_control_characters_are_located(char):
-    loaded = load_bytes(f"a: 1\nb: x{char}y\n".encode("utf-8"), "t.yaml")
+    loaded = load_bytes(f"a: 1\nb: x{char}y\n".encode(), "t.yaml")
     d = only(loaded)
     assert (d.code, d.line, d.column) == ("JCN009", 2, 5)
     assert f"U+{ord(char):04X}" in d.message

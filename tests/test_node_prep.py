@@ -5,9 +5,9 @@ on PATH that record every call. The stub iptables keeps its rules in files, one 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
-import json
 import shutil
 import signal
 import subprocess
@@ -102,7 +102,8 @@ class FakeNode:
         self.node_config = _configmap(files, "manifests/configmap-platter-node-config.yaml")
         for key, text in self.node_config.items():
             (self.node_configs / key).write_text(text)
-        for name, text in (("iptables", FAKE_IPTABLES), ("modprobe", FAKE_MODPROBE), ("chroot", FAKE_CHROOT), ("sleep", FAKE_SLEEP)):
+        for name, text in (("iptables", FAKE_IPTABLES), ("modprobe", FAKE_MODPROBE), ("chroot", FAKE_CHROOT),
+                           ("sleep", FAKE_SLEEP)):
             stub = self.bin / name
             stub.write_text(text)
             stub.chmod(0o755)
@@ -433,7 +434,8 @@ def test_every_node_preparation_script_passes_shellcheck(tmp_path, provider, tar
 
     files = _compile(tmp_path, on_provider, target=target)
     scripts = {path: text for path, text in files.items() if path.endswith(".sh")}
-    scripts.update({f"configmap/{key}": text for key, text in _configmap(files, "manifests/configmap-jcnrc-node-prep.yaml").items()
+    scripts.update({f"configmap/{key}": text
+                    for key, text in _configmap(files, "manifests/configmap-jcnrc-node-prep.yaml").items()
                     if key.endswith(".sh")})
     assert "configmap/prepare.sh" in scripts and "scripts/prepare-nodes.sh" in scripts
     assert ("configmap/iptables.sh" in scripts) == (provider != "eks")
@@ -459,7 +461,8 @@ def test_the_daemonset_runs_the_script_with_the_paths_it_expects(aks_files):
     assert spec["hostNetwork"] is True and spec["automountServiceAccountToken"] is False
     assert spec["tolerations"] == [{"operator": "Exists"}]
     prepare = aks_files["manifests/configmap-jcnrc-node-prep.yaml"]
-    for default in ('JCNRC_HOST_ROOT:-/host}', 'JCNRC_SCRIPT_DIR:-/etc/jcnrc}', 'JCNRC_NODE_CONFIG_DIR:-/etc/platter-node-config}'):
+    for default in ('JCNRC_HOST_ROOT:-/host}', 'JCNRC_SCRIPT_DIR:-/etc/jcnrc}',
+                    'JCNRC_NODE_CONFIG_DIR:-/etc/platter-node-config}'):
         assert default in prepare
 
 

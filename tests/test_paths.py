@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path, PurePosixPath
 
@@ -271,7 +272,7 @@ def test_an_output_folder_that_is_a_symlink_is_refused_unless_allowed(tmp_path):
 
     # Allowed, the link leads to a folder that must still be jcnrc's alone: keep.txt is not (issue 13;
     # it used to be carried over).
-    with pytest.raises(WriteError, match="it holds keep.txt, which jcnrc did not write"):
+    with pytest.raises(WriteError, match=r"it holds keep.txt, which jcnrc did not write"):
         write_tree({"README.md": "x\n"}, link, allow_symlink=True)
     assert snapshot(elsewhere) == {"keep.txt": b"keep\n"}
     (elsewhere / "keep.txt").unlink()
@@ -402,8 +403,6 @@ def test_a_planted_lock_link_creates_nothing_outside(tmp_path):
     out = tmp_path / "repo" / "out" / "topo"
     out.parent.mkdir(parents=True)
     (out.parent / ".topo.jcnrc-lock").symlink_to(victim)
-    try:
+    with contextlib.suppress(WriteError):  # refusing the build is fine; creating the file is not
         write_tree({"README.md": "a\n"}, out)
-    except WriteError:
-        pass  # refusing the build is fine; creating the file is not
     assert not victim.exists()

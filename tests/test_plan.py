@@ -65,7 +65,8 @@ def test_explicit_identifiers_override_the_derived_ones():
               "ipv6Loopback": "2001:db8::2"}]
     vrfs = [{"name": "blue", "ipv4Pool": "1.1.0.0/24", "vni": 9000, "routeDistinguisherId": 77,
              "routeTarget": {"import": ["target:65000:1", "65000:2"], "export": ["65000:2"]}}]
-    data = intent(nodes=nodes, vrfs=vrfs, pods=[pod("a", "w1", {"vrf": "blue", "mac": "02:AA:BB:CC:DD:EE", "ipv4": "1.1.0.6/30"})])
+    data = intent(nodes=nodes, vrfs=vrfs,
+                  pods=[pod("a", "w1", {"vrf": "blue", "mac": "02:AA:BB:CC:DD:EE", "ipv4": "1.1.0.6/30"})])
     data["cluster"]["segmentRouting"] = {"ipv4IndexBase": 10, "ipv6IndexBase": 20, "srgbRange": 100}
     p = planned(data)
     w1, blue, [attachment] = p.node("w1"), p.vrf("blue"), p.attachments

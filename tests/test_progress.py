@@ -87,7 +87,6 @@ def test_the_bar_never_overflows():
 
 def test_the_pipeline_reports_each_stage_in_order(tmp_path):
     from conftest import ROOT
-
     from jcnrc.pipeline import Options, compile_intent
 
     reported: list[tuple[str, int, int | None]] = []

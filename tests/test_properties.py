@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import LONG_HYPOTHESIS
+from jcnrc.output.write import check_paths, write_tree
 from jcnrc.verify import kubeschema
 from jcnrc.verify.manifests import manifest_objects
-from jcnrc.output.write import check_paths, write_tree
 from strategies import (
     INTENT_NAME,
     OutputProblem,
@@ -123,7 +123,7 @@ def test_mutated_intents_get_positioned_diagnostics_never_a_traceback(mutation, 
     try:
         result = compile_data(intent, folder, environ=ENVIRON)
         located = result.located()
-    except Exception:  # the property under test: report the traceback with the intent that caused it
+    except Exception:  # noqa: BLE001  (the property under test: report the traceback with the intent that caused it)
         raise AssertionError(f"{kind} at {list(path)} raised:\n{traceback.format_exc()}\n{dump_intent(intent)}") from None
     lines = (folder / INTENT_NAME).read_text(encoding="utf-8").count("\n")
     for item in located:

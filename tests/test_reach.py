@@ -7,8 +7,8 @@ import subprocess
 import pytest
 
 from conftest import HANG_GUARD, JCNRC, call_count
-from jcnrc.plan import reach
 from jcnrc.pipeline import analyse
+from jcnrc.plan import reach
 from test_allocate import big_intent, intent, pod
 from test_routes import planned
 
@@ -169,13 +169,13 @@ def test_explain_shows_one_way_reachability_in_words(root):
 
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [
-        "collector (VRF collector, node worker-3) and spoke-a1 (VRF spoke-a, node worker-2): ONE-WAY: collector can send "
-        "to spoke-a1, but spoke-a1 has no route back, so replies are lost",
-        "  collector -> spoke-a1: yes. VRF collector imports target:64512:101, which VRF spoke-a exports, so "
-        "collector.evpn.0 on worker-3 holds spoke-a1's prefixes 172.16.1.0/30 and fd00:101::/126; packets leave worker-3 "
-        "(192.168.10.13) in VXLAN VNI 20001 to worker-2 (192.168.10.12)",
-        "  spoke-a1 -> collector: no route. VRF collector exports target:64512:199, but VRF spoke-a imports only "
-        "target:64512:100, so spoke-a.evpn.0 on worker-2 holds no route to collector",
+        ("collector (VRF collector, node worker-3) and spoke-a1 (VRF spoke-a, node worker-2): ONE-WAY: collector can send "
+         "to spoke-a1, but spoke-a1 has no route back, so replies are lost"),
+        ("  collector -> spoke-a1: yes. VRF collector imports target:64512:101, which VRF spoke-a exports, so "
+         "collector.evpn.0 on worker-3 holds spoke-a1's prefixes 172.16.1.0/30 and fd00:101::/126; packets leave worker-3 "
+         "(192.168.10.13) in VXLAN VNI 20001 to worker-2 (192.168.10.12)"),
+        ("  spoke-a1 -> collector: no route. VRF collector exports target:64512:199, but VRF spoke-a imports only "
+         "target:64512:100, so spoke-a.evpn.0 on worker-2 holds no route to collector"),
         "  to make it two-way: let VRF `spoke-a` import target:64512:199",
     ]
 
@@ -190,7 +190,8 @@ def test_explain_reachable_and_isolated(hub_and_spoke):
                             "leave worker-1 (192.168.10.11) in VXLAN VNI 20001 to worker-2 (192.168.10.12)")
     assert len(reachable) == 3  # no fix line
     assert isolated[0].endswith("isolated: neither has a route to the other")
-    assert isolated[-1] == "  to connect them: let VRF `spoke-a` import target:64512:102; and let VRF `spoke-b` import target:64512:101"
+    assert isolated[-1] == ("  to connect them: let VRF `spoke-a` import target:64512:102; "
+                            "and let VRF `spoke-b` import target:64512:101")
 
 
 def test_explain_on_the_walkthrough(compiled_examples):
@@ -234,5 +235,6 @@ def test_isolating_two_pods_of_one_vrf_suggests_separate_vrfs():
     plan_data = intent(pods=[pod("a", "w1"), pod("b", "w2")], expect=[{"isolate": ["a", "b"]}])
     [problem] = _expectation_problems(plan_data)
 
-    assert problem.message == "`a` and `b` must be isolated, but both are in VRF `blue`, which imports its own target target:64512:10000"
+    assert problem.message == ("`a` and `b` must be isolated, but both are in VRF `blue`, "
+                               "which imports its own target target:64512:10000")
     assert problem.help == "put one of them in another VRF"

@@ -116,7 +116,7 @@ def assert_refused_early(outcome: Outcome, words: str) -> None:
     """JCN008 at a position, after composing a few nodes and converting none, in bounded memory."""
     assert not outcome.ok
     assert outcome.codes == ["JCN008"], outcome.diagnostics
-    code, message, line, column = outcome.diagnostics[0]
+    _code, message, line, column = outcome.diagnostics[0]
     assert words in message, message
     assert line >= 1 and column >= 1
     assert outcome.work["composed"] < EARLY and outcome.work["plain"] == 0, outcome.work
@@ -208,7 +208,7 @@ def refusals(tmp_path_factory) -> dict[str, Outcome]:
         else:
             intent.write_bytes(raw)
         requests.append((intent, limits))
-    return dict(zip(SMALL_HOSTILE, _run_child(requests, folder)))
+    return dict(zip(SMALL_HOSTILE, _run_child(requests, folder), strict=True))
 
 
 def test_billion_laughs_is_refused_without_expanding(refusals):

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from conftest import HANG_GUARD, JCNRC, call_count
-from jcnrc.plan import expected as routes
 from jcnrc.intent.check import check
+from jcnrc.plan import expected as routes
 from jcnrc.plan.planner import plan as make_plan
 from jcnrc.render.templates import Templates
 from test_allocate import big_intent, intent, pod

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, call_count
-from jcnrc.intent.check import check
 from jcnrc.diagnostics import format_text, locate
+from jcnrc.intent.check import check
 from jcnrc.intent.load import load_bytes, load_file
 from jcnrc.intent.model import Vrf
-from jcnrc.plan.planner import plan
 from jcnrc.intent.rules import overlapping, route_tables, targets_of
+from jcnrc.plan.planner import plan
 
 EXAMPLE_FILE = ROOT / "examples" / "aks-evpn-type5.yaml"
 EXAMPLE = load_file(EXAMPLE_FILE).data
@@ -204,7 +204,8 @@ def test_pod_outside_pool_names_the_pool():
 
 
 def test_reserved_link_addresses():
-    for address, what in (("1.1.22.0/30", "the network address"), ("1.1.22.1/30", "the gateway"), ("1.1.22.3/30", "the broadcast")):
+    for address, what in (("1.1.22.0/30", "the network address"), ("1.1.22.1/30", "the gateway"),
+                          ("1.1.22.3/30", "the broadcast")):
         d = only(lambda data, a=address: data["pods"][1]["networks"][0].update(ipv4=a), "JCN504")
         assert what in d.message and d.help.endswith("give the pod 1.1.22.2/30")
 
@@ -353,7 +354,8 @@ def test_external_secrets_needs_a_store():
 
 
 def test_store_without_external_secrets_is_a_warning():
-    d = only(lambda data: data["secrets"].update(store={"name": "vault", "rootPasswordKey": "a", "crpdLicenseKey": "b"}), "JCN915")
+    d = only(lambda data: data["secrets"].update(store={"name": "vault", "rootPasswordKey": "a", "crpdLicenseKey": "b"}),
+             "JCN915")
     assert d.severity == "warning" and d.at == "key"
 
 
@@ -411,17 +413,18 @@ def _paths(node, prefix=()):
     yield prefix
     if isinstance(node, dict):
         for key, value in node.items():
-            yield from _paths(value, prefix + (key,))
+            yield from _paths(value, (*prefix, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _paths(value, prefix + (index,))
+            yield from _paths(value, (*prefix, index))
 
 
 ALL_PATHS = [p for p in _paths(EXAMPLE) if p]
 
 
 @settings(max_examples=150)  # derandomized: the same 150 mutations every run
-@given(st.lists(st.tuples(st.sampled_from(ALL_PATHS), st.sampled_from(["set", "delete", "rename"]), JUNK), min_size=1, max_size=4))
+@given(st.lists(st.tuples(st.sampled_from(ALL_PATHS), st.sampled_from(["set", "delete", "rename"]), JUNK),
+                min_size=1, max_size=4))
 def test_mutated_example_gives_only_diagnostics(mutations):
     data = copy.deepcopy(EXAMPLE)
     for path, action, value in mutations:
@@ -479,10 +482,9 @@ def test_rules_scale_linearly_in_nodes_and_pods():
 
 def test_the_longest_allowed_node_name_builds_and_its_files_are_written(tmp_path):
     """243 characters: `node-<name>.json` is then 253, the longest ConfigMap key (and a file name under 255 bytes)."""
+    from jcnrc.intent import names
     from jcnrc.output.write import write_tree
     from strategies import compile_data, set_at
-
-    from jcnrc.intent import names
 
     name = ".".join(["a" * 63] * 3 + ["b" * 51])
     assert len(name) == names.NODE_NAME_MAX == 243
@@ -527,13 +529,13 @@ def test_a_kubeconfig_in_a_pod_volume_is_refused():
 def test_a_kubeconfig_directly_in_a_folder_read_as_configuration_is_refused():
     for path, why in (("/etc/kubernetes/manifests/kubelet.conf", "static pod"),
                       ("/etc/cni/net.d/00-kubeconfig.conf", "CNI network configurations")):
-        found = diagnostics_after(lambda data: data["cluster"].update(kubeConfig=path))
+        found = diagnostics_after(lambda data, path=path: data["cluster"].update(kubeConfig=path))
         assert [d.code for d in found] == ["JCN111"] and why in found[0].message
 
 
 def test_kubeconfig_paths_of_real_deployments_pass():
     for path in ("/etc/kubernetes/kubelet.conf", "/var/lib/kubelet/kubeconfig", "/etc/cni/net.d/multus.d/multus.kubeconfig"):
-        found = diagnostics_after(lambda data: data["cluster"].update(kubeConfig=path))
+        found = diagnostics_after(lambda data, path=path: data["cluster"].update(kubeConfig=path))
         assert [d.code for d in found if d.is_error] == [], path
 
 
@@ -729,7 +731,8 @@ def test_a_jcnr_fabric_interface_must_be_a_nic_the_node_can_spare():
         data["nodes"][1]["fabricInterface"] = "eth0"
 
     found = next(d for d in diagnostics_after(primary) if d.code == "JCN924")
-    assert not [d for d in diagnostics_after(primary) if d.is_error] and found.severity == "warning" and found.path == ("nodes", 1, "fabricInterface") and "aks" in found.message
+    assert (not [d for d in diagnostics_after(primary) if d.is_error] and found.severity == "warning"
+            and found.path == ("nodes", 1, "fabricInterface") and "aks" in found.message)
 
 
 @pytest.mark.parametrize("name", ["all", "default"])

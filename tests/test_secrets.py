@@ -14,10 +14,10 @@ import yaml as pyyaml
 
 from conftest import HANG_GUARD, JCNRC, ROOT
 from jcnrc.output import secretscan
-from jcnrc.pipeline import Options, compile_intent
 from jcnrc.output import sops as sops_program
 from jcnrc.output.secretscan import Finding, scan
 from jcnrc.output.sops import SopsFailed, SopsUnavailable
+from jcnrc.pipeline import Options, compile_intent
 
 AKS = ROOT / "examples" / "aks-evpn-type5.yaml"
 ROOT_PASSWORD = "Pl4nted-R00t-Passw0rd!"

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import EXAMPLES, HANG_GUARD, utf8_files
 
+from conftest import EXAMPLES, HANG_GUARD, utf8_files
 from jcnrc.intent import load
 
 ORIGINAL_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+
 from conftest import EXAMPLES
 
 EXAMPLE = next(path for path in EXAMPLES if path.name == "aks-evpn-type5.yaml")
@@ -304,7 +305,7 @@ def test_a_missing_or_broken_table_means_compiling(tmp_path, shipped, monkeypatc
 
     broken = tmp_path / "compiled_templates.json"
     if content == b"flavours":  # the right flavours, entries of every wrong shape
-        table = {flavour: dict.fromkeys(names, [7, 8]) | {"common/pod.yaml.j2": 5, "common/README.md.j2": ["x"]}
+        table = {flavour: {name: [7, 8] for name in names} | {"common/pod.yaml.j2": 5, "common/README.md.j2": ["x"]}
                  for flavour, names in templates.shipped_table().items()}
         table = {flavour: entries | {"platter/crpd-config.tmpl.j2": [templates.shipped_table()[flavour].get(
                      "platter/crpd-config.tmpl.j2", ["", ""])[0], "def root(:\n"]} for flavour, entries in table.items()}

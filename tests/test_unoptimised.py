@@ -37,7 +37,7 @@ from pathlib import Path
 from strategies import benchmark_intent
 
 ROOT = Path(__file__).resolve().parent.parent
-MID_SIZE = dict(nodes=60, vrfs=6, pods_per_node=4)  # benchmarks/generate.py, seed 0, 30 % explicit addresses
+MID_SIZE = {"nodes": 60, "vrfs": 6, "pods_per_node": 4}  # benchmarks/generate.py, seed 0, 30 % explicit addresses
 MID_NAME = "mid.yaml"
 LOCK = "<lock file>"  # the allocation lock's text, compared like an output file
 
@@ -101,11 +101,11 @@ def _reference_implementations():
 
     from jcnrc import pipeline
     from jcnrc.intent import load
-    from jcnrc.render import common, templates
-    from jcnrc.plan import allocate, graph, expected as routes
-    from jcnrc.render import escape
-    from jcnrc.verify import capture
+    from jcnrc.plan import allocate, graph
+    from jcnrc.plan import expected as routes
     from jcnrc.plan.planner import Plan
+    from jcnrc.render import common, escape, templates
+    from jcnrc.verify import capture
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "load_file", lambda *args, **kwargs: load.load_file(*args, **{**kwargs, "fast": False}))
@@ -120,7 +120,8 @@ def _reference_implementations():
         for module in (templates, common):
             patch.setattr(module, "indented_json", lambda value: escape.to_json(value, indent=2))
         patch.setattr(Plan, "route_sources", lambda plan, vrf: graph.route_sources(plan.graph, vrf))
-        patch.setattr(Plan, "shared_targets", lambda plan, exporter, importer: graph.shared_targets(plan.graph, exporter, importer))
+        patch.setattr(Plan, "shared_targets",
+                      lambda plan, exporter, importer: graph.shared_targets(plan.graph, exporter, importer))
         patch.setattr(routes, "_type5_nlri", capture.format_type5)
         patch.setattr(routes, "_address_number", lambda text, family: int(ipaddress.ip_address(text)))
         patch.setattr(allocate, "address_text", _reference_address_text)
@@ -152,7 +153,7 @@ def _first_difference(expected: dict[str, str], actual: dict[str, str]) -> str |
     for path in sorted(expected):
         if expected[path] != actual[path]:
             a, b = expected[path], actual[path]
-            at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
             return f"{path} differs at character {at}: reference {a[at - 40:at + 40]!r}, optimised {b[at - 40:at + 40]!r}"
     return None
 

@@ -57,8 +57,8 @@ def test_walkthrough_captures_verify_clean(aks):
         f"{BGP_SUMMARY}: note: show bgp summary: 1 of 1 expected session Establ",
         f"{KERNEL}: note: kernel table 1 compared with VRF blue: 3 of its 3 routes are expected there",
         f"{KERNEL}: note: kernel table 1: 3 of 3 expected routes of VRF blue compared",
-        f"{KERNEL}: note: 3 expected IPv6 routes not checked: the capture holds no IPv6 route "
-        "(capture `ip -6 route show table N` for them)",
+        (f"{KERNEL}: note: 3 expected IPv6 routes not checked: the capture holds no IPv6 route "
+         "(capture `ip -6 route show table N` for them)"),
     ]
 
 
@@ -119,8 +119,8 @@ def test_an_extra_route_is_unexpected_and_its_origin_explained(aks):
     findings = verify(aks, NODE2, {"brief": text_of(BRIEF) + extra})
 
     assert problems(findings) == [
-        "brief:20: unexpected route 5:10.240.0.5:1::0::1.1.33.0::30/248 in blue.evpn.0 (node "
-        "aks-agentpool-23733201-vmss000001 in VRF blue advertises no prefix 1.1.33.0/30 in the intent)"]
+        ("brief:20: unexpected route 5:10.240.0.5:1::0::1.1.33.0::30/248 in blue.evpn.0 (node "
+         "aks-agentpool-23733201-vmss000001 in VRF blue advertises no prefix 1.1.33.0/30 in the intent)")]
 
 
 def test_a_route_from_an_unknown_node_says_so(aks):
@@ -157,8 +157,8 @@ def test_a_wrong_protocol_next_hop_fails(aks):
     text = edited(EXTENSIVE, "Protocol next hop: 10.240.0.5", "Protocol next hop: 10.240.0.9")
 
     assert problems(verify(aks, NODE2, {"extensive": text})) == [
-        f"extensive:4: route {REMOTE_V4} has protocol next hop 10.240.0.9, expected 10.240.0.5 "
-        "(node aks-agentpool-23733201-vmss000001)"]
+        (f"extensive:4: route {REMOTE_V4} has protocol next hop 10.240.0.9, expected 10.240.0.5 "
+         "(node aks-agentpool-23733201-vmss000001)")]
 
 
 def test_a_route_learned_from_a_non_reflector_fails(aks):
@@ -210,8 +210,8 @@ def test_a_missing_and_an_unexpected_peer_fail(aks):
 
     assert problems(verify(aks, NODE2, {"bgp": text})) == [
         "bgp: no BGP session with 10.240.0.4 (route-reflector aks-agentpool-23733201-vmss000000); expected Establ",
-        "bgp:13: unexpected BGP peer 10.240.0.5 (AS 64512, Establ): node aks-agentpool-23733201-vmss000001 is a worker; "
-        "a worker peers only with the route reflectors",
+        ("bgp:13: unexpected BGP peer 10.240.0.5 (AS 64512, Establ): node aks-agentpool-23733201-vmss000001 is a worker; "
+         "a worker peers only with the route reflectors"),
     ]
 
 
@@ -238,16 +238,16 @@ def test_a_wrong_encap_vni_fails(aks):
     text = edited(KERNEL, "encap ip id 10002", "encap ip id 10003")
 
     assert problems(verify(aks, NODE2, {"ip": text})) == [
-        "ip:2: kernel route 1.1.11.0/30 has encap id 10003, expected 10002 "
-        "(`1.1.11.0/30 encap ip id 10002 src 10.240.0.6 dst 10.240.0.5`)"]
+        ("ip:2: kernel route 1.1.11.0/30 has encap id 10003, expected 10002 "
+         "(`1.1.11.0/30 encap ip id 10002 src 10.240.0.6 dst 10.240.0.5`)")]
 
 
 def test_a_wrong_encap_destination_fails(aks):
     text = edited(KERNEL, "dst 10.240.0.5", "dst 10.240.0.9")
 
     assert problems(verify(aks, NODE2, {"ip": text})) == [
-        "ip:2: kernel route 1.1.11.0/30 goes to 10.240.0.9, expected 10.240.0.5 (node aks-agentpool-23733201-vmss000001) "
-        "(`1.1.11.0/30 encap ip id 10002 src 10.240.0.6 dst 10.240.0.5`)"]
+        ("ip:2: kernel route 1.1.11.0/30 goes to 10.240.0.9, expected 10.240.0.5 (node aks-agentpool-23733201-vmss000001) "
+         "(`1.1.11.0/30 encap ip id 10002 src 10.240.0.6 dst 10.240.0.5`)")]
 
 
 def test_missing_and_unexpected_kernel_routes_fail(aks):
@@ -255,9 +255,9 @@ def test_missing_and_unexpected_kernel_routes_fail(aks):
 
     assert problems(verify(aks, NODE2, {"ip": text})) == [
         "ip: missing kernel route `1.1.11.0/30 encap ip id 10002 src 10.240.0.6 dst 10.240.0.5` in kernel table 1 (VRF blue)",
-        "ip:2: unexpected kernel route `1.1.12.0/30 encap ip id 10002 src 10.240.0.6 dst 10.240.0.5 ttl 255 tos 0 via "
-        "10.240.0.5 dev irb proto 22 onlink` in kernel table 1 (VXLAN id 10002 to 10.240.0.5, node "
-        "aks-agentpool-23733201-vmss000001; VRF blue installs no such prefix)",
+        ("ip:2: unexpected kernel route `1.1.12.0/30 encap ip id 10002 src 10.240.0.6 dst 10.240.0.5 ttl 255 tos 0 via "
+         "10.240.0.5 dev irb proto 22 onlink` in kernel table 1 (VXLAN id 10002 to 10.240.0.5, node "
+         "aks-agentpool-23733201-vmss000001; VRF blue installs no such prefix)"),
     ]
 
 
@@ -284,8 +284,8 @@ def test_a_kernel_capture_matching_no_vrf_of_the_node_fails(compiled_examples):
     findings = verify(plan, "ip-192-168-1-11.ec2.internal", {"ip": "9.9.9.0/30 dev eth9 proto kernel scope link src 9.9.9.1\n"})
 
     assert problems(findings) == [
-        "ip: cannot tell which VRF the kernel table belongs to: none of its routes is expected in any VRF of "
-        "ip-192-168-1-11.ec2.internal (blue, mgmt, red)"]
+        ("ip: cannot tell which VRF the kernel table belongs to: none of its routes is expected in any VRF of "
+         "ip-192-168-1-11.ec2.internal (blue, mgmt, red)")]
 
 
 # --- unreadable input ----------------------------------------------------------------------------
@@ -327,6 +327,6 @@ def test_an_unexpected_peer_is_named_by_its_fabric_address_under_jcnr(tmp_path):
     worker = result.plan.node("aks-agentpool-23733201-vmss000001")
     text = edited(BGP_SUMMARY, "10.240.0.4            64512", f"{worker.ipv4_loopback}            64512")
     found = problems(verify(result.plan, NODE2, {"bgp": text}))
-    assert f"bgp:13: unexpected BGP peer {worker.ipv4_loopback} (AS 64512, Establ): node {worker.name} is a worker; " \
-           "a worker peers only with the route reflectors" in found
+    assert (f"bgp:13: unexpected BGP peer {worker.ipv4_loopback} (AS 64512, Establ): node {worker.name} is a worker; "
+            "a worker peers only with the route reflectors") in found
     assert worker.ipv4_loopback == "10.241.0.5" != worker.address

@@ -6,9 +6,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import select
 import shutil
 import signal
-import select
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +46,8 @@ def snapshot(folder: Path) -> dict[str, tuple]:
 
 
 def leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.") and not p.name.endswith("jcnrc-lock"))
+    return sorted(p.name for p in out.parent.iterdir()
+                  if p.name.startswith(f".{out.name}.") and not p.name.endswith("jcnrc-lock"))
 
 
 def tree_files(folder: Path) -> dict[str, str]:
@@ -254,7 +255,7 @@ def test_a_folder_that_cannot_be_written_next_to_gives_a_clear_error(out, monkey
 def test_a_build_killed_between_its_two_renames_is_put_back_by_the_next_one(out, monkeypatch):
     """Where renameat2 exchange is missing, the swap is two renames; die between them."""
     write_tree(FILES, out)
-    before = {k: v for k, v in tree_files(out).items()}
+    before = dict(tree_files(out))
     monkeypatch.setattr(write, "_rename_exchange", lambda a, b: False)
     real_rename = os.rename
 
@@ -291,9 +292,8 @@ def test_the_swap_is_one_atomic_exchange_on_linux(out, monkeypatch):
 def test_a_second_build_into_the_same_folder_is_refused_while_one_runs(out):
     write_tree(FILES, out)
     before = snapshot(out)
-    with build_lock(out):
-        with pytest.raises(WriteError, match=r"another jcnrc build is writing .*; wait for it to finish"):
-            write_tree({**FILES, "README.md": "# new\n"}, out)
+    with build_lock(out), pytest.raises(WriteError, match=r"another jcnrc build is writing .*; wait for it to finish"):
+        write_tree({**FILES, "README.md": "# new\n"}, out)
     assert snapshot(out) == before
     write_tree({**FILES, "README.md": "# new\n"}, out)  # the lock is free again
 
@@ -322,7 +322,7 @@ def test_unsafe_paths_are_refused_before_anything_is_written(out, path, reason):
 def test_paths_that_collide_are_refused(out):
     with pytest.raises(WriteError, match="case-insensitive"):
         write_tree({**FILES, "readme.md": "x\n"}, out)
-    with pytest.raises(WriteError, match="'README.md' is also written as a file"):
+    with pytest.raises(WriteError, match=r"'README.md' is also written as a file"):
         write_tree({**FILES, "README.md/inner": "x\n"}, out)
     assert not out.exists()
 
