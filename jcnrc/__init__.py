@@ -3,4 +3,4 @@
 The pipeline, one module per stage: load -> check -> plan -> render -> write.
 """
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"
