@@ -239,6 +239,30 @@ def _refuse_linked_output(out_dir: Path, allow_last: bool) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
+def recorded_name(intent: Path) -> str | None:
+    """The intent's file name, as the output folder's list of owned files records it (None for standard input)."""
+    from jcnrc.output import write as writer
+
+    name = intent.name
+    return name if str(intent) != "-" and writer.recordable_intent(name) else None
+
+
+def _refuse_another_intents_folder(out_dir: Path, intent: str | None, file: Path, outcome: str) -> None:
+    """Two intents with one metadata.name have one default folder: the second build would replace the
+    first's output (and a GitOps tool would prune what the first deployed). A folder whose owned-files
+    list names another intent is left alone unless -o names it."""
+    from jcnrc.output import write as writer
+
+    recorded = writer.recorded_intent(out_dir)
+    if intent is None or recorded is None or recorded == intent:
+        return
+    _err(f"jcnrc: error: {out_dir} holds the output of the intent {recorded} (its {writer.OWNED_LIST} says so), "
+         f"and {file} has the same metadata.name; {outcome}")
+    _err(f"help: give this intent a folder of its own with `-o`, or, if {intent} replaces {recorded}, "
+         f"build it with `-o {out_dir}` once")
+    raise typer.Exit(EXIT_USAGE)
+
+
 OUT_HELP = "Output folder. Default: out/<metadata.name>; out/<metadata.name>-<target> with a --target the intent does not name."
 
 
@@ -349,15 +373,19 @@ def build(
     if report(result, fmt, warnings_as_errors, quiet, max_diagnostics) or result.files is None:
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
+    intent = recorded_name(file)
+    if out is None:
+        _refuse_another_intents_folder(out_dir, intent, file, "not compared" if check_only else "nothing was written")
     folders = tuple(c.name for c in result.fleet.clusters) if result.fleet is not None else ("",)
     if validate and not _validate_manifests(result.files, kube_version, folders):
         raise typer.Exit(EXIT_PROBLEMS)
     if check_only:
         _refuse_linked_output(out_dir, allow_last=allow_symlink_output)
-        changes = writer.plan_changes(result.files, out_dir)
+        changes = writer.plan_changes(result.files, out_dir, intent)
         stale_lock = result.lock_changed
         if changes or stale_lock:
-            typer.echo(writer.unified_diff(result.files, out_dir, changes, holds_secret=result.holds_secret), nl=False)
+            typer.echo(writer.unified_diff(result.files, out_dir, changes, holds_secret=result.holds_secret, intent=intent),
+                       nl=False)
             if stale_lock:
                 _err(f"jcnrc: the lock file {result.lock_path} is out of date")
             _err(f"jcnrc: {out_dir} is stale: {len(changes)} file(s) differ; run `{rebuild_command(str(file), options)}`")
@@ -375,7 +403,7 @@ def build(
     try:
         with _erased_after(bar):
             changes = writer.write_tree(result.files, out_dir, allow_symlink=allow_symlink_output, progress=bar,
-                                        inputs=(file, result.lock_path))
+                                        inputs=(file, result.lock_path), intent=intent)
     except writer.WriteError as exc:
         _err(f"jcnrc: error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
@@ -488,7 +516,8 @@ def diff(
         raise typer.Exit(EXIT_PROBLEMS)
     out_dir = out or default_out_dir(result, target)
     _refuse_linked_output(out_dir, allow_last=False)
-    typer.echo(writer.unified_diff(result.files, out_dir, holds_secret=result.holds_secret), nl=False)
+    typer.echo(writer.unified_diff(result.files, out_dir, holds_secret=result.holds_secret, intent=recorded_name(file)),
+               nl=False)
 
 
 @app.command()

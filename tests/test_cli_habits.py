@@ -120,3 +120,57 @@ def test_diff_takes_quiet_like_build(tmp_path):
     loud, quiet = jcnrc("diff", intent, "-o", out), jcnrc("diff", intent, "-o", out, "-q")
     assert loud.returncode == quiet.returncode == 0
     assert "warning[JCN922]" in loud.stderr and "warning[" not in quiet.stderr, quiet.stderr
+
+
+def test_a_second_intent_with_the_same_name_does_not_replace_the_firsts_default_folder(tmp_path):
+    """Two intents with one metadata.name share out/<name>: the second build would replace the first's
+    output, and a GitOps tool would prune what the first deployed. The folder's owned-files list names
+    its intent; another intent writes there only through `-o`."""
+    import shutil
+    from pathlib import Path
+
+    from jcnrc.output import write
+
+    root = Path(__file__).resolve().parent.parent
+    for name in ("a", "b"):
+        shutil.copy(root / "examples" / "aks-evpn-type5.yaml", tmp_path / f"{name}.yaml")
+        shutil.copy(root / "examples" / "aks-evpn-type5.lock.json", tmp_path / f"{name}.lock.json")
+
+    def build(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "jcnrc", "build", *args, "-q"], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)
+
+    out = tmp_path / "out" / "aks-evpn-type5"
+    assert build("a.yaml").returncode == 0
+    assert write.recorded_intent(out) == "a.yaml"
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    refused = build("b.yaml")
+    assert refused.returncode == 2
+    assert "holds the output of the intent a.yaml" in refused.stderr and "nothing was written" in refused.stderr
+    assert "-o out/aks-evpn-type5" in refused.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    checked = build("b.yaml", "--check")
+    assert checked.returncode == 2 and "not compared" in checked.stderr
+    assert build("a.yaml", "--check").returncode == 0
+    assert build("b.yaml", "-o", "out/aks-evpn-type5").returncode == 0  # the operator names the folder
+    assert write.recorded_intent(out) == "b.yaml"
+    assert build("b.yaml").returncode == 0
+
+
+def test_only_a_plain_file_name_is_recorded_and_believed(tmp_path):
+    """The owned-files list comes from the repository: a name with a folder, a line break or a
+    leading dash is neither written nor read back; a folder without the line (jcnrc 0.2.1 and
+    older) names no intent."""
+    from jcnrc.output import write
+
+    files = {"README.md": "x\n"}
+    for name in ("../a.yaml", "a/b.yaml", "a\nREADME.md", "-x.yaml", "a\u202eb.yaml", ""):
+        assert not write.recordable_intent(name), name
+        assert write.expected_tree(files, name)[write.OWNED_LIST] == write.expected_tree(files)[write.OWNED_LIST]
+    out = tmp_path / "out"
+    write.write_tree(files, out, intent="topology.yaml")
+    assert write.recorded_intent(out) == "topology.yaml"
+    listed = (out / write.OWNED_LIST).read_text()
+    for planted in ("# Intent: ../topology.yaml\n", "# Intent: a/b.yaml\n", ""):
+        (out / write.OWNED_LIST).write_text(listed.replace("# Intent: topology.yaml\n", planted))
+        assert write.recorded_intent(out) is None

@@ -517,15 +517,16 @@ def _create_beside(folder: str, name: str) -> tuple[int, str]:
 
 # --- what a build would change ------------------------------------------------------------------
 
-def expected_tree(files: dict[str, str]) -> dict[str, str]:
-    """The files as written, with the owned-files list that comes with them."""
-    return {**files, OWNED_LIST: _owned_text(files)}
+def expected_tree(files: dict[str, str], intent: str | None = None) -> dict[str, str]:
+    """The files as written, with the owned-files list that comes with them (naming `intent`, the
+    file name of the intent they were built from, when given)."""
+    return {**files, OWNED_LIST: _owned_text(files, intent)}
 
 
-def plan_changes(files: dict[str, str], out_dir: Path) -> list[Change]:
+def plan_changes(files: dict[str, str], out_dir: Path, intent: str | None = None) -> list[Change]:
     """What a build would change in out_dir: added, changed and removed (owned) files."""
     old = _OldTree(out_dir)
-    return _changes(files, old, old.survey(expected_tree(files)))
+    return _changes(files, old, old.survey(expected_tree(files, intent)))
 
 
 def _changes(files: dict[str, str], old: _OldTree, states: dict[str, int]) -> list[Change]:
@@ -543,11 +544,11 @@ def _changes(files: dict[str, str], old: _OldTree, states: dict[str, int]) -> li
 
 
 def unified_diff(files: dict[str, str], out_dir: Path, changes: list[Change] | None = None,
-                 holds_secret: Callable[[str], bool] | None = None) -> str:
+                 holds_secret: Callable[[str], bool] | None = None, intent: str | None = None) -> str:
     """The changes as a unified diff. A file whose old or new text `holds_secret` is named, never
     shown: a diff goes to terminals and CI logs."""
-    expected = expected_tree(files)
-    changes = plan_changes(files, out_dir) if changes is None else changes
+    expected = expected_tree(files, intent)
+    changes = plan_changes(files, out_dir, intent) if changes is None else changes
     chunks: list[str] = []
     for change in changes:
         old = _old_lines(os.fspath(out_dir), change.path) if change.kind != "added" else []
@@ -608,9 +609,33 @@ def _is_safe(path: str) -> bool:
     return True
 
 
-def _owned_text(paths: Iterable[str]) -> str:
-    return ("# Files written by jcnrc; it removes them when it no longer produces them.\n"
+def _owned_text(paths: Iterable[str], intent: str | None = None) -> str:
+    named = f"{_INTENT_LINE}{intent}\n" if intent is not None and recordable_intent(intent) else ""
+    return ("# Files written by jcnrc; it removes them when it no longer produces them.\n" + named
             + "".join(f"{p}\n" for p in sorted(paths)))
+
+
+# The owned-files list names the intent a folder was built from (its file name) on a line of its own.
+_INTENT_LINE = "# Intent: "
+
+
+def recordable_intent(name: str) -> bool:
+    """Whether `name` can be the intent line of the owned-files list: a plain, portable file name
+    (the list is read back line by line; a name with a line break or a folder could fake entries)."""
+    return "/" not in name and _is_safe(name)
+
+
+def recorded_intent(folder: Path) -> str | None:
+    """The file name of the intent the output in `folder` was built from, as its owned-files list
+    names it; None for a folder without one (not jcnrc's, or written by jcnrc 0.2.1 or older)."""
+    root = os.fspath(folder)
+    if not os.path.isdir(root) or link_inside_current_folder(root, allow_last=True) is not None:
+        return None
+    data = _read_regular(root, OWNED_LIST)
+    for line in (data or b"").decode("utf-8", errors="replace").splitlines():
+        if line.startswith(_INTENT_LINE) and recordable_intent(line[len(_INTENT_LINE):]):
+            return line[len(_INTENT_LINE):]
+    return None
 
 
 # --- the build ----------------------------------------------------------------------------------
@@ -639,13 +664,14 @@ def build_lock(out_dir: Path) -> Iterator[None]:
 
 def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False,
                progress: ProgressCallback | None = None,
-               inputs: Iterable[str | os.PathLike[str] | None] = ()) -> list[Change]:
+               inputs: Iterable[str | os.PathLike[str] | None] = (), intent: str | None = None) -> list[Change]:
     """Make out_dir hold exactly `files`. Returns what changed.
 
     Raises WriteError, and then the output folder is as it was before. `progress` hears
     ("write", files done, files in all) while the new tree is assembled, then ("sync", 0, None).
     `inputs` are the files the build read (the intent, its lock file; None for one it did not
-    have): the output folder must not hold them.
+    have): the output folder must not hold them. `intent`: the intent's file name, which the
+    owned-files list records.
     """
     check_paths(files)
     out_dir = _usable_target(Path(out_dir), allow_symlink)
@@ -658,14 +684,14 @@ def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False
             if old.exists:
                 _refuse_read_only(out_dir)
             # Every old file is looked at once: for the conflicts, the changes, and which files to keep.
-            states = old.survey(expected_tree(files))
+            states = old.survey(expected_tree(files, intent))
             if old.exists:
                 _refuse_foreign_conflicts(files, old, states)
                 _refuse_foreign_entries(files, old, states)
             changes = _changes(files, old, states)
             if not changes and old.exists:
                 return []
-            _swap_in(files, out_dir, old, {path for path, state in states.items() if state == _SAME}, progress)
+            _swap_in(files, out_dir, old, {path for path, state in states.items() if state == _SAME}, progress, intent)
             return changes
     except OSError as exc:
         raise WriteError(_os_message(exc, out_dir)) from exc
@@ -781,7 +807,7 @@ def _recover(out_dir: Path) -> None:
 
 
 def _swap_in(files: dict[str, str], out_dir: Path, old: _OldTree, same: set[str],
-             progress: ProgressCallback | None = None) -> None:
+             progress: ProgressCallback | None = None, intent: str | None = None) -> None:
     """Build the new tree beside out_dir and swap it in. Files in `same` hold exactly what they
     should already: they are hard-linked from the old tree, not written again."""
     staging = tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent)
@@ -804,7 +830,7 @@ def _swap_in(files: dict[str, str], out_dir: Path, old: _OldTree, same: set[str]
             if progress is not None:
                 progress("write", done, total)
         if OWNED_LIST not in same or not _link(f"{root}/{OWNED_LIST}", f"{staging}/{OWNED_LIST}"):
-            _write_file(f"{staging}/{OWNED_LIST}", _owned_text(files).encode("utf-8"))
+            _write_file(f"{staging}/{OWNED_LIST}", _owned_text(files, intent).encode("utf-8"))
         if progress is not None:
             progress("sync", 0, None)
         _sync(staging)  # one flush for the whole tree: per-file fsync costs seconds on big trees
