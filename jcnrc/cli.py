@@ -240,25 +240,32 @@ def _refuse_linked_output(out_dir: Path, allow_last: bool) -> None:
 
 
 def recorded_name(intent: Path) -> str | None:
-    """The intent's file name, as the output folder's list of owned files records it (None for standard input)."""
+    """The intent as the output folder's list of owned files records it: its path from the current
+    folder, where the default output folder is too (the file name alone when it lies elsewhere); None
+    for standard input and for a path that is not a plain, portable one."""
     from jcnrc.output import write as writer
 
-    name = intent.name
-    return name if str(intent) != "-" and writer.recordable_intent(name) else None
+    if str(intent) == "-":
+        return None
+    relative = Path(os.path.relpath(os.path.abspath(intent))).as_posix()
+    name = relative if not relative.startswith("../") else intent.name
+    return name if writer.recordable_intent(name) else None
 
 
 def _refuse_another_intents_folder(out_dir: Path, intent: str | None, file: Path, outcome: str) -> None:
     """Two intents with one metadata.name have one default folder: the second build would replace the
     first's output (and a GitOps tool would prune what the first deployed). A folder whose owned-files
-    list names another intent is left alone unless -o names it."""
+    list names another intent is left alone unless -o names it; so is one whose intent this build
+    cannot compare with (standard input, a path that cannot be recorded)."""
     from jcnrc.output import write as writer
 
     recorded = writer.recorded_intent(out_dir)
-    if intent is None or recorded is None or recorded == intent:
+    if recorded is None or recorded == intent:
         return
+    this = file if intent is not None else f"{file} (a name jcnrc does not record: standard input or not a portable path)"
     _err(f"jcnrc: error: {out_dir} holds the output of the intent {recorded} (its {writer.OWNED_LIST} says so), "
-         f"and {file} has the same metadata.name; {outcome}")
-    _err(f"help: give this intent a folder of its own with `-o`, or, if {intent} replaces {recorded}, "
+         f"and {this} builds into the same folder; {outcome}")
+    _err(f"help: give this intent a folder of its own with `-o`, or, if it replaces {recorded}, "
          f"build it with `-o {out_dir}` once")
     raise typer.Exit(EXIT_USAGE)
 
@@ -268,10 +275,10 @@ OUT_HELP = "Output folder. Default: out/<metadata.name>; out/<metadata.name>-<ta
 
 def default_out_dir(result: Result, target: Target | None) -> Path:
     """out/<name>; out/<name>-<target> when --target overrides the intent, so both generations can sit side by side."""
-    name = result.name  # asked only once the intent is planned
-    if target is not None and target.value != result.written_target:
-        name = f"{name}-{target.value}"
-    return Path("out") / name
+    from jcnrc.pipeline import default_output
+
+    # result.name is asked only once the intent is planned.
+    return default_output(result.name, target.value if target is not None else None, result.written_target)
 
 
 def _progress_bar(quiet: bool) -> TerminalProgress | None:
@@ -365,7 +372,8 @@ def build(
         if other_target is None:
             result = _run(file, options, render=True, target=target, analysed=result)
     if other_target is not None:
-        check = rebuild_command(str(file), replace(options, target=other_target, with_secrets=False))
+        check = rebuild_command(str(file), replace(options, target=other_target, with_secrets=False),
+                                default_out_dir(result, Target(other_target)))
         _err(f"jcnrc: {out} was built with `--target {other_target}`, which the intent does not say: `--check` "
              "takes the target from the intent or the command line, never from the folder (the repository "
              f"controls it); if {other_target} is what you deploy, check with `{check} --check`")
@@ -388,7 +396,8 @@ def build(
                        nl=False)
             if stale_lock:
                 _err(f"jcnrc: the lock file {result.lock_path} is out of date")
-            _err(f"jcnrc: {out_dir} is stale: {len(changes)} file(s) differ; run `{rebuild_command(str(file), options)}`")
+            again = rebuild_command(str(file), options, default_out_dir(result, target))
+            _err(f"jcnrc: {out_dir} is stale: {len(changes)} file(s) differ; run `{again}`")
             raise typer.Exit(EXIT_PROBLEMS)
         if not quiet:
             _err(f"jcnrc: {out_dir} is up to date")

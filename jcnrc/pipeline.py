@@ -394,17 +394,29 @@ def _render_options(intent: Path, result: Result, options: Options, display_name
         intent_file=intent_file,
         intent_digest=result.source_digest,
         version=__version__,
-        rebuild_command=rebuild_command(intent_file, options),
+        rebuild_command=rebuild_command(intent_file, options,
+                                        default_output(result.name, options.target, result.written_target)),
     )
 
 
-def rebuild_command(intent_file: str, options: Options) -> str:
+def default_output(name: str, target: str | None, written_target: str | None) -> Path:
+    """out/<name>; out/<name>-<target> when --target overrides the intent, so both generations can sit side by side."""
+    return Path("out") / (f"{name}-{target}" if target is not None and target != written_target else name)
+
+
+def _same_folder(given: str, default: Path) -> bool:
+    here = os.getcwd()
+    return os.path.normpath(os.path.join(here, given)) == os.path.normpath(os.path.join(here, default))
+
+
+def rebuild_command(intent_file: str, options: Options, default: Path | None = None) -> str:
     """The `jcnrc build` command line that writes this output again, with every option that shaped
-    it: what the README and `build --check` tell the user to run."""
+    it: what the README and `build --check` tell the user to run. A `-o` that names the `default`
+    folder is left out: `build x.yaml -o out/x` and `build x.yaml` write the same files."""
     from jcnrc.render.escape import shell_word
 
     words = ["jcnrc", "build", shell_word(intent_file)]
-    if options.output_flag is not None:
+    if options.output_flag is not None and not (default is not None and _same_folder(options.output_flag, default)):
         # A folder named like an option reads as one to a person; `./` says it is a path.
         folder = f"./{options.output_flag}" if options.output_flag.startswith("-") else options.output_flag
         words += ["-o", shell_word(folder)]

@@ -122,55 +122,102 @@ def test_diff_takes_quiet_like_build(tmp_path):
     assert "warning[JCN922]" in loud.stderr and "warning[" not in quiet.stderr, quiet.stderr
 
 
+def _build_in(folder, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jcnrc", "build", *args, "-q"], capture_output=True, text=True,
+                          cwd=folder, timeout=300, input=stdin)
+
+
+def _copies(folder, *names: str) -> None:
+    """The AKS example (and its lock) as `folder`/<name>.yaml for each name ("site1/intent" makes a folder)."""
+    import shutil
+
+    root = __import__("pathlib").Path(__file__).resolve().parent.parent
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / "examples" / "aks-evpn-type5.yaml", folder / f"{name}.yaml")
+        shutil.copy(root / "examples" / "aks-evpn-type5.lock.json", folder / f"{name}.lock.json")
+
+
 def test_a_second_intent_with_the_same_name_does_not_replace_the_firsts_default_folder(tmp_path):
     """Two intents with one metadata.name share out/<name>: the second build would replace the first's
     output, and a GitOps tool would prune what the first deployed. The folder's owned-files list names
     its intent; another intent writes there only through `-o`."""
-    import shutil
-    from pathlib import Path
-
     from jcnrc.output import write
 
-    root = Path(__file__).resolve().parent.parent
-    for name in ("a", "b"):
-        shutil.copy(root / "examples" / "aks-evpn-type5.yaml", tmp_path / f"{name}.yaml")
-        shutil.copy(root / "examples" / "aks-evpn-type5.lock.json", tmp_path / f"{name}.lock.json")
-
-    def build(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "jcnrc", "build", *args, "-q"], capture_output=True, text=True,
-                              cwd=tmp_path, timeout=300)
-
+    _copies(tmp_path, "a", "b")
     out = tmp_path / "out" / "aks-evpn-type5"
-    assert build("a.yaml").returncode == 0
+    assert _build_in(tmp_path, "a.yaml").returncode == 0
     assert write.recorded_intent(out) == "a.yaml"
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    refused = build("b.yaml")
+    refused = _build_in(tmp_path, "b.yaml")
     assert refused.returncode == 2
     assert "holds the output of the intent a.yaml" in refused.stderr and "nothing was written" in refused.stderr
     assert "-o out/aks-evpn-type5" in refused.stderr
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    checked = build("b.yaml", "--check")
+    checked = _build_in(tmp_path, "b.yaml", "--check")
     assert checked.returncode == 2 and "not compared" in checked.stderr
-    assert build("a.yaml", "--check").returncode == 0
-    assert build("b.yaml", "-o", "out/aks-evpn-type5").returncode == 0  # the operator names the folder
+    assert _build_in(tmp_path, "a.yaml", "--check").returncode == 0
+    (tmp_path / "sub").mkdir()
+    for same in ("./a.yaml", "sub/../a.yaml", str(tmp_path / "a.yaml")):  # the same intent, written otherwise
+        run = _build_in(tmp_path, same, "--check")
+        assert "holds the output of the intent" not in run.stderr, (same, run.stderr)
+    # The operator names the folder: b takes it over, and afterwards builds and checks there as a did.
+    assert _build_in(tmp_path, "b.yaml", "-o", "out/aks-evpn-type5").returncode == 0
     assert write.recorded_intent(out) == "b.yaml"
-    assert build("b.yaml").returncode == 0
+    assert _build_in(tmp_path, "b.yaml", "--check").returncode == 0
+    assert _build_in(tmp_path, "b.yaml").returncode == 0
 
 
-def test_only_a_plain_file_name_is_recorded_and_believed(tmp_path):
-    """The owned-files list comes from the repository: a name with a folder, a line break or a
-    leading dash is neither written nor read back; a folder without the line (jcnrc 0.2.1 and
-    older) names no intent."""
+def test_intents_of_one_file_name_in_two_folders_are_told_apart(tmp_path):
+    from jcnrc.output import write
+
+    _copies(tmp_path, "site1/intent", "site2/intent")
+    assert _build_in(tmp_path, "site1/intent.yaml").returncode == 0
+    assert write.recorded_intent(tmp_path / "out" / "aks-evpn-type5") == "site1/intent.yaml"
+    refused = _build_in(tmp_path, "site2/intent.yaml")
+    assert refused.returncode == 2 and "site1/intent.yaml" in refused.stderr
+
+
+def test_an_intent_the_folder_cannot_be_compared_with_is_refused_too(tmp_path):
+    """Standard input, and a path jcnrc does not record, cannot show they are the folder's intent: refused, unless -o."""
+    _copies(tmp_path, "a", "b:c")
+    assert _build_in(tmp_path, "a.yaml").returncode == 0
+    text = (tmp_path / "a.yaml").read_text()
+    for args, stdin in ((["-"], text), (["b:c.yaml"], None)):
+        refused = _build_in(tmp_path, *args, stdin=stdin)
+        assert refused.returncode == 2 and "a name jcnrc does not record" in refused.stderr, args
+
+
+def test_the_intent_line_is_never_read_through_a_linked_output_folder(tmp_path):
+    """A planted link as the output folder: the build refuses the link, as before, without reading what it points to."""
+    from jcnrc.output import write
+
+    _copies(tmp_path, "a")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / write.OWNED_LIST).write_text("# Intent: secret-outside.yaml\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "aks-evpn-type5").symlink_to(elsewhere)
+    assert write.recorded_intent(tmp_path / "out" / "aks-evpn-type5") is None
+    refused = _build_in(tmp_path, "a.yaml")
+    assert refused.returncode == 2 and "symbolic link" in refused.stderr and "secret-outside" not in refused.stderr
+
+
+def test_only_a_plain_path_is_recorded_and_believed(tmp_path):
+    """The owned-files list comes from the repository: a path with `..`, a line break or a leading
+    dash is neither written nor read back; a folder without the line (jcnrc 0.2.1 and older) names
+    no intent."""
     from jcnrc.output import write
 
     files = {"README.md": "x\n"}
-    for name in ("../a.yaml", "a/b.yaml", "a\nREADME.md", "-x.yaml", "a\u202eb.yaml", ""):
+    for name in ("../a.yaml", "/a.yaml", "a\nREADME.md", "-x.yaml", "a\u202eb.yaml", "b:c.yaml", ""):
         assert not write.recordable_intent(name), name
         assert write.expected_tree(files, name)[write.OWNED_LIST] == write.expected_tree(files)[write.OWNED_LIST]
+    assert write.recordable_intent("site1/topology.yaml")
     out = tmp_path / "out"
     write.write_tree(files, out, intent="topology.yaml")
     assert write.recorded_intent(out) == "topology.yaml"
     listed = (out / write.OWNED_LIST).read_text()
-    for planted in ("# Intent: ../topology.yaml\n", "# Intent: a/b.yaml\n", ""):
+    for planted in ("# Intent: ../topology.yaml\n", "# Intent: /etc/topology.yaml\n", ""):
         (out / write.OWNED_LIST).write_text(listed.replace("# Intent: topology.yaml\n", planted))
         assert write.recorded_intent(out) is None

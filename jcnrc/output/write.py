@@ -620,16 +620,17 @@ _INTENT_LINE = "# Intent: "
 
 
 def recordable_intent(name: str) -> bool:
-    """Whether `name` can be the intent line of the owned-files list: a plain, portable file name
-    (the list is read back line by line; a name with a line break or a folder could fake entries)."""
-    return "/" not in name and _is_safe(name)
+    """Whether `name` can be the intent line of the owned-files list: a plain, portable relative path
+    (the list is read back line by line; a line break, `..` or an absolute path is never written)."""
+    return _is_safe(name)
 
 
 def recorded_intent(folder: Path) -> str | None:
-    """The file name of the intent the output in `folder` was built from, as its owned-files list
-    names it; None for a folder without one (not jcnrc's, or written by jcnrc 0.2.1 or older)."""
+    """The intent the output in `folder` was built from (its path from the folder jcnrc ran in), as
+    its owned-files list names it; None for a folder without one (not jcnrc's, or written by jcnrc
+    0.2.1 or older), and for a folder that is a link, which is never read through here."""
     root = os.fspath(folder)
-    if not os.path.isdir(root) or link_inside_current_folder(root, allow_last=True) is not None:
+    if os.path.islink(root) or not os.path.isdir(root) or link_inside_current_folder(root, allow_last=True) is not None:
         return None
     data = _read_regular(root, OWNED_LIST)
     for line in (data or b"").decode("utf-8", errors="replace").splitlines():
