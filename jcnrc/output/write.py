@@ -519,7 +519,7 @@ def _create_beside(folder: str, name: str) -> tuple[int, str]:
 
 def expected_tree(files: dict[str, str], intent: str | None = None) -> dict[str, str]:
     """The files as written, with the owned-files list that comes with them (naming `intent`, the
-    file name of the intent they were built from, when given)."""
+    path of the intent they were built from, when given)."""
     return {**files, OWNED_LIST: _owned_text(files, intent)}
 
 
@@ -615,7 +615,8 @@ def _owned_text(paths: Iterable[str], intent: str | None = None) -> str:
             + "".join(f"{p}\n" for p in sorted(paths)))
 
 
-# The owned-files list names the intent a folder was built from (its file name) on a line of its own.
+# The owned-files list names the intent a folder was built from (its path from the folder jcnrc ran in)
+# on a line of its own.
 _INTENT_LINE = "# Intent: "
 
 
@@ -671,7 +672,7 @@ def write_tree(files: dict[str, str], out_dir: Path, allow_symlink: bool = False
     Raises WriteError, and then the output folder is as it was before. `progress` hears
     ("write", files done, files in all) while the new tree is assembled, then ("sync", 0, None).
     `inputs` are the files the build read (the intent, its lock file; None for one it did not
-    have): the output folder must not hold them. `intent`: the intent's file name, which the
+    have): the output folder must not hold them. `intent`: the intent's path, which the
     owned-files list records.
     """
     check_paths(files)

@@ -189,16 +189,15 @@ class CompiledTemplates:
         template and generating the code, was done by `make compiled-templates`)."""
         if self.shipped_flavour is None:
             return None
-        flavour = shipped_table().get(self.shipped_flavour)
-        entry = flavour.get(name) if isinstance(flavour, dict) else None
-        if not isinstance(entry, list) or len(entry) != 2 or entry[0] != checksum or not isinstance(entry[1], str):
+        source = _entry_text(shipped_table(), self.shipped_flavour, name, checksum)
+        if source is None:
             return None
         code = _shipped_bytecode(self.shipped_flavour, name, checksum)
         if code is not None:
             # Compiled under the template's name: the file's, as compiling the source here would give it.
             return _renamed(code, filename or name)
         try:
-            return compile(entry[1], filename or name, "exec")
+            return compile(source, filename or name, "exec")
         except (SyntaxError, ValueError):  # not what `make compiled-templates` wrote: compile the template
             return None
 
@@ -300,6 +299,16 @@ def shipped_table() -> dict[str, dict[str, list[str]]]:
     return flavours if isinstance(flavours, dict) else {}
 
 
+def _entry_text(flavours: Any, flavour: str, name: str, checksum: str) -> str | None:
+    """The text of the table entry `flavours[flavour][name]`, an [checksum, text] pair, when it was
+    made from the template text of `checksum`; None for any other entry or shape."""
+    entries = flavours.get(flavour) if isinstance(flavours, dict) else None
+    entry = entries.get(name) if isinstance(entries, dict) else None
+    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != checksum or not isinstance(entry[1], str):
+        return None
+    return entry[1]
+
+
 def _python_tag() -> str:
     """Whose bytecode the table may hold: Python's bytecode format (its magic number) and implementation."""
     return f"{sys.implementation.cache_tag} {importlib.util.MAGIC_NUMBER.hex()}"
@@ -319,12 +328,11 @@ def _shipped_bytecode(flavour: str, name: str, checksum: str) -> CodeType | None
     bytecode = _shipped_body().get("bytecode")
     if not isinstance(bytecode, dict) or bytecode.get("python") != _python_tag():
         return None
-    entries = bytecode.get("flavours", {}).get(flavour) if isinstance(bytecode.get("flavours"), dict) else None
-    entry = entries.get(name) if isinstance(entries, dict) else None
-    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != checksum or not isinstance(entry[1], str):
+    encoded = _entry_text(bytecode.get("flavours"), flavour, name, checksum)
+    if encoded is None:
         return None
     try:
-        code = marshal.loads(base64.b64decode(entry[1], validate=True))
+        code = marshal.loads(base64.b64decode(encoded, validate=True))
     except (ValueError, EOFError, TypeError):
         return None
     return code if isinstance(code, CodeType) else None
